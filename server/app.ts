@@ -1,0 +1,93 @@
+import { hostHeaderValidation } from '@modelcontextprotocol/express';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Config } from './config/schema.js';
+import { accessLog } from './http/middleware/access-log.js';
+import { publicCors } from './http/middleware/cors.js';
+import { errorHandler, notFound } from './http/middleware/error-handler.js';
+import { compileOriginAllowList } from './http/middleware/origin-check.js';
+import { requestContext } from './http/middleware/request-context.js';
+import { healthRouter } from './http/routes/health-routes.js';
+import { mcpRouter, type Authenticate } from './http/routes/mcp-routes.js';
+import type { Logger } from './logging/logger.js';
+import { LOCAL_CALLER } from './mcp/caller.js';
+import type { SessionRegistry } from './mcp/session-registry.js';
+import type { SseEndpoint } from './mcp/sse-endpoint.js';
+import type { StreamableEndpoint } from './mcp/streamable-endpoint.js';
+import type { Storage } from './storage/types.js';
+
+/** Everything the HTTP app needs, built by `container.ts` (or by a test with fakes). */
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  /** The public base URL (BASE_URL or derived), without trailing slash. */
+  publicUrl: string;
+  version: string;
+  startedAt: number;
+  transports: readonly string[];
+  sessions: SessionRegistry;
+  storage: Pick<Storage, 'ping' | 'kind'>;
+  streamable: StreamableEndpoint;
+  sse: SseEndpoint;
+  /** Resolves the caller of an MCP request; without one every request is the local owner (authentication off). */
+  authenticate?: Authenticate;
+  /** True once shutdown started. */
+  draining: () => boolean;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/** Builds the Express app. Never listens and never reads the environment: `main.ts` does both. */
+export function createApp(deps: AppDeps): Express {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', trustProxySetting(config.trustProxy));
+
+  app.use(requestContext());
+  app.use(accessLog(logger));
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      crossOriginResourcePolicy: { policy: 'cross-origin' },
+      strictTransportSecurity: deps.publicUrl.startsWith('https://'),
+    }),
+  );
+  // DNS-rebinding protection: a loopback-bound server must not answer pages that resolved evil.com to 127.0.0.1.
+  if (LOOPBACK_HOSTS.has(config.host) || config.host.startsWith('127.')) {
+    app.use(hostHeaderValidation([...config.allowedHosts, new URL(deps.publicUrl).hostname]));
+  }
+
+  app.use(['/.well-known', '/health'], publicCors());
+  app.use(
+    healthRouter({
+      version: deps.version,
+      startedAt: deps.startedAt,
+      transports: deps.transports,
+      sessions: () => deps.sessions.stats(),
+      storage: deps.storage,
+      config: { sessionTimeoutMs: config.sessionTimeoutMs, cleanupIntervalMs: config.cleanupIntervalMs },
+      draining: deps.draining,
+    }),
+  );
+  app.use(
+    mcpRouter({
+      prefix: config.mcpPathPrefix,
+      streamable: deps.streamable,
+      sse: deps.sse,
+      authenticate: deps.authenticate ?? (async () => LOCAL_CALLER),
+      isOriginAllowed: compileOriginAllowList(config.allowedOrigins),
+      maxBodyBytes: config.maxBodyBytes,
+    }),
+  );
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return app;
+}
+
+/** TRUST_PROXY as Express expects it: a comma list becomes an array of addresses/subnets. */
+function trustProxySetting(value: Config['trustProxy']): boolean | number | string[] {
+  if (typeof value !== 'string') return value;
+  return value.split(',').map((part) => part.trim()).filter(Boolean);
+}

@@ -1,0 +1,199 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import type { z } from 'zod';
+import { configSchema, metaOf, type Config, type ConfigKey } from './schema.js';
+
+/** Where a configuration value came from, for `config check` and error messages. */
+export type ConfigSource = 'default' | 'file' | 'env' | 'flag';
+
+/** The loaded configuration plus provenance. */
+export interface LoadedConfig {
+  config: Config;
+  /** The config file that was read, if any. */
+  file?: string;
+  /** The `.env` file that was read, if any. */
+  dotenvFile?: string;
+  /** Source of every field's effective value. */
+  sources: Readonly<Record<ConfigKey, ConfigSource>>;
+}
+
+/** Inputs of {@link loadConfig}; everything is injectable so tests never touch the real environment. */
+export interface LoadConfigOptions {
+  /** Environment variables (default: `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** CLI flag values by field name, as strings (coerced like environment values). */
+  flags?: Partial<Record<ConfigKey, string>>;
+  /** Explicit config file (`--config PATH`); must exist. */
+  configPath?: string;
+  /** Directory searched for `claude-mcp.config.json` and `.env` (default: `process.cwd()`). */
+  cwd?: string;
+  /** Home directory for `~/.claude-mcp/config.json` (default: `os.homedir()`). */
+  home?: string;
+  /** System config file location (default `/etc/claude-mcp/config.json`). */
+  systemFile?: string;
+}
+
+/** Thrown when configuration is invalid. `problems` holds one line per problem, each naming the setting and the fix. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const KEYS = Object.keys(configSchema.shape) as ConfigKey[];
+
+/**
+ * Builds the configuration: defaults < config file < environment (`.env` below real variables) < CLI flags.
+ * Throws {@link ConfigError} listing every problem at once. The result is deeply frozen.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const problems: string[] = [];
+
+  const dotenvPath = path.join(cwd, '.env');
+  const dotenvValues = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath)) : {};
+  const mergedEnv: NodeJS.ProcessEnv = { ...dotenvValues, ...env };
+
+  const file = options.configPath
+    ? path.resolve(cwd, options.configPath)
+    : [
+        path.join(cwd, 'claude-mcp.config.json'),
+        path.join(options.home ?? homedir(), '.claude-mcp', 'config.json'),
+        options.systemFile ?? '/etc/claude-mcp/config.json',
+      ].find((candidate) => existsSync(candidate));
+  const fileValues = file ? readConfigFile(file, problems) : {};
+
+  const raw: Record<string, unknown> = {};
+  const sources = {} as Record<ConfigKey, ConfigSource>;
+  const labels = {} as Record<ConfigKey, string>;
+  for (const key of KEYS) {
+    const meta = metaOf(key);
+    sources[key] = 'default';
+    labels[key] = meta.env;
+    if (key in fileValues) {
+      raw[key] = fileValues[key];
+      sources[key] = 'file';
+      labels[key] = `${path.basename(file ?? '')}: ${key}`;
+    }
+    const envValue = mergedEnv[meta.env];
+    if (envValue !== undefined && envValue !== '') {
+      raw[key] = coerce(configSchema.shape[key], envValue);
+      sources[key] = 'env';
+      labels[key] = meta.env;
+    }
+    const flagValue = options.flags?.[key];
+    if (flagValue !== undefined) {
+      raw[key] = coerce(configSchema.shape[key], flagValue);
+      sources[key] = 'flag';
+      labels[key] = `--${kebab(key)}`;
+    }
+  }
+  for (const key of Object.keys(fileValues)) {
+    if (!KEYS.includes(key as ConfigKey)) problems.push(`${file}: unknown setting "${key}" (see docs/configuration.md)`);
+  }
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = issue.path[0] as ConfigKey | undefined;
+      const label = key ? labels[key] : 'config';
+      problems.push(`${label}${issue.path.length > 1 ? `[${issue.path.slice(1).join('.')}]` : ''}: ${issue.message}`);
+    }
+  } else {
+    problems.push(...crossFieldProblems(parsed.data));
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const config = deepFreeze(parsed.data!) as Config;
+  return { config, file, dotenvFile: existsSync(dotenvPath) ? dotenvPath : undefined, sources: Object.freeze(sources) };
+}
+
+/** The public base URL: BASE_URL, or `http://host:port` (with a bracketed IPv6 host). Never ends with `/`. */
+export function publicBaseUrl(config: Pick<Config, 'baseUrl' | 'host' | 'port'>, boundPort?: number): string {
+  if (config.baseUrl) return config.baseUrl.replace(/\/+$/, '');
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${shown}:${boundPort ?? config.port}`;
+}
+
+/** The SQLite file: SQLITE_PATH, or `DATA_DIR/claude-code-mcp.db`. */
+export function sqliteFile(config: Pick<Config, 'sqlitePath' | 'dataDir'>): string {
+  return config.sqlitePath ?? path.join(config.dataDir, 'claude-code-mcp.db');
+}
+
+function crossFieldProblems(config: z.infer<typeof configSchema>): string[] {
+  const problems: string[] = [];
+  if (config.storage === 'redis' && !config.redisUrl) problems.push('REDIS_URL: required when STORAGE=redis');
+  if (config.baseUrl && /[?#]/.test(config.baseUrl)) problems.push('BASE_URL: must not contain a query or fragment');
+  return problems;
+}
+
+function readConfigFile(file: string, problems: string[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    problems.push(`${file}: cannot read config file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    return {};
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    problems.push(`${file}: expected a JSON object at the top level`);
+  } catch (error) {
+    problems.push(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+  return {};
+}
+
+/** The zod type name under default/optional wrappers, which decides how an env string is read. */
+function baseType(schema: z.ZodType): string {
+  let def = schema.def as { type: string; innerType?: z.ZodType };
+  while ((def.type === 'default' || def.type === 'optional') && def.innerType) {
+    def = def.innerType.def as typeof def;
+  }
+  return def.type;
+}
+
+/**
+ * Turns an environment/flag string into the type the field expects. Strings that do not look like that type are
+ * passed through unchanged, so the schema reports them with the original text (`got "abc"`).
+ */
+function coerce(schema: z.ZodType, value: string): unknown {
+  const trimmed = value.trim();
+  switch (baseType(schema)) {
+    case 'number':
+      return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : trimmed;
+    case 'boolean':
+      return parseBoolean(trimmed) ?? trimmed;
+    case 'array':
+      return trimmed.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
+    case 'union':
+      return parseBoolean(trimmed) ?? (/^\d+$/.test(trimmed) ? Number(trimmed) : trimmed);
+    default:
+      return trimmed;
+  }
+}
+
+function parseBoolean(value: string): boolean | undefined {
+  if (/^(true|1|yes|on)$/i.test(value)) return true;
+  if (/^(false|0|no|off)$/i.test(value)) return false;
+  return undefined;
+}
+
+/** camelCase -> kebab-case, for flag names. */
+export function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

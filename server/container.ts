@@ -1,0 +1,103 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { sqliteFile } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { createEventBus, type EventBus } from './events/bus.js';
+import type { Logger } from './logging/logger.js';
+import { createServerFactory, type ServerFactory } from './mcp/server-factory.js';
+import { createServerStatusProvider } from './mcp/server-status-provider.js';
+import { SessionRegistry } from './mcp/session-registry.js';
+import type { ToolProvider } from './mcp/tool-provider.js';
+import { createStorage } from './storage/create-storage.js';
+import type { Storage } from './storage/types.js';
+import { VERSION } from './version.js';
+
+/** Every long-lived part of a running server, built from config in one place. */
+export interface Container {
+  config: Config;
+  logger: Logger;
+  events: EventBus;
+  storage: Storage;
+  sessions: SessionRegistry;
+  factory: ServerFactory;
+  version: string;
+  startedAt: number;
+  transports: readonly string[];
+  /** Closes sessions, then storage. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createContainer}. */
+export interface ContainerOptions {
+  logger: Logger;
+  /** Transports this process will serve, reported by health and `server_status`. */
+  transports: readonly string[];
+  /** Providers added after the built-in ones (tests add fixture tools here). */
+  extraProviders?: readonly ToolProvider[];
+  /** Use this storage instead of building one from config (tests). */
+  storage?: Storage;
+}
+
+/** Builds the concrete adapters from config. The only place that knows which implementation backs each port. */
+export async function createContainer(config: Config, options: ContainerOptions): Promise<Container> {
+  const { logger } = options;
+  mkdirSync(config.dataDir, { recursive: true });
+  const storage = options.storage ?? (await buildStorage(config));
+  const events = createEventBus(logger);
+  const sessions = new SessionRegistry({
+    maxSessions: config.maxSessions,
+    idleTimeoutMs: config.sessionTimeoutMs,
+    sweepIntervalMs: config.cleanupIntervalMs,
+    events,
+    logger,
+  });
+  const startedAt = Date.now();
+  const providers: ToolProvider[] = [
+    createServerStatusProvider({
+      version: VERSION,
+      startedAt,
+      transports: options.transports,
+      storage: storage.kind,
+      sessions: () => sessions.stats(),
+    }),
+    ...(options.extraProviders ?? []),
+  ];
+  const factory = createServerFactory({
+    name: 'claude-code-mcp',
+    version: VERSION,
+    instructions: 'claude-code-mcp: Claude Code and other MCP servers behind one endpoint. Call server_status for its state.',
+    providers,
+  });
+  let closed = false;
+  return {
+    config,
+    logger,
+    events,
+    storage,
+    sessions,
+    factory,
+    version: VERSION,
+    startedAt,
+    transports: options.transports,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await sessions.closeAll('shutdown');
+      await storage.close();
+    },
+  };
+}
+
+function buildStorage(config: Config): Promise<Storage> {
+  switch (config.storage) {
+    case 'memory':
+      return createStorage({ kind: 'memory' });
+    case 'redis':
+      return createStorage({ kind: 'redis', url: config.redisUrl!, keyPrefix: config.redisKeyPrefix });
+    case 'sqlite': {
+      const file = sqliteFile(config);
+      mkdirSync(path.dirname(file), { recursive: true });
+      return createStorage({ kind: 'sqlite', path: file });
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import type { Logger } from '../logging/logger.js';
+
+/** Transports a session can arrive on. */
+export type SessionTransport = 'streamable-http' | 'sse' | 'stdio';
+
+/**
+ * Every event the server emits, by type. Metrics, the webhook outbox and the audit log subscribe to these; later
+ * capabilities add their own entries here so the map stays the single catalogue.
+ */
+export interface EventMap {
+  'server.started': { version: string; url: string; transports: string[]; pid: number };
+  'server.shutdown': { reason: string; uptimeSeconds: number };
+  'session.started': { sessionId: string; transport: SessionTransport; protocolVersion?: string; clientId?: string };
+  'session.ended': {
+    sessionId: string;
+    transport: SessionTransport;
+    reason: 'closed' | 'deleted' | 'idle' | 'shutdown' | 'disconnected';
+    durationMs: number;
+    clientId?: string;
+  };
+}
+
+/** An event type. */
+export type EventType = keyof EventMap;
+
+/** An emitted event: its type, payload and emission time. */
+export interface BusEvent<K extends EventType = EventType> {
+  type: K;
+  data: EventMap[K];
+  /** Epoch milliseconds. */
+  timestamp: number;
+}
+
+/** A subscriber; may be async. Its failures are logged and never reach the emitter. */
+export type EventHandler<K extends EventType> = (event: BusEvent<K>) => void | Promise<void>;
+
+/** The typed in-process event bus. */
+export interface EventBus {
+  /** Subscribes to one type; returns an unsubscribe function. */
+  on<K extends EventType>(type: K, handler: EventHandler<K>): () => void;
+  /** Subscribes to every type (webhooks, audit). */
+  onAny(handler: (event: BusEvent) => void | Promise<void>): () => void;
+  /**
+   * Emits synchronously to every subscriber. A subscriber that throws or rejects is logged and the others still run:
+   * an observer never breaks the operation it observes.
+   */
+  emit<K extends EventType>(type: K, data: EventMap[K]): void;
+  /** Number of subscribers, for leak checks. */
+  listenerCount(): number;
+}
+
+/** Creates an event bus that reports subscriber failures to `logger`. */
+export function createEventBus(logger?: Logger): EventBus {
+  const byType = new Map<EventType, Set<EventHandler<EventType>>>();
+  const any = new Set<(event: BusEvent) => void | Promise<void>>();
+
+  const report = (type: EventType, error: unknown) =>
+    logger?.error('event subscriber failed', { event: type, error, category: 'internal' });
+
+  const call = (type: EventType, handler: (event: BusEvent) => void | Promise<void>, event: BusEvent) => {
+    try {
+      const result = handler(event);
+      if (result && typeof (result as Promise<void>).catch === 'function') {
+        (result as Promise<void>).catch((error: unknown) => report(type, error));
+      }
+    } catch (error) {
+      report(type, error);
+    }
+  };
+
+  return {
+    on(type, handler) {
+      let set = byType.get(type);
+      if (!set) byType.set(type, (set = new Set()));
+      set.add(handler as EventHandler<EventType>);
+      return () => void set.delete(handler as EventHandler<EventType>);
+    },
+    onAny(handler) {
+      any.add(handler);
+      return () => void any.delete(handler);
+    },
+    emit(type, data) {
+      const event: BusEvent = { type, data, timestamp: Date.now() };
+      for (const handler of byType.get(type) ?? []) call(type, handler as (event: BusEvent) => void, event);
+      for (const handler of any) call(type, handler, event);
+    },
+    listenerCount() {
+      let count = any.size;
+      for (const set of byType.values()) count += set.size;
+      return count;
+    },
+  };
+}

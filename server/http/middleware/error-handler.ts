@@ -1,0 +1,94 @@
+import { ProtocolErrorCode } from '@modelcontextprotocol/server';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { AppError, AppErrorCode } from '../../errors/app-error.js';
+import type { Logger } from '../../logging/logger.js';
+
+/**
+ * JSON-RPC codes the SDK's HTTP transports use for transport-level problems, which its enum does not name
+ * (implementation-defined server errors, JSON-RPC 2.0 §5.1).
+ */
+export enum JsonRpcServerErrorCode {
+  ServerError = -32000,
+  SessionNotFound = -32001,
+}
+
+/** Marks a route as an MCP endpoint, so its errors are rendered as JSON-RPC error responses. */
+export const markMcpRoute: RequestHandler = function markMcpRoute(_req, res, next) {
+  res.locals.mcpRoute = true;
+  next();
+};
+
+/** The JSON 404 for every path nothing else answered. */
+export const notFound: RequestHandler = function notFound(req, _res, next) {
+  next(new AppError(AppErrorCode.NotFound, `No route for ${req.method} ${req.path}`));
+};
+
+/** body-parser failures, by their `type`, as our own errors. */
+function fromBodyParser(error: { type?: string; status?: number; message?: string }): AppError | undefined {
+  switch (error.type) {
+    case 'entity.too.large':
+      return new AppError(AppErrorCode.BodyTooLarge, 'Request body too large (MAX_BODY_BYTES)');
+    case 'entity.parse.failed':
+      return new AppError(AppErrorCode.InvalidJson, 'Parse error: request body is not valid JSON');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new AppError(AppErrorCode.UnsupportedMediaType, error.message ?? 'Unsupported encoding');
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new AppError(AppErrorCode.InvalidJson, 'Request body was cut short');
+    default:
+      return undefined;
+  }
+}
+
+function jsonRpcCode(code: AppErrorCode): number {
+  switch (code) {
+    case AppErrorCode.InvalidJson:
+      return ProtocolErrorCode.ParseError;
+    case AppErrorCode.SessionNotFound:
+      return JsonRpcServerErrorCode.SessionNotFound;
+    case AppErrorCode.Internal:
+      return ProtocolErrorCode.InternalError;
+    default:
+      return JsonRpcServerErrorCode.ServerError;
+  }
+}
+
+function render(res: Response, error: AppError, requestId: string | undefined): void {
+  const retryAfter = error.details?.retryAfter;
+  if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
+  res.status(error.status);
+  if (res.locals.mcpRoute) {
+    res.json({
+      jsonrpc: '2.0',
+      error: { code: jsonRpcCode(error.code), message: error.message, data: { error: error.code, requestId, ...error.details } },
+      id: null,
+    });
+  } else {
+    res.json({ error: error.code, message: error.message, requestId, ...error.details });
+  }
+}
+
+/**
+ * The one error translator. Known problems keep their status and message; anything else is logged with its stack
+ * and answered as an opaque 500 carrying only the request id — internals never reach the client.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return function translateError(error: unknown, req, res, _next) {
+    const requestId = res.locals.requestId as string | undefined;
+    const known = error instanceof AppError ? error : fromBodyParser(error as { type?: string });
+    if (res.headersSent) {
+      logger.warn('error after response started', { error, path: req.path, category: 'internal' });
+      res.end();
+      return;
+    }
+    if (known) {
+      if (known.status >= 500) logger.warn('request refused', { code: known.code, path: req.path, category: 'internal' });
+      else logger.debug('client error', { code: known.code, status: known.status, path: req.path, category: 'client' });
+      render(res, known, requestId);
+      return;
+    }
+    logger.error('unhandled error', { error, method: req.method, path: req.path, category: 'internal' });
+    render(res, new AppError(AppErrorCode.Internal, 'Internal server error'), requestId);
+  };
+}

@@ -1,0 +1,71 @@
+import express, { type Request, type RequestHandler, type Router } from 'express';
+import { AppError, AppErrorCode } from '../../errors/app-error.js';
+import { currentContext } from '../../logging/context.js';
+import type { Caller } from '../../mcp/caller.js';
+import type { SseEndpoint } from '../../mcp/sse-endpoint.js';
+import type { StreamableEndpoint } from '../../mcp/streamable-endpoint.js';
+import { mcpCors } from '../middleware/cors.js';
+import { markMcpRoute } from '../middleware/error-handler.js';
+import { requireAllowedOrigin } from '../middleware/origin-check.js';
+
+/** Resolves the caller of a request; throws to refuse it. */
+export type Authenticate = (req: Request) => Promise<Caller>;
+
+/** Options of {@link mcpRouter}. */
+export interface McpRouterOptions {
+  /** `MCP_PATH_PREFIX`: empty or `/something`. */
+  prefix: string;
+  streamable: StreamableEndpoint;
+  sse: SseEndpoint;
+  authenticate: Authenticate;
+  isOriginAllowed: (origin: string) => boolean;
+  maxBodyBytes: number;
+}
+
+/**
+ * Every MCP route: Streamable HTTP at `{prefix}/mcp`, legacy HTTP+SSE at `{prefix}/sse` + `{prefix}/messages`, and
+ * the aliases `{prefix}/mcp/sse` + `{prefix}/mcp/message` some older clients use.
+ */
+export function mcpRouter(options: McpRouterOptions): Router {
+  const { prefix, streamable, sse, authenticate } = options;
+  const router = express.Router();
+  // strict: false lets a valid-JSON-but-not-JSON-RPC body reach the SDK, which answers it with -32600.
+  const json = express.json({ limit: options.maxBodyBytes, strict: false, type: ['application/json', 'application/*+json'] });
+  const guard = [markMcpRoute, mcpCors(options.isOriginAllowed), requireAllowedOrigin(options.isOriginAllowed)];
+
+  const identify: RequestHandler = async function identifyCaller(req, res, next) {
+    const caller = await authenticate(req);
+    res.locals.caller = caller;
+    const context = currentContext();
+    if (context) context.clientId = caller.clientId;
+    next();
+  };
+
+  const streamableHandler: RequestHandler = async function serveStreamable(req, res) {
+    await streamable.handle(req, res, req.body, res.locals.caller as Caller);
+  };
+
+  router.all(`${prefix}/mcp`, ...guard, (req, res, next) => {
+    if (['POST', 'GET', 'DELETE'].includes(req.method)) return next();
+    res.setHeader('Allow', 'GET, POST, DELETE, OPTIONS');
+    next(new AppError(AppErrorCode.MethodNotAllowed, `${req.method} is not supported on the MCP endpoint`));
+  });
+  router.post(`${prefix}/mcp`, json, identify, streamableHandler);
+  router.get(`${prefix}/mcp`, identify, streamableHandler);
+  router.delete(`${prefix}/mcp`, identify, streamableHandler);
+
+  const sseRoutes: Array<[string, string]> = [
+    [`${prefix}/sse`, `${prefix}/messages`],
+    [`${prefix}/mcp/sse`, `${prefix}/mcp/message`],
+  ];
+  for (const [streamPath, messagesPath] of sseRoutes) {
+    router.get(streamPath, ...guard, identify, async function openSse(req, res) {
+      await sse.open(req, res, res.locals.caller as Caller, messagesPath);
+    });
+    router.post(messagesPath, ...guard, json, identify, async function postSse(req, res) {
+      const sessionId = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
+      await sse.post(req, res, req.body, res.locals.caller as Caller, sessionId);
+    });
+  }
+  return router;
+}

@@ -1,0 +1,26 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * Per-request context carried implicitly through async calls, so every log line written while serving a request
+ * carries its id without threading a logger through every function.
+ */
+export interface RequestContext {
+  /** The request id: the client's `X-Request-Id` when well-formed, otherwise generated. */
+  requestId: string;
+  /** The caller's client id once authenticated. */
+  clientId?: string;
+  /** The MCP session, when the request belongs to one. */
+  sessionId?: string;
+}
+
+const storage = new AsyncLocalStorage<RequestContext>();
+
+/** Runs `fn` with `context` as the current request context. */
+export function runWithContext<T>(context: RequestContext, fn: () => T): T {
+  return storage.run(context, fn);
+}
+
+/** The current request context, if any. Mutable: later middleware may add `clientId`/`sessionId`. */
+export function currentContext(): RequestContext | undefined {
+  return storage.getStore();
+}

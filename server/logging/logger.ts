@@ -1,0 +1,73 @@
+import type { Writable } from 'node:stream';
+import winston from 'winston';
+import { currentContext } from './context.js';
+import { redact } from './redact.js';
+
+/** The logger every module receives; winston's, narrowed to what we use. */
+export type Logger = winston.Logger;
+
+/**
+ * Broad classes of failure, logged as `category` so operators can alert on server faults without paging on
+ * client mistakes.
+ */
+export type ErrorCategory = 'client' | 'auth' | 'config' | 'storage' | 'upstream' | 'internal';
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  level: string;
+  /** `auto` picks pretty on a TTY and JSON otherwise. */
+  format: 'auto' | 'json' | 'pretty';
+  /** Where lines go (default stdout). The stdio transport passes stderr: stdout carries the protocol there. */
+  stream?: Writable & { isTTY?: boolean };
+  /** Fields on every line (service name, version, pid...). */
+  defaultMeta?: Record<string, unknown>;
+}
+
+const addContext = winston.format((info) => {
+  const context = currentContext();
+  if (context) {
+    info.requestId ??= context.requestId;
+    if (context.clientId) info.clientId ??= context.clientId;
+    if (context.sessionId) info.sessionId ??= context.sessionId;
+  }
+  return info;
+});
+
+const redactFormat = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    (info as Record<string, unknown>)[key] = key === 'level' ? info[key] : redact(info[key]);
+  }
+  return info;
+});
+
+/** Creates the process logger: request context added, secrets redacted, JSON or pretty. */
+export function createLogger(options: LoggerOptions): Logger {
+  const stream = options.stream ?? process.stdout;
+  const pretty = options.format === 'pretty' || (options.format === 'auto' && stream.isTTY === true);
+  const output = pretty
+    ? winston.format.combine(
+        winston.format.colorize(),
+        winston.format.printf(({ level, message, timestamp, ...rest }) => {
+          const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
+          return `${String(timestamp)} ${level} ${String(message)}${extra}`;
+        }),
+      )
+    : winston.format.json();
+  return winston.createLogger({
+    level: options.level,
+    defaultMeta: options.defaultMeta,
+    format: winston.format.combine(
+      winston.format.errors({ stack: true }),
+      addContext(),
+      redactFormat(),
+      winston.format.timestamp(),
+      output,
+    ),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+}
+
+/** A logger that writes nothing, for tests and for code paths that take an optional logger. */
+export function createSilentLogger(): Logger {
+  return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { backgroundStatus, startInBackground, stopBackground, type CommandResult } from './cli/background.js';
+import { clearState, processFiles, writeState } from './cli/process-files.js';
+import { describeConfig } from './config/describe.js';
+import { ConfigError, kebab, loadConfig, type LoadedConfig } from './config/load.js';
+import type { ConfigKey } from './config/schema.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { startHttpServer, startStdioServer } from './runtime.js';
+import { VERSION } from './version.js';
+
+/** Settings that have a CLI flag (highest precedence). Every other setting comes from the file or environment. */
+const FLAG_KEYS: ConfigKey[] = ['port', 'host', 'baseUrl', 'dataDir', 'storage', 'logLevel', 'logFormat', 'mcpPathPrefix'];
+
+interface GlobalOptions extends Partial<Record<ConfigKey, string>> {
+  config?: string;
+}
+
+function load(options: GlobalOptions): LoadedConfig {
+  const flags: Partial<Record<ConfigKey, string>> = {};
+  for (const key of FLAG_KEYS) if (options[key] !== undefined) flags[key] = options[key];
+  return loadConfig({ configPath: options.config, flags });
+}
+
+/** Flags to hand to a background `serve`, so it sees the same configuration. */
+function passThrough(options: GlobalOptions): string[] {
+  const args: string[] = [];
+  if (options.config) args.push('--config', options.config);
+  for (const key of FLAG_KEYS) if (options[key] !== undefined) args.push(`--${kebab(key)}`, options[key]!);
+  return args;
+}
+
+/**
+ * Installs SIGINT/SIGTERM handling once: the first signal starts a graceful stop bounded by SHUTDOWN_TIMEOUT_MS,
+ * a second one exits at once.
+ */
+function onShutdownSignals(logger: Logger, timeoutMs: number, stop: (reason: string) => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn('second signal: exiting now', { signal });
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info('shutting down', { signal });
+    const force = setTimeout(() => {
+      logger.error('shutdown timed out; exiting', { timeoutMs, category: 'internal' });
+      process.exit(1);
+    }, timeoutMs);
+    force.unref();
+    stop(signal).then(
+      () => logger.end(() => process.exit(0)),
+      (error: unknown) => {
+        logger.error('shutdown failed', { error, category: 'internal' });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+}
+
+async function serve(options: GlobalOptions): Promise<void> {
+  const { config } = load(options);
+  if (config.transport === 'stdio') return stdio(options);
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, defaultMeta: { service: 'claude-code-mcp' } });
+  const running = await startHttpServer(config, { logger });
+  const files = processFiles(config.dataDir);
+  writeState(files, {
+    pid: process.pid,
+    url: running.url,
+    mcpUrl: `${running.url}${config.mcpPathPrefix}/mcp`,
+    version: VERSION,
+    startedAt: new Date().toISOString(),
+  });
+  onShutdownSignals(logger, config.shutdownTimeoutMs, async (reason) => {
+    await running.close(reason);
+    clearState(files, process.pid);
+  });
+}
+
+async function stdio(options: GlobalOptions): Promise<void> {
+  const { config } = load(options);
+  // stdout carries the protocol: every log line goes to stderr.
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat === 'auto' ? 'json' : config.logFormat, stream: process.stderr });
+  const running = await startStdioServer(config, { logger });
+  onShutdownSignals(logger, config.shutdownTimeoutMs, (reason) => running.close(reason));
+  await running.closed;
+  logger.end(() => process.exit(0));
+}
+
+function report(result: CommandResult): void {
+  (result.code === 0 ? process.stdout : process.stderr).write(`${result.message}\n`);
+  process.exitCode = result.code;
+}
+
+function buildProgram(): Command {
+  const program = new Command('claude-code-mcp')
+    .description('Claude Code and other MCP servers behind one endpoint, for every MCP client.')
+    .version(VERSION)
+    .option('-c, --config <path>', 'config file (default: ./claude-mcp.config.json, ~/.claude-mcp/config.json, /etc/claude-mcp/config.json)')
+    .option('-p, --port <port>', 'TCP port (PORT)')
+    .option('--host <host>', 'interface to bind (HOST)')
+    .option('--base-url <url>', 'public URL (BASE_URL)')
+    .option('--data-dir <dir>', 'state directory (DATA_DIR)')
+    .option('--storage <kind>', 'sqlite | redis | memory (STORAGE)')
+    .option('--log-level <level>', 'log level (LOG_LEVEL)')
+    .option('--log-format <format>', 'auto | json | pretty (LOG_FORMAT)')
+    .option('--mcp-path-prefix <prefix>', 'prefix for MCP routes (MCP_PATH_PREFIX)')
+    .enablePositionalOptions()
+    .showHelpAfterError();
+  const opts = () => program.opts<GlobalOptions>();
+  const entry = fileURLToPath(import.meta.url);
+
+  program.command('serve', { isDefault: true }).description('run the server in the foreground').action(() => serve(opts()));
+  program.command('stdio').description('serve the MCP tools over stdin/stdout (Claude Desktop); logs go to stderr').action(() => stdio(opts()));
+  program
+    .command('start')
+    .description('run the server in the background (PID and log files under DATA_DIR)')
+    .action(async () => {
+      const { config } = load(opts());
+      report(await startInBackground({ dataDir: config.dataDir, entry, serveArgs: passThrough(opts()), stopTimeoutMs: config.shutdownTimeoutMs }));
+    });
+  program
+    .command('stop')
+    .description('stop the background server (SIGTERM, then SIGKILL after SHUTDOWN_TIMEOUT_MS)')
+    .action(async () => {
+      const { config } = load(opts());
+      report(await stopBackground({ dataDir: config.dataDir, stopTimeoutMs: config.shutdownTimeoutMs + 2000 }));
+    });
+  program
+    .command('status')
+    .description('show whether the background server runs, where, and how many sessions it has')
+    .action(async () => {
+      const { config } = load(opts());
+      report(await backgroundStatus({ dataDir: config.dataDir }));
+    });
+  const configCommand = program.command('config').description('configuration tools');
+  configCommand
+    .command('check')
+    .description('validate the configuration and print the effective values (secrets masked) with their sources')
+    .action(() => {
+      const loaded = load(opts());
+      const summary = { file: loaded.file ?? null, dotenv: loaded.dotenvFile ?? null, settings: describeConfig(loaded) };
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\nconfiguration OK\n`);
+    });
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`claude-code-mcp: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  });

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { SessionStats } from './session-registry.js';
+import type { ToolProvider } from './tool-provider.js';
+
+/** What `server_status` reports, read fresh on every call. */
+export interface ServerStatusSource {
+  version: string;
+  /** Epoch ms when the process started serving. */
+  startedAt: number;
+  /** Transports this process serves (`streamable-http`, `sse`, `stdio`). */
+  transports: readonly string[];
+  /** Storage adapter in use. */
+  storage: string;
+  sessions(): SessionStats;
+}
+
+const sessionStatsSchema = z.object({
+  active: z.number().int(),
+  limit: z.number().int(),
+  oldest: z.string().nullable(),
+  newest: z.string().nullable(),
+  averageAgeSeconds: z.number(),
+  byTransport: z.record(z.string(), z.number().int()),
+});
+
+const outputSchema = z.object({
+  version: z.string(),
+  startedAt: z.string(),
+  uptimeSeconds: z.number(),
+  transports: z.array(z.string()),
+  storage: z.string(),
+  sessions: sessionStatsSchema,
+  process: z.object({ pid: z.number().int(), node: z.string(), rssBytes: z.number().int(), heapUsedBytes: z.number().int() }),
+  caller: z.object({ clientId: z.string(), scopes: z.array(z.string()) }),
+});
+
+/** The status shape, as returned in `structuredContent`. */
+export type ServerStatus = z.infer<typeof outputSchema>;
+
+/**
+ * `server_status`: the operator's first question ("is it up, which version, how loaded?") answered over MCP itself,
+ * so it works from any client without HTTP access to `/health`.
+ */
+export function createServerStatusProvider(source: ServerStatusSource): ToolProvider {
+  return {
+    name: 'server-status',
+    register(server, { caller }) {
+      server.registerTool(
+        'server_status',
+        {
+          title: 'Server status',
+          description:
+            'Version, uptime, transports, storage and live session figures of this claude-code-mcp server, plus the identity you are calling as.',
+          inputSchema: z.object({}),
+          outputSchema,
+          annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+        },
+        async () => {
+          const memory = process.memoryUsage();
+          const status: ServerStatus = {
+            version: source.version,
+            startedAt: new Date(source.startedAt).toISOString(),
+            uptimeSeconds: Math.round((Date.now() - source.startedAt) / 100) / 10,
+            transports: [...source.transports],
+            storage: source.storage,
+            sessions: source.sessions(),
+            process: { pid: process.pid, node: process.version, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+            caller: { clientId: caller.clientId, scopes: [...caller.scopes] },
+          };
+          const s = status.sessions;
+          const text =
+            `claude-code-mcp ${status.version}, up ${status.uptimeSeconds}s, transports ${status.transports.join(', ')}, ` +
+            `storage ${status.storage}; sessions ${s.active}/${s.limit}`;
+          return { content: [{ type: 'text', text }], structuredContent: status };
+        },
+      );
+    },
+  };
+}

@@ -1,0 +1,192 @@
+import type { EventBus, EventMap, SessionTransport } from '../events/bus.js';
+import type { Logger } from '../logging/logger.js';
+
+/** Why a session ended; reported on `session.ended`. */
+export type SessionEndReason = EventMap['session.ended']['reason'];
+
+/** One live MCP session, whatever its transport. */
+export interface SessionEntry {
+  readonly id: string;
+  readonly transport: SessionTransport;
+  /** The caller that created it; only that caller may use it. */
+  readonly ownerId: string;
+  readonly protocolVersion?: string;
+  readonly createdAt: number;
+  lastActivityAt: number;
+  /** Open long-lived streams (GET stream, legacy SSE connection). A session with one open is not idle. */
+  openStreams: number;
+  /** Frees the transport, its streams and timers. Called once by the registry. */
+  close(): Promise<void>;
+}
+
+/** Session figures for `/health` and `server_status`. */
+export interface SessionStats {
+  active: number;
+  limit: number;
+  /** Creation time of the oldest live session (ISO 8601), or null. */
+  oldest: string | null;
+  /** Creation time of the newest live session (ISO 8601), or null. */
+  newest: string | null;
+  averageAgeSeconds: number;
+  byTransport: Record<SessionTransport, number>;
+}
+
+/** Options of {@link SessionRegistry}. */
+export interface SessionRegistryOptions {
+  maxSessions: number;
+  idleTimeoutMs: number;
+  sweepIntervalMs: number;
+  events: EventBus;
+  logger: Logger;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/**
+ * The live sessions of every transport: admission against MAX_SESSIONS, idle expiry, and teardown. Every session
+ * that is added is removed exactly once — by close, DELETE, disconnect, idle sweep or shutdown — and its `close()`
+ * frees what it holds, so nothing accumulates.
+ */
+export class SessionRegistry {
+  private readonly sessions = new Map<string, SessionEntry>();
+  /** Sessions being created (initialize in flight), counted against the limit so bursts cannot overshoot it. */
+  private pending = 0;
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly options: SessionRegistryOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Starts the idle sweeper (unref'd: it never keeps the process alive). */
+  start(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => void this.sweepIdle(), this.options.sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Reserves room for a new session. Returns a release function to call if creation fails before {@link add};
+   * returns undefined when MAX_SESSIONS is reached.
+   */
+  reserve(): (() => void) | undefined {
+    if (this.sessions.size + this.pending >= this.options.maxSessions) return undefined;
+    this.pending += 1;
+    let released = false;
+    return () => {
+      if (!released) {
+        released = true;
+        this.pending -= 1;
+      }
+    };
+  }
+
+  /** Registers a created session (its reservation must be released by the caller right after). */
+  add(entry: Omit<SessionEntry, 'createdAt' | 'lastActivityAt' | 'openStreams'>): SessionEntry {
+    const now = this.now();
+    const full: SessionEntry = { ...entry, createdAt: now, lastActivityAt: now, openStreams: 0 };
+    this.sessions.set(entry.id, full);
+    this.options.events.emit('session.started', {
+      sessionId: entry.id,
+      transport: entry.transport,
+      protocolVersion: entry.protocolVersion,
+      clientId: entry.ownerId,
+    });
+    this.options.logger.info('session started', { sessionId: entry.id, transport: entry.transport, clientId: entry.ownerId });
+    return full;
+  }
+
+  /** The session, if live. */
+  get(id: string): SessionEntry | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** Records activity, postponing idle expiry. */
+  touch(entry: SessionEntry): void {
+    entry.lastActivityAt = this.now();
+  }
+
+  /**
+   * Marks a long-lived stream open on the session; the returned function marks it closed (idempotent). Closing the
+   * last stream counts as activity, so the idle clock starts from the disconnect.
+   */
+  trackStream(entry: SessionEntry): () => void {
+    entry.openStreams += 1;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      entry.openStreams -= 1;
+      entry.lastActivityAt = this.now();
+    };
+  }
+
+  /** Removes a session and closes it. Safe to call again (and from inside the session's own close path). */
+  async remove(id: string, reason: SessionEndReason): Promise<void> {
+    const entry = this.sessions.get(id);
+    if (!entry) return;
+    this.sessions.delete(id);
+    const durationMs = this.now() - entry.createdAt;
+    this.options.events.emit('session.ended', { sessionId: id, transport: entry.transport, reason, durationMs, clientId: entry.ownerId });
+    this.options.logger.info('session ended', { sessionId: id, transport: entry.transport, reason, durationMs });
+    try {
+      await entry.close();
+    } catch (error) {
+      this.options.logger.warn('session close failed', { sessionId: id, error, category: 'internal' });
+    }
+  }
+
+  /** Closes sessions idle longer than the timeout (no request, no open stream). Returns how many were closed. */
+  async sweepIdle(): Promise<number> {
+    const cutoff = this.now() - this.options.idleTimeoutMs;
+    const idle = [...this.sessions.values()].filter((s) => s.openStreams === 0 && s.lastActivityAt <= cutoff);
+    await Promise.all(idle.map((s) => this.remove(s.id, 'idle')));
+    return idle.length;
+  }
+
+  /** Closes every session (shutdown) and stops the sweeper. */
+  async closeAll(reason: SessionEndReason = 'shutdown'): Promise<void> {
+    this.stop();
+    await Promise.all([...this.sessions.keys()].map((id) => this.remove(id, reason)));
+  }
+
+  /** Stops the sweeper without closing sessions. */
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  /** Number of live sessions. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Whether the sweeper timer is running (for leak checks). */
+  get sweeping(): boolean {
+    return this.sweeper !== undefined;
+  }
+
+  /** Figures for health and status. */
+  stats(): SessionStats {
+    const byTransport: Record<SessionTransport, number> = { 'streamable-http': 0, sse: 0, stdio: 0 };
+    let oldest = Infinity;
+    let newest = -Infinity;
+    let ageSum = 0;
+    const now = this.now();
+    for (const session of this.sessions.values()) {
+      byTransport[session.transport] += 1;
+      oldest = Math.min(oldest, session.createdAt);
+      newest = Math.max(newest, session.createdAt);
+      ageSum += now - session.createdAt;
+    }
+    const active = this.sessions.size;
+    return {
+      active,
+      limit: this.options.maxSessions,
+      oldest: active ? new Date(oldest).toISOString() : null,
+      newest: active ? new Date(newest).toISOString() : null,
+      averageAgeSeconds: active ? Math.round(ageSum / active / 100) / 10 : 0,
+      byTransport,
+    };
+  }
+}

@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { NodeStreamableHTTPServerTransport, toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
+import {
+  classifyInboundRequest,
+  createMcpHandler,
+  isInitializeRequest,
+  legacyStatelessFallback,
+  type McpHttpHandler,
+} from '@modelcontextprotocol/server';
+import { AppError, AppErrorCode } from '../errors/app-error.js';
+import type { Logger } from '../logging/logger.js';
+import { callerFromAuthInfo, toAuthInfo, type Caller } from './caller.js';
+import { BoundedEventStore } from './event-store.js';
+import type { ServerFactory } from './server-factory.js';
+import type { SessionRegistry } from './session-registry.js';
+
+/** Options of {@link createStreamableEndpoint}. */
+export interface StreamableEndpointOptions {
+  factory: ServerFactory;
+  sessions: SessionRegistry;
+  logger: Logger;
+  /** Serve 2025-era clients statelessly (no sessions) instead of with a sessionful transport. */
+  legacyStateless: boolean;
+  keepAliveMs: number;
+  /** SSE `retry` hint for reconnecting clients. */
+  retryMs: number;
+  /** Per-session resumability buffer; `maxEvents: 0` disables resumability. */
+  eventStore: { maxEvents: number; maxBytes: number };
+  maxBodyBytes: number;
+}
+
+/** The `/mcp` endpoint: one URL serving both protocol eras. */
+export interface StreamableEndpoint {
+  /**
+   * Serves one HTTP request (`POST`, `GET` or `DELETE`) for `caller`. `body` is the parsed JSON body of a POST.
+   * Throws {@link AppError} for problems answered before the SDK sees the request (unknown session, session limit).
+   */
+  handle(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void>;
+  /** Closes the modern handler's in-flight exchanges. Sessions are closed through the registry. */
+  close(): Promise<void>;
+}
+
+type AuthedRequest = IncomingMessage & { auth?: ReturnType<typeof toAuthInfo> };
+
+/**
+ * Routes each request to the right serving path:
+ * - a request carrying `Mcp-Session-Id` goes to that session's transport (404 when unknown or not the caller's);
+ * - a 2026-07-28 request (classified by the SDK's own predicate) goes to the stateless per-request handler;
+ * - a 2025-era `initialize` opens a new sessionful transport (or, with `legacyStateless`, is served statelessly);
+ * - other 2025-era requests without a session are refused with 400, as the transport spec requires.
+ */
+export function createStreamableEndpoint(options: StreamableEndpointOptions): StreamableEndpoint {
+  const { factory, sessions, logger } = options;
+  const transports = new Map<string, NodeStreamableHTTPServerTransport>();
+  const onerror = (error: Error) => logger.debug('mcp transport error', { error: error.message });
+
+  const modern: McpHttpHandler = createMcpHandler(
+    (ctx) => factory({ caller: callerFromAuthInfo(ctx.authInfo), era: 'modern', mode: 'stateless-http' }),
+    { legacy: 'reject', keepAliveMs: options.keepAliveMs, maxRequestBodySize: options.maxBodyBytes, onerror },
+  );
+  const modernNode = toNodeHandler(modern, { maxRequestBodySize: options.maxBodyBytes, onerror });
+  const legacyStatelessNode: NodeMcpRequestHandler = toNodeHandler(
+    {
+      fetch: legacyStatelessFallback(
+        (ctx) => factory({ caller: callerFromAuthInfo(ctx.authInfo), era: 'legacy', mode: 'stateless-http' }),
+        onerror,
+        { maxRequestBodySize: options.maxBodyBytes },
+      ),
+    },
+    { maxRequestBodySize: options.maxBodyBytes, onerror },
+  );
+
+  async function openSession(req: AuthedRequest, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
+    const release = sessions.reserve();
+    if (!release) {
+      throw new AppError(AppErrorCode.TooManySessions, `Session limit reached; try again later`, { retryAfter: 5 });
+    }
+    const protocolVersion = (body as { params?: { protocolVersion?: unknown } }).params?.protocolVersion;
+    const server = factory({ caller, era: 'legacy', mode: 'streamable-http' });
+    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      eventStore:
+        options.eventStore.maxEvents > 0
+          ? new BoundedEventStore({ maxEvents: options.eventStore.maxEvents, maxBytes: options.eventStore.maxBytes })
+          : undefined,
+      retryInterval: options.retryMs,
+      keepAliveMs: options.keepAliveMs,
+      maxRequestBodySize: options.maxBodyBytes,
+      onsessioninitialized: (id) => {
+        transports.set(id, transport);
+        sessions.add({
+          id,
+          transport: 'streamable-http',
+          ownerId: caller.clientId,
+          protocolVersion: typeof protocolVersion === 'string' ? protocolVersion : undefined,
+          close: async () => {
+            transports.delete(id);
+            await server.close();
+          },
+        });
+      },
+      onsessionclosed: (id) => sessions.remove(id, 'deleted'),
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) void sessions.remove(transport.sessionId, 'closed');
+    };
+    try {
+      await server.connect(transport);
+      await transport.handleRequest(req, res, body);
+    } finally {
+      release();
+      // A rejected initialize never gets a session id: nothing else will ever close this pair.
+      if (transport.sessionId === undefined) await server.close();
+    }
+  }
+
+  async function handleInSession(req: AuthedRequest, res: ServerResponse, body: unknown, caller: Caller, id: string) {
+    const entry = sessions.get(id);
+    const transport = transports.get(id);
+    // Another caller's session answers exactly like a missing one: no hint that it exists.
+    if (!entry || !transport || entry.ownerId !== caller.clientId) {
+      throw new AppError(AppErrorCode.SessionNotFound, 'Session not found; initialize a new session');
+    }
+    sessions.touch(entry);
+    const done = sessions.trackStream(entry);
+    res.once('close', done);
+    await transport.handleRequest(req, res, body);
+  }
+
+  return {
+    async handle(req: AuthedRequest, res, body, caller) {
+      req.auth = toAuthInfo(caller);
+      const sessionHeader = req.headers['mcp-session-id'];
+      const sessionId = Array.isArray(sessionHeader) ? sessionHeader[0] : sessionHeader;
+      if (sessionId && !options.legacyStateless) return handleInSession(req, res, body, caller, sessionId);
+
+      const method = (req.method ?? 'GET').toUpperCase();
+      if (method === 'POST') {
+        const outcome = classifyInboundRequest({
+          httpMethod: method,
+          protocolVersionHeader: header(req, 'mcp-protocol-version'),
+          mcpMethodHeader: header(req, 'mcp-method'),
+          mcpNameHeader: header(req, 'mcp-name'),
+          body,
+        });
+        if (outcome.kind !== 'legacy') return modernNode(req, res, body);
+      }
+      if (options.legacyStateless) return legacyStatelessNode(req, res, body);
+      if (method === 'POST' && isInitializeRequest(body)) return openSession(req, res, body, caller);
+      throw new AppError(
+        AppErrorCode.SessionRequired,
+        method === 'POST'
+          ? 'Bad Request: Mcp-Session-Id header is required (send initialize first)'
+          : `Bad Request: ${method} needs an Mcp-Session-Id header`,
+      );
+    },
+    async close() {
+      await modern.close();
+    },
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,143 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { createApp } from './app.js';
+import { publicBaseUrl } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { createContainer, type Container, type ContainerOptions } from './container.js';
+import { LOCAL_CALLER } from './mcp/caller.js';
+import { createSseEndpoint } from './mcp/sse-endpoint.js';
+import { createStreamableEndpoint } from './mcp/streamable-endpoint.js';
+
+/** A listening HTTP server and how to stop it. */
+export interface RunningHttpServer {
+  /** Public base URL (BASE_URL, or derived from the bound address). */
+  url: string;
+  port: number;
+  container: Container;
+  http: Server;
+  /**
+   * Graceful stop: readiness fails, no new connections, every session and stream closed, storage closed.
+   * Idempotent; resolves when done.
+   */
+  close(reason?: string): Promise<void>;
+}
+
+/** Options of {@link startHttpServer}. */
+export type StartOptions = Omit<ContainerOptions, 'transports'>;
+
+/** Builds everything from `config`, listens, and announces `server.started`. Used by `serve` and by tests. */
+export async function startHttpServer(config: Config, options: StartOptions): Promise<RunningHttpServer> {
+  const container = await createContainer(config, { ...options, transports: ['streamable-http', 'sse'] });
+  const { logger, sessions, factory, events } = container;
+  const http = createServer();
+  http.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts, so they close first
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.port, config.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await container.close();
+    throw error;
+  }
+  const port = (http.address() as AddressInfo).port;
+  const url = publicBaseUrl(config, port);
+  let draining = false;
+  const streamable = createStreamableEndpoint({
+    factory,
+    sessions,
+    logger,
+    legacyStateless: config.legacyStateless,
+    keepAliveMs: config.keepAliveMs,
+    retryMs: config.sseRetryMs,
+    eventStore: { maxEvents: config.eventStoreMaxEvents, maxBytes: config.eventStoreMaxBytes },
+    maxBodyBytes: config.maxBodyBytes,
+  });
+  const sse = createSseEndpoint({ factory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes });
+  const app = createApp({
+    config,
+    logger,
+    publicUrl: url,
+    version: container.version,
+    startedAt: container.startedAt,
+    transports: container.transports,
+    sessions,
+    storage: container.storage,
+    streamable,
+    sse,
+    draining: () => draining,
+  });
+  http.on('request', app);
+  sessions.start();
+  events.emit('server.started', { version: container.version, url, transports: [...container.transports], pid: process.pid });
+  logger.info('listening', { url: `${url}${config.mcpPathPrefix}/mcp`, host: config.host, port, storage: container.storage.kind });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    container,
+    http,
+    close(reason = 'shutdown') {
+      closing ??= (async () => {
+        draining = true;
+        const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
+        events.emit('server.shutdown', { reason, uptimeSeconds: Math.round((Date.now() - container.startedAt) / 1000) });
+        await streamable.close();
+        await container.close();
+        // Sessions are closed, so remaining sockets are idle keep-alives or half-done requests.
+        http.closeAllConnections();
+        await stopped;
+        logger.info('stopped', { reason });
+      })();
+      return closing;
+    },
+  };
+}
+
+/** A running stdio server. */
+export interface RunningStdioServer {
+  container: Container;
+  /** Resolves when stdin ends or {@link RunningStdioServer.close} is called. */
+  closed: Promise<void>;
+  close(reason?: string): Promise<void>;
+}
+
+/**
+ * Serves the same tools over stdin/stdout (for Claude Desktop and other local hosts). stdout carries only protocol
+ * messages; the caller must have pointed the logger at stderr.
+ */
+export async function startStdioServer(
+  config: Config,
+  options: StartOptions & { stdin?: NodeJS.ReadableStream },
+): Promise<RunningStdioServer> {
+  const container = await createContainer(config, { ...options, transports: ['stdio'] });
+  const { factory, sessions, events, logger } = container;
+  const sessionId = `stdio-${process.pid}`;
+  sessions.add({ id: sessionId, transport: 'stdio', ownerId: LOCAL_CALLER.clientId, close: async () => undefined });
+  const handle = serveStdio((ctx) => factory({ caller: LOCAL_CALLER, era: ctx.era, mode: 'stdio' }), {
+    onerror: (error) => logger.debug('stdio transport error', { error: error.message }),
+  });
+  events.emit('server.started', { version: container.version, url: 'stdio:', transports: ['stdio'], pid: process.pid });
+  logger.info('serving on stdio', { storage: container.storage.kind });
+
+  let closing: Promise<void> | undefined;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  const close = (reason = 'shutdown') => {
+    closing ??= (async () => {
+      events.emit('server.shutdown', { reason, uptimeSeconds: Math.round((Date.now() - container.startedAt) / 1000) });
+      await handle.close();
+      await container.close();
+      logger.info('stopped', { reason });
+      resolveClosed();
+    })();
+    return closing;
+  };
+  (options.stdin ?? process.stdin).once('end', () => void close('stdin closed'));
+  return { container, closed, close };
+}
