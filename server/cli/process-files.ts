@@ -29,14 +29,27 @@ export interface ServerState {
   startedAt: string;
 }
 
-/** Whether `pid` is a live process (signal 0 probes without delivering anything). */
+/**
+ * Whether `pid` is a live process (signal 0 probes without delivering anything). A zombie counts as gone: it has
+ * exited and only waits to be reaped, which a container's PID 1 may do late or never.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    // "pid (comm) state ...": comm may itself contain ") ", so the state follows the last one.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) === 'Z';
+  } catch {
+    return false; // no procfs (trust signal 0), or it vanished just now (the next probe sees that)
   }
 }
 

@@ -173,7 +173,9 @@ function coerce(schema: z.ZodType, value: string): unknown {
     case 'array':
       return trimmed.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
     case 'union':
-      return parseBoolean(trimmed) ?? (/^\d+$/.test(trimmed) ? Number(trimmed) : trimmed);
+      // TRUST_PROXY: digits are a hop count, not a boolean. Read as `true`, `1` would trust every proxy in the
+      // chain and let any client spoof X-Forwarded-For.
+      return /^\d+$/.test(trimmed) ? Number(trimmed) : (parseBoolean(trimmed) ?? trimmed);
     default:
       return trimmed;
   }

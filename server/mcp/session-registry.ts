@@ -13,7 +13,7 @@ export interface SessionEntry {
   readonly protocolVersion?: string;
   readonly createdAt: number;
   lastActivityAt: number;
-  /** Open long-lived streams (GET stream, legacy SSE connection). A session with one open is not idle. */
+  /** Requests in flight on the session (e.g. a long tool call). A session with one is never idle. */
   openStreams: number;
   /** Frees the transport, its streams and timers. Called once by the registry. */
   close(): Promise<void>;
@@ -107,8 +107,8 @@ export class SessionRegistry {
   }
 
   /**
-   * Marks a long-lived stream open on the session; the returned function marks it closed (idempotent). Closing the
-   * last stream counts as activity, so the idle clock starts from the disconnect.
+   * Marks a request in flight on the session; the returned function marks it done (idempotent). Finishing counts as
+   * activity, so the idle clock starts when the last request ends.
    */
   trackStream(entry: SessionEntry): () => void {
     entry.openStreams += 1;
@@ -136,7 +136,7 @@ export class SessionRegistry {
     }
   }
 
-  /** Closes sessions idle longer than the timeout (no request, no open stream). Returns how many were closed. */
+  /** Closes sessions idle longer than the timeout (no request in flight or received since). Returns how many were closed. */
   async sweepIdle(): Promise<number> {
     const cutoff = this.now() - this.options.idleTimeoutMs;
     const idle = [...this.sessions.values()].filter((s) => s.openStreams === 0 && s.lastActivityAt <= cutoff);

@@ -52,8 +52,13 @@ export function createSseEndpoint(options: SseEndpointOptions): SseEndpoint {
             await server.close();
           },
         });
-        // The GET connection is the session: while it is open the session is in use.
-        sessions.trackStream(entry);
+        // Results arrive on the stream long after their POST was answered 202, so traffic in either direction
+        // counts as activity; otherwise a long call could be expired mid-flight.
+        const send = transport.send.bind(transport);
+        transport.send = (message) => {
+          sessions.touch(entry);
+          return send(message);
+        };
         try {
           await server.connect(transport);
         } catch (error) {

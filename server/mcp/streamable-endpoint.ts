@@ -123,8 +123,9 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
       throw new AppError(AppErrorCode.SessionNotFound, 'Session not found; initialize a new session');
     }
     sessions.touch(entry);
-    const done = sessions.trackStream(entry);
-    res.once('close', done);
+    // An in-flight request (a long tool call) keeps the session alive; an idle GET stream does not, so a client
+    // that stays connected but silent is still expired after SESSION_TIMEOUT_MS and re-initializes.
+    if (req.method !== 'GET') res.once('close', sessions.trackStream(entry));
     await transport.handleRequest(req, res, body);
   }
 

@@ -45,6 +45,8 @@ function jsonRpcCode(code: AppErrorCode): number {
   switch (code) {
     case AppErrorCode.InvalidJson:
       return ProtocolErrorCode.ParseError;
+    case AppErrorCode.InvalidRequest:
+      return ProtocolErrorCode.InvalidRequest;
     case AppErrorCode.SessionNotFound:
       return JsonRpcServerErrorCode.SessionNotFound;
     case AppErrorCode.Internal:

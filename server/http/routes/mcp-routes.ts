@@ -2,6 +2,7 @@ import express, { type Request, type RequestHandler, type Router } from 'express
 import { AppError, AppErrorCode } from '../../errors/app-error.js';
 import { currentContext } from '../../logging/context.js';
 import type { Caller } from '../../mcp/caller.js';
+import { isJsonRpcPayload } from '../../mcp/jsonrpc.js';
 import type { SseEndpoint } from '../../mcp/sse-endpoint.js';
 import type { StreamableEndpoint } from '../../mcp/streamable-endpoint.js';
 import { mcpCors } from '../middleware/cors.js';
@@ -31,6 +32,11 @@ export function mcpRouter(options: McpRouterOptions): Router {
   const router = express.Router();
   // strict: false lets a valid-JSON-but-not-JSON-RPC body reach the SDK, which answers it with -32600.
   const json = express.json({ limit: options.maxBodyBytes, strict: false, type: ['application/json', 'application/*+json'] });
+  const jsonRpc: RequestHandler = function requireJsonRpc(req, _res, next) {
+    // No parsed body means a non-JSON content type: the SDK answers that with 415.
+    if (req.body === undefined || isJsonRpcPayload(req.body)) return next();
+    next(new AppError(AppErrorCode.InvalidRequest, 'Invalid Request: the body is not a JSON-RPC 2.0 message'));
+  };
   const guard = [markMcpRoute, mcpCors(options.isOriginAllowed), requireAllowedOrigin(options.isOriginAllowed)];
 
   const identify: RequestHandler = async function identifyCaller(req, res, next) {
@@ -50,7 +56,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
     res.setHeader('Allow', 'GET, POST, DELETE, OPTIONS');
     next(new AppError(AppErrorCode.MethodNotAllowed, `${req.method} is not supported on the MCP endpoint`));
   });
-  router.post(`${prefix}/mcp`, json, identify, streamableHandler);
+  router.post(`${prefix}/mcp`, json, jsonRpc, identify, streamableHandler);
   router.get(`${prefix}/mcp`, identify, streamableHandler);
   router.delete(`${prefix}/mcp`, identify, streamableHandler);
 
@@ -62,7 +68,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
     router.get(streamPath, ...guard, identify, async function openSse(req, res) {
       await sse.open(req, res, res.locals.caller as Caller, messagesPath);
     });
-    router.post(messagesPath, ...guard, json, identify, async function postSse(req, res) {
+    router.post(messagesPath, ...guard, json, jsonRpc, identify, async function postSse(req, res) {
       const sessionId = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
       await sse.post(req, res, req.body, res.locals.caller as Caller, sessionId);
     });

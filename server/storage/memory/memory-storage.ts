@@ -19,6 +19,7 @@ export interface MemoryStorageOptions {
 
 /** A stored entry: JSON text so callers get copies, as they would from a real backend. */
 interface Entry {
+  /** The value as JSON text. */
   json: string;
   /** Epoch milliseconds, or `undefined` for no expiry. */
   expiresAt: number | undefined;
@@ -26,10 +27,15 @@ interface Entry {
 
 /** A queued item with the bookkeeping `claim` orders by. */
 interface Job {
+  /** The public item id. */
   id: string;
+  /** The payload as JSON text. */
   json: string;
+  /** Completed `retry` calls. */
   attempts: number;
+  /** Epoch ms. */
   enqueuedAt: number;
+  /** Epoch ms from which `claim` may hand the item out; pushed forward by leases and retry delays. */
   availableAt: number;
   /** Enqueue order, the tie-breaker for equal availability times. */
   sequence: number;

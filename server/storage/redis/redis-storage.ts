@@ -92,7 +92,7 @@ export function createRedisStorage({ url, keyPrefix, onError }: RedisStorageOpti
     },
 
     async take<T>(ns: string, id: string): Promise<T | undefined> {
-      const json = await redis.get(valueKey(ns, id)); await redis.del(valueKey(ns, id));
+      const json = (await run.kvTake(valueKey(ns, id), indexKey(ns), id)) as string | null;
       return json === null ? undefined : decodeValue<T>(json);
     },
 

@@ -24,16 +24,25 @@ export interface SqliteStorageOptions {
   sweepIntervalMs?: number;
 }
 
+/** A `kv` row as the queries select it. */
 interface KvRow {
+  /** JSON text. */
   value: string;
+  /** Epoch ms, or null for never. */
   expires_at: number | null;
 }
 
+/** A `queue` row as `claim` selects it. */
 interface QueueRow {
+  /** Enqueue order; the row's key for the lease update. */
   sequence: number;
+  /** The public item id. */
   id: string;
+  /** JSON text. */
   payload: string;
+  /** Completed `retry` calls. */
   attempts: number;
+  /** Epoch ms. */
   enqueued_at: number;
 }
 

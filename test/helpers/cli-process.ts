@@ -1,0 +1,240 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The compiled CLI (`npm run build` first). */
+export const CLI = fileURLToPath(new URL('../../build/server/main.js', import.meta.url));
+
+/** package.json's version, which `--version` and `server_status` must report. */
+export const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Variables a child may inherit; everything else (a developer's PORT, STORAGE, REDIS_URL...) stays out. */
+const INHERITED = ['PATH', 'TMPDIR', 'LANG', 'SYSTEMROOT'];
+
+/**
+ * A throw-away home, working directory and DATA_DIR, so a child finds no `~/.claude-mcp/config.json`,
+ * `./claude-mcp.config.json` or `.env` of the developer's.
+ */
+export interface Sandbox {
+  root: string;
+  home: string;
+  /** Working directory of every child. */
+  cwd: string;
+  dataDir: string;
+  /** The child environment: the allow-listed variables, the sandbox, memory storage, port 0; `undefined` removes. */
+  env(overrides?: Record<string, string | undefined>): Record<string, string>;
+  remove(): void;
+}
+
+/** Creates a {@link Sandbox} under the system temp directory. */
+export function createSandbox(): Sandbox {
+  const root = mkdtempSync(path.join(tmpdir(), 'ccm-cli-'));
+  const home = path.join(root, 'home');
+  const cwd = path.join(root, 'cwd');
+  const dataDir = path.join(root, 'data');
+  mkdirSync(home);
+  mkdirSync(cwd);
+  return {
+    root,
+    home,
+    cwd,
+    dataDir,
+    env(overrides = {}) {
+      const env: Record<string, string | undefined> = {};
+      for (const name of INHERITED) if (process.env[name] !== undefined) env[name] = process.env[name];
+      Object.assign(env, { HOME: home, DATA_DIR: dataDir, STORAGE: 'memory', PORT: '0', LOG_LEVEL: 'info' }, overrides);
+      return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    },
+    remove() {
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** How a finished CLI run ended. */
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** Options of {@link runCli} and {@link spawnCli}. */
+export interface CliOptions {
+  env: Record<string, string>;
+  cwd: string;
+  /** {@link runCli} kills the child and fails past this (default 15 s). */
+  timeoutMs?: number;
+}
+
+const started = new Set<number>();
+
+/** Records a PID (ours or a grandchild such as the background server) for {@link killStarted}. */
+export function track(pid: number): void {
+  started.add(pid);
+}
+
+/** Runs the CLI to completion, output captured. */
+export async function runCli(args: string[], options: CliOptions): Promise<CliResult> {
+  const cli = spawnCli(args, options);
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const timer = setTimeout(() => cli.child.kill('SIGKILL'), timeoutMs);
+  try {
+    const { code, signal } = await cli.exited;
+    if (signal === 'SIGKILL') throw new Error(`claude-code-mcp ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${cli.stdout()}${cli.stderr()}`);
+    return { code, signal, stdout: cli.stdout(), stderr: cli.stderr(), durationMs: Date.now() - cli.startedAt };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A CLI child that keeps running. */
+export interface CliProcess {
+  child: ChildProcess;
+  pid: number;
+  startedAt: number;
+  stdout(): string;
+  stderr(): string;
+  /** stdout parsed as JSON lines (non-JSON lines are skipped). */
+  logLines(): LogLine[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** One JSON log line. */
+export type LogLine = Record<string, unknown> & { message?: string; level?: string };
+
+/** Spawns the CLI (`node build/server/main.js ...args`) and tracks its PID. */
+export function spawnCli(args: string[], options: CliOptions): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new Error('could not spawn the CLI');
+  track(child.pid);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    child,
+    pid: child.pid,
+    startedAt: Date.now(),
+    stdout: () => stdout,
+    stderr: () => stderr,
+    logLines: () => parseJsonLines(stdout),
+    exited,
+  };
+}
+
+/** The JSON objects among `text`'s lines. */
+export function parseJsonLines(text: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const line of text.split('\n')) {
+    try {
+      const value: unknown = JSON.parse(line);
+      if (value && typeof value === 'object') lines.push(value as LogLine);
+    } catch {
+      // not JSON (a blank line or a partial write)
+    }
+  }
+  return lines;
+}
+
+/** Polls `condition` every 25 ms; fails naming `what` after `timeoutMs`. */
+export async function waitFor<T>(condition: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Rejects after `ms` unless `promise` settles first. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether `pid` is still a running process, checked independently of the code under test: signal 0, and on Linux
+ * a zombie (exited, waiting to be reaped) counts as gone.
+ */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * PIDs of `serve` processes whose DATA_DIR is `dataDir` (Linux: read from /proc), to prove a background start did
+ * or did not create one. Undefined without procfs.
+ */
+export function serversFor(dataDir: string): number[] | undefined {
+  if (!existsSync('/proc/self/environ')) return undefined;
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (!cmdline.includes(CLI) || !cmdline.includes('serve')) continue;
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`DATA_DIR=${dataDir}`)) pids.push(Number(entry));
+    } catch {
+      // exited while we looked, or not ours to read
+    }
+  }
+  return pids.filter(isRunning);
+}
+
+/**
+ * Stops every tracked process that still runs the CLI: SIGTERM, then SIGKILL after `graceMs`. The command-line
+ * check keeps a PID the system has since reused for something else out of harm's way.
+ */
+export async function killStarted(graceMs = 3000): Promise<void> {
+  const pids = [...started];
+  started.clear();
+  const alive = pids.filter((pid) => isRunning(pid) && runsCli(pid));
+  for (const pid of alive) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (alive.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+  for (const pid of alive.filter(isRunning)) signal(pid, 'SIGKILL');
+}
+
+function runsCli(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(CLI);
+  } catch {
+    return !existsSync('/proc/self'); // no procfs: trust the PID
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { initializeBody, jsonHeaders } from '../helpers/http.js';
+
+/** Reads a JSON-RPC error from a JSON or a one-event SSE response. */
+async function rpcError(response: Response): Promise<{ code: number; message: string } | undefined> {
+  const text = await response.text();
+  const json = response.headers.get('content-type')?.includes('text/event-stream')
+    ? text.split('\n').filter((line) => line.startsWith('data: {')).pop()?.slice(6)
+    : text;
+  return json ? (JSON.parse(json) as { error?: { code: number; message: string } }).error : undefined;
+}
+
+describe('bad input gets a precise 4xx or JSON-RPC error, never a 5xx, and the server keeps serving', () => {
+  let server: TestServer;
+  let sessionId: string;
+  const statuses: number[] = [];
+
+  async function post(body: string, headers: Record<string, string> = jsonHeaders(), path = '/mcp'): Promise<Response> {
+    const response = await fetch(`${server.url}${path}`, { method: 'POST', headers, body });
+    statuses.push(response.status);
+    return response;
+  }
+
+  beforeAll(async () => {
+    server = await startTestServer({ maxBodyBytes: 64 * 1024 });
+    const init = await post(initializeBody());
+    sessionId = init.headers.get('mcp-session-id')!;
+    await init.text();
+    await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), jsonHeaders({ 'mcp-session-id': sessionId }));
+  });
+  afterAll(async () => {
+    // The whole point: no request above was answered with a server error.
+    expect(statuses.filter((status) => status >= 500)).toEqual([]);
+    const client = new Client({ name: 'after', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+    const result = await client.callTool({ name: 'server_status', arguments: {} });
+    expect(result.isError).toBeFalsy();
+    await client.close();
+    await server.stop();
+  });
+
+  it('malformed JSON -> 400 with -32700', async () => {
+    const response = await post('{"jsonrpc": "2.0", "id": 1, "method": ');
+    expect(response.status).toBe(400);
+    expect((await rpcError(response))?.code).toBe(ProtocolErrorCode.ParseError);
+  });
+
+  it('valid JSON that is not JSON-RPC -> 400 with -32600', async () => {
+    for (const body of ['"just a string"', '{"hello":"world"}', '{"jsonrpc":"1.0","id":1,"method":"ping"}']) {
+      const response = await post(body, jsonHeaders({ 'mcp-session-id': sessionId }));
+      expect(response.status).toBe(400);
+      expect((await rpcError(response))?.code).toBe(ProtocolErrorCode.InvalidRequest);
+    }
+  });
+
+  it('unknown method in a session -> -32601', async () => {
+    const inSession = await post(
+      JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/frobnicate', params: {} }),
+      jsonHeaders({ 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' }),
+    );
+    expect((await rpcError(inSession))?.code).toBe(ProtocolErrorCode.MethodNotFound);
+  });
+
+  it('invalid params -> -32602', async () => {
+    const response = await post(
+      JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 42 } }),
+      jsonHeaders({ 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' }),
+    );
+    expect((await rpcError(response))?.code).toBe(ProtocolErrorCode.InvalidParams);
+  });
+
+  it('calling an unknown tool answers an error that names it', async () => {
+    const response = await post(
+      JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'no_such_tool', arguments: {} } }),
+      jsonHeaders({ 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' }),
+    );
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toMatch(/no_such_tool/);
+  });
+
+  it('oversized body -> 413 with a JSON body', async () => {
+    const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(100 * 1024) } });
+    const response = await post(big, jsonHeaders({ 'mcp-session-id': sessionId }));
+    expect(response.status).toBe(413);
+    expect(response.headers.get('content-type')).toMatch(/application\/json/);
+    expect(await response.json()).toMatchObject({ error: { data: { error: 'body_too_large' } } });
+  });
+
+  it('wrong Accept -> 406, wrong Content-Type -> 415', async () => {
+    const notAcceptable = await post(initializeBody(), { 'content-type': 'application/json', accept: 'text/html' });
+    expect(notAcceptable.status).toBe(406);
+    const wrongType = await post(initializeBody(), { 'content-type': 'text/plain', accept: 'application/json, text/event-stream' });
+    expect(wrongType.status).toBe(415);
+  });
+
+  it('a disallowed Origin -> 403; an allowed one passes', async () => {
+    const evil = await post(initializeBody(), jsonHeaders({ origin: 'https://evil.example' }));
+    expect(evil.status).toBe(403);
+    expect(await evil.json()).toMatchObject({ error: { data: { error: 'origin_not_allowed' } } });
+    const inspector = await post(initializeBody(), jsonHeaders({ origin: 'http://localhost:6274' }));
+    expect(inspector.status).toBe(200);
+    expect(inspector.headers.get('access-control-allow-origin')).toBe('http://localhost:6274');
+    expect(inspector.headers.get('access-control-expose-headers')).toMatch(/Mcp-Session-Id/i);
+    await inspector.body?.cancel();
+  });
+
+  it('CORS preflight from an allowed browser origin lists the MCP headers', async () => {
+    const response = await fetch(`${server.url}/mcp`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://localhost:6274',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,authorization,mcp-protocol-version',
+      },
+    });
+    statuses.push(response.status);
+    expect(response.status).toBeLessThan(300);
+    expect(response.headers.get('access-control-allow-origin')).toBe('http://localhost:6274');
+    expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toMatch(/mcp-protocol-version/);
+  });
+
+  it('a foreign Host header on a loopback bind -> 403 (DNS rebinding)', async () => {
+    // fetch does not let us forge Host, so speak HTTP directly.
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${server.url}/health`, { headers: { host: 'attacker.example:80' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+  });
+
+  it('unknown session -> 404; 2025-era request without session -> 400; unsupported method -> 405', async () => {
+    const unknown = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), jsonHeaders({ 'mcp-session-id': 'nope' }));
+    expect(unknown.status).toBe(404);
+    const missing = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    expect(missing.status).toBe(400);
+    const put = await fetch(`${server.url}/mcp`, { method: 'PUT', headers: jsonHeaders(), body: '{}' });
+    statuses.push(put.status);
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toMatch(/POST/);
+  });
+
+  it('unknown paths answer a JSON 404', async () => {
+    const response = await fetch(`${server.url}/nothing/here`);
+    statuses.push(response.status);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: 'not_found' });
+  });
+
+  it('legacy SSE POST errors: missing and unknown sessionId', async () => {
+    const missing = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), jsonHeaders(), '/messages');
+    expect(missing.status).toBe(400);
+    const unknown = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), jsonHeaders(), '/messages?sessionId=nope');
+    expect(unknown.status).toBe(404);
+  });
+});
