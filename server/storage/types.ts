@@ -49,7 +49,7 @@ export interface QueueItem<T = unknown> {
   /** Unique, assigned at enqueue time; stable across retries. */
   id: string;
   payload: T;
-  /** How many times the item was handed out by `claim` before this one (0 on the first delivery attempt). */
+  /** Completed `retry` calls so far (0 on the first delivery attempt); a lease that merely ran out does not count. */
   attempts: number;
   /** Enqueue time, epoch milliseconds. */
   enqueuedAt: number;
