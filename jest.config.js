@@ -11,4 +11,5 @@ export default {
   testTimeout: 30000,
   // Integration tests start real servers and child processes; two workers suit the 2-core machines we run on.
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };

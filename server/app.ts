@@ -1,10 +1,10 @@
-import { hostHeaderValidation } from '@modelcontextprotocol/express';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Config } from './config/schema.js';
 import { accessLog } from './http/middleware/access-log.js';
 import { publicCors } from './http/middleware/cors.js';
 import { errorHandler, notFound } from './http/middleware/error-handler.js';
+import { requireAllowedHost } from './http/middleware/host-check.js';
 import { compileOriginAllowList } from './http/middleware/origin-check.js';
 import { requestContext } from './http/middleware/request-context.js';
 import { healthRouter } from './http/routes/health-routes.js';
@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): Express {
   );
   // DNS-rebinding protection: a loopback-bound server must not answer pages that resolved evil.com to 127.0.0.1.
   if (LOOPBACK_HOSTS.has(config.host) || config.host.startsWith('127.')) {
-    app.use(hostHeaderValidation([...config.allowedHosts, new URL(deps.publicUrl).hostname]));
+    app.use(requireAllowedHost([...config.allowedHosts, new URL(deps.publicUrl).hostname]));
   }
 
   app.use(['/.well-known', '/health'], publicCors());

@@ -57,8 +57,9 @@ function onShutdownSignals(logger: Logger, timeoutMs: number, stop: (reason: str
       },
     );
   };
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+  // `on`, not `once`: with the listener gone a repeated signal would kill the process by default, unlogged.
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
 }
 
 async function serve(options: GlobalOptions): Promise<void> {

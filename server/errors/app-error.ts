@@ -9,13 +9,11 @@ export enum AppErrorCode {
   InvalidJson = 'invalid_json',
   InvalidRequest = 'invalid_request',
   UnsupportedMediaType = 'unsupported_media_type',
-  NotAcceptable = 'not_acceptable',
   OriginNotAllowed = 'origin_not_allowed',
   HostNotAllowed = 'host_not_allowed',
   SessionNotFound = 'session_not_found',
   SessionRequired = 'session_required',
   TooManySessions = 'too_many_sessions',
-  NotReady = 'not_ready',
   Internal = 'internal_error',
 }
 
@@ -27,13 +25,11 @@ export const APP_ERROR_STATUS: Readonly<Record<AppErrorCode, number>> = {
   [AppErrorCode.InvalidJson]: 400,
   [AppErrorCode.InvalidRequest]: 400,
   [AppErrorCode.UnsupportedMediaType]: 415,
-  [AppErrorCode.NotAcceptable]: 406,
   [AppErrorCode.OriginNotAllowed]: 403,
   [AppErrorCode.HostNotAllowed]: 403,
   [AppErrorCode.SessionNotFound]: 404,
   [AppErrorCode.SessionRequired]: 400,
   [AppErrorCode.TooManySessions]: 503,
-  [AppErrorCode.NotReady]: 503,
   [AppErrorCode.Internal]: 500,
 };
 

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import winston from 'winston';
 import { currentContext } from './context.js';
-import { redact } from './redact.js';
+import { redactField } from './redact.js';
 
 /** The logger every module receives; winston's, narrowed to what we use. */
 export type Logger = winston.Logger;
@@ -35,7 +35,9 @@ const addContext = winston.format((info) => {
 
 const redactFormat = winston.format((info) => {
   for (const key of Object.keys(info)) {
-    (info as Record<string, unknown>)[key] = key === 'level' ? info[key] : redact(info[key]);
+    // Per field rather than redact(info): the key of a top-level field (`logger.info('x', { token })`) must be
+    // checked too, and info's symbol keys (winston's LEVEL/MESSAGE/SPLAT) must survive.
+    (info as Record<string, unknown>)[key] = key === 'level' ? info[key] : redactField(key, info[key]);
   }
   return info;
 });

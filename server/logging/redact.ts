@@ -1,5 +1,8 @@
-/** Keys whose values are never logged, whatever their nesting depth. */
-const SECRET_KEY = /authorization|cookie|token|secret|password|passwd|api[-_]?key|client[-_]?secret|private[-_]?key|^key$/i;
+/**
+ * Keys whose values are never logged, whatever their nesting depth. `token` matches only as the end of a key
+ * (`token`, `access_token`, `refreshToken`), so usage figures such as `input_tokens` or `maxTokens` stay readable.
+ */
+const SECRET_KEY = /authorization|cookie|token$|secret|password|passwd|credential|api[-_]?key|private[-_]?key|^key$|^auth$/i;
 
 /** Inline credentials inside free text: bearer/basic headers, URL userinfo, `key=value` secrets. */
 const SECRET_TEXT: Array<[RegExp, string]> = [
@@ -36,11 +39,18 @@ export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()):
   try {
     if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1, seen));
     const out: Record<string, unknown> = {};
-    for (const [key, inner] of Object.entries(value)) {
-      out[key] = SECRET_KEY.test(key) && inner !== undefined && inner !== null && inner !== '' ? REDACTED : redact(inner, depth + 1, seen);
-    }
+    for (const [key, inner] of Object.entries(value)) out[key] = redactField(key, inner, depth + 1, seen);
     return out;
   } finally {
     seen.delete(value);
   }
+}
+
+/**
+ * The value to log under `key`: masked when the key names a secret (empty values stay visible, so a missing header
+ * can be diagnosed), otherwise {@link redact}ed. The logger uses it for top-level fields, whose keys `redact` never
+ * sees.
+ */
+export function redactField(key: string, value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  return SECRET_KEY.test(key) && value !== undefined && value !== null && value !== '' ? REDACTED : redact(value, depth, seen);
 }
