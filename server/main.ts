@@ -84,7 +84,12 @@ async function serve(options: GlobalOptions): Promise<void> {
 async function stdio(options: GlobalOptions): Promise<void> {
   const { config } = load(options);
   // stdout carries the protocol: every log line goes to stderr.
-  const logger = createLogger({ level: config.logLevel, format: config.logFormat === 'auto' ? 'json' : config.logFormat, stream: process.stderr });
+  const logger = createLogger({
+    level: config.logLevel,
+    format: config.logFormat === 'auto' ? 'json' : config.logFormat,
+    stream: process.stderr,
+    defaultMeta: { service: 'claude-code-mcp' },
+  });
   const running = await startStdioServer(config, { logger });
   onShutdownSignals(logger, config.shutdownTimeoutMs, (reason) => running.close(reason));
   await running.closed;
@@ -109,7 +114,8 @@ function buildProgram(): Command {
     .option('--log-level <level>', 'log level (LOG_LEVEL)')
     .option('--log-format <format>', 'auto | json | pretty (LOG_FORMAT)')
     .option('--mcp-path-prefix <prefix>', 'prefix for MCP routes (MCP_PATH_PREFIX)')
-    .enablePositionalOptions()
+    // Global flags are accepted after the subcommand too (`start --port 4000`) and listed in its help.
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError();
   const opts = () => program.opts<GlobalOptions>();
   const entry = fileURLToPath(import.meta.url);
@@ -146,6 +152,14 @@ function buildProgram(): Command {
       const summary = { file: loaded.file ?? null, dotenv: loaded.dotenvFile ?? null, settings: describeConfig(loaded) };
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\nconfiguration OK\n`);
     });
+  // `--version` everywhere, not only on the root.
+  const withVersion = (command: Command): void => {
+    for (const sub of command.commands) {
+      sub.version(VERSION);
+      withVersion(sub);
+    }
+  };
+  withVersion(program);
   return program;
 }
 

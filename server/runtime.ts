@@ -6,8 +6,8 @@ import { publicBaseUrl } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createContainer, type Container, type ContainerOptions } from './container.js';
 import { LOCAL_CALLER } from './mcp/caller.js';
-import { createSseEndpoint } from './mcp/sse-endpoint.js';
-import { createStreamableEndpoint } from './mcp/streamable-endpoint.js';
+import { createSseEndpoint, type SseEndpoint } from './mcp/sse-endpoint.js';
+import { createStreamableEndpoint, type StreamableEndpoint } from './mcp/streamable-endpoint.js';
 
 /** A listening HTTP server and how to stop it. */
 export interface RunningHttpServer {
@@ -16,6 +16,8 @@ export interface RunningHttpServer {
   port: number;
   container: Container;
   http: Server;
+  /** The MCP endpoints, for diagnostics and tests. */
+  endpoints: { streamable: StreamableEndpoint; sse: SseEndpoint };
   /**
    * Graceful stop: readiness fails, no new connections, every session and stream closed, storage closed.
    * Idempotent; resolves when done.
@@ -82,6 +84,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     port,
     container,
     http,
+    endpoints: { streamable, sse },
     close(reason = 'shutdown') {
       closing ??= (async () => {
         draining = true;

@@ -68,7 +68,12 @@ export async function stopBackground(options: Pick<BackgroundOptions, 'dataDir' 
   const pid = readLivePid(files);
   if (pid === undefined) return { code: 0, message: 'not running' };
   const started = Date.now();
-  process.kill(pid, 'SIGTERM');
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch (error) {
+    // It exited between the PID check and the signal: that is a stop too.
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
   while (isAlive(pid) && Date.now() - started < options.stopTimeoutMs) await sleep(50);
   let forced = false;
   if (isAlive(pid)) {

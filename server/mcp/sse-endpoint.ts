@@ -21,6 +21,8 @@ export interface SseEndpoint {
   open(req: IncomingMessage, res: ServerResponse, caller: Caller, messagesPath: string): Promise<void>;
   /** Delivers one JSON-RPC message posted to `messagesPath?sessionId=`. */
   post(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller, sessionId: string | undefined): Promise<void>;
+  /** Live legacy SSE transports (for leak checks). */
+  readonly transportCount: number;
 }
 
 /** Creates the legacy SSE endpoint; its sessions live in the shared registry alongside Streamable HTTP ones. */
@@ -79,6 +81,10 @@ export function createSseEndpoint(options: SseEndpointOptions): SseEndpoint {
       }
       sessions.touch(entry);
       await transport.handlePostMessage(req, res, body, { authInfo: toAuthInfo(caller) });
+    },
+
+    get transportCount() {
+      return transports.size;
     },
   };
 }

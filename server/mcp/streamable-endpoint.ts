@@ -39,6 +39,8 @@ export interface StreamableEndpoint {
   handle(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void>;
   /** Closes the modern handler's in-flight exchanges. Sessions are closed through the registry. */
   close(): Promise<void>;
+  /** Live sessionful transports held by this endpoint (equals its sessions in the registry; for leak checks). */
+  readonly transportCount: number;
 }
 
 type AuthedRequest = IncomingMessage & { auth?: ReturnType<typeof toAuthInfo> };
@@ -158,6 +160,9 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
     },
     async close() {
       await modern.close();
+    },
+    get transportCount() {
+      return transports.size;
     },
   };
 }

@@ -126,15 +126,18 @@ describe('bad input gets a precise 4xx or JSON-RPC error, never a 5xx, and the s
   it('a foreign Host header on a loopback bind -> 403 (DNS rebinding)', async () => {
     // fetch does not let us forge Host, so speak HTTP directly.
     const { request } = await import('node:http');
-    const status = await new Promise<number>((resolve, reject) => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(`${server.url}/health`, { headers: { host: 'attacker.example:80' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       });
       req.on('error', reject);
       req.end();
     });
-    expect(status).toBe(403);
+    statuses.push(answer.status);
+    expect(answer.status).toBe(403);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: 'host_not_allowed' });
   });
 
   it('unknown session -> 404; 2025-era request without session -> 400; unsupported method -> 405', async () => {

@@ -7,6 +7,8 @@ export default class SummaryReporter {
     const skipped = results.numPendingTests + results.numTodoTests;
     const failedSuites = results.numFailedTestSuites + results.numRuntimeErrorTestSuites;
     const failed = results.numFailedTests + (failedSuites > 0 && results.numFailedTests === 0 ? failedSuites : 0);
-    process.stderr.write(`\ntests: ${results.numPassedTests} passed, ${failed} failed, ${skipped} skipped\n`);
+    const line = `tests: ${results.numPassedTests} passed, ${failed} failed, ${skipped} skipped`;
+    // Jest prints its own summary after every reporter's onRunComplete; writing at exit keeps this line last.
+    process.once('exit', () => process.stderr.write(`\n${line}\n`));
   }
 }

@@ -1,0 +1,140 @@
+import { request, type ClientRequest } from 'node:http';
+import { mapLimit } from './load.js';
+import { readRssBytes, sleep } from './processes.js';
+
+/** RSS of a server before, while holding and after closing `sessions` idle sessions. */
+export interface IdleMemoryResult {
+  label: string;
+  sessions: number;
+  rssBeforeBytes: number;
+  rssOpenBytes: number;
+  rssAfterCloseBytes: number;
+  /** (open - before) scaled to 1,000 sessions, in MB (MiB, see {@link MIB}). */
+  mbPer1000: number;
+}
+
+/** Reported "MB" are MiB (2^20 bytes), as `ps`/`top` show RSS. */
+export const MIB = 1024 * 1024;
+
+/** Options of the idle-session measurements. */
+export interface IdleOptions {
+  label: string;
+  pid: number;
+  sessions: number;
+  /** Wait before each RSS reading, so in-flight work and timers settle. */
+  settleMs: number;
+  /** Handshakes in flight at once. */
+  parallel: number;
+  /** Sessions opened and closed first, so lazily compiled code is not counted as per-session memory. */
+  warmupSessions: number;
+}
+
+const TIMEOUT_MS = 10_000;
+const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const INITIALIZE = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench-idle', version: '1.0.0' } },
+});
+const INITIALIZED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
+
+/** initialize + notifications/initialized with plain fetch (no GET stream); returns the session id. */
+async function openStreamableSession(mcpUrl: string): Promise<string> {
+  const init = await fetch(mcpUrl, { method: 'POST', headers: HEADERS, body: INITIALIZE, signal: AbortSignal.timeout(TIMEOUT_MS) });
+  const text = await init.text();
+  const id = init.headers.get('mcp-session-id');
+  if (!init.ok || !id) throw new Error(`initialize answered ${init.status}: ${text.slice(0, 300)}`);
+  const headers = { ...HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' };
+  const done = await fetch(mcpUrl, { method: 'POST', headers, body: INITIALIZED, signal: AbortSignal.timeout(TIMEOUT_MS) });
+  await done.arrayBuffer();
+  if (done.status !== 202) throw new Error(`notifications/initialized answered ${done.status}`);
+  return id;
+}
+
+async function deleteStreamableSession(mcpUrl: string, id: string): Promise<void> {
+  const headers = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' };
+  const res = await fetch(mcpUrl, { method: 'DELETE', headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+  await res.arrayBuffer();
+}
+
+/** RSS per idle 2025-era Streamable HTTP session (sessionful, no GET stream), for ours or the baseline. */
+export async function measureStreamableIdle(mcpUrl: string, options: IdleOptions): Promise<IdleMemoryResult> {
+  const warm = await mapLimit(Array.from({ length: options.warmupSessions }), options.parallel, () => openStreamableSession(mcpUrl));
+  await mapLimit(warm, options.parallel, (id) => deleteStreamableSession(mcpUrl, id));
+  await sleep(options.settleMs);
+  const rssBeforeBytes = readRssBytes(options.pid);
+  const ids: string[] = [];
+  try {
+    await mapLimit(Array.from({ length: options.sessions }), options.parallel, async () => {
+      ids.push(await openStreamableSession(mcpUrl));
+    });
+    await sleep(options.settleMs);
+    const rssOpenBytes = readRssBytes(options.pid);
+    await mapLimit(ids.splice(0), options.parallel, (id) => deleteStreamableSession(mcpUrl, id));
+    await sleep(options.settleMs);
+    return result(options, rssBeforeBytes, rssOpenBytes, readRssBytes(options.pid));
+  } finally {
+    // A failure part-way must not leave sessions behind for the next measurement.
+    await mapLimit(ids, options.parallel, (id) => deleteStreamableSession(mcpUrl, id).catch(() => undefined));
+  }
+}
+
+/** Opens `GET sseUrl` and resolves once the `endpoint` event arrived; the stream stays open until destroyed. */
+function openSseStream(sseUrl: string): Promise<ClientRequest> {
+  return new Promise((resolve, reject) => {
+    const req = request(sseUrl, { method: 'GET', agent: false, headers: { accept: 'text/event-stream' }, timeout: TIMEOUT_MS });
+    req.once('timeout', () => req.destroy(new Error('no endpoint event in time')));
+    req.once('error', reject);
+    req.once('response', (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        req.destroy();
+        return reject(new Error(`GET /sse answered ${res.statusCode}`));
+      }
+      let buffered = '';
+      const onData = (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        if (!buffered.includes('event: endpoint')) return;
+        res.off('data', onData);
+        res.resume(); // keep draining keep-alive frames
+        req.setTimeout(0);
+        resolve(req);
+      };
+      res.on('data', onData);
+    });
+    req.end();
+  });
+}
+
+/** RSS per idle legacy SSE session: streams held open, then closed by the client. */
+export async function measureSseIdle(sseUrl: string, options: IdleOptions): Promise<IdleMemoryResult> {
+  const warm = await mapLimit(Array.from({ length: options.warmupSessions }), options.parallel, () => openSseStream(sseUrl));
+  for (const req of warm) req.destroy();
+  await sleep(options.settleMs);
+  const rssBeforeBytes = readRssBytes(options.pid);
+  const streams: ClientRequest[] = [];
+  try {
+    await mapLimit(Array.from({ length: options.sessions }), options.parallel, async () => {
+      streams.push(await openSseStream(sseUrl));
+    });
+    await sleep(options.settleMs);
+    const rssOpenBytes = readRssBytes(options.pid);
+    for (const req of streams.splice(0)) req.destroy();
+    await sleep(options.settleMs);
+    return result(options, rssBeforeBytes, rssOpenBytes, readRssBytes(options.pid));
+  } finally {
+    for (const req of streams) req.destroy();
+  }
+}
+
+function result(options: IdleOptions, before: number, open: number, after: number): IdleMemoryResult {
+  return {
+    label: options.label,
+    sessions: options.sessions,
+    rssBeforeBytes: before,
+    rssOpenBytes: open,
+    rssAfterCloseBytes: after,
+    mbPer1000: ((open - before) / MIB) * (1000 / options.sessions),
+  };
+}
