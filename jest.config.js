@@ -1,4 +1,7 @@
-/** Jest runs TypeScript through SWC (no type-check: `npm run typecheck` does that) as native ESM. */
+/**
+ * Jest runs the TypeScript sources as native ESM through ts-jest in transpile-only mode (`isolatedModules`): no
+ * type-check here, `npm run typecheck` does that once for the whole tree.
+ */
 export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
@@ -6,7 +9,7 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
-    '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' } }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: { module: 'ESNext', moduleResolution: 'Bundler', isolatedModules: true, verbatimModuleSyntax: false } }],
   },
   testTimeout: 30000,
   // Integration tests start real servers and child processes; two workers suit the 2-core machines we run on.

@@ -176,6 +176,7 @@ function throughputReport(targets: Target[], results: RoundResult[], options: Be
         String(cells.reduce((sum, c) => sum + c.errors, 0)),
         whole(median(cells.map((c) => c.serverCpuUsPerCall))),
         whole(median(cells.map((c) => c.loadGenCpuPercent))),
+        whole(median(cells.map((c) => c.otherCpuPercent))),
       ]);
     }
   }
@@ -185,9 +186,11 @@ function throughputReport(targets: Target[], results: RoundResult[], options: Be
     '',
     `Median over ${options.rounds} round(s); each cell ${options.warmup} s warm-up + ${options.seconds} s measured, closed-loop workers. ` +
       'c = concurrent workers (HTTP: one client and session each; stdio: requests in flight on one connection). ' +
-      '"srv CPU" is the serving process\'s user+system CPU per successful call; "gen CPU" is this load-generator process (100 = one core).',
+      '"srv CPU" is the serving process\'s user+system CPU per successful call; "gen CPU" is this load-generator process and ' +
+      '"other CPU" everything else on the machine during the window (100 = one core; the machine has ' +
+      `${os.cpus().length} cores, so a high "other" means the figures are depressed by unrelated load).`,
     '',
-    table(['transport', 'c', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'srv CPU µs/call', 'gen CPU %'], rows),
+    table(['transport', 'c', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'srv CPU µs/call', 'gen CPU %', 'other CPU %'], rows),
     '',
     ...(errorsSeen.length ? ['Errors (first per cell):', ...errorsSeen, ''] : []),
   ];
@@ -291,7 +294,8 @@ function header(options: BenchOptions, ours: ServerState | undefined): string[] 
   return [
     `# Transport benchmark: claude-code-mcp ${ours?.version ?? ''}`,
     '',
-    `- ${new Date().toISOString()}, Node ${process.version}, ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}, ulimit -n ${openFileLimit() ?? '?'}`,
+    `- ${new Date().toISOString()}, Node ${process.version}, ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}, ` +
+      `ulimit -n ${openFileLimit() ?? '?'}, load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     `- ours: \`node build/server/main.js serve\` in its own process (STORAGE=sqlite, LOG_LEVEL=info, MAX_SESSIONS raised for the memory test); ` +
       `baseline: bench/baseline-v1-server.ts (@modelcontextprotocol/sdk ${pkg('@modelcontextprotocol/sdk')} McpServer + ` +
       'StreamableHTTPServerTransport, sessionIdGenerator randomUUID, createMcpExpressApp, no event store) in its own process, run through tsx\'s loader.',

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { readCpuMs } from './processes.js';
+import { readCpuMs, readMachineBusyMs } from './processes.js';
 
 /** One client connection able to call `server_status`; rejects on a transport error or an `isError` result. */
 export interface Connection {
@@ -51,6 +51,8 @@ export interface CellResult {
   serverCpuUsPerCall: number;
   /** CPU of the bench process (the load generator) as % of one core. */
   loadGenCpuPercent: number;
+  /** CPU used by everything else on the machine meanwhile (other processes, kernel), as % of one core. */
+  otherCpuPercent: number;
 }
 
 /**
@@ -69,7 +71,13 @@ export async function runCell(target: Target, concurrency: number, timing: CellT
     const windowEnd = windowStart + timing.measureMs;
 
     // CPU snapshots at the window's edges, taken by timers (a few ms of jitter at most).
-    const snapshot = () => ({ at: performance.now(), serverCpuMs: readCpuMs(opened.serverPid), self: process.cpuUsage(), calls: latencies.length });
+    const snapshot = () => ({
+      at: performance.now(),
+      serverCpuMs: readCpuMs(opened.serverPid),
+      machineMs: readMachineBusyMs(),
+      self: process.cpuUsage(),
+      calls: latencies.length,
+    });
     let first: ReturnType<typeof snapshot> | undefined;
     let last: ReturnType<typeof snapshot> | undefined;
     const t1 = setTimeout(() => (first = snapshot()), timing.warmupMs);
@@ -98,15 +106,21 @@ export async function runCell(target: Target, concurrency: number, timing: CellT
     await Promise.all(opened.connections.map(worker));
     clearTimeout(t1);
     clearTimeout(t2);
+    // A busy event loop can fire the closing timer after the last worker returned; the window ended just now.
+    last ??= snapshot();
 
     latencies.sort((a, b) => a - b);
     const windowSec = timing.measureMs / 1000;
     let serverCpuUsPerCall = Number.NaN;
     let loadGenCpuPercent = Number.NaN;
+    let otherCpuPercent = Number.NaN;
     if (first && last && last.calls > first.calls) {
-      serverCpuUsPerCall = ((last.serverCpuMs - first.serverCpuMs) * 1000) / (last.calls - first.calls);
-      const selfUs = last.self.user + last.self.system - (first.self.user + first.self.system);
-      loadGenCpuPercent = (selfUs / 1000 / (last.at - first.at)) * 100;
+      const serverMs = last.serverCpuMs - first.serverCpuMs;
+      const selfMs = (last.self.user + last.self.system - (first.self.user + first.self.system)) / 1000;
+      const wallMs = last.at - first.at;
+      serverCpuUsPerCall = (serverMs * 1000) / (last.calls - first.calls);
+      loadGenCpuPercent = (selfMs / wallMs) * 100;
+      otherCpuPercent = Math.max(0, ((last.machineMs - first.machineMs - serverMs - selfMs) / wallMs) * 100);
     }
     return {
       target: target.id,
@@ -119,6 +133,7 @@ export async function runCell(target: Target, concurrency: number, timing: CellT
       firstError,
       serverCpuUsPerCall,
       loadGenCpuPercent,
+      otherCpuPercent,
     };
   } finally {
     await opened.close();

@@ -215,6 +215,20 @@ export function readCpuMs(pid: number): number {
   }
 }
 
+/**
+ * Busy CPU time of the whole machine in ms, summed over cores (`/proc/stat` first line: everything but idle and
+ * iowait), or NaN when unreadable. Compared with our processes' CPU it shows how much else ran meanwhile.
+ */
+export function readMachineBusyMs(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    return ((user! + nice! + system! + irq! + softirq! + steal!) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export async function freePort(): Promise<number> {
   const server = createServer();
