@@ -24,6 +24,11 @@ export interface LegacySseTransportOptions {
   maxMessageBytes: number;
   /** Session id to announce; a random UUID when omitted. Routers look transports up by it. */
   sessionId?: string;
+  /**
+   * Called for every message sent to the client. Results arrive on the stream long after their POST was answered
+   * 202, so session bookkeeping counts outgoing traffic as activity too.
+   */
+  onSend?: () => void;
 }
 
 /** Extra context of one POSTed message. */
@@ -65,6 +70,7 @@ export class LegacySseTransport implements Transport {
   private readonly endpointWithSession: string;
   private readonly keepAliveMs: number;
   private readonly maxMessageBytes: number;
+  private readonly onSend: (() => void) | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private started = false;
   private closed = false;
@@ -91,6 +97,7 @@ export class LegacySseTransport implements Transport {
     this.sessionId = options.sessionId ?? randomUUID();
     this.keepAliveMs = options.keepAliveMs;
     this.maxMessageBytes = options.maxMessageBytes;
+    this.onSend = options.onSend;
     // Through URL so that an endpoint that already has a query keeps it and the id is encoded.
     const url = new URL(options.endpoint, 'http://localhost');
     url.searchParams.set('sessionId', this.sessionId);
@@ -177,6 +184,7 @@ export class LegacySseTransport implements Transport {
    */
   async send(message: JSONRPCMessage): Promise<void> {
     if (this.closed || !this.started) throw new Error('LegacySseTransport: not connected (stream not open)');
+    this.onSend?.();
     if (this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`)) return;
     // Without this wait a slow client would make the server buffer without limit.
     await new Promise<void>((resolve) => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, AppErrorCode } from '../errors/app-error.js';
 import type { Logger } from '../logging/logger.js';
@@ -35,16 +36,22 @@ export function createSseEndpoint(options: SseEndpointOptions): SseEndpoint {
       const release = sessions.reserve();
       if (!release) throw new AppError(AppErrorCode.TooManySessions, 'Session limit reached; try again later', { retryAfter: 5 });
       try {
+        const id = randomUUID();
         const transport = new LegacySseTransport(res, {
           endpoint: messagesPath,
           keepAliveMs: options.keepAliveMs,
           maxMessageBytes: options.maxBodyBytes,
+          sessionId: id,
+          // Results arrive long after their POST was answered 202: outgoing traffic keeps the session alive too.
+          onSend: () => {
+            const live = sessions.get(id);
+            if (live) sessions.touch(live);
+          },
         });
-        const id = transport.sessionId;
         const server = factory({ caller, era: 'legacy', mode: 'sse' });
         transport.onclose = () => void sessions.remove(id, 'disconnected');
         transports.set(id, transport);
-        const entry = sessions.add({
+        sessions.add({
           id,
           transport: 'sse',
           ownerId: caller.clientId,
@@ -54,13 +61,6 @@ export function createSseEndpoint(options: SseEndpointOptions): SseEndpoint {
             await server.close();
           },
         });
-        // Results arrive on the stream long after their POST was answered 202, so traffic in either direction
-        // counts as activity; otherwise a long call could be expired mid-flight.
-        const send = transport.send.bind(transport);
-        transport.send = (message) => {
-          sessions.touch(entry);
-          return send(message);
-        };
         try {
           await server.connect(transport);
         } catch (error) {

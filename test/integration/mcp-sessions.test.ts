@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createFixtureProvider } from '../fixtures/fixture-tools.js';
@@ -99,6 +99,22 @@ describe('sessions', () => {
     expect(result.isError).toBeFalsy();
     expect(server.container.sessions.size).toBe(1);
     await client.close();
+  });
+
+  it('a legacy SSE session stays alive while results and progress flow to the client', async () => {
+    server = await startTestServer({ sessionTimeoutMs: 1000, cleanupIntervalMs: 100 }, { extraProviders: [createFixtureProvider({ cancelled: 0, completed: 0 })] });
+    const client = new Client({ name: 'sse-busy', version: '1' });
+    await client.connect(new SSEClientTransport(new URL(`${server.url}/sse`)));
+    try {
+      const progress: number[] = [];
+      const result = await client.callTool({ name: 'slow_count', arguments: { steps: 4, delayMs: 450 } }, { onprogress: (p) => void progress.push(p.progress) });
+      expect(result.isError).toBeFalsy();
+      // 1.8 s of work against a 1 s idle timeout: only outgoing traffic kept the session alive.
+      expect(progress.length).toBeGreaterThanOrEqual(3);
+      expect(server.container.sessions.size).toBe(1);
+    } finally {
+      await client.close();
+    }
   });
 
   it('MAX_SESSIONS refuses new sessions with 503 and Retry-After until one closes', async () => {
