@@ -18,6 +18,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
+import { answerGcRequests } from './support/gc-ipc.js';
 
 const startedAt = Date.now();
 const transports = new Map<string, StreamableHTTPServerTransport>();
@@ -115,6 +116,7 @@ async function getOrDelete(req: Request, res: Response): Promise<void> {
 app.get('/mcp', getOrDelete);
 app.delete('/mcp', getOrDelete);
 
+answerGcRequests(); // only with --expose-gc and an IPC channel (the bench's "after forced GC" row)
 const port = Number.parseInt(process.env.BASELINE_PORT ?? '0', 10);
 const http: Server = app.listen(port, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: (http.address() as AddressInfo).port, pid: process.pid })}\n`);

@@ -11,6 +11,8 @@ export interface IdleMemoryResult {
   rssAfterCloseBytes: number;
   /** (open - before) scaled to 1,000 sessions, in MB (MiB, see {@link MIB}). */
   mbPer1000: number;
+  /** V8 heap used (after the forced GC) scaled the same way; NaN without forced GC. */
+  heapMbPer1000: number;
 }
 
 /** Reported "MB" are MiB (2^20 bytes), as `ps`/`top` show RSS. */
@@ -27,6 +29,23 @@ export interface IdleOptions {
   parallel: number;
   /** Sessions opened and closed first, so lazily compiled code is not counted as per-session memory. */
   warmupSessions: number;
+  /**
+   * Forces a full GC in the server before each reading and returns its heap used afterwards (see gc-ipc.ts);
+   * without it RSS includes garbage.
+   */
+  gc?: () => Promise<{ heapUsed: number }>;
+}
+
+interface Reading {
+  rss: number;
+  /** Heap used after a forced GC, or NaN. */
+  heap: number;
+}
+
+async function readAfterSettle(options: IdleOptions): Promise<Reading> {
+  await sleep(options.settleMs);
+  const memory = await options.gc?.();
+  return { rss: readRssBytes(options.pid), heap: memory?.heapUsed ?? Number.NaN };
 }
 
 const TIMEOUT_MS = 10_000;
@@ -62,18 +81,15 @@ async function deleteStreamableSession(mcpUrl: string, id: string): Promise<void
 export async function measureStreamableIdle(mcpUrl: string, options: IdleOptions): Promise<IdleMemoryResult> {
   const warm = await mapLimit(Array.from({ length: options.warmupSessions }), options.parallel, () => openStreamableSession(mcpUrl));
   await mapLimit(warm, options.parallel, (id) => deleteStreamableSession(mcpUrl, id));
-  await sleep(options.settleMs);
-  const rssBeforeBytes = readRssBytes(options.pid);
+  const before = await readAfterSettle(options);
   const ids: string[] = [];
   try {
     await mapLimit(Array.from({ length: options.sessions }), options.parallel, async () => {
       ids.push(await openStreamableSession(mcpUrl));
     });
-    await sleep(options.settleMs);
-    const rssOpenBytes = readRssBytes(options.pid);
+    const open = await readAfterSettle(options);
     await mapLimit(ids.splice(0), options.parallel, (id) => deleteStreamableSession(mcpUrl, id));
-    await sleep(options.settleMs);
-    return result(options, rssBeforeBytes, rssOpenBytes, readRssBytes(options.pid));
+    return result(options, before, open, await readAfterSettle(options));
   } finally {
     // A failure part-way must not leave sessions behind for the next measurement.
     await mapLimit(ids, options.parallel, (id) => deleteStreamableSession(mcpUrl, id).catch(() => undefined));
@@ -111,30 +127,29 @@ function openSseStream(sseUrl: string): Promise<ClientRequest> {
 export async function measureSseIdle(sseUrl: string, options: IdleOptions): Promise<IdleMemoryResult> {
   const warm = await mapLimit(Array.from({ length: options.warmupSessions }), options.parallel, () => openSseStream(sseUrl));
   for (const req of warm) req.destroy();
-  await sleep(options.settleMs);
-  const rssBeforeBytes = readRssBytes(options.pid);
+  const before = await readAfterSettle(options);
   const streams: ClientRequest[] = [];
   try {
     await mapLimit(Array.from({ length: options.sessions }), options.parallel, async () => {
       streams.push(await openSseStream(sseUrl));
     });
-    await sleep(options.settleMs);
-    const rssOpenBytes = readRssBytes(options.pid);
+    const open = await readAfterSettle(options);
     for (const req of streams.splice(0)) req.destroy();
-    await sleep(options.settleMs);
-    return result(options, rssBeforeBytes, rssOpenBytes, readRssBytes(options.pid));
+    return result(options, before, open, await readAfterSettle(options));
   } finally {
     for (const req of streams) req.destroy();
   }
 }
 
-function result(options: IdleOptions, before: number, open: number, after: number): IdleMemoryResult {
+function result(options: IdleOptions, before: Reading, open: Reading, after: Reading): IdleMemoryResult {
+  const per1000 = (bytes: number) => (bytes / MIB) * (1000 / options.sessions);
   return {
     label: options.label,
     sessions: options.sessions,
-    rssBeforeBytes: before,
-    rssOpenBytes: open,
-    rssAfterCloseBytes: after,
-    mbPer1000: ((open - before) / MIB) * (1000 / options.sessions),
+    rssBeforeBytes: before.rss,
+    rssOpenBytes: open.rss,
+    rssAfterCloseBytes: after.rss,
+    mbPer1000: per1000(open.rss - before.rss),
+    heapMbPer1000: per1000(open.heap - before.heap),
   };
 }

@@ -78,13 +78,16 @@ export interface SpawnChildOptions {
   env: Record<string, string>;
   /** Called with every stdout chunk (e.g. to find a "listening" line). */
   onStdout?: (chunk: string) => void;
+  /** Open an IPC channel (for `requestGc`). */
+  ipc?: boolean;
 }
 
 const TAIL_BYTES = 8192;
 
 /** Spawns a child (args as an array, no shell), drains its output into a bounded tail and tracks it for cleanup. */
 export function spawnChild(options: SpawnChildOptions): ManagedChild {
-  const child = spawn(options.command, options.args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdio: Array<'ignore' | 'pipe' | 'ipc'> = ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])];
+  const child = spawn(options.command, options.args, { cwd: options.cwd, env: options.env, stdio });
   if (child.pid === undefined) throw new Error(`could not spawn ${options.name}`);
   const pid = child.pid;
   let tail = '';
