@@ -34,6 +34,15 @@ const outputSchema = z.object({
   caller: z.object({ clientId: z.string(), scopes: z.array(z.string()) }),
 });
 
+let memorySample: { at: number; value: NodeJS.MemoryUsage } | undefined;
+
+/** `process.memoryUsage()` walks the heap spaces (~70 µs); once a second is fresh enough for a status report. */
+function memoryUsage(): NodeJS.MemoryUsage {
+  const now = Date.now();
+  if (!memorySample || now - memorySample.at > 1000) memorySample = { at: now, value: process.memoryUsage() };
+  return memorySample.value;
+}
+
 /** The status shape, as returned in `structuredContent`. */
 export type ServerStatus = z.infer<typeof outputSchema>;
 
@@ -56,7 +65,7 @@ export function createServerStatusProvider(source: ServerStatusSource): ToolProv
           annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
         },
         async () => {
-          const memory = process.memoryUsage();
+          const memory = memoryUsage();
           const status: ServerStatus = {
             version: source.version,
             startedAt: new Date(source.startedAt).toISOString(),

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { NodeStreamableHTTPServerTransport, toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
+import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import {
   classifyInboundRequest,
   createMcpHandler,
   isInitializeRequest,
   legacyStatelessFallback,
+  WebStandardStreamableHTTPServerTransport,
   type McpHttpHandler,
 } from '@modelcontextprotocol/server';
 import { AppError, AppErrorCode } from '../errors/app-error.js';
@@ -14,6 +15,7 @@ import { callerFromAuthInfo, toAuthInfo, type Caller } from './caller.js';
 import { BoundedEventStore } from './event-store.js';
 import type { ServerFactory } from './server-factory.js';
 import type { SessionRegistry } from './session-registry.js';
+import { toBodylessWebRequest, writeWebResponse } from './web-bridge.js';
 
 /** Options of {@link createStreamableEndpoint}. */
 export interface StreamableEndpointOptions {
@@ -54,7 +56,7 @@ type AuthedRequest = IncomingMessage & { auth?: ReturnType<typeof toAuthInfo> };
  */
 export function createStreamableEndpoint(options: StreamableEndpointOptions): StreamableEndpoint {
   const { factory, sessions, logger } = options;
-  const transports = new Map<string, NodeStreamableHTTPServerTransport>();
+  const transports = new Map<string, WebStandardStreamableHTTPServerTransport>();
   const onerror = (error: Error) => logger.debug('mcp transport error', { error: error.message });
 
   const modern: McpHttpHandler = createMcpHandler(
@@ -80,7 +82,7 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
     }
     const protocolVersion = (body as { params?: { protocolVersion?: unknown } }).params?.protocolVersion;
     const server = factory({ caller, era: 'legacy', mode: 'streamable-http' });
-    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
+    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       eventStore:
         options.eventStore.maxEvents > 0
@@ -109,7 +111,7 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
     };
     try {
       await server.connect(transport);
-      await transport.handleRequest(req, res, body);
+      await serve(transport, req, res, body);
     } finally {
       release();
       // A rejected initialize never gets a session id: nothing else will ever close this pair.
@@ -128,7 +130,7 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
     // An in-flight request (a long tool call) keeps the session alive; an idle GET stream does not, so a client
     // that stays connected but silent is still expired after SESSION_TIMEOUT_MS and re-initializes.
     if (req.method !== 'GET') res.once('close', sessions.trackStream(entry));
-    await transport.handleRequest(req, res, body);
+    await serve(transport, req, res, body);
   }
 
   return {
@@ -165,6 +167,16 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
       return transports.size;
     },
   };
+}
+
+async function serve(
+  transport: WebStandardStreamableHTTPServerTransport,
+  req: AuthedRequest,
+  res: ServerResponse,
+  body: unknown,
+): Promise<void> {
+  const response = await transport.handleRequest(toBodylessWebRequest(req), { parsedBody: body, authInfo: req.auth });
+  await writeWebResponse(response, res);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -1,6 +1,3 @@
-import { createMemoryStorage } from './memory/memory-storage.js';
-import { createRedisStorage } from './redis/redis-storage.js';
-import { createSqliteStorage } from './sqlite/sqlite-storage.js';
 import type { Storage } from './types.js';
 
 /** Which adapter {@link createStorage} builds, with what that adapter needs (already validated by config). */
@@ -17,16 +14,22 @@ export type CreateStorageOptions =
  *   or naming the file when SQLite cannot open or migrate it.
  */
 export async function createStorage(options: CreateStorageOptions): Promise<Storage> {
+  // Adapters are imported on demand: loading ioredis and better-sqlite3 when neither is used costs start-up time.
   switch (options.kind) {
-    case 'memory':
+    case 'memory': {
+      const { createMemoryStorage } = await import('./memory/memory-storage.js');
       return createMemoryStorage();
-    case 'sqlite':
+    }
+    case 'sqlite': {
+      const { createSqliteStorage } = await import('./sqlite/sqlite-storage.js');
       try {
         return createSqliteStorage({ path: options.path });
       } catch (error) {
         throw new Error(`cannot open SQLite storage at ${options.path}: ${(error as Error).message}`, { cause: error });
       }
+    }
     case 'redis': {
+      const { createRedisStorage } = await import('./redis/redis-storage.js');
       const storage = createRedisStorage(options);
       try {
         await storage.ping();

@@ -1,0 +1,63 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * Builds the web-standard `Request` the SDK's web transports take from a Node request whose body was already
+ * parsed (the transport receives it as `parsedBody`, so no body is attached and nothing is serialised again).
+ * The URL's host is fixed: Host was validated earlier and the transport never reads it.
+ */
+export function toBodylessWebRequest(req: IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.set(name, value);
+  }
+  return new Request(`http://localhost${req.url ?? '/'}`, { method: req.method ?? 'GET', headers });
+}
+
+/**
+ * Writes a web `Response` to a Node response, streaming its body with backpressure. Headers are flushed at once so
+ * SSE clients see the stream open before the first event. If the client goes away first, the body stream is
+ * cancelled, which is how the SDK transport learns that a stream closed.
+ *
+ * Written here instead of using the SDK's Node wrapper because that wrapper's adapter delays every streamed
+ * response that has one chunk ready by a timer tick (about 1 ms per request, measured in bench:transport).
+ */
+export async function writeWebResponse(response: Response, res: ServerResponse): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  res.writeHead(response.status, headers);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  res.flushHeaders();
+  const reader = response.body.getReader();
+  const onClose = () => void reader.cancel().catch(() => undefined);
+  res.once('close', onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) {
+        await new Promise<void>((resolve) => {
+          const settle = () => {
+            res.off('drain', settle);
+            res.off('close', settle);
+            resolve();
+          };
+          res.once('drain', settle);
+          res.once('close', settle);
+        });
+      }
+      if (res.destroyed) break;
+    }
+  } catch {
+    // The stream was cancelled because the client left; nothing more to write.
+  } finally {
+    res.off('close', onClose);
+    if (!res.writableEnded && !res.destroyed) res.end();
+  }
+}
