@@ -1,7 +1,10 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import type { AuthServer } from './auth/auth-server.js';
 import type { Config } from './config/schema.js';
+import type { EventBus } from './events/bus.js';
 import { accessLog } from './http/middleware/access-log.js';
+import { bearerAuthentication } from './http/middleware/bearer-auth.js';
 import { publicCors } from './http/middleware/cors.js';
 import { errorHandler, notFound } from './http/middleware/error-handler.js';
 import { requireAllowedHost } from './http/middleware/host-check.js';
@@ -9,6 +12,7 @@ import { compileOriginAllowList } from './http/middleware/origin-check.js';
 import { requestContext } from './http/middleware/request-context.js';
 import { healthRouter } from './http/routes/health-routes.js';
 import { mcpRouter, type Authenticate } from './http/routes/mcp-routes.js';
+import { oauthRouter } from './http/routes/oauth/oauth-router.js';
 import type { Logger } from './logging/logger.js';
 import { LOCAL_CALLER } from './mcp/caller.js';
 import type { SessionRegistry } from './mcp/session-registry.js';
@@ -29,8 +33,17 @@ export interface AppDeps {
   storage: Pick<Storage, 'ping' | 'kind'>;
   streamable: StreamableEndpoint;
   sse: SseEndpoint;
-  /** Resolves the caller of an MCP request; without one every request is the local owner (authentication off). */
+  /**
+   * Resolves the caller of an MCP request. Defaults to bearer authentication against {@link AppDeps.auth}; without
+   * either every request is the local owner (authentication off).
+   */
   authenticate?: Authenticate;
+  /** The built-in OAuth authorization server (AUTH_MODE=oauth); its routes are mounted and it authenticates MCP requests. */
+  auth?: AuthServer;
+  /** Audit events of the OAuth routes go here. */
+  events?: EventBus;
+  /** Problems /health reports loudly (e.g. authentication disabled on a public interface). */
+  warnings?: readonly string[];
   /** True once shutdown started. */
   draining: () => boolean;
 }
@@ -69,14 +82,16 @@ export function createApp(deps: AppDeps): Express {
       storage: deps.storage,
       config: { sessionTimeoutMs: config.sessionTimeoutMs, cleanupIntervalMs: config.cleanupIntervalMs },
       draining: deps.draining,
+      warnings: deps.warnings,
     }),
   );
+  if (deps.auth) app.use(oauthRouter({ auth: deps.auth, events: deps.events }));
   app.use(
     mcpRouter({
       prefix: config.mcpPathPrefix,
       streamable: deps.streamable,
       sse: deps.sse,
-      authenticate: deps.authenticate ?? (async () => LOCAL_CALLER),
+      authenticate: deps.authenticate ?? (deps.auth ? bearerAuthentication(deps.auth.authenticate) : async () => LOCAL_CALLER),
       isOriginAllowed: compileOriginAllowList(config.allowedOrigins),
       maxBodyBytes: config.maxBodyBytes,
     }),

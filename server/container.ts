@@ -44,6 +44,10 @@ export async function createContainer(config: Config, options: ContainerOptions)
   mkdirSync(config.dataDir, { recursive: true });
   const storage = options.storage ?? (await buildStorage(config));
   const events = createEventBus(logger);
+  // Audit log: every auth.* event as one structured line (logins, consents, tokens, reuse, revocations, denials).
+  events.onAny((event) => {
+    if (event.type.startsWith('auth.')) logger.info('audit', { event: event.type, ...event.data, category: 'audit' });
+  });
   const sessions = new SessionRegistry({
     maxSessions: config.maxSessions,
     idleTimeoutMs: config.sessionTimeoutMs,

@@ -66,7 +66,8 @@ async function serve(options: GlobalOptions): Promise<void> {
   const { config } = load(options);
   if (config.transport === 'stdio') return stdio(options);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, defaultMeta: { service: 'claude-code-mcp' } });
-  const running = await startHttpServer(config, { logger });
+  // The first-start admin password goes to the terminal, not into log files that get shipped elsewhere.
+  const running = await startHttpServer(config, { logger, announce: (text) => process.stderr.write(`\n${text}\n\n`) });
   const files = processFiles(config.dataDir);
   writeState(files, {
     pid: process.pid,

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { createApp } from './app.js';
-import { publicBaseUrl } from './config/load.js';
+import { createAuthServer, type AuthServer } from './auth/auth-server.js';
+import { effectiveAuthMode, isLoopbackHost, publicBaseUrl } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createContainer, type Container, type ContainerOptions } from './container.js';
 import { LOCAL_CALLER } from './mcp/caller.js';
@@ -18,6 +19,8 @@ export interface RunningHttpServer {
   http: Server;
   /** The MCP endpoints, for diagnostics and tests. */
   endpoints: { streamable: StreamableEndpoint; sse: SseEndpoint };
+  /** The built-in OAuth server when AUTH_MODE=oauth. */
+  auth?: AuthServer;
   /**
    * Graceful stop: readiness fails, no new connections, every session and stream closed, storage closed.
    * Idempotent; resolves when done.
@@ -26,7 +29,13 @@ export interface RunningHttpServer {
 }
 
 /** Options of {@link startHttpServer}. */
-export type StartOptions = Omit<ContainerOptions, 'transports'>;
+export type StartOptions = Omit<ContainerOptions, 'transports'> & {
+  /**
+   * Where one-time secrets for the operator go (the generated first-start admin password): a terminal, not the log
+   * stream. Defaults to a log warning.
+   */
+  announce?: (text: string) => void;
+};
 
 /** Builds everything from `config`, listens, and announces `server.started`. Used by `serve` and by tests. */
 export async function startHttpServer(config: Config, options: StartOptions): Promise<RunningHttpServer> {
@@ -60,6 +69,25 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     maxBodyBytes: config.maxBodyBytes,
   });
   const sse = createSseEndpoint({ factory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes });
+  const warnings: string[] = [];
+  let auth: AuthServer | undefined;
+  if (effectiveAuthMode(config) === 'oauth') {
+    auth = createAuthServer({ settings: config, storage: container.storage, events, logger, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
+    if (config.authInitialAdmin) {
+      const admin = await auth.users.ensureInitialAdmin();
+      const announce = options.announce ?? ((text: string) => logger.warn(text));
+      if (admin) {
+        announce(
+          `First start: no users existed, so user "${admin.username}" was created with the one-time password ${admin.password} ` +
+            `(shown only now). Sign in with it when an MCP client opens ${url}/authorize, and add your own users with ` +
+            '`claude-code-mcp users add <name>`.',
+        );
+      }
+    }
+  } else if (!isLoopbackHost(config.host)) {
+    warnings.push('authentication is disabled (MCP_DISABLE_AUTH=true) on a non-loopback interface: anyone who can reach this server can use it');
+    logger.warn('AUTHENTICATION IS DISABLED on a non-loopback interface (MCP_DISABLE_AUTH=true): anyone who can reach this server can use it', { host: config.host });
+  }
   const app = createApp({
     config,
     logger,
@@ -71,6 +99,9 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     storage: container.storage,
     streamable,
     sse,
+    auth,
+    events,
+    warnings,
     draining: () => draining,
   });
   http.on('request', app);
@@ -85,6 +116,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     container,
     http,
     endpoints: { streamable, sse },
+    auth,
     close(reason = 'shutdown') {
       closing ??= (async () => {
         draining = true;

@@ -129,7 +129,29 @@ function crossFieldProblems(config: z.infer<typeof configSchema>): string[] {
   const problems: string[] = [];
   if (config.storage === 'redis' && !config.redisUrl) problems.push('REDIS_URL: required when STORAGE=redis');
   if (config.baseUrl && /[?#]/.test(config.baseUrl)) problems.push('BASE_URL: must not contain a query or fragment');
+  if (config.authMode === 'none' && !config.mcpDisableAuth && !isLoopbackHost(config.host)) {
+    problems.push(
+      `AUTH_MODE: none is only allowed on a loopback HOST (got ${config.host}); use AUTH_MODE=oauth, or set MCP_DISABLE_AUTH=true to serve without authentication anyway`,
+    );
+  }
+  if (effectiveAuthMode(config) === 'oauth' && config.baseUrl) {
+    const { protocol, hostname } = new URL(config.baseUrl);
+    if (protocol !== 'https:' && !isLoopbackHost(hostname)) {
+      problems.push('BASE_URL: must be https:// when AUTH_MODE=oauth (OAuth 2.1 §1.5); plain http is allowed only for loopback hosts');
+    }
+  }
   return problems;
+}
+
+/** True for loopback interface names and addresses (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return bare === 'localhost' || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare);
+}
+
+/** The authentication mode in force: MCP_DISABLE_AUTH=true switches it off whatever AUTH_MODE says. */
+export function effectiveAuthMode(config: Pick<Config, 'authMode' | 'mcpDisableAuth'>): Config['authMode'] {
+  return config.mcpDisableAuth ? 'none' : config.authMode;
 }
 
 function readConfigFile(file: string, problems: string[]): Record<string, unknown> {

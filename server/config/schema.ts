@@ -8,7 +8,7 @@ export interface FieldMeta {
   /** Environment variable name (also accepted in `.env`). */
   env: string;
   /** Section heading in docs/configuration.md and .env.example. */
-  group: 'Server' | 'HTTP' | 'MCP' | 'Sessions' | 'Storage' | 'Logging';
+  group: 'Server' | 'HTTP' | 'MCP' | 'Sessions' | 'Storage' | 'Logging' | 'Auth';
   /** Masked as `***` by `config check` and in logs. */
   secret?: boolean;
   /** Example value shown in .env.example when the default is empty. */
@@ -194,6 +194,81 @@ export const configSchema = z.object({
     .default('claude-code-mcp:')
     .describe('Prefix of every Redis key.')
     .register(fieldMeta, { env: 'REDIS_KEY_PREFIX', group: 'Storage' }),
+
+  // ── Auth ──────────────────────────────────────────────────────────────────
+  /**
+   * How MCP requests are authenticated: `oauth` (the built-in OAuth 2.1 authorization server, plus API keys) or
+   * `none` (every request is the local owner; refused on a non-loopback HOST unless MCP_DISABLE_AUTH=true).
+   */
+  authMode: enumOf(['oauth', 'none'] as const)
+    .default('oauth')
+    .describe('`oauth` (built-in OAuth 2.1 server plus API keys) or `none` (loopback HOST only, unless MCP_DISABLE_AUTH).')
+    .register(fieldMeta, { env: 'AUTH_MODE', group: 'Auth' }),
+  /** Turns authentication off even on a public interface. The server then warns at start and in /health. */
+  mcpDisableAuth: bool()
+    .default(false)
+    .describe('Serve without authentication even on a non-loopback HOST (dangerous; warns at start and in /health).')
+    .register(fieldMeta, { env: 'MCP_DISABLE_AUTH', group: 'Auth' }),
+  /** Lifetime of access tokens (RFC 9068 JWTs), at most one hour. */
+  accessTokenTtlSeconds: int(60, 3600)
+    .default(3600)
+    .describe('Lifetime of OAuth access tokens in seconds (60-3600).')
+    .register(fieldMeta, { env: 'ACCESS_TOKEN_TTL_SECONDS', group: 'Auth' }),
+  /** Lifetime of a refresh token; each rotation starts a new one. Client secrets never expire, so they outlive it. */
+  refreshTokenTtlSeconds: int(3600, 365 * 86_400)
+    .default(30 * 86_400)
+    .describe('Lifetime of refresh tokens in seconds; every refresh rotates the token and restarts it.')
+    .register(fieldMeta, { env: 'REFRESH_TOKEN_TTL_SECONDS', group: 'Auth' }),
+  /** Lifetime of authorization codes (OAuth 2.1: at most 10 minutes). */
+  authCodeTtlSeconds: int(10, 600)
+    .default(300)
+    .describe('Lifetime of authorization codes in seconds (10-600).')
+    .register(fieldMeta, { env: 'AUTH_CODE_TTL_SECONDS', group: 'Auth' }),
+  /** Age at which a new signing key takes over; the old one stays in the JWKS until its tokens expired. */
+  signingKeyRotationSeconds: int(3600, 365 * 86_400)
+    .default(30 * 86_400)
+    .describe('Age in seconds after which a new token-signing key (ES256) takes over; the old one is published until its tokens expire.')
+    .register(fieldMeta, { env: 'SIGNING_KEY_ROTATION_SECONDS', group: 'Auth' }),
+  /** How long a user's consent to a client is remembered. */
+  consentTtlSeconds: int(0, 365 * 86_400)
+    .default(90 * 86_400)
+    .describe('How long a consent (user, client, scopes) is remembered, in seconds.')
+    .register(fieldMeta, { env: 'CONSENT_TTL_SECONDS', group: 'Auth' }),
+  /** How long a browser stays logged in to the authorization pages. */
+  loginSessionTtlSeconds: int(60, 30 * 86_400)
+    .default(8 * 3600)
+    .describe('How long a browser stays logged in to the login/consent pages, in seconds.')
+    .register(fieldMeta, { env: 'LOGIN_SESSION_TTL_SECONDS', group: 'Auth' }),
+  /** Create an `admin` user with a generated password (printed once) when no user exists, so a newcomer can log in. */
+  authInitialAdmin: bool()
+    .default(true)
+    .describe('On first start with no users, create `admin` with a generated password and print it once.')
+    .register(fieldMeta, { env: 'AUTH_INITIAL_ADMIN', group: 'Auth' }),
+  /** JSON file of pre-registered OAuth clients: `[{client_id, client_secret?, redirect_uris, grant_types?, ...}]`. */
+  oauthStaticClientsPath: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('JSON file listing pre-registered OAuth clients (`client_id`, `client_secret`, `redirect_uris`, ...).')
+    .register(fieldMeta, { env: 'OAUTH_STATIC_CLIENTS_PATH', group: 'Auth', example: './oauth-clients.json' }),
+  /** Accept private-use redirect schemes (`cursor://...`) at registration, for native apps (RFC 8252 §7.1). */
+  oauthAllowPrivateSchemes: bool()
+    .default(true)
+    .describe('Accept private-use redirect URI schemes such as `cursor://` for native apps (RFC 8252 §7.1).')
+    .register(fieldMeta, { env: 'OAUTH_ALLOW_PRIVATE_REDIRECT_SCHEMES', group: 'Auth' }),
+  /** API keys as `key:client_id` pairs; each key acts as that client with every scope. */
+  apiKeys: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Comma list of `key:client_id` API keys, sent as `Authorization: Bearer <key>`.')
+    .register(fieldMeta, { env: 'MCP_API_KEYS', group: 'Auth', secret: true, example: 'key1:client1,key2:client2' }),
+  /** JSON file of API keys: `{"<key>": {"client_id": "...", "scopes": ["mcp:tools", ...]}}`. */
+  apiKeysPath: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('JSON file of API keys: `{"<key>": {"client_id": "...", "scopes": [...]}}`.')
+    .register(fieldMeta, { env: 'MCP_API_KEYS_PATH', group: 'Auth', example: './api-keys.json' }),
 
   // ── Logging ───────────────────────────────────────────────────────────────
   /** Lowest level written. */

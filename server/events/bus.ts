@@ -18,6 +18,20 @@ export interface EventMap {
     durationMs: number;
     clientId?: string;
   };
+  /** Audit: a user logged in on the authorization page (`method`: local password). */
+  'auth.login': { subject: string; method: 'password'; success: boolean };
+  /** Audit: a user approved a client (remembered or not). */
+  'auth.consent': { clientId: string; subject: string; scopes: string[]; remembered: boolean };
+  /** Audit: access refused (consent denied, bad login, missing scope). */
+  'auth.denied': { clientId?: string; subject?: string; reason: string };
+  /** Audit: the token endpoint issued an access token. */
+  'auth.token_issued': { clientId: string; subject: string; grantId: string; scopes: string[]; refresh: boolean };
+  /** Audit: a rotated refresh token was used again; its whole family was revoked (RFC 9700 §4.14.2). */
+  'auth.refresh_reused': { clientId: string; grantId: string };
+  /** Audit: a grant or token was revoked. */
+  'auth.revoked': { clientId: string; grantId: string; reason: 'code_replay' | 'revocation_endpoint' | 'operator' | 'user' };
+  /** A new OAuth client registered (RFC 7591). */
+  'auth.client_registered': { clientId: string; clientName?: string; authMethod: string };
 }
 
 /** An event type. */

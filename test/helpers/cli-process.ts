@@ -25,7 +25,10 @@ export interface Sandbox {
   /** Working directory of every child. */
   cwd: string;
   dataDir: string;
-  /** The child environment: the allow-listed variables, the sandbox, memory storage, port 0; `undefined` removes. */
+  /**
+   * The child environment: the allow-listed variables, the sandbox, memory storage, port 0, authentication off;
+   * `undefined` removes.
+   */
   env(overrides?: Record<string, string | undefined>): Record<string, string>;
   remove(): void;
 }
@@ -46,7 +49,7 @@ export function createSandbox(): Sandbox {
     env(overrides = {}) {
       const env: Record<string, string | undefined> = {};
       for (const name of INHERITED) if (process.env[name] !== undefined) env[name] = process.env[name];
-      Object.assign(env, { HOME: home, DATA_DIR: dataDir, STORAGE: 'memory', PORT: '0', LOG_LEVEL: 'info' }, overrides);
+      Object.assign(env, { HOME: home, DATA_DIR: dataDir, STORAGE: 'memory', PORT: '0', LOG_LEVEL: 'info', AUTH_MODE: 'none' }, overrides);
       return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
     },
     remove() {

@@ -6,10 +6,13 @@ import { createLogger, createSilentLogger, type Logger } from '../../server/logg
 import type { ToolProvider } from '../../server/mcp/tool-provider.js';
 import { startHttpServer, type RunningHttpServer } from '../../server/runtime.js';
 
-/** A config for tests: memory storage, port 0 on loopback, a fresh data dir, plus overrides. */
+/**
+ * A config for tests: memory storage, port 0 on loopback, a fresh data dir, authentication off (tests of the OAuth
+ * server pass `authMode: 'oauth'`), plus overrides.
+ */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   const dataDir = overrides.dataDir ?? mkdtempSync(path.join(tmpdir(), 'ccm-test-'));
-  return Object.freeze(configSchema.parse({ storage: 'memory', port: 0, host: '127.0.0.1', dataDir, ...overrides }));
+  return Object.freeze(configSchema.parse({ storage: 'memory', port: 0, host: '127.0.0.1', dataDir, authMode: 'none', ...overrides }));
 }
 
 /** A running server for one test file, and everything needed to clean it up. */

@@ -1,5 +1,6 @@
 import { ProtocolErrorCode } from '@modelcontextprotocol/server';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { OAuthError, OAuthErrorCode } from '../../auth/oauth-error.js';
 import { AppError, AppErrorCode } from '../../errors/app-error.js';
 import type { Logger } from '../../logging/logger.js';
 
@@ -72,6 +73,23 @@ function render(res: Response, error: AppError, requestId: string | undefined): 
 }
 
 /**
+ * OAuth errors as RFC 6749 §5.2 JSON (`error`, `error_description`), never cached, with the challenge header when the
+ * error carries one (RFC 6750 §3, Basic for `invalid_client`). A 5xx hides its message.
+ */
+function renderOAuth(res: Response, error: OAuthError, logger: Logger, path: string): void {
+  if (error.challenge) res.setHeader('WWW-Authenticate', error.challenge);
+  res.setHeader('Cache-Control', 'no-store');
+  res.status(error.status);
+  if (error.status >= 500) {
+    logger.warn('oauth server error', { error: error.message, path, category: 'internal' });
+    res.json({ error: OAuthErrorCode.ServerError });
+    return;
+  }
+  logger.debug('oauth error', { code: error.code, status: error.status, path, category: 'client' });
+  res.json({ error: error.code, error_description: error.message });
+}
+
+/**
  * The one error translator. Known problems keep their status and message; anything else is logged with its stack
  * and answered as an opaque 500 carrying only the request id — internals never reach the client.
  */
@@ -82,6 +100,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) {
       logger.warn('error after response started', { error, path: req.path, category: 'internal' });
       res.end();
+      return;
+    }
+    if (error instanceof OAuthError) {
+      renderOAuth(res, error, logger, req.path);
       return;
     }
     if (known) {

@@ -12,6 +12,8 @@ export interface HealthRouterOptions {
   config: { sessionTimeoutMs: number; cleanupIntervalMs: number };
   /** True while the server is shutting down: readiness fails so load balancers stop sending traffic. */
   draining: () => boolean;
+  /** Configuration problems to report on every /health answer (e.g. authentication disabled on a public interface). */
+  warnings?: readonly string[];
 }
 
 /**
@@ -31,6 +33,7 @@ export function healthRouter(options: HealthRouterOptions): Router {
       transports: options.transports,
       sessions: { active, limit, oldest, newest, averageAgeSeconds },
       config: options.config,
+      ...(options.warnings?.length ? { warnings: options.warnings } : {}),
     });
   });
 

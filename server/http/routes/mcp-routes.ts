@@ -39,6 +39,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
   };
   const guard = [markMcpRoute, mcpCors(options.isOriginAllowed), requireAllowedOrigin(options.isOriginAllowed)];
 
+  // Authentication comes first: an unauthenticated request gets its 401 challenge whatever its body (checklist B.8).
   const identify: RequestHandler = async function identifyCaller(req, res, next) {
     const caller = await authenticate(req);
     res.locals.caller = caller;
@@ -56,7 +57,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
     res.setHeader('Allow', 'GET, POST, DELETE, OPTIONS');
     next(new AppError(AppErrorCode.MethodNotAllowed, `${req.method} is not supported on the MCP endpoint`));
   });
-  router.post(`${prefix}/mcp`, json, jsonRpc, identify, streamableHandler);
+  router.post(`${prefix}/mcp`, identify, json, jsonRpc, streamableHandler);
   router.get(`${prefix}/mcp`, identify, streamableHandler);
   router.delete(`${prefix}/mcp`, identify, streamableHandler);
 
@@ -68,7 +69,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
     router.get(streamPath, ...guard, identify, async function openSse(req, res) {
       await sse.open(req, res, res.locals.caller as Caller, messagesPath);
     });
-    router.post(messagesPath, ...guard, json, jsonRpc, identify, async function postSse(req, res) {
+    router.post(messagesPath, ...guard, identify, json, jsonRpc, async function postSse(req, res) {
       const sessionId = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
       await sse.post(req, res, req.body, res.locals.caller as Caller, sessionId);
     });

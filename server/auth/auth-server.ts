@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logging/logger.js';
+import type { Storage } from '../storage/types.js';
+import { createAccessTokens, type AccessTokens } from './access-tokens.js';
+import { createApiKeyStore, parseApiKeyFile, parseApiKeyList, type ApiKeyStore, type ConfiguredApiKey } from './api-keys.js';
+import { createAuthorizationCodes } from './authorization-codes.js';
+import { createAuthorizeService, type AuthorizeService } from './authorize-service.js';
+import { createBearerAuthenticator, type BearerAuthenticator } from './bearer-authenticator.js';
+import { createClientRepository, type ClientRepository, type StaticClientConfig } from './clients.js';
+import { createGrantStore, type GrantStore } from './grants.js';
+import { createInteractions, type Interactions } from './interactions.js';
+import { MCP_ENDPOINT_SCOPES } from './scopes.js';
+import { createSigningKeys, type SigningKeys } from './signing-keys.js';
+import { createTokenService, type TokenService } from './token-service.js';
+import { createUserStore, type UserStore } from './users.js';
+
+/** The settings the auth module reads (a narrow view of `Config`). */
+export interface AuthSettings {
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  authCodeTtlSeconds: number;
+  signingKeyRotationSeconds: number;
+  consentTtlSeconds: number;
+  loginSessionTtlSeconds: number;
+  oauthStaticClientsPath?: string;
+  oauthAllowPrivateSchemes: boolean;
+  apiKeys: readonly string[];
+  apiKeysPath?: string;
+}
+
+/** The URLs every part of the auth module must agree on, byte for byte (checklist C.17, B.9). */
+export interface AuthUrls {
+  /** The one issuer string: the public base URL, no trailing slash. */
+  issuer: string;
+  /** The canonical MCP resource `R`. */
+  resource: string;
+  /** RFC 9728 metadata URL of `R` (path-suffixed form). */
+  resourceMetadataUrl: string;
+}
+
+/** Options of {@link createAuthServer}. */
+export interface AuthServerOptions {
+  settings: AuthSettings;
+  storage: Storage;
+  events?: EventBus;
+  logger?: Logger;
+  /** Public base URL, no trailing slash. */
+  publicUrl: string;
+  /** MCP_PATH_PREFIX. */
+  mcpPathPrefix: string;
+}
+
+/** The built-in authorization server and resource-server pieces, wired over the storage port. */
+export interface AuthServer {
+  urls: AuthUrls;
+  settings: AuthSettings;
+  clients: ClientRepository;
+  grants: GrantStore;
+  tokens: AccessTokens;
+  keys: SigningKeys;
+  users: UserStore;
+  apiKeys: ApiKeyStore;
+  interactions: Interactions;
+  authorize: AuthorizeService;
+  token: TokenService;
+  authenticate: BearerAuthenticator;
+}
+
+/** `R` and friends from the public URL: scheme and host lower-cased by URL parsing, no trailing slash. */
+export function authUrls(publicUrl: string, mcpPathPrefix: string): AuthUrls {
+  const base = new URL(publicUrl);
+  const issuer = `${base.protocol}//${base.host}${base.pathname.replace(/\/+$/, '')}`;
+  const resourcePath = `${base.pathname.replace(/\/+$/, '')}${mcpPathPrefix}/mcp`;
+  return {
+    issuer,
+    resource: `${base.protocol}//${base.host}${resourcePath}`,
+    resourceMetadataUrl: `${base.protocol}//${base.host}/.well-known/oauth-protected-resource${resourcePath}`,
+  };
+}
+
+function readJson(file: string): unknown {
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+/** Configured API keys from MCP_API_KEYS and MCP_API_KEYS_PATH. */
+export function configuredApiKeys(settings: Pick<AuthSettings, 'apiKeys' | 'apiKeysPath'>): ConfiguredApiKey[] {
+  const keys = parseApiKeyList(settings.apiKeys);
+  if (settings.apiKeysPath) keys.push(...parseApiKeyFile(readJson(settings.apiKeysPath), settings.apiKeysPath));
+  return keys;
+}
+
+/** Builds every auth service. Reads the static-clients and API-key files once. */
+export function createAuthServer(options: AuthServerOptions): AuthServer {
+  const { settings, storage, events } = options;
+  const urls = authUrls(options.publicUrl, options.mcpPathPrefix);
+  const staticClients = settings.oauthStaticClientsPath ? (readJson(settings.oauthStaticClientsPath) as StaticClientConfig[]) : [];
+  if (!Array.isArray(staticClients)) throw new Error(`${settings.oauthStaticClientsPath}: expected a JSON array of clients`);
+
+  const keys = createSigningKeys({
+    store: storage,
+    rotateAfterSeconds: settings.signingKeyRotationSeconds,
+    overlapSeconds: settings.accessTokenTtlSeconds + 300,
+  });
+  const clients = createClientRepository({ store: storage, staticClients, allowPrivateSchemes: settings.oauthAllowPrivateSchemes });
+  const grants = createGrantStore({ store: storage, refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds });
+  const tokens = createAccessTokens({
+    keys,
+    store: storage,
+    issuer: urls.issuer,
+    ttlSeconds: settings.accessTokenTtlSeconds,
+    grantAlive: async (grantId) => (await grants.get(grantId)) !== undefined,
+  });
+  const codes = createAuthorizationCodes({ store: storage, ttlSeconds: settings.authCodeTtlSeconds });
+  const interactions = createInteractions({ store: storage, ttlSeconds: 600 });
+  const apiKeys = createApiKeyStore(storage, configuredApiKeys(settings));
+  return {
+    urls,
+    settings,
+    clients,
+    grants,
+    tokens,
+    keys,
+    users: createUserStore(storage),
+    apiKeys,
+    interactions,
+    authorize: createAuthorizeService({
+      issuer: urls.issuer,
+      resource: urls.resource,
+      clients,
+      codes,
+      interactions,
+      store: storage,
+      events,
+      consentTtlSeconds: settings.consentTtlSeconds,
+    }),
+    token: createTokenService({ issuer: urls.issuer, resource: urls.resource, clients, codes, grants, tokens, events }),
+    authenticate: createBearerAuthenticator({
+      resource: urls.resource,
+      resourceMetadataUrl: urls.resourceMetadataUrl,
+      requiredScopes: MCP_ENDPOINT_SCOPES,
+      tokens,
+      apiKeys,
+    }),
+  };
+}

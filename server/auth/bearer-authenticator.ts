@@ -1,0 +1,84 @@
+import type { Caller } from '../mcp/caller.js';
+import type { AccessTokens } from './access-tokens.js';
+import type { ApiKeyStore } from './api-keys.js';
+import { OAuthError, OAuthErrorCode } from './oauth-error.js';
+import { missingScopes } from './scopes.js';
+
+/** Where a request carried credentials, as the HTTP layer sees it (RFC 6750 §2). */
+export interface PresentedBearer {
+  /** The `Authorization` header, if any. */
+  authorization?: string;
+  /** True when the query string or form body has an `access_token` (never accepted, checklist B.13). */
+  tokenInQuery: boolean;
+}
+
+/** Options of {@link createBearerAuthenticator}. */
+export interface BearerAuthenticatorOptions {
+  /** The canonical MCP resource URL; tokens must be audienced to it. */
+  resource: string;
+  /** Absolute URL of the protected-resource metadata (RFC 9728 §5.1). */
+  resourceMetadataUrl: string;
+  /** Scopes every MCP request needs (sent in challenges). */
+  requiredScopes: readonly string[];
+  /** JWT access tokens of the built-in AS; absent in external mode. */
+  tokens?: Pick<AccessTokens, 'verify'>;
+  /** External-AS verification (external mode); returns the caller or throws `invalid_token`. */
+  external?: (token: string) => Promise<Caller>;
+  apiKeys: Pick<ApiKeyStore, 'find'>;
+}
+
+/** Resolves the caller of a request from its bearer credential, or throws an {@link OAuthError} carrying the challenge. */
+export type BearerAuthenticator = (presented: PresentedBearer) => Promise<Caller>;
+
+const quote = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
+
+/**
+ * Bearer authentication for the MCP endpoints (RFC 6750; MCP-Auth "Token Handling"): JWT access tokens of this
+ * server, or API keys. No credential → 401 with `resource_metadata` and `scope` but no `error` (checklist B.8);
+ * a bad one → 401 `invalid_token` (J.50); too few scopes → 403 `insufficient_scope` listing all needed (B.12).
+ */
+export function createBearerAuthenticator(options: BearerAuthenticatorOptions): BearerAuthenticator {
+  const scope = options.requiredScopes.join(' ');
+  const challenge = (error?: OAuthErrorCode, description?: string) =>
+    [
+      `Bearer resource_metadata=${quote(options.resourceMetadataUrl)}`,
+      `scope=${quote(scope)}`,
+      ...(error ? [`error=${quote(error)}`] : []),
+      ...(description ? [`error_description=${quote(description)}`] : []),
+    ].join(', ');
+  const refuse = (code: OAuthErrorCode, message: string, withError = true) =>
+    new OAuthError(code, message, challenge(withError ? code : undefined, withError ? message : undefined));
+
+  return async function authenticateBearer({ authorization, tokenInQuery }) {
+    if (authorization && tokenInQuery) {
+      throw refuse(OAuthErrorCode.InvalidRequest, 'Send the token in the Authorization header only');
+    }
+    const match = authorization ? /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(authorization) : null;
+    if (!match) {
+      if (authorization) throw refuse(OAuthErrorCode.InvalidRequest, 'Use the Bearer authentication scheme', true);
+      throw refuse(OAuthErrorCode.InvalidToken, 'Authentication required', false);
+    }
+    const token = match[1]!;
+    let caller: Caller;
+    if (token.split('.').length === 3) {
+      try {
+        if (options.external) caller = await options.external(token);
+        else if (options.tokens) {
+          const claims = await options.tokens.verify(token, options.resource);
+          caller = { clientId: claims.client_id, subject: claims.sub, scopes: claims.scope.split(' ').filter(Boolean), method: 'oauth' };
+        } else throw new Error('no verifier');
+      } catch (error) {
+        const message = error instanceof OAuthError ? error.message : 'The access token is invalid';
+        throw refuse(OAuthErrorCode.InvalidToken, message);
+      }
+    } else {
+      const key = await options.apiKeys.find(token);
+      if (!key) throw refuse(OAuthErrorCode.InvalidToken, 'The access token is invalid or expired');
+      caller = { clientId: key.clientId, scopes: key.scopes, method: 'api-key' };
+    }
+    if (missingScopes(caller.scopes, options.requiredScopes).length > 0) {
+      throw refuse(OAuthErrorCode.InsufficientScope, 'The token lacks a scope this endpoint needs');
+    }
+    return caller;
+  };
+}

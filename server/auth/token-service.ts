@@ -1,0 +1,209 @@
+import type { EventBus } from '../events/bus.js';
+import type { AccessTokens } from './access-tokens.js';
+import type { AuthorizationCodes } from './authorization-codes.js';
+import type { ClientRepository, GrantType, OAuthClient } from './clients.js';
+import type { Grant, GrantStore } from './grants.js';
+import { OAuthError, OAuthErrorCode } from './oauth-error.js';
+import { normaliseResource } from './resource.js';
+import { missingScopes, OFFLINE_ACCESS, parseScope, resolveRequestedScopes } from './scopes.js';
+
+/** Client credentials as presented at the token, revocation or introspection endpoint (RFC 6749 §2.3.1). */
+export interface PresentedClientCredentials {
+  /** From `Authorization: Basic` (already URL-decoded). */
+  basic?: { clientId: string; secret: string };
+  /** `client_id` form field. */
+  clientId?: string;
+  /** `client_secret` form field. */
+  clientSecret?: string;
+}
+
+/** The RFC 6749 §5.1 success response. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+}
+
+/** The RFC 7662 §2.2 introspection response. */
+export type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
+
+/** Options of {@link createTokenService}. */
+export interface TokenServiceOptions {
+  issuer: string;
+  resource: string;
+  clients: ClientRepository;
+  codes: AuthorizationCodes;
+  grants: GrantStore;
+  tokens: AccessTokens;
+  events?: EventBus;
+}
+
+/** The token, revocation and introspection endpoints' logic (OAuth 2.1 §3.2, §4; RFC 7009; RFC 7662). */
+export interface TokenService {
+  /** Authenticates the client per its registered method (checklist I.47-48). Throws `invalid_client`/`invalid_request`. */
+  authenticateClient(credentials: PresentedClientCredentials): Promise<OAuthClient>;
+  /** Runs one grant for an authenticated client. `params` are the form fields. */
+  grant(client: OAuthClient, params: Record<string, string>): Promise<TokenResponse>;
+  /** RFC 7009: revokes a refresh or access token of `client`; unknown tokens are fine. */
+  revoke(client: OAuthClient, token: string, hint?: string): Promise<void>;
+  /** RFC 7662: describes a token. */
+  introspect(token: string): Promise<IntrospectionResponse>;
+}
+
+const SUPPORTED: readonly string[] = ['authorization_code', 'refresh_token', 'client_credentials'];
+
+/** Creates the {@link TokenService}. */
+export function createTokenService(options: TokenServiceOptions): TokenService {
+  const { clients, codes, grants, tokens, events } = options;
+
+  async function respond(grant: Grant, client: OAuthClient, scopes: readonly string[], refreshToken?: string): Promise<TokenResponse> {
+    const accessToken = await tokens.issue(grant, scopes);
+    events?.emit('auth.token_issued', { clientId: client.client_id, subject: grant.subject, grantId: grant.id, scopes: [...scopes], refresh: !!refreshToken });
+    return { access_token: accessToken, token_type: 'Bearer', expires_in: tokens.ttlSeconds, scope: scopes.join(' '), ...(refreshToken ? { refresh_token: refreshToken } : {}) };
+  }
+
+  /** A refresh token goes to clients registered for it or granted `offline_access` (checklist H.46). */
+  const wantsRefresh = (client: OAuthClient, scopes: readonly string[]) =>
+    client.grant_types.includes('refresh_token') || scopes.includes(OFFLINE_ACCESS);
+
+  async function authorizationCode(client: OAuthClient, params: Record<string, string>): Promise<TokenResponse> {
+    if (!params.code) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'code is required');
+    const binding = await codes.redeem(
+      params.code,
+      { clientId: client.client_id, redirectUri: params.redirect_uri, codeVerifier: params.code_verifier },
+      async (grantId) => {
+        // Replay (OAuth 2.1 §4.1.3): whatever the first redemption issued dies with the grant.
+        await grants.revoke(grantId);
+        events?.emit('auth.revoked', { clientId: client.client_id, grantId, reason: 'code_replay' });
+      },
+    );
+    if (params.resource !== undefined && normaliseResource(params.resource, options.resource) !== binding.resource) {
+      throw new OAuthError(OAuthErrorCode.InvalidTarget, 'resource differs from the authorization request');
+    }
+    const grant = await grants.create({
+      id: binding.grantId,
+      clientId: client.client_id,
+      subject: binding.subject,
+      scopes: binding.scopes,
+      resource: binding.resource,
+      kind: 'authorization_code',
+    });
+    const refreshToken = wantsRefresh(client, grant.scopes) ? await grants.issueRefreshToken(grant) : undefined;
+    return respond(grant, client, grant.scopes, refreshToken);
+  }
+
+  async function refreshToken(client: OAuthClient, params: Record<string, string>): Promise<TokenResponse> {
+    if (!params.refresh_token) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'refresh_token is required');
+    // Check the cheap bindings before rotating, so a bad request does not burn the caller's token.
+    const known = await grants.lookupRefreshToken(params.refresh_token);
+    const grant = known ? await grants.get(known.grantId) : undefined;
+    if (grant && known?.clientId === client.client_id) {
+      if (params.resource !== undefined && normaliseResource(params.resource, options.resource) !== grant.resource) {
+        throw new OAuthError(OAuthErrorCode.InvalidTarget, 'resource is outside the grant');
+      }
+      if (params.scope !== undefined && missingScopes(grant.scopes, parseScope(params.scope)).length > 0) {
+        throw new OAuthError(OAuthErrorCode.InvalidScope, 'scope is broader than the grant');
+      }
+    }
+    const rotation = await grants.rotate(params.refresh_token, client.client_id, (reason, grantId) => {
+      if (reason === 'reused') events?.emit('auth.refresh_reused', { clientId: client.client_id, grantId: grantId ?? '' });
+    });
+    const scopes = params.scope !== undefined ? parseScope(params.scope) : rotation.grant.scopes;
+    return respond(rotation.grant, client, scopes, rotation.refreshToken);
+  }
+
+  async function clientCredentials(client: OAuthClient, params: Record<string, string>): Promise<TokenResponse> {
+    if (client.token_endpoint_auth_method === 'none') {
+      throw new OAuthError(OAuthErrorCode.UnauthorizedClient, 'client_credentials needs a confidential client');
+    }
+    const resource = normaliseResource(params.resource, options.resource);
+    const scopes = resolveRequestedScopes(params.scope ?? client.scope);
+    if (client.scope && missingScopes(parseScope(client.scope), scopes).length > 0) {
+      throw new OAuthError(OAuthErrorCode.InvalidScope, 'The client is not registered for every requested scope');
+    }
+    const grant = await grants.create(
+      { clientId: client.client_id, subject: client.client_id, scopes, resource, kind: 'client_credentials' },
+      tokens.ttlSeconds + 60,
+    );
+    return respond(grant, client, scopes);
+  }
+
+  return {
+    async authenticateClient({ basic, clientId, clientSecret }) {
+      if (basic && clientSecret !== undefined) {
+        throw new OAuthError(OAuthErrorCode.InvalidRequest, 'Use one client authentication method, not both');
+      }
+      if (basic && clientId !== undefined && clientId !== basic.clientId) {
+        throw new OAuthError(OAuthErrorCode.InvalidRequest, 'client_id differs from the Basic credentials');
+      }
+      const id = basic?.clientId ?? clientId;
+      const secret = basic?.secret ?? clientSecret;
+      const invalid = (message: string) =>
+        new OAuthError(OAuthErrorCode.InvalidClient, message, basic ? 'Basic realm="token"' : undefined, basic ? 401 : 401);
+      if (!id) throw invalid('Client authentication is required (client_id)');
+      const client = await clients.get(id);
+      if (!client) throw invalid('Unknown client');
+      if (client.token_endpoint_auth_method === 'none') {
+        if (secret !== undefined && secret !== '') throw invalid('This client is public and has no secret');
+        return client;
+      }
+      if (!secret || !clients.checkSecret(client, secret)) throw invalid('Client authentication failed');
+      return client;
+    },
+
+    async grant(client, params) {
+      const type = params.grant_type;
+      if (!type) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'grant_type is required');
+      if (!SUPPORTED.includes(type)) throw new OAuthError(OAuthErrorCode.UnsupportedGrantType, `grant_type ${type} is not supported`);
+      if (!client.grant_types.includes(type as GrantType)) {
+        throw new OAuthError(OAuthErrorCode.UnauthorizedClient, `This client is not registered for ${type}`);
+      }
+      switch (type) {
+        case 'authorization_code':
+          return authorizationCode(client, params);
+        case 'refresh_token':
+          return refreshToken(client, params);
+        default:
+          return clientCredentials(client, params);
+      }
+    },
+
+    async revoke(client, token, hint) {
+      const tryRefresh = async () => {
+        const found = await grants.lookupRefreshToken(token);
+        if (!found) return false;
+        if (found.clientId !== client.client_id) throw new OAuthError(OAuthErrorCode.InvalidClient, 'The token belongs to another client');
+        await grants.revoke(found.grantId);
+        events?.emit('auth.revoked', { clientId: client.client_id, grantId: found.grantId, reason: 'revocation_endpoint' });
+        return true;
+      };
+      const tryAccess = async () => {
+        const claims = await tokens.inspect(token);
+        if (!claims) return false;
+        if (claims.client_id !== client.client_id) throw new OAuthError(OAuthErrorCode.InvalidClient, 'The token belongs to another client');
+        await tokens.revoke(claims);
+        events?.emit('auth.revoked', { clientId: client.client_id, grantId: claims.gid, reason: 'revocation_endpoint' });
+        return true;
+      };
+      // The hint is only an optimisation (RFC 7009 §2.1): fall back to the other kind.
+      if (hint === 'access_token') {
+        if (!(await tryAccess())) await tryRefresh();
+      } else if (!(await tryRefresh())) await tryAccess();
+    },
+
+    async introspect(token) {
+      const claims = await tokens.inspect(token);
+      if (claims) {
+        return { active: true, token_type: 'Bearer', iss: claims.iss, sub: claims.sub, aud: claims.aud, client_id: claims.client_id, scope: claims.scope, exp: claims.exp, iat: claims.iat, jti: claims.jti };
+      }
+      const refresh = await grants.lookupRefreshToken(token);
+      const grant = refresh ? await grants.get(refresh.grantId) : undefined;
+      if (grant) {
+        return { active: true, token_type: 'refresh_token', iss: options.issuer, sub: grant.subject, aud: grant.resource, client_id: grant.clientId, scope: grant.scopes.join(' ') };
+      }
+      return { active: false };
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import type { RequestHandler } from 'express';
+import type { AuthUrls } from '../../../auth/auth-server.js';
+import { authorizationServerMetadata } from './metadata.js';
+
+/** Options of {@link authorizationServerMetadataHandler}. */
+export interface AuthorizationServerMetadataOptions {
+  urls: AuthUrls;
+}
+
+/**
+ * RFC 8414 metadata, served at `/.well-known/oauth-authorization-server` and at the OpenID discovery paths with the
+ * same issuer and `code_challenge_methods_supported` (checklist C.16), so every client's probe order succeeds.
+ */
+export function authorizationServerMetadataHandler({ urls }: AuthorizationServerMetadataOptions): RequestHandler {
+  const body = authorizationServerMetadata(urls);
+  return function serveAuthorizationServerMetadata(_req, res) {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(body);
+  };
+}

@@ -1,0 +1,72 @@
+import type { Response } from 'express';
+import type { AuthServer } from '../../../auth/auth-server.js';
+import type { OAuthClient } from '../../../auth/clients.js';
+import type { Interaction } from '../../../auth/interactions.js';
+import { consentPage } from './pages.js';
+import { OAUTH_PATHS } from './metadata.js';
+
+/** What the login, consent and authorize endpoints share. */
+export interface InteractionFlowOptions {
+  auth: Pick<AuthServer, 'authorize' | 'interactions' | 'users' | 'clients' | 'settings' | 'urls'>;
+  /** Issuer is https: cookies get `Secure` and the `__Host-` prefix (checklist F.35). */
+  secureCookies: boolean;
+}
+
+/** Cookie names: `__Host-` prefixed over HTTPS. */
+export function cookieNames(secure: boolean): { interaction: string; session: string } {
+  const prefix = secure ? '__Host-' : '';
+  return { interaction: `${prefix}ccm_interaction`, session: `${prefix}ccm_session` };
+}
+
+/** Sets a path-wide, HttpOnly, SameSite=Lax cookie (`Secure` over HTTPS). */
+export function setCookie(res: Response, secure: boolean, name: string, value: string, maxAgeSeconds: number): void {
+  const attributes = [`${name}=${encodeURIComponent(value)}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${maxAgeSeconds}`];
+  if (secure) attributes.push('Secure');
+  res.append('Set-Cookie', attributes.join('; '));
+}
+
+/** Headers of every login/consent/error page: no framing, no referrer leaks, no caching (checklist F.35). */
+export function pageHeaders(res: Response): void {
+  res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'");
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('Cache-Control', 'no-store');
+  res.type('html');
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * After the user is known: a remembered consent redirects straight back with a code; otherwise the consent page.
+ * `status` is the redirect status (302 after GET, 303 after a POST, checklist E.33).
+ */
+export async function continueAsUser(
+  options: InteractionFlowOptions,
+  res: Response,
+  interaction: Interaction,
+  subject: string,
+  redirectStatus: 302 | 303,
+): Promise<void> {
+  const { auth } = options;
+  if (await auth.authorize.hasConsent(subject, interaction.request)) {
+    res.redirect(redirectStatus, await auth.authorize.approve(interaction, subject, false));
+    return;
+  }
+  const client = (await auth.clients.get(interaction.request.clientId)) as OAuthClient;
+  const redirect = new URL(interaction.request.redirectUri);
+  pageHeaders(res);
+  res.send(
+    consentPage({
+      action: OAUTH_PATHS.consent,
+      interactionId: interaction.id,
+      csrf: interaction.csrf,
+      subject,
+      clientName: client.client_name ?? client.client_id,
+      unverified: !client.static,
+      redirectHost: redirect.host || redirect.protocol,
+      loopbackRedirect: LOOPBACK.has(redirect.hostname),
+      scopes: interaction.request.scopes,
+      resource: interaction.request.resource,
+    }),
+  );
+}

@@ -1,0 +1,101 @@
+/**
+ * The login, consent and error pages of the authorization endpoint: plain, accessible HTML with no scripts and no
+ * build step. Every value is escaped; pages are sent with `frame-ancestors 'none'` and `no-referrer` by the routes.
+ */
+
+const escape = (value: string): string =>
+  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escape(title)} · claude-code-mcp</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}
+label{display:block;margin-top:1rem;font-weight:600}input[type=text],input[type=password]{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
+button{margin-top:1.5rem;margin-right:.5rem;padding:.6rem 1.2rem;font-size:1rem}.warn{background:#fff4e5;border-left:4px solid #e69500;padding:.5rem 1rem}
+code{background:#f2f2f2;padding:0 .25rem}.error{color:#b00020}
+</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+const hidden = (name: string, value: string) => `<input type="hidden" name="${name}" value="${escape(value)}">`;
+
+/** Options of {@link loginPage}. */
+export interface LoginPageOptions {
+  action: string;
+  interactionId: string;
+  csrf: string;
+  clientName: string;
+  error?: string;
+}
+
+/** The local-user login form. */
+export function loginPage(options: LoginPageOptions): string {
+  return layout(
+    'Sign in',
+    `<h1>Sign in</h1>
+<p><strong>${escape(options.clientName)}</strong> wants to connect to this server. Sign in to continue.</p>
+${options.error ? `<p class="error" role="alert">${escape(options.error)}</p>` : ''}
+<form method="post" action="${escape(options.action)}">
+${hidden('interaction', options.interactionId)}${hidden('csrf', options.csrf)}
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+/** Options of {@link consentPage}. */
+export interface ConsentPageOptions {
+  action: string;
+  interactionId: string;
+  csrf: string;
+  subject: string;
+  clientName: string;
+  /** The client registered itself (DCR): its name is self-asserted (checklist F.34). */
+  unverified: boolean;
+  redirectHost: string;
+  /** The redirect goes to this machine only (checklist F.36). */
+  loopbackRedirect: boolean;
+  scopes: readonly string[];
+  resource: string;
+}
+
+/** The consent page: who asks, where the browser goes next, what is granted, for which resource. */
+export function consentPage(options: ConsentPageOptions): string {
+  const scopes = options.scopes.map((scope) => `<li><code>${escape(scope)}</code></li>`).join('');
+  return layout(
+    'Authorize access',
+    `<h1>Authorize access</h1>
+<p>Signed in as <strong>${escape(options.subject)}</strong>.</p>
+<p><strong>${escape(options.clientName)}</strong>${options.unverified ? ' <em>(name given by the application itself, not verified)</em>' : ''}
+wants access to <code>${escape(options.resource)}</code>.</p>
+<p>After you decide, your browser goes to <strong>${escape(options.redirectHost)}</strong>.</p>
+${options.loopbackRedirect ? '<p class="warn">This application receives the result on your own computer (a local address). Only continue if you started this connection yourself.</p>' : ''}
+<h2>It asks for</h2>
+<ul>${scopes}</ul>
+<form method="post" action="${escape(options.action)}">
+${hidden('interaction', options.interactionId)}${hidden('csrf', options.csrf)}
+<label><input type="checkbox" name="remember" value="1" checked> Remember this decision</label>
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>`,
+  );
+}
+
+/** A direct error page: used when the client or redirect URI cannot be trusted, so nothing may redirect. */
+export function errorPage(title: string, message: string): string {
+  return layout(title, `<h1>${escape(title)}</h1>\n<p class="error">${escape(message)}</p>\n<p>Close this window and try connecting again.</p>`);
+}
