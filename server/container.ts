@@ -48,10 +48,6 @@ export async function createContainer(config: Config, options: ContainerOptions)
   events.onAny((event) => {
     if (event.type.startsWith('auth.')) logger.info('audit', { event: event.type, ...event.data, category: 'audit' });
   });
-  // Audit log: every auth.* event as one structured line (logins, consents, tokens, reuse, revocations, denials).
-  events.onAny((event) => {
-    if (event.type.startsWith('auth.')) logger.info('audit', { event: event.type, ...event.data, category: 'audit' });
-  });
   const sessions = new SessionRegistry({
     maxSessions: config.maxSessions,
     idleTimeoutMs: config.sessionTimeoutMs,
