@@ -92,7 +92,8 @@ export async function createContainer(config: Config, options: ContainerOptions)
   };
 }
 
-function buildStorage(config: Config): Promise<Storage> {
+/** The configured storage adapter (also used by the CLI's `keys`, `users` and `clients` commands). */
+export function buildStorage(config: Config): Promise<Storage> {
   switch (config.storage) {
     case 'memory':
       return createStorage({ kind: 'memory' });

@@ -1,11 +1,24 @@
 #!/usr/bin/env node
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import {
+  clientsList,
+  clientsRevoke,
+  keysCreate,
+  keysList,
+  keysRevoke,
+  requireDurableStorage,
+  usersAdd,
+  usersList,
+  usersRemove,
+  type AuthCommandContext,
+} from './cli/auth-commands.js';
 import { backgroundStatus, startInBackground, stopBackground, type CommandResult } from './cli/background.js';
 import { clearState, processFiles, writeState } from './cli/process-files.js';
 import { describeConfig } from './config/describe.js';
 import { ConfigError, kebab, loadConfig, type LoadedConfig } from './config/load.js';
 import type { ConfigKey } from './config/schema.js';
+import { buildStorage } from './container.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { startHttpServer, startStdioServer } from './runtime.js';
 import { VERSION } from './version.js';
@@ -97,6 +110,19 @@ async function stdio(options: GlobalOptions): Promise<void> {
   logger.end(() => process.exit(0));
 }
 
+/** Runs an auth command against the configured storage, closing it afterwards. */
+async function withAuthStorage(options: GlobalOptions, run: (context: AuthCommandContext) => Promise<CommandResult>): Promise<void> {
+  const { config } = load(options);
+  const refused = requireDurableStorage(config);
+  if (refused) return report(refused);
+  const storage = await buildStorage(config);
+  try {
+    report(await run({ config, storage }));
+  } finally {
+    await storage.close();
+  }
+}
+
 function report(result: CommandResult): void {
   (result.code === 0 ? process.stdout : process.stderr).write(`${result.message}\n`);
   process.exitCode = result.code;
@@ -144,6 +170,28 @@ function buildProgram(): Command {
       const { config } = load(opts());
       report(await backgroundStatus({ dataDir: config.dataDir }));
     });
+  const keys = program.command('keys').description('API keys (sent as `Authorization: Bearer <key>`); only hashes are stored');
+  keys
+    .command('create <client_id>')
+    .description('create a key acting as <client_id>; printed once')
+    .option('--scopes <scopes>', 'comma list of scopes (default: all)')
+    .action((clientId: string, cmd: { scopes?: string }) => withAuthStorage(opts(), (ctx) => keysCreate(ctx, clientId, cmd.scopes)));
+  keys.command('list').description('list keys (ids, clients, scopes; never the keys)').action(() => withAuthStorage(opts(), keysList));
+  keys.command('revoke <id>').description('revoke a stored key by id').action((id: string) => withAuthStorage(opts(), (ctx) => keysRevoke(ctx, id)));
+  const users = program.command('users').description('local users who sign in on the authorization page (scrypt-hashed passwords)');
+  users
+    .command('add <username>')
+    .description('add or update a user; without --password one is generated and printed')
+    .option('--password <password>', 'the password (at least 8 characters)')
+    .action((username: string, cmd: { password?: string }) => withAuthStorage(opts(), (ctx) => usersAdd(ctx, username, cmd.password)));
+  users.command('list').description('list users').action(() => withAuthStorage(opts(), usersList));
+  users.command('remove <username>').description('remove a user').action((username: string) => withAuthStorage(opts(), (ctx) => usersRemove(ctx, username)));
+  const clients = program.command('clients').description('registered OAuth clients');
+  clients.command('list').description('list clients and their live grants').action(() => withAuthStorage(opts(), clientsList));
+  clients
+    .command('revoke <client_id>')
+    .description('revoke every grant of a client (its tokens stop working at once) and remove it')
+    .action((clientId: string) => withAuthStorage(opts(), (ctx) => clientsRevoke(ctx, clientId)));
   const configCommand = program.command('config').description('configuration tools');
   configCommand
     .command('check')
