@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { sqliteFile } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { createToolAccess, loadToolPolicies } from './auth/tool-access.js';
 import { createEventBus, type EventBus } from './events/bus.js';
 import type { Logger } from './logging/logger.js';
 import { createServerFactory, type ServerFactory } from './mcp/server-factory.js';
@@ -67,6 +68,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     ...(options.extraProviders ?? []),
   ];
   const factory = createServerFactory({
+    toolAccess: createToolAccess(loadToolPolicies(config.toolPolicyPath)),
     name: 'claude-code-mcp',
     version: VERSION,
     instructions: 'claude-code-mcp: Claude Code and other MCP servers behind one endpoint. Call server_status for its state.',
