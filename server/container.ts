@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { sqliteFile } from './config/load.js';
+import { claudeChildEnvironment } from './config/child-env.js';
 import type { Config } from './config/schema.js';
-import { createToolAccess, loadToolPolicies } from './auth/tool-access.js';
+import { createClaudeService, type ClaudeService } from './claude/claude-service.js';
 import { createEventBus, type EventBus } from './events/bus.js';
 import type { Logger } from './logging/logger.js';
 import { createServerFactory, type ServerFactory } from './mcp/server-factory.js';
@@ -21,6 +22,8 @@ export interface Container {
   storage: Storage;
   sessions: SessionRegistry;
   factory: ServerFactory;
+  /** Claude Code runs and tools. */
+  claude: ClaudeService;
   version: string;
   startedAt: number;
   transports: readonly string[];
@@ -37,6 +40,8 @@ export interface ContainerOptions {
   extraProviders?: readonly ToolProvider[];
   /** Use this storage instead of building one from config (tests). */
   storage?: Storage;
+  /** Environment the Claude child allow-list is applied to (default: this process's); tests pass an isolated one. */
+  claudeEnvironment?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Builds the concrete adapters from config. The only place that knows which implementation backs each port. */
@@ -56,6 +61,13 @@ export async function createContainer(config: Config, options: ContainerOptions)
     events,
     logger,
   });
+  const claude = await createClaudeService({
+    config,
+    storage,
+    events,
+    logger,
+    env: claudeChildEnvironment(config.claudeEnvAllow, options.claudeEnvironment),
+  });
   const startedAt = Date.now();
   const providers: ToolProvider[] = [
     createServerStatusProvider({
@@ -65,10 +77,10 @@ export async function createContainer(config: Config, options: ContainerOptions)
       storage: storage.kind,
       sessions: () => sessions.stats(),
     }),
+    claude.provider,
     ...(options.extraProviders ?? []),
   ];
   const factory = createServerFactory({
-    toolAccess: createToolAccess(loadToolPolicies(config.toolPolicyPath)),
     name: 'claude-code-mcp',
     version: VERSION,
     instructions: 'claude-code-mcp: Claude Code and other MCP servers behind one endpoint. Call server_status for its state.',
@@ -82,12 +94,14 @@ export async function createContainer(config: Config, options: ContainerOptions)
     storage,
     sessions,
     factory,
+    claude,
     version: VERSION,
     startedAt,
     transports: options.transports,
     async close() {
       if (closed) return;
       closed = true;
+      await claude.shutdown();
       await sessions.closeAll('shutdown');
       await storage.close();
     },

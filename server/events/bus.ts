@@ -32,6 +32,12 @@ export interface EventMap {
   'auth.revoked': { clientId: string; grantId: string; reason: 'code_replay' | 'revocation_endpoint' | 'operator' | 'user' };
   /** A new OAuth client registered (RFC 7591). */
   'auth.client_registered': { clientId: string; clientName?: string; authMethod: string };
+  /** A Claude tool call began (`owner` is the caller's client id). */
+  'tool.called': { tool: string; owner: string; sessionId?: string };
+  /** A Claude tool call returned a result. */
+  'tool.completed': { tool: string; owner: string; durationMs: number; sessionId?: string; costUsd?: number; numTurns?: number };
+  /** A Claude tool call failed; `category` is the error category returned to the client. */
+  'tool.error': { tool: string; owner: string; durationMs: number; category: string; message: string; sessionId?: string; costUsd?: number };
 }
 
 /** An event type. */

@@ -40,7 +40,7 @@ export function createClaudeSandbox(apiUrl: string): ClaudeSandbox {
       DISABLE_AUTOUPDATER: '1',
       DISABLE_TELEMETRY: '1',
       DISABLE_ERROR_REPORTING: '1',
-      CLAUDE_CODE_MAX_RETRIES: '1',
+      CLAUDE_CODE_MAX_RETRIES: '0', // no retry: API errors surface in well under a second
       IS_SANDBOX: '1',
     },
     remove() {

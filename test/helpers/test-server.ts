@@ -30,10 +30,14 @@ export function testLogger(): Logger {
 /** Starts a real server on 127.0.0.1 with a free port. */
 export async function startTestServer(
   overrides: Partial<Config> = {},
-  options: { extraProviders?: ToolProvider[] } = {},
+  options: { extraProviders?: ToolProvider[]; claudeEnvironment?: Record<string, string> } = {},
 ): Promise<TestServer> {
   const config = testConfig(overrides);
-  const running = await startHttpServer(config, { logger: testLogger(), extraProviders: options.extraProviders });
+  const running = await startHttpServer(config, {
+    logger: testLogger(),
+    extraProviders: options.extraProviders,
+    ...(options.claudeEnvironment ? { claudeEnvironment: options.claudeEnvironment } : {}),
+  });
   return {
     ...running,
     mcpUrl: `${running.url}${config.mcpPathPrefix}/mcp`,

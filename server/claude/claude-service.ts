@@ -1,0 +1,67 @@
+import type { Config } from '../config/schema.js';
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logging/logger.js';
+import type { ToolProvider } from '../mcp/tool-provider.js';
+import type { Storage } from '../storage/types.js';
+import { createClaudeToolProvider } from './claude-tool-provider.js';
+import { resolveClaudeCli } from './cli-path.js';
+import { createClaudeExecutor, type ClaudeExecutor } from './executor.js';
+import { SessionStore } from './session-store.js';
+import { createWorkspacePolicy, type WorkspacePolicy } from './workspace.js';
+
+/** Options of {@link createClaudeService}. */
+export interface ClaudeServiceOptions {
+  config: Config;
+  storage: Storage;
+  events: EventBus;
+  logger: Logger;
+  /** The allow-listed child environment (config/child-env.ts). */
+  env: Readonly<Record<string, string>>;
+}
+
+/** The Claude Code capability: its executor, its tool provider, and how to stop it. */
+export interface ClaudeService {
+  executor: ClaudeExecutor;
+  workspaces: WorkspacePolicy;
+  provider: ToolProvider;
+  /** Interrupts, then aborts every run; resolves when no claude process is left. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Builds the Claude capability from config: resolves the CLI once, validates the workspace roots (a bad root fails
+ * startup with the setting's name), and wires executor, session ownership and tools together.
+ */
+export async function createClaudeService({ config, storage, events, logger, env }: ClaudeServiceOptions): Promise<ClaudeService> {
+  const cli = await resolveClaudeCli(config.claudeCliPath, logger);
+  const workspaces = createWorkspacePolicy({
+    roots: config.workspaceRoots,
+    ...(config.defaultWorkingDirectory ? { defaultDirectory: config.defaultWorkingDirectory } : {}),
+    perClient: config.perClientWorkspaces,
+  });
+  const executor = createClaudeExecutor({
+    cli,
+    env,
+    maxConcurrentRuns: config.maxConcurrentRuns,
+    maxQueuedRuns: config.maxQueuedRuns,
+    runTimeoutMs: config.runTimeoutMs,
+    interruptGraceMs: config.runInterruptGraceMs,
+    logger,
+  });
+  const provider = createClaudeToolProvider({
+    executor,
+    sessions: new SessionStore(storage),
+    workspaces,
+    policy: {
+      maxPermissionMode: config.maxPermissionMode,
+      disallowedTools: config.disallowedTools,
+      defaultAllowedTools: config.defaultAllowedTools,
+      maxBudgetUsd: config.maxBudgetUsd,
+      maxTurns: config.maxTurns,
+    },
+    limits: { maxPromptLength: config.maxPromptLength },
+    events,
+    logger,
+  });
+  return { executor, workspaces, provider, shutdown: () => executor.shutdown() };
+}

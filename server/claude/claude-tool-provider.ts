@@ -1,0 +1,279 @@
+import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
+import type { z } from 'zod';
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logging/logger.js';
+import type { Caller } from '../mcp/caller.js';
+import type { ToolProvider } from '../mcp/tool-provider.js';
+import { ClaudeError, toolErrorResult } from './errors.js';
+import type { ClaudeExecutor, RunOutcome, RunRequest } from './executor.js';
+import { applyPolicy, type RequestedLimits, type RunPolicy } from './policy.js';
+import { progressObserver } from './progress.js';
+import type { SessionStore } from './session-store.js';
+import {
+  abortOutputSchema,
+  advertised,
+  claudeInputSchemas,
+  describeIssues,
+  runOutputSchema,
+  THINKING_LEVELS,
+  type SchemaLimits,
+} from './tool-schemas.js';
+import type { WorkspacePolicy } from './workspace.js';
+
+/** Options of {@link createClaudeToolProvider}. */
+export interface ClaudeToolProviderOptions {
+  executor: ClaudeExecutor;
+  sessions: SessionStore;
+  workspaces: WorkspacePolicy;
+  policy: RunPolicy;
+  limits: SchemaLimits;
+  events: EventBus;
+  logger: Logger;
+}
+
+/** What a tool handler receives from the SDK that we use. */
+interface ToolContext {
+  mcpReq: {
+    signal: AbortSignal;
+    _meta?: { progressToken?: string | number };
+    notify(notification: { method: 'notifications/progress'; params: { progressToken: string | number; progress: number; message?: string } }): Promise<void>;
+  };
+}
+
+/** Read-only tools a plan may use; everything that writes or runs commands is removed. */
+const PLAN_TOOLS = ['Read', 'Grep', 'Glob'];
+const WRITE_TOOLS = ['Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'Bash'];
+
+/**
+ * Claude Code as MCP tools: `claude_ask`, `claude_plan`, `claude_resume`, `claude_abort`. Every session belongs to
+ * the caller that created it; everything a caller asks for is checked against the operator's ceilings first.
+ */
+export function createClaudeToolProvider(options: ClaudeToolProviderOptions): ToolProvider {
+  const { executor, sessions, workspaces, policy, events, logger } = options;
+  const schemas = claudeInputSchemas(options.limits);
+
+  /** Parses, runs `body`, emits the tool events and turns every failure into a categorised tool error. */
+  function handler<S extends z.ZodType>(tool: string, schema: S, caller: Caller, body: (args: z.infer<S>, ctx: ToolContext) => Promise<CallToolResult & { structuredContent: Record<string, unknown> }>) {
+    return async (raw: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> => {
+      const started = Date.now();
+      const sessionHint = typeof raw.sessionId === 'string' ? raw.sessionId : undefined;
+      events.emit('tool.called', { tool, owner: caller.clientId, ...(sessionHint ? { sessionId: sessionHint } : {}) });
+      try {
+        const parsed = schema.safeParse(raw);
+        if (!parsed.success) throw new ClaudeError('invalid_input', describeIssues(parsed.error));
+        const result = await body(parsed.data, ctx);
+        const s = result.structuredContent;
+        events.emit('tool.completed', {
+          tool,
+          owner: caller.clientId,
+          durationMs: Date.now() - started,
+          ...(typeof s.sessionId === 'string' ? { sessionId: s.sessionId } : {}),
+          ...(typeof s.costUsd === 'number' ? { costUsd: s.costUsd } : {}),
+          ...(typeof s.numTurns === 'number' ? { numTurns: s.numTurns } : {}),
+        });
+        return result;
+      } catch (error) {
+        const result = toolErrorResult(error);
+        if (!(error instanceof ClaudeError)) logger.error('claude tool failed', { tool, error, category: 'internal' });
+        const s = result.structuredContent as Record<string, unknown>;
+        events.emit('tool.error', {
+          tool,
+          owner: caller.clientId,
+          durationMs: Date.now() - started,
+          category: result.structuredContent.error.category,
+          message: result.structuredContent.error.message,
+          ...(typeof s.sessionId === 'string' ? { sessionId: s.sessionId } : sessionHint ? { sessionId: sessionHint } : {}),
+          ...(typeof s.costUsd === 'number' ? { costUsd: s.costUsd } : {}),
+        });
+        return result;
+      }
+    };
+  }
+
+  /** Runs Claude for `caller`, recording session ownership as soon as Claude Code names the session. */
+  async function runFor(
+    caller: Caller,
+    ctx: ToolContext,
+    request: Omit<RunRequest, 'owner' | 'signal' | 'onMessage'>,
+    observe?: (message: SDKMessage) => void,
+    forkedFrom?: string,
+  ): Promise<RunOutcome> {
+    const owner = caller.clientId;
+    let saving: Promise<unknown> = Promise.resolve();
+    const token = ctx.mcpReq._meta?.progressToken;
+    let progress: ((message: SDKMessage) => void) | undefined;
+    const onMessage = (message: SDKMessage) => {
+      if (message.type === 'system' && message.subtype === 'init') {
+        saving = sessions.save({ sessionId: message.session_id, owner, cwd: request.cwd, ...(forkedFrom ? { forkedFrom } : {}) }).catch((error: unknown) =>
+          logger.error('could not record session owner', { error, sessionId: message.session_id }),
+        );
+        if (token !== undefined && !progress) {
+          progress = progressObserver(
+            (value, text) => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: value, message: text } }),
+            message.session_id,
+          );
+        }
+      }
+      progress?.(message);
+      observe?.(message);
+    };
+    try {
+      return await executor.run({ ...request, owner, signal: ctx.mcpReq.signal, onMessage, includePartialMessages: token !== undefined });
+    } finally {
+      await saving;
+    }
+  }
+
+  /** The session when the caller owns it; `session_not_found` otherwise (also for other callers' sessions). */
+  async function owned(caller: Caller, sessionId: string) {
+    const record = await sessions.findOwned(caller.clientId, sessionId);
+    if (!record) throw new ClaudeError('session_not_found', `no session ${sessionId}`);
+    return record;
+  }
+
+  const success = (outcome: RunOutcome, workingDirectory: string, extra: Record<string, unknown> = {}) => {
+    const structuredContent = { ...outcome, workingDirectory, ...extra };
+    return { content: [{ type: 'text' as const, text: outcome.result }], structuredContent };
+  };
+
+  function limitsOf(args: RequestedLimits): ReturnType<typeof applyPolicy> {
+    return applyPolicy(policy, args);
+  }
+
+  return {
+    name: 'claude',
+    register(server: McpServer, { caller }) {
+      server.registerTool(
+        'claude_ask',
+        {
+          title: 'Ask Claude Code',
+          description:
+            'Runs Claude Code on a task in a workspace directory and returns its answer, session id, cost and usage. ' +
+            'Pass sessionId to continue one of your sessions. Tools not allowed are denied (listed in permissionDenials).',
+          inputSchema: advertised(schemas.ask),
+          outputSchema: runOutputSchema,
+          annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+        },
+        handler('claude_ask', schemas.ask, caller, async (args, ctx) => {
+          const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
+          const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
+          const limits = limitsOf(args);
+          const thinking = args.thinkingLevel ? THINKING_LEVELS[args.thinkingLevel] : undefined;
+          const outcome = await runFor(caller, ctx, {
+            prompt: args.query,
+            cwd,
+            priority: args.priority ?? 'normal',
+            ...limits,
+            ...(args.model ? { model: args.model } : {}),
+            ...(record ? { resume: record.sessionId } : {}),
+            ...(args.subagent ? { agent: args.subagent } : {}),
+            ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
+            ...(thinking ? { effort: thinking.effort, thinkingBudgetTokens: thinking.budgetTokens } : {}),
+            ...(args.outputSchema ? { outputSchema: args.outputSchema } : {}),
+          });
+          return success(outcome, cwd);
+        }),
+      );
+
+      server.registerTool(
+        'claude_plan',
+        {
+          title: 'Plan with Claude Code',
+          description:
+            'Runs Claude Code in plan mode with read-only tools: it investigates and returns a plan without changing any file.',
+          inputSchema: advertised(schemas.plan),
+          outputSchema: runOutputSchema,
+          annotations: { readOnlyHint: true, openWorldHint: true },
+        },
+        handler('claude_plan', schemas.plan, caller, async (args, ctx) => {
+          const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
+          const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
+          const limits = limitsOf({ permissionMode: 'plan', allowedTools: PLAN_TOOLS, disallowedTools: WRITE_TOOLS, ...(args.maxTurns ? { maxTurns: args.maxTurns } : {}) });
+          let plan: string | undefined;
+          const outcome = await runFor(
+            caller,
+            ctx,
+            {
+              prompt: args.query,
+              cwd,
+              priority: args.priority ?? 'normal',
+              ...limits,
+              ...(args.model ? { model: args.model } : {}),
+              ...(record ? { resume: record.sessionId } : {}),
+              ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
+            },
+            (message) => {
+              // In plan mode Claude hands its plan to ExitPlanMode; that argument is the plan itself.
+              if (message.type !== 'assistant') return;
+              for (const block of message.message.content) {
+                if (block.type === 'tool_use' && block.name === 'ExitPlanMode') {
+                  const input = block.input as { plan?: unknown };
+                  if (typeof input.plan === 'string') plan = input.plan;
+                }
+              }
+            },
+          );
+          const result = plan ?? outcome.result;
+          return success({ ...outcome, result }, cwd);
+        }),
+      );
+
+      server.registerTool(
+        'claude_resume',
+        {
+          title: 'Resume a Claude Code session',
+          description: 'Continues one of your sessions with a new message, or forks it (fork: true) into a new session with the same history.',
+          inputSchema: advertised(schemas.resume),
+          outputSchema: runOutputSchema,
+          annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+        },
+        handler('claude_resume', schemas.resume, caller, async (args, ctx) => {
+          const record = await owned(caller, args.sessionId);
+          const cwd = workspaces.resolve(caller.clientId, record.cwd);
+          const limits = limitsOf(args.maxTurns ? { maxTurns: args.maxTurns } : {});
+          const outcome = await runFor(
+            caller,
+            ctx,
+            {
+              prompt: args.query,
+              cwd,
+              priority: args.priority ?? 'normal',
+              ...limits,
+              ...(args.model ? { model: args.model } : {}),
+              resume: record.sessionId,
+              ...(args.fork ? { forkSession: true } : {}),
+            },
+            undefined,
+            args.fork ? record.sessionId : undefined,
+          );
+          return success(outcome, cwd, args.fork ? { forkedFrom: record.sessionId } : {});
+        }),
+      );
+
+      server.registerTool(
+        'claude_abort',
+        {
+          title: 'Abort a Claude Code run',
+          description: 'Interrupts your run working on a session (or a run id) gracefully, then aborts it if it does not stop.',
+          inputSchema: advertised(schemas.abort),
+          outputSchema: abortOutputSchema,
+          annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+        },
+        handler('claude_abort', schemas.abort, caller, async (args) => {
+          if (!args.sessionId && !args.runId) throw new ClaudeError('invalid_input', 'pass sessionId or runId');
+          const stopped = args.sessionId
+            ? executor.stopSession(caller.clientId, args.sessionId)
+            : executor.stopRun(caller.clientId, args.runId!);
+          if (!stopped) {
+            throw args.sessionId
+              ? new ClaudeError('session_not_found', `no running session ${args.sessionId}`)
+              : new ClaudeError('not_found', `no running run ${args.runId}`);
+          }
+          const structuredContent = { aborted: true, ...(args.sessionId ? { sessionId: args.sessionId } : {}), ...(args.runId ? { runId: args.runId } : {}) };
+          return { content: [{ type: 'text' as const, text: `aborting ${args.sessionId ?? args.runId}` }], structuredContent };
+        }),
+      );
+    },
+  };
+}

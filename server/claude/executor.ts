@@ -1,0 +1,424 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import {
+  query,
+  type CanUseTool,
+  type EffortLevel,
+  type Options,
+  type PermissionMode,
+  type SDKMessage,
+  type SDKResultMessage,
+  type SDKUserMessage,
+  type SpawnedProcess,
+  type SpawnOptions,
+} from '@anthropic-ai/claude-agent-sdk';
+import type { Logger } from '../logging/logger.js';
+import { requireCli, type ClaudeCli } from './cli-path.js';
+import { categoryOfApiStatus, ClaudeError } from './errors.js';
+import { RunQueue, type RunPriority } from './run-queue.js';
+
+/** Everything one run needs, already validated and clamped by the caller (the tool layer). */
+export interface RunRequest {
+  /** `Caller.clientId`; recorded on the live run so only its owner can abort it. */
+  owner: string;
+  prompt: string;
+  /** Real path inside a workspace root. */
+  cwd: string;
+  priority: RunPriority;
+  permissionMode: PermissionMode;
+  allowedTools: readonly string[];
+  disallowedTools: readonly string[];
+  maxTurns: number;
+  maxBudgetUsd: number;
+  model?: string;
+  /** Resume this session (continue it), or fork it when `forkSession`. */
+  resume?: string;
+  forkSession?: boolean;
+  /** Main-thread agent (a subagent definition) to run as. */
+  agent?: string;
+  appendSystemPrompt?: string;
+  effort?: EffortLevel;
+  thinkingBudgetTokens?: number;
+  /** JSON schema of the structured answer wanted. */
+  outputSchema?: Record<string, unknown>;
+  /** Asked about tools that are neither allowed nor disallowed. Without it, such tools are denied. */
+  canUseTool?: CanUseTool;
+  /** Sees every SDK message as it arrives (progress). Must not throw. */
+  onMessage?: (message: SDKMessage) => void;
+  /** Stream partial text (`stream_event`) to `onMessage`. */
+  includePartialMessages?: boolean;
+  /** Aborting it interrupts the run (MCP cancellation). */
+  signal?: AbortSignal;
+}
+
+/** How a run ended, for `structuredContent`. */
+export interface RunOutcome {
+  result: string;
+  sessionId: string;
+  isError: boolean;
+  subtype: string;
+  numTurns: number;
+  costUsd: number;
+  usage: { inputTokens: number; outputTokens: number; cacheReadInputTokens: number; cacheCreationInputTokens: number };
+  durationMs: number;
+  permissionDenials: Array<{ toolName: string; toolUseId: string; toolInput: Record<string, unknown> }>;
+  structuredOutput?: unknown;
+}
+
+/** Why a live run is being stopped. */
+export type StopReason = 'aborted' | 'timeout' | 'shutdown';
+
+/** A run the executor knows about, queued or running. */
+export interface LiveRun {
+  id: string;
+  owner: string;
+  /** Known once Claude Code reports it (`system/init`), or at once when resuming. */
+  sessionId?: string;
+  pid?: number;
+  priority: RunPriority;
+  status: 'queued' | 'running' | 'stopping';
+  /** Epoch ms of enqueueing and of start. */
+  queuedAt: number;
+  startedAt?: number;
+}
+
+/** Options of {@link createClaudeExecutor}. */
+export interface ClaudeExecutorOptions {
+  cli: ClaudeCli;
+  /** The allow-listed environment of every child (see config/child-env.ts). */
+  env: Readonly<Record<string, string>>;
+  maxConcurrentRuns: number;
+  maxQueuedRuns: number;
+  runTimeoutMs: number;
+  /** Between interrupting a run and killing its process. */
+  interruptGraceMs: number;
+  logger: Logger;
+}
+
+/** Runs Claude Code through the Agent SDK, queued, time-limited and tracked. */
+export interface ClaudeExecutor {
+  /** Queues, runs and returns the outcome; throws {@link ClaudeError} for every failure. */
+  run(request: RunRequest, hooks?: { onQueued?: (run: LiveRun) => void }): Promise<RunOutcome>;
+  /** Live runs (queued and running), optionally of one owner. */
+  live(owner?: string): LiveRun[];
+  /** Stops the live run of `owner` working on `sessionId`; false when there is none (or it is someone else's). */
+  stopSession(owner: string, sessionId: string, reason?: StopReason): boolean;
+  /** Stops a live run by id, checking the owner. */
+  stopRun(owner: string, runId: string, reason?: StopReason): boolean;
+  /** Queue figures. */
+  stats(): { running: number; queued: number };
+  /**
+   * Shutdown: refuses new runs, fails queued ones, interrupts running ones, kills what is still alive after the
+   * grace period, and resolves when every child process has exited.
+   */
+  shutdown(): Promise<void>;
+}
+
+interface Tracked extends LiveRun {
+  stop(reason: StopReason): void;
+  stopReason?: StopReason;
+  child?: ChildProcess;
+  settled: Promise<void>;
+}
+
+/** Creates the executor. */
+export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExecutor {
+  const { logger } = options;
+  const queue = new RunQueue({ maxConcurrent: options.maxConcurrentRuns, maxQueued: options.maxQueuedRuns });
+  const runs = new Map<string, Tracked>();
+  let shuttingDown = false;
+
+  const publicView = (run: Tracked): LiveRun => ({
+    id: run.id,
+    owner: run.owner,
+    ...(run.sessionId ? { sessionId: run.sessionId } : {}),
+    ...(run.pid ? { pid: run.pid } : {}),
+    priority: run.priority,
+    status: run.status,
+    queuedAt: run.queuedAt,
+    ...(run.startedAt ? { startedAt: run.startedAt } : {}),
+  });
+
+  async function run(request: RunRequest, hooks: { onQueued?: (run: LiveRun) => void } = {}): Promise<RunOutcome> {
+    if (shuttingDown) throw new ClaudeError('busy', 'the server is shutting down');
+    const executable = requireCli(options.cli);
+    const queueAbort = new AbortController();
+    let resolveSettled!: () => void;
+    const tracked: Tracked = {
+      id: randomUUID(),
+      owner: request.owner,
+      ...(request.resume && !request.forkSession ? { sessionId: request.resume } : {}),
+      priority: request.priority,
+      status: 'queued',
+      queuedAt: Date.now(),
+      settled: new Promise<void>((resolve) => (resolveSettled = resolve)),
+      stop: (reason) => {
+        tracked.stopReason ??= reason;
+        queueAbort.abort();
+      },
+    };
+    runs.set(tracked.id, tracked);
+    const onCallerAbort = () => tracked.stop('aborted');
+    request.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    if (request.signal?.aborted) tracked.stop('aborted');
+    hooks.onQueued?.(publicView(tracked));
+    try {
+      return await queue.schedule(request.priority, () => execute(request, tracked, executable), queueAbort.signal);
+    } catch (error) {
+      if (error instanceof ClaudeError && error.category === 'aborted' && tracked.stopReason && tracked.status === 'queued') {
+        throw stopError(tracked.stopReason, 'before it started');
+      }
+      throw error;
+    } finally {
+      request.signal?.removeEventListener('abort', onCallerAbort);
+      runs.delete(tracked.id);
+      resolveSettled();
+    }
+  }
+
+  async function execute(request: RunRequest, tracked: Tracked, executable: string | undefined): Promise<RunOutcome> {
+    if (tracked.stopReason) throw stopError(tracked.stopReason, 'before it started');
+    tracked.status = 'running';
+    tracked.startedAt = Date.now();
+    const abortController = new AbortController();
+    let resolveInputDone!: () => void;
+    const inputDone = new Promise<void>((resolve) => (resolveInputDone = resolve));
+    // Streaming-input mode keeps the control channel open, which `interrupt()` needs; the input ends after the result.
+    async function* input(): AsyncGenerator<SDKUserMessage> {
+      yield { type: 'user', message: { role: 'user', content: request.prompt }, parent_tool_use_id: null };
+      await inputDone;
+    }
+    const stderrTail: string[] = [];
+    const sdkOptions: Options = {
+      cwd: request.cwd,
+      env: { ...options.env, CLAUDE_AGENT_SDK_CLIENT_APP: 'claude-code-mcp' },
+      abortController,
+      permissionMode: request.permissionMode,
+      ...(request.permissionMode === 'bypassPermissions' ? { allowDangerouslySkipPermissions: true } : {}),
+      allowedTools: [...request.allowedTools],
+      disallowedTools: [...request.disallowedTools],
+      maxTurns: request.maxTurns,
+      maxBudgetUsd: request.maxBudgetUsd,
+      ...(request.model ? { model: request.model } : {}),
+      ...(request.resume ? { resume: request.resume } : {}),
+      ...(request.forkSession ? { forkSession: true } : {}),
+      ...(request.agent ? { agent: request.agent } : {}),
+      systemPrompt: { type: 'preset', preset: 'claude_code', ...(request.appendSystemPrompt ? { append: request.appendSystemPrompt } : {}) },
+      ...(request.effort ? { effort: request.effort } : {}),
+      ...(request.thinkingBudgetTokens ? { thinking: { type: 'enabled', budgetTokens: request.thinkingBudgetTokens } } : {}),
+      ...(request.outputSchema ? { outputFormat: { type: 'json_schema', schema: request.outputSchema } } : {}),
+      ...(request.canUseTool ? { canUseTool: request.canUseTool } : {}),
+      ...(request.includePartialMessages ? { includePartialMessages: true } : {}),
+      ...(executable ? { pathToClaudeCodeExecutable: executable } : {}),
+      settingSources: ['user', 'project', 'local'],
+      persistSession: true,
+      spawnClaudeCodeProcess: (spawnOptions) =>
+        spawnChild(spawnOptions, tracked, options.interruptGraceMs, logger, (data) => {
+          stderrTail.push(data);
+          if (stderrTail.length > 20) stderrTail.shift();
+        }),
+    };
+
+    const q = query({ prompt: input(), options: sdkOptions });
+    let killTimer: NodeJS.Timeout | undefined;
+    tracked.stop = (reason) => {
+      if (tracked.stopReason && tracked.status === 'stopping') return;
+      tracked.stopReason ??= reason;
+      tracked.status = 'stopping';
+      logger.debug('interrupting claude run', { runId: tracked.id, reason });
+      q.interrupt().catch(() => undefined);
+      // A run that does not end its turn within the grace period is aborted (the SDK closes stdin, then kills).
+      killTimer = setTimeout(() => {
+        abortController.abort();
+        resolveInputDone();
+      }, options.interruptGraceMs);
+      killTimer.unref();
+    };
+    if (request.signal?.aborted) tracked.stop('aborted');
+    const timeout = setTimeout(() => tracked.stop('timeout'), options.runTimeoutMs);
+    timeout.unref();
+
+    let result: SDKResultMessage | undefined;
+    let apiErrorStatus: number | undefined;
+    try {
+      for await (const message of q) {
+        if (message.type === 'system' && message.subtype === 'init') {
+          tracked.sessionId = message.session_id;
+        }
+        if (message.type === 'assistant' && 'api_error_status' in message) {
+          apiErrorStatus = (message as { api_error_status?: number }).api_error_status;
+        }
+        if (message.type === 'result') {
+          result = message;
+          resolveInputDone();
+        }
+        try {
+          request.onMessage?.(message);
+        } catch (error) {
+          logger.warn('run message observer failed', { error });
+        }
+      }
+    } catch (error) {
+      if (tracked.stopReason) throw stopError(tracked.stopReason, 'while running', partial(result, tracked));
+      // After an error result the SDK also throws ("Claude Code returned an error result"); the result says more.
+      if (!result) {
+        logger.warn('claude run failed', { runId: tracked.id, error, stderr: stderrTail.join('').slice(-2000) });
+        throw new ClaudeError('internal', 'Claude Code ended unexpectedly');
+      }
+    } finally {
+      clearTimeout(timeout);
+      resolveInputDone();
+      if (killTimer) clearTimeout(killTimer);
+      q.close();
+      await waitForExit(tracked.child, options.interruptGraceMs + 3000);
+    }
+    if (!result) {
+      if (tracked.stopReason) throw stopError(tracked.stopReason, 'while running');
+      throw new ClaudeError('internal', 'Claude Code ended without a result');
+    }
+    const outcome = toOutcome(result);
+    if (tracked.stopReason) throw stopError(tracked.stopReason, 'while running', outcome as unknown as Record<string, unknown>);
+    classify(result, outcome, apiErrorStatus ?? (result as { api_error_status?: number }).api_error_status);
+    return outcome;
+  }
+
+  function find(owner: string, predicate: (run: Tracked) => boolean): Tracked | undefined {
+    for (const run of runs.values()) if (run.owner === owner && predicate(run)) return run;
+    return undefined;
+  }
+
+  return {
+    run,
+    live: (owner) => [...runs.values()].filter((r) => owner === undefined || r.owner === owner).map(publicView),
+    stopSession(owner, sessionId, reason = 'aborted') {
+      const target = find(owner, (r) => r.sessionId === sessionId);
+      target?.stop(reason);
+      return Boolean(target);
+    },
+    stopRun(owner, runId, reason = 'aborted') {
+      const target = find(owner, (r) => r.id === runId);
+      target?.stop(reason);
+      return Boolean(target);
+    },
+    stats: () => ({ running: queue.active, queued: queue.queued }),
+    async shutdown() {
+      shuttingDown = true;
+      queue.close(new ClaudeError('aborted', 'the server is shutting down'));
+      const all = [...runs.values()];
+      for (const run of all) run.stop('shutdown');
+      await Promise.race([
+        Promise.all(all.map((r) => r.settled)),
+        new Promise((resolve) => setTimeout(resolve, options.interruptGraceMs + 5000).unref()),
+      ]);
+      // Anything still alive now is killed outright: no orphan claude processes survive the server.
+      for (const run of all) if (run.child && run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+      await Promise.all(all.map((r) => waitForExit(r.child, 2000)));
+    },
+  };
+}
+
+function stopError(reason: StopReason, when: string, details?: Record<string, unknown>): ClaudeError {
+  if (reason === 'timeout') return new ClaudeError('timeout', `the run exceeded its time limit and was interrupted ${when}`, details);
+  if (reason === 'shutdown') return new ClaudeError('aborted', `the server is shutting down; the run was interrupted ${when}`, details);
+  return new ClaudeError('aborted', `the run was aborted ${when}`, details);
+}
+
+function partial(result: SDKResultMessage | undefined, tracked: Tracked): Record<string, unknown> | undefined {
+  if (result) return toOutcome(result) as unknown as Record<string, unknown>;
+  return tracked.sessionId ? { sessionId: tracked.sessionId } : undefined;
+}
+
+function toOutcome(result: SDKResultMessage): RunOutcome {
+  const usage = result.usage as unknown as Record<string, number | undefined>;
+  return {
+    result: result.subtype === 'success' ? result.result : (result.errors ?? []).join('\n'),
+    sessionId: result.session_id,
+    isError: result.is_error,
+    subtype: result.subtype,
+    numTurns: result.num_turns,
+    costUsd: result.total_cost_usd,
+    usage: {
+      inputTokens: usage.input_tokens ?? 0,
+      outputTokens: usage.output_tokens ?? 0,
+      cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
+      cacheCreationInputTokens: usage.cache_creation_input_tokens ?? 0,
+    },
+    durationMs: result.duration_ms,
+    permissionDenials: result.permission_denials.map((d) => ({ toolName: d.tool_name, toolUseId: d.tool_use_id, toolInput: d.tool_input })),
+    ...(result.subtype === 'success' && result.structured_output !== undefined ? { structuredOutput: result.structured_output } : {}),
+  };
+}
+
+/** Turns error results into categorised errors carrying the outcome; successful ones pass. */
+function classify(result: SDKResultMessage, outcome: RunOutcome, apiErrorStatus: number | undefined): void {
+  const details = outcome as unknown as Record<string, unknown>;
+  switch (result.subtype) {
+    case 'success':
+      if (!result.is_error) return;
+      throw new ClaudeError(categoryOfApiStatus(apiErrorStatus), firstLine(result.result) || 'the Anthropic API answered an error', details);
+    case 'error_max_turns':
+      throw new ClaudeError('max_turns', `the run reached its turn limit after ${result.num_turns} turns`, details);
+    case 'error_max_budget_usd':
+      throw new ClaudeError('budget_exceeded', `the run reached its budget (spent $${result.total_cost_usd.toFixed(4)})`, details);
+    default: {
+      const errors = (result.errors ?? []).join('\n');
+      if (/No conversation found/i.test(errors)) throw new ClaudeError('session_not_found', 'no such session', details);
+      throw new ClaudeError('internal', firstLine(errors) || 'Claude Code reported an error during execution', details);
+    }
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!.slice(0, 500);
+}
+
+/**
+ * Spawns the binary with the SDK's arguments (an argv array, never a shell string) and the allow-listed environment,
+ * and records the child so shutdown can reach it. When the SDK's forwarded abort signal fires (after its own stdin
+ * EOF grace), the child gets SIGTERM, then SIGKILL.
+ */
+function spawnChild(
+  spawnOptions: SpawnOptions,
+  tracked: Tracked,
+  graceMs: number,
+  logger: Logger,
+  onStderr: (data: string) => void,
+): SpawnedProcess {
+  const child = spawn(spawnOptions.command, spawnOptions.args, {
+    cwd: spawnOptions.cwd,
+    env: spawnOptions.env as NodeJS.ProcessEnv,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  tracked.child = child;
+  tracked.pid = child.pid;
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', onStderr);
+  child.on('error', (error) => logger.warn('claude process error', { runId: tracked.id, error: error.message }));
+  spawnOptions.signal?.addEventListener(
+    'abort',
+    () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }, Math.max(500, graceMs)).unref();
+    },
+    { once: true },
+  );
+  return child as unknown as SpawnedProcess;
+}
+
+function waitForExit(child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      resolve();
+    }, timeoutMs);
+    timer.unref();
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,331 @@
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { BusEvent } from '../../server/events/bus.js';
+import { lastToolResult, messageText, startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
+import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
+import { waitFor } from '../helpers/http.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+interface ToolResult {
+  isError?: boolean;
+  content?: Array<{ type: string; text?: string }>;
+  structuredContent?: Record<string, unknown>;
+}
+
+type Structured = {
+  result: string;
+  sessionId: string;
+  isError: boolean;
+  subtype: string;
+  numTurns: number;
+  costUsd: number;
+  permissionDenials: Array<{ toolName: string }>;
+  forkedFrom?: string;
+  workingDirectory: string;
+  error?: { category: string; message: string };
+};
+
+describe('Claude Code tools over real HTTP, against the real binary and the mock API', () => {
+  let mock: MockAnthropicApi;
+  let sandbox: ClaudeSandbox;
+  let server: TestServer;
+  let client: Client;
+  const events: BusEvent[] = [];
+
+  const call = async (name: string, args: Record<string, unknown>, options: Parameters<Client['callTool']>[1] = {}) => {
+    const result = (await client.callTool({ name, arguments: args }, { timeout: 60_000, ...options })) as ToolResult;
+    return { ...result, s: result.structuredContent as Structured };
+  };
+
+  beforeAll(async () => {
+    mock = await startMockAnthropicApi();
+    sandbox = createClaudeSandbox(mock.url);
+    server = await startTestServer(
+      { workspaceRoots: [sandbox.workspace], maxConcurrentRuns: 4, runInterruptGraceMs: 1000, maxPromptLength: 5000 },
+      // A server secret in the process environment: it must never reach the child.
+      { claudeEnvironment: { ...sandbox.env, MCP_API_KEYS: 'server-secret-key', WEBHOOK_SECRET: 'whsec-secret' } },
+    );
+    server.container.events.onAny((event) => void events.push(event));
+    client = new Client({ name: 'claude-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+  });
+  afterAll(async () => {
+    await client.close();
+    await server.stop();
+    await mock.close();
+    sandbox.remove();
+  });
+
+  it('lists the Claude tools with output schemas', async () => {
+    const { tools } = await client.listTools();
+    const names = tools.map((tool) => tool.name);
+    expect(names).toEqual(expect.arrayContaining(['claude_ask', 'claude_plan', 'claude_resume', 'claude_abort']));
+    for (const tool of tools.filter((t) => t.name.startsWith('claude_'))) expect(tool.outputSchema).toBeDefined();
+    const ask = tools.find((t) => t.name === 'claude_ask')!;
+    expect((ask.inputSchema.properties as Record<string, unknown>).query).toBeDefined();
+  });
+
+  it('claude_ask answers with text, session id, cost and usage, and emits tool events', async () => {
+    mock.on({ prompt: 'ask-basic', replies: [{ kind: 'text', text: 'the answer is 42' }] });
+    const { isError, s, content } = await call('claude_ask', { query: 'ask-basic' });
+    expect(isError).toBeFalsy();
+    expect(s.result).toBe('the answer is 42');
+    expect(content?.[0]?.text).toBe('the answer is 42');
+    expect(s.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(s.costUsd).toBeGreaterThan(0);
+    expect(s.numTurns).toBe(1);
+    expect(s.workingDirectory).toBe(sandbox.workspace);
+    const completed = events.find((e) => e.type === 'tool.completed' && (e.data as { sessionId?: string }).sessionId === s.sessionId);
+    expect(completed?.data).toMatchObject({ tool: 'claude_ask', owner: 'local', costUsd: s.costUsd });
+    expect(events.some((e) => e.type === 'tool.called' && (e.data as { tool: string }).tool === 'claude_ask')).toBe(true);
+  });
+
+  it('works for a v1 client too', async () => {
+    mock.on({ prompt: 'ask-v1', replies: [{ kind: 'text', text: 'v1 ok' }] });
+    const v1 = new V1Client({ name: 'v1', version: '1' });
+    await v1.connect(new V1StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+    try {
+      const result = await v1.callTool({ name: 'claude_ask', arguments: { query: 'ask-v1' } });
+      expect((result.structuredContent as Structured).result).toBe('v1 ok');
+    } finally {
+      await v1.close();
+    }
+  });
+
+  it('claude_resume continues the session: the binary sends the prior messages', async () => {
+    mock.on({ prompt: 'resume-first', replies: [{ kind: 'text', text: 'first answer' }] });
+    mock.on({ prompt: 'resume-second', replies: [{ kind: 'text', text: 'second answer' }] });
+    const first = await call('claude_ask', { query: 'resume-first' });
+    const second = await call('claude_resume', { sessionId: first.s.sessionId, query: 'resume-second' });
+    expect(second.isError).toBeFalsy();
+    expect(second.s.result).toBe('second answer');
+    expect(second.s.sessionId).toBe(first.s.sessionId);
+    const [request] = mock.requestsFor('resume-second');
+    const history = request!.body.messages.map(messageText).join('\n');
+    expect(history).toContain('resume-first');
+    expect(history).toContain('first answer');
+  });
+
+  it('claude_ask with sessionId resumes too, and fork gives a new id with the same history', async () => {
+    mock.on({ prompt: 'fork-base', replies: [{ kind: 'text', text: 'base' }] });
+    mock.on({ prompt: 'fork-branch', replies: [{ kind: 'text', text: 'branch' }] });
+    const base = await call('claude_ask', { query: 'fork-base' });
+    const forked = await call('claude_resume', { sessionId: base.s.sessionId, query: 'fork-branch', fork: true });
+    expect(forked.isError).toBeFalsy();
+    expect(forked.s.sessionId).not.toBe(base.s.sessionId);
+    expect(forked.s.forkedFrom).toBe(base.s.sessionId);
+    expect(mock.requestsFor('fork-branch')[0]!.body.messages.map(messageText).join('\n')).toContain('fork-base');
+    // The fork is owned by the caller as well and can be continued.
+    mock.on({ prompt: 'fork-again', replies: [{ kind: 'text', text: 'again' }] });
+    const again = await call('claude_ask', { sessionId: forked.s.sessionId, query: 'fork-again' });
+    expect(again.s.sessionId).toBe(forked.s.sessionId);
+  });
+
+  it('claude_plan refuses writes and returns the plan', async () => {
+    mock.on({
+      prompt: 'plan-please',
+      replies: [
+        { kind: 'tool_use', name: 'Write', input: { file_path: path.join(sandbox.workspace, 'plan-made.txt'), content: 'x' } },
+        { kind: 'text', text: '1. read the code\n2. change it' },
+      ],
+    });
+    const { isError, s } = await call('claude_plan', { query: 'plan-please' });
+    expect(isError).toBeFalsy();
+    expect(s.result).toContain('1. read the code');
+    expect(existsSync(path.join(sandbox.workspace, 'plan-made.txt'))).toBe(false);
+    const toolResult = lastToolResult(mock.requestsFor('plan-please')[1]!);
+    expect(toolResult?.isError).toBe(true);
+  });
+
+  it('denies tools that are not allowed and lists the denial; allowedTools lets them run', async () => {
+    const write = (file: string) => ({ kind: 'tool_use' as const, name: 'Write', input: { file_path: path.join(sandbox.workspace, file), content: 'w\n' } });
+    mock.on({ prompt: 'tools-denied', replies: [write('denied.txt'), { kind: 'text', text: 'could not' }] });
+    mock.on({ prompt: 'tools-allowed', replies: [write('allowed.txt'), { kind: 'text', text: 'wrote it' }] });
+    const denied = await call('claude_ask', { query: 'tools-denied' });
+    expect(denied.isError).toBeFalsy();
+    expect(denied.s.permissionDenials.map((d) => d.toolName)).toContain('Write');
+    expect(existsSync(path.join(sandbox.workspace, 'denied.txt'))).toBe(false);
+    const allowed = await call('claude_ask', { query: 'tools-allowed', allowedTools: ['Write'] });
+    expect(allowed.s.permissionDenials).toEqual([]);
+    expect(readFileSync(path.join(sandbox.workspace, 'allowed.txt'), 'utf8')).toBe('w\n');
+  });
+
+  it('disallowedTools removes a tool from the run entirely', async () => {
+    mock.on({ prompt: 'tools-disallowed', replies: [{ kind: 'text', text: 'fine' }] });
+    await call('claude_ask', { query: 'tools-disallowed', disallowedTools: ['Bash'] });
+    const offered = mock.requestsFor('tools-disallowed')[0]!.body.tools!.map((t) => t.name);
+    expect(offered).not.toContain('Bash');
+    expect(offered).toContain('Read');
+  });
+
+  it('gives the child only the allow-listed environment: server secrets never reach it', async () => {
+    mock.on({
+      prompt: 'env-probe',
+      replies: [{ kind: 'tool_use', name: 'Bash', input: { command: 'env', description: 'print env' } }, { kind: 'text', text: 'seen' }],
+    });
+    const { s } = await call('claude_ask', { query: 'env-probe', allowedTools: ['Bash'] });
+    expect(s.permissionDenials).toEqual([]);
+    const output = lastToolResult(mock.requestsFor('env-probe')[1]!)!.content;
+    expect(output).toContain('ANTHROPIC_BASE_URL=');
+    expect(output).not.toContain('server-secret-key');
+    expect(output).not.toContain('whsec-secret');
+  });
+
+  it('streams progress notifications while Claude works', async () => {
+    mock.on({
+      prompt: 'progress-run',
+      replies: [
+        { kind: 'tool_use', name: 'Read', input: { file_path: path.join(sandbox.workspace, 'allowed.txt') } },
+        { kind: 'text', text: 'streaming text in several pieces', chunks: 4, chunkDelayMs: 30 },
+      ],
+    });
+    const messages: string[] = [];
+    const { s } = await call('claude_ask', { query: 'progress-run' }, { onprogress: (p) => void messages.push(String(p.message)) });
+    expect(s.result).toBe('streaming text in several pieces');
+    expect(messages.some((m) => m.startsWith('tool: Read'))).toBe(true);
+    expect(messages.some((m) => m.startsWith('text: '))).toBe(true);
+    expect(messages.at(-1)).toMatch(/^finished: success/);
+  });
+
+  it('MCP cancellation interrupts the run and the child exits', async () => {
+    mock.on({ prompt: 'cancel-me', replies: [{ kind: 'text', text: 'x'.repeat(400), chunks: 200, chunkDelayMs: 50 }] });
+    const controller = new AbortController();
+    const pending = call('claude_ask', { query: 'cancel-me' }, { signal: controller.signal });
+    await waitFor(() => mock.requestsFor('cancel-me').length > 0, 15_000);
+    const [run] = server.container.claude.executor.live();
+    expect(run?.pid).toBeDefined();
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await waitFor(() => server.container.claude.executor.live().length === 0, 10_000);
+    expect(isAlive(run!.pid!)).toBe(false);
+    await waitFor(() => events.some((e) => e.type === 'tool.error' && (e.data as { category: string }).category === 'aborted'), 5000);
+  });
+
+  it('claude_abort interrupts a running session of the caller', async () => {
+    mock.on({ prompt: 'abort-me', replies: [{ kind: 'text', text: 'y'.repeat(400), chunks: 200, chunkDelayMs: 50 }] });
+    const pending = call('claude_ask', { query: 'abort-me' });
+    await waitFor(() => server.container.claude.executor.live().some((r) => r.sessionId && r.status === 'running'), 15_000);
+    await waitFor(() => mock.requestsFor('abort-me').length > 0, 15_000);
+    const sessionId = server.container.claude.executor.live()[0]!.sessionId!;
+    const aborted = await call('claude_abort', { sessionId });
+    expect(aborted.structuredContent).toMatchObject({ aborted: true, sessionId });
+    const result = await pending;
+    expect(result.isError).toBe(true);
+    expect(result.s.error?.category).toBe('aborted');
+    const again = await call('claude_abort', { sessionId });
+    expect(again.s.error?.category).toBe('session_not_found');
+  });
+
+  describe('input validation and ceilings', () => {
+    it.each([
+      ['an empty query', { query: '' }, 'query: must not be empty'],
+      ['a blank query', { query: '   ' }, 'query: must not be empty'],
+      ['a query over MAX_PROMPT_LENGTH', { query: 'x'.repeat(5001) }, 'MAX_PROMPT_LENGTH'],
+      ['a number as query', { query: 42 }, 'query: expected a string'],
+      ['an unknown priority', { query: 'ok', priority: 'urgent' }, 'priority'],
+      ['an unknown thinkingLevel', { query: 'ok', thinkingLevel: 'deep' }, 'thinkingLevel'],
+      ['maxTurns 0', { query: 'ok', maxTurns: 0 }, 'maxTurns'],
+      ['a missing query', {}, 'query'],
+    ])('rejects %s as invalid_input', async (_label, args, text) => {
+      const { isError, s } = await call('claude_ask', args as Record<string, unknown>);
+      expect(isError).toBe(true);
+      expect(s.error?.category).toBe('invalid_input');
+      expect(s.error?.message).toContain(text);
+    });
+
+    it('refuses working directories outside the workspace roots, including through symlinks', async () => {
+      const outside = await call('claude_ask', { query: 'escape', workingDirectory: '/etc' });
+      expect(outside.s.error?.category).toBe('workspace_denied');
+      const dotdot = await call('claude_ask', { query: 'escape', workingDirectory: '../..' });
+      expect(dotdot.s.error?.category).toBe('workspace_denied');
+      symlinkSync(sandbox.home, path.join(sandbox.workspace, 'link-out'));
+      const link = await call('claude_ask', { query: 'escape', workingDirectory: 'link-out' });
+      expect(link.s.error?.category).toBe('workspace_denied');
+      mkdirSync(path.join(sandbox.workspace, 'sub'), { recursive: true });
+      mock.on({ prompt: 'inside-sub', replies: [{ kind: 'text', text: 'in sub' }] });
+      const inside = await call('claude_ask', { query: 'inside-sub', workingDirectory: 'sub' });
+      expect(inside.s.workingDirectory).toBe(path.join(sandbox.workspace, 'sub'));
+    });
+
+    it('refuses a permission mode above the operator ceiling', async () => {
+      const { s } = await call('claude_ask', { query: 'bypass', permissionMode: 'bypassPermissions' });
+      expect(s.error?.category).toBe('permission_denied');
+    });
+
+    it('answers session_not_found for unknown sessions', async () => {
+      const { s } = await call('claude_resume', { sessionId: '00000000-0000-4000-8000-000000000000', query: 'hi' });
+      expect(s.error?.category).toBe('session_not_found');
+    });
+  });
+
+  describe('errors from the API and limits become categorised tool errors', () => {
+    it.each([
+      [401, 'auth_failed'],
+      [429, 'rate_limited'],
+      [529, 'overloaded'],
+      [500, 'internal'],
+    ] as Array<[401 | 429 | 529 | 500, string]>)('HTTP %i -> %s', async (status, category) => {
+      mock.on({ prompt: `api-error-${status}`, replies: [{ kind: 'error', status }] });
+      const { isError, s } = await call('claude_ask', { query: `api-error-${status}` });
+      expect(isError).toBe(true);
+      expect(s.error?.category).toBe(category);
+    });
+
+    it('max_turns', async () => {
+      mock.on({ prompt: 'turns-out', replies: [{ kind: 'tool_use', name: 'Read', input: { file_path: path.join(sandbox.workspace, 'allowed.txt') } }] });
+      const { s } = await call('claude_ask', { query: 'turns-out', maxTurns: 1 });
+      expect(s.error?.category).toBe('max_turns');
+      expect(s.sessionId).toBeDefined();
+    });
+
+    it('budget_exceeded', async () => {
+      mock.on({
+        prompt: 'too-expensive',
+        replies: [
+          { kind: 'text', text: 'pricey', inputTokens: 2_000_000, outputTokens: 100_000 },
+        ],
+      });
+      const { s } = await call('claude_ask', { query: 'too-expensive', maxBudgetUsd: 0.01 });
+      expect(s.error?.category).toBe('budget_exceeded');
+    });
+  });
+
+  it('another caller cannot resume, fork or abort the session (session_not_found, no hint)', async () => {
+    mock.on({ prompt: 'owned-by-local', replies: [{ kind: 'text', text: 'mine' }] });
+    const mine = await call('claude_ask', { query: 'owned-by-local' });
+    const other = new Client({ name: 'other', version: '1' });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    const otherServer = server.container.factory({ caller: { clientId: 'client-b', scopes: ['*'], method: 'api-key' }, era: 'legacy', mode: 'stdio' });
+    await otherServer.connect(serverSide);
+    await other.connect(clientSide);
+    try {
+      for (const [name, args] of [
+        ['claude_resume', { sessionId: mine.s.sessionId, query: 'steal' }],
+        ['claude_resume', { sessionId: mine.s.sessionId, query: 'steal', fork: true }],
+        ['claude_ask', { sessionId: mine.s.sessionId, query: 'steal' }],
+        ['claude_abort', { sessionId: mine.s.sessionId }],
+      ] as const) {
+        const result = (await other.callTool({ name, arguments: args })) as ToolResult;
+        expect(result.isError).toBe(true);
+        expect((result.structuredContent as Structured).error).toEqual({ category: 'session_not_found', message: expect.not.stringContaining('client') });
+      }
+      expect(mock.requestsFor('steal')).toHaveLength(0);
+    } finally {
+      await other.close();
+      await otherServer.close();
+    }
+  });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
