@@ -4,6 +4,7 @@ import { sqliteFile } from './config/load.js';
 import { claudeChildEnvironment } from './config/child-env.js';
 import type { Config } from './config/schema.js';
 import { createClaudeService, type ClaudeService } from './claude/claude-service.js';
+import { createToolAccess, loadToolPolicies } from './auth/tool-access.js';
 import { createEventBus, type EventBus } from './events/bus.js';
 import type { Logger } from './logging/logger.js';
 import { createServerFactory, type ServerFactory } from './mcp/server-factory.js';
@@ -81,6 +82,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     ...(options.extraProviders ?? []),
   ];
   const factory = createServerFactory({
+    toolAccess: createToolAccess(loadToolPolicies(config.toolPolicyPath)),
     name: 'claude-code-mcp',
     version: VERSION,
     instructions: 'claude-code-mcp: Claude Code and other MCP servers behind one endpoint. Call server_status for its state.',

@@ -270,6 +270,14 @@ export const configSchema = z.object({
     .describe('JSON file of API keys: `{"<key>": {"client_id": "...", "scopes": [...]}}`.')
     .register(fieldMeta, { env: 'MCP_API_KEYS_PATH', group: 'Auth', example: './api-keys.json' }),
 
+  /** Per-client tool allow/deny lists: `{"<client_id>" or "*": {"allow": [patterns], "deny": [patterns]}}`. */
+  toolPolicyPath: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('JSON file of per-client tool allow/deny patterns (`{"client": {"allow": ["claude_*"], "deny": [...]}}`); `*` applies to all.')
+    .register(fieldMeta, { env: 'MCP_TOOL_POLICY_PATH', group: 'Auth', example: './tool-policy.json' }),
+
   // ── Logging ───────────────────────────────────────────────────────────────
   /** Lowest level written. */
   logLevel: enumOf(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const)
