@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import type { AuthServer } from './auth/auth-server.js';
+import type { AuthServer, ProtectedResource } from './auth/auth-server.js';
 import type { Config } from './config/schema.js';
 import type { EventBus } from './events/bus.js';
 import { accessLog } from './http/middleware/access-log.js';
@@ -13,6 +13,7 @@ import { requestContext } from './http/middleware/request-context.js';
 import { healthRouter } from './http/routes/health-routes.js';
 import { mcpRouter, type Authenticate } from './http/routes/mcp-routes.js';
 import { oauthRouter } from './http/routes/oauth/oauth-router.js';
+import { protectedResourceRouter } from './http/routes/oauth/resource-router.js';
 import type { Logger } from './logging/logger.js';
 import { LOCAL_CALLER } from './mcp/caller.js';
 import type { SessionRegistry } from './mcp/session-registry.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   authenticate?: Authenticate;
   /** The built-in OAuth authorization server (AUTH_MODE=oauth); its routes are mounted and it authenticates MCP requests. */
   auth?: AuthServer;
+  /** External-AS mode: only protected-resource metadata is served, and MCP requests are checked against that AS. */
+  resourceServer?: ProtectedResource;
   /** Audit events of the OAuth routes go here. */
   events?: EventBus;
   /** Problems /health reports loudly (e.g. authentication disabled on a public interface). */
@@ -86,12 +89,14 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   if (deps.auth) app.use(oauthRouter({ auth: deps.auth, events: deps.events }));
+  else if (deps.resourceServer) app.use(protectedResourceRouter({ urls: deps.resourceServer.urls }));
+  const protectedBy = deps.auth ?? deps.resourceServer;
   app.use(
     mcpRouter({
       prefix: config.mcpPathPrefix,
       streamable: deps.streamable,
       sse: deps.sse,
-      authenticate: deps.authenticate ?? (deps.auth ? bearerAuthentication(deps.auth.authenticate) : async () => LOCAL_CALLER),
+      authenticate: deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate) : async () => LOCAL_CALLER),
       isOriginAllowed: compileOriginAllowList(config.allowedOrigins),
       maxBodyBytes: config.maxBodyBytes,
     }),

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { createApp } from './app.js';
-import { createAuthServer, type AuthServer } from './auth/auth-server.js';
+import { createAuthServer, createExternalResourceServer, type AuthServer, type ProtectedResource } from './auth/auth-server.js';
 import { effectiveAuthMode, isLoopbackHost, publicBaseUrl } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createContainer, type Container, type ContainerOptions } from './container.js';
@@ -71,7 +71,10 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   const sse = createSseEndpoint({ factory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes });
   const warnings: string[] = [];
   let auth: AuthServer | undefined;
-  if (effectiveAuthMode(config) === 'oauth') {
+  let resourceServer: ProtectedResource | undefined;
+  if (effectiveAuthMode(config) === 'external') {
+    resourceServer = createExternalResourceServer({ settings: config, storage: container.storage, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
+  } else if (effectiveAuthMode(config) === 'oauth') {
     auth = createAuthServer({ settings: config, storage: container.storage, events, logger, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
     if (config.authInitialAdmin) {
       const admin = await auth.users.ensureInitialAdmin();
@@ -100,6 +103,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     streamable,
     sse,
     auth,
+    resourceServer,
     events,
     warnings,
     draining: () => draining,

@@ -8,6 +8,7 @@ import { createAuthorizationCodes } from './authorization-codes.js';
 import { createAuthorizeService, type AuthorizeService } from './authorize-service.js';
 import { createBearerAuthenticator, type BearerAuthenticator } from './bearer-authenticator.js';
 import { createClientRepository, type ClientRepository, type StaticClientConfig } from './clients.js';
+import { createExternalVerifier } from './external-verifier.js';
 import { createGrantStore, type GrantStore } from './grants.js';
 import { createInteractions, type Interactions } from './interactions.js';
 import { MCP_ENDPOINT_SCOPES } from './scopes.js';
@@ -141,6 +142,61 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
       requiredScopes: MCP_ENDPOINT_SCOPES,
       tokens,
       apiKeys,
+    }),
+  };
+}
+
+/** What protects the MCP routes in every mode but `none`: the URLs for discovery and the bearer authenticator. */
+export interface ProtectedResource {
+  urls: AuthUrls;
+  authenticate: BearerAuthenticator;
+}
+
+/** Settings of external-AS mode (a narrow view of `Config`). */
+export interface ExternalSettings {
+  authExternalIssuer?: string;
+  authExternalJwksUri?: string;
+  authExternalAlgorithms: readonly string[];
+  authExternalRequireAtJwt: boolean;
+  authExternalIntrospectionUrl?: string;
+  authExternalClientId?: string;
+  authExternalClientSecret?: string;
+  apiKeys: readonly string[];
+  apiKeysPath?: string;
+}
+
+/**
+ * External-AS mode (checklist M): this server is only a resource server. Its PRM names the external issuer, and no
+ * look-alike AS metadata is served on this origin (checklist C.18). API keys keep working.
+ */
+export function createExternalResourceServer(options: {
+  settings: ExternalSettings;
+  storage: Storage;
+  publicUrl: string;
+  mcpPathPrefix: string;
+}): ProtectedResource {
+  const { settings } = options;
+  const own = authUrls(options.publicUrl, options.mcpPathPrefix);
+  const issuer = settings.authExternalIssuer!;
+  const urls: AuthUrls = { ...own, issuer };
+  const external = createExternalVerifier({
+    issuer,
+    resource: own.resource,
+    jwksUri: settings.authExternalJwksUri,
+    algorithms: settings.authExternalAlgorithms,
+    requireAtJwt: settings.authExternalRequireAtJwt,
+    introspection: settings.authExternalIntrospectionUrl
+      ? { url: settings.authExternalIntrospectionUrl, clientId: settings.authExternalClientId!, clientSecret: settings.authExternalClientSecret! }
+      : undefined,
+  });
+  return {
+    urls,
+    authenticate: createBearerAuthenticator({
+      resource: own.resource,
+      resourceMetadataUrl: own.resourceMetadataUrl,
+      requiredScopes: MCP_ENDPOINT_SCOPES,
+      external,
+      apiKeys: createApiKeyStore(options.storage, configuredApiKeys(settings)),
     }),
   };
 }

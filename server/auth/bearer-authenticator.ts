@@ -59,22 +59,24 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
       throw refuse(OAuthErrorCode.InvalidToken, 'Authentication required', false);
     }
     const token = match[1]!;
-    let caller: Caller;
-    if (token.split('.').length === 3) {
-      try {
-        if (options.external) caller = await options.external(token);
-        else if (options.tokens) {
-          const claims = await options.tokens.verify(token, options.resource);
-          caller = { clientId: claims.client_id, subject: claims.sub, scopes: claims.scope.split(' ').filter(Boolean), method: 'oauth' };
-        } else throw new Error('no verifier');
-      } catch (error) {
-        const message = error instanceof OAuthError ? error.message : 'The access token is invalid';
-        throw refuse(OAuthErrorCode.InvalidToken, message);
+    const verify = async (): Promise<Caller> => {
+      if (token.split('.').length !== 3) {
+        const key = await options.apiKeys.find(token);
+        if (key) return { clientId: key.clientId, scopes: key.scopes, method: 'api-key' };
+        // Opaque tokens of an external AS go to its introspection endpoint.
+        if (options.external) return options.external(token);
+        throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token is invalid or expired');
       }
-    } else {
-      const key = await options.apiKeys.find(token);
-      if (!key) throw refuse(OAuthErrorCode.InvalidToken, 'The access token is invalid or expired');
-      caller = { clientId: key.clientId, scopes: key.scopes, method: 'api-key' };
+      if (options.external) return options.external(token);
+      if (!options.tokens) throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token is invalid');
+      const claims = await options.tokens.verify(token, options.resource);
+      return { clientId: claims.client_id, subject: claims.sub, scopes: claims.scope.split(' ').filter(Boolean), method: 'oauth' };
+    };
+    let caller: Caller;
+    try {
+      caller = await verify();
+    } catch (error) {
+      throw refuse(OAuthErrorCode.InvalidToken, error instanceof OAuthError ? error.message : 'The access token is invalid');
     }
     if (missingScopes(caller.scopes, options.requiredScopes).length > 0) {
       throw refuse(OAuthErrorCode.InsufficientScope, 'The token lacks a scope this endpoint needs');

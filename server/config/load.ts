@@ -134,7 +134,13 @@ function crossFieldProblems(config: z.infer<typeof configSchema>): string[] {
       `AUTH_MODE: none is only allowed on a loopback HOST (got ${config.host}); use AUTH_MODE=oauth, or set MCP_DISABLE_AUTH=true to serve without authentication anyway`,
     );
   }
-  if (effectiveAuthMode(config) === 'oauth' && config.baseUrl) {
+  if (effectiveAuthMode(config) === 'external') {
+    if (!config.authExternalIssuer) problems.push('AUTH_EXTERNAL_ISSUER: required when AUTH_MODE=external');
+    if (config.authExternalIntrospectionUrl && !(config.authExternalClientId && config.authExternalClientSecret)) {
+      problems.push('AUTH_EXTERNAL_CLIENT_ID and AUTH_EXTERNAL_CLIENT_SECRET: required with AUTH_EXTERNAL_INTROSPECTION_URL');
+    }
+  }
+  if (effectiveAuthMode(config) !== 'none' && config.baseUrl) {
     const { protocol, hostname } = new URL(config.baseUrl);
     if (protocol !== 'https:' && !isLoopbackHost(hostname)) {
       problems.push('BASE_URL: must be https:// when AUTH_MODE=oauth (OAuth 2.1 §1.5); plain http is allowed only for loopback hosts');

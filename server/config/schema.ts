@@ -197,12 +197,13 @@ export const configSchema = z.object({
 
   // ── Auth ──────────────────────────────────────────────────────────────────
   /**
-   * How MCP requests are authenticated: `oauth` (the built-in OAuth 2.1 authorization server, plus API keys) or
-   * `none` (every request is the local owner; refused on a non-loopback HOST unless MCP_DISABLE_AUTH=true).
+   * How MCP requests are authenticated: `oauth` (the built-in OAuth 2.1 authorization server, plus API keys),
+   * `external` (resource server only: tokens of AUTH_EXTERNAL_ISSUER, plus API keys) or `none` (every request is the
+   * local owner; refused on a non-loopback HOST unless MCP_DISABLE_AUTH=true).
    */
-  authMode: enumOf(['oauth', 'none'] as const)
+  authMode: enumOf(['oauth', 'external', 'none'] as const)
     .default('oauth')
-    .describe('`oauth` (built-in OAuth 2.1 server plus API keys) or `none` (loopback HOST only, unless MCP_DISABLE_AUTH).')
+    .describe('`oauth` (built-in OAuth 2.1 server plus API keys), `external` (tokens of AUTH_EXTERNAL_ISSUER) or `none` (loopback HOST only, unless MCP_DISABLE_AUTH).')
     .register(fieldMeta, { env: 'AUTH_MODE', group: 'Auth' }),
   /** Turns authentication off even on a public interface. The server then warns at start and in /health. */
   mcpDisableAuth: bool()
@@ -277,6 +278,46 @@ export const configSchema = z.object({
     .optional()
     .describe('JSON file of per-client tool allow/deny patterns (`{"client": {"allow": ["claude_*"], "deny": [...]}}`); `*` applies to all.')
     .register(fieldMeta, { env: 'MCP_TOOL_POLICY_PATH', group: 'Auth', example: './tool-policy.json' }),
+  /** AUTH_MODE=external: the trusted authorization server's issuer, exactly as in its metadata. */
+  authExternalIssuer: httpUrl()
+    .optional()
+    .describe('External mode: issuer of the external authorization server, exactly as in its metadata.')
+    .register(fieldMeta, { env: 'AUTH_EXTERNAL_ISSUER', group: 'Auth', example: 'https://auth.example.com/realms/mcp' }),
+  /** AUTH_MODE=external: JWKS URL; discovered from the issuer's metadata when unset. */
+  authExternalJwksUri: httpUrl()
+    .optional()
+    .describe("External mode: JWKS URL of the issuer (default: `jwks_uri` from the issuer's metadata).")
+    .register(fieldMeta, { env: 'AUTH_EXTERNAL_JWKS_URI', group: 'Auth', example: 'https://auth.example.com/jwks' }),
+  /** AUTH_MODE=external: accepted JWS algorithms. `none` and HMAC algorithms are always refused. */
+  authExternalAlgorithms: z
+    .array(z.string().min(1))
+    .default(['RS256', 'PS256', 'ES256', 'EdDSA'])
+    .describe('External mode: comma list of accepted JWS algorithms (`none` and HS* are always refused).')
+    .register(fieldMeta, { env: 'AUTH_EXTERNAL_ALGORITHMS', group: 'Auth' }),
+  /** AUTH_MODE=external: require RFC 9068 `typ: at+jwt` (when the issuer emits it). */
+  authExternalRequireAtJwt: bool()
+    .default(false)
+    .describe('External mode: require `typ: at+jwt` (RFC 9068) on access tokens.')
+    .register(fieldMeta, { env: 'AUTH_EXTERNAL_REQUIRE_AT_JWT', group: 'Auth' }),
+  /** AUTH_MODE=external: RFC 7662 endpoint for opaque access tokens. */
+  authExternalIntrospectionUrl: httpUrl()
+    .optional()
+    .describe('External mode: RFC 7662 introspection endpoint for opaque tokens (needs the client id and secret).')
+    .register(fieldMeta, { env: 'AUTH_EXTERNAL_INTROSPECTION_URL', group: 'Auth', example: 'https://auth.example.com/introspect' }),
+  /** Client id this server introspects with. */
+  authExternalClientId: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('External mode: client id for introspection.')
+    .register(fieldMeta, { env: 'AUTH_EXTERNAL_CLIENT_ID', group: 'Auth', example: 'claude-code-mcp' }),
+  /** Client secret this server introspects with. */
+  authExternalClientSecret: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('External mode: client secret for introspection.')
+    .register(fieldMeta, { env: 'AUTH_EXTERNAL_CLIENT_SECRET', group: 'Auth', secret: true, example: 'change-me' }),
 
   // ── Logging ───────────────────────────────────────────────────────────────
   /** Lowest level written. */

@@ -9,7 +9,7 @@ import { introspectHandler } from './introspect.js';
 import { jwksHandler } from './jwks.js';
 import { loginHandler } from './login.js';
 import { OAUTH_PATHS } from './metadata.js';
-import { protectedResourceMetadataHandler } from './protected-resource-metadata.js';
+import { protectedResourceRouter } from './resource-router.js';
 import { registerHandler } from './register.js';
 import { revokeHandler } from './revoke.js';
 import { tokenHandler } from './token.js';
@@ -29,12 +29,10 @@ export function oauthRouter({ auth, events }: OAuthRouterOptions): Router {
   const router = express.Router();
   const { urls } = auth;
   const issuerPath = new URL(urls.issuer).pathname.replace(/\/+$/, '');
-  const resourcePath = new URL(urls.resource).pathname;
   const flow = { auth, secureCookies: urls.issuer.startsWith('https://') };
   const cors = publicCors();
 
-  const prm = protectedResourceMetadataHandler({ urls });
-  router.get([`/.well-known/oauth-protected-resource${resourcePath}`, '/.well-known/oauth-protected-resource'], prm);
+  router.use(protectedResourceRouter({ urls }));
   const asm = authorizationServerMetadataHandler({ urls });
   router.get(
     [...new Set([
