@@ -7,6 +7,7 @@ import { createApiKeyStore, parseApiKeyFile, parseApiKeyList, type ApiKeyStore, 
 import { createAuthorizationCodes } from './authorization-codes.js';
 import { createAuthorizeService, type AuthorizeService } from './authorize-service.js';
 import { createBearerAuthenticator, type BearerAuthenticator } from './bearer-authenticator.js';
+import { createClientMetadataDocuments } from './client-metadata-documents.js';
 import { createClientRepository, type ClientRepository, type StaticClientConfig } from './clients.js';
 import { createExternalVerifier } from './external-verifier.js';
 import { createGrantStore, type GrantStore } from './grants.js';
@@ -28,6 +29,8 @@ export interface AuthSettings {
   oauthAllowPrivateSchemes: boolean;
   apiKeys: readonly string[];
   apiKeysPath?: string;
+  oauthCimdEnabled: boolean;
+  oauthCimdAllowPrivate: boolean;
 }
 
 /** The URLs every part of the auth module must agree on, byte for byte (checklist C.17, B.9). */
@@ -103,7 +106,12 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
     rotateAfterSeconds: settings.signingKeyRotationSeconds,
     overlapSeconds: settings.accessTokenTtlSeconds + 300,
   });
-  const clients = createClientRepository({ store: storage, staticClients, allowPrivateSchemes: settings.oauthAllowPrivateSchemes });
+  const clients = createClientRepository({
+    store: storage,
+    staticClients,
+    allowPrivateSchemes: settings.oauthAllowPrivateSchemes,
+    metadataDocuments: settings.oauthCimdEnabled ? createClientMetadataDocuments({ allowPrivate: settings.oauthCimdAllowPrivate }) : undefined,
+  });
   const grants = createGrantStore({ store: storage, refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds });
   const tokens = createAccessTokens({
     keys,

@@ -73,7 +73,13 @@ export function createAuthorizeService(options: AuthorizeServiceOptions): Author
       const single = (name: string) => (typeof query[name] === 'string' ? (query[name] as string) : undefined);
 
       const clientId = single('client_id');
-      const client = clientId && !duplicated.includes('client_id') ? await clients.get(clientId) : undefined;
+      let client: OAuthClient | undefined;
+      try {
+        client = clientId && !duplicated.includes('client_id') ? await clients.get(clientId) : undefined;
+      } catch (error) {
+        if (error instanceof OAuthError) return { kind: 'invalid', error }; // a bad metadata document: never redirect
+        throw error;
+      }
       if (!client) return { kind: 'invalid', error: new OAuthError(OAuthErrorCode.InvalidClient, 'Unknown or missing client_id') };
       if (!client.grant_types.includes('authorization_code')) {
         return { kind: 'invalid', error: new OAuthError(OAuthErrorCode.UnauthorizedClient, 'This client may not use the authorization code flow') };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { KeyValueStore } from '../storage/types.js';
+import type { ClientMetadataDocuments } from './client-metadata-documents.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
 import { validateRedirectUri } from './redirect-uri.js';
 import { isKnownScope, parseScope } from './scopes.js';
@@ -59,6 +60,8 @@ export interface ClientRepositoryOptions {
   staticClients?: readonly StaticClientConfig[];
   /** Accept private-use redirect schemes such as `cursor://` (RFC 8252 §7.1). */
   allowPrivateSchemes?: boolean;
+  /** Client ID Metadata Documents: client ids that are URLs resolve through this (absent: CIMD off). */
+  metadataDocuments?: ClientMetadataDocuments;
   now?: () => number;
 }
 
@@ -66,7 +69,10 @@ export interface ClientRepositoryOptions {
 export interface ClientRepository {
   /** Validates RFC 7591 metadata, stores the client and returns it with its secret (for secret-based methods). */
   register(metadata: unknown): Promise<RegisteredClient>;
-  /** The client, or `undefined` when unknown. */
+  /**
+   * The client, or `undefined` when unknown. A URL client id is resolved as a Client ID Metadata Document; a bad
+   * document throws `invalid_client`.
+   */
   get(clientId: string): Promise<OAuthClient | undefined>;
   /** True when `secret` is the client's secret (constant time). */
   checkSecret(client: OAuthClient, secret: string): boolean;
@@ -189,6 +195,7 @@ export function createClientRepository(options: ClientRepositoryOptions): Client
       return { client, clientSecret };
     },
     async get(clientId) {
+      if (options.metadataDocuments?.isDocumentUrl(clientId)) return options.metadataDocuments.resolve(clientId);
       if (clientId.length === 0 || clientId.length > 200) return undefined;
       return statics.get(clientId) ?? (await store.get<OAuthClient>(NS, clientId));
     },

@@ -257,6 +257,16 @@ export const configSchema = z.object({
     .default(true)
     .describe('Accept private-use redirect URI schemes such as `cursor://` for native apps (RFC 8252 §7.1).')
     .register(fieldMeta, { env: 'OAUTH_ALLOW_PRIVATE_REDIRECT_SCHEMES', group: 'Auth' }),
+  /** Accept Client ID Metadata Documents: an https URL as client_id, fetched with SSRF protection and cached. */
+  oauthCimdEnabled: bool()
+    .default(true)
+    .describe('Accept Client ID Metadata Documents (an https URL as `client_id`, as Claude and ChatGPT use).')
+    .register(fieldMeta, { env: 'OAUTH_CIMD_ENABLED', group: 'Auth' }),
+  /** Test and closed-network use only: let metadata-document fetches reach http and private/loopback addresses. */
+  oauthCimdAllowPrivate: bool()
+    .default(false)
+    .describe('Let metadata-document fetches use http and private/loopback addresses (tests and closed networks only).')
+    .register(fieldMeta, { env: 'OAUTH_CIMD_ALLOW_PRIVATE', group: 'Auth' }),
   /** API keys as `key:client_id` pairs; each key acts as that client with every scope. */
   apiKeys: z
     .array(z.string().min(1))

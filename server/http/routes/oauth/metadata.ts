@@ -28,7 +28,7 @@ export function protectedResourceMetadata(urls: AuthUrls): Record<string, unknow
 }
 
 /** RFC 8414 §2 authorization-server metadata, with every field the checklist (C.15) requires explicitly. */
-export function authorizationServerMetadata(urls: AuthUrls): Record<string, unknown> {
+export function authorizationServerMetadata(urls: AuthUrls, features: { clientIdMetadataDocuments: boolean }): Record<string, unknown> {
   const at = (path: string) => `${urls.issuer}${path}`;
   return {
     issuer: urls.issuer,
@@ -47,6 +47,7 @@ export function authorizationServerMetadata(urls: AuthUrls): Record<string, unkn
     introspection_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
     scopes_supported: [...SUPPORTED_SCOPES, OFFLINE_ACCESS],
     authorization_response_iss_parameter_supported: true,
+    ...(features.clientIdMetadataDocuments ? { client_id_metadata_document_supported: true } : {}),
     access_token_signing_alg_values_supported: [SIGNING_ALG],
     service_documentation: 'https://github.com/claude-code-mcp/claude-code-mcp/blob/main/docs/oauth.md',
   };

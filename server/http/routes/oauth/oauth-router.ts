@@ -33,7 +33,7 @@ export function oauthRouter({ auth, events }: OAuthRouterOptions): Router {
   const cors = publicCors();
 
   router.use(protectedResourceRouter({ urls }));
-  const asm = authorizationServerMetadataHandler({ urls });
+  const asm = authorizationServerMetadataHandler({ urls, clientIdMetadataDocuments: auth.settings.oauthCimdEnabled });
   router.get(
     [...new Set([
       `/.well-known/oauth-authorization-server${issuerPath}`,
