@@ -3,6 +3,7 @@ import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
 import type { ToolProvider } from '../mcp/tool-provider.js';
 import type { Storage } from '../storage/types.js';
+import { BackgroundTasks } from './background-tasks.js';
 import { createClaudeToolProvider } from './claude-tool-provider.js';
 import { resolveClaudeCli } from './cli-path.js';
 import { createClaudeExecutor, type ClaudeExecutor } from './executor.js';
@@ -23,6 +24,7 @@ export interface ClaudeServiceOptions {
 export interface ClaudeService {
   executor: ClaudeExecutor;
   workspaces: WorkspacePolicy;
+  tasks: BackgroundTasks;
   provider: ToolProvider;
   /** Interrupts, then aborts every run; resolves when no claude process is left. */
   shutdown(): Promise<void>;
@@ -48,9 +50,22 @@ export async function createClaudeService({ config, storage, events, logger, env
     interruptGraceMs: config.runInterruptGraceMs,
     logger,
   });
+  const sessions = new SessionStore(storage);
+  const tasks = new BackgroundTasks({
+    store: storage,
+    executor,
+    sessions,
+    events,
+    logger,
+    maxTasks: config.maxAsyncProcesses,
+    timeoutMs: config.asyncProcessTimeoutMs,
+  });
+  // A failed recovery must not stop the server from serving; the stale records stay `running` until it works.
+  await tasks.recover().catch((error: unknown) => logger.warn('could not recover background task records', { error }));
   const provider = createClaudeToolProvider({
     executor,
-    sessions: new SessionStore(storage),
+    sessions,
+    tasks,
     workspaces,
     policy: {
       maxPermissionMode: config.maxPermissionMode,
@@ -63,5 +78,15 @@ export async function createClaudeService({ config, storage, events, logger, env
     events,
     logger,
   });
-  return { executor, workspaces, provider, shutdown: () => executor.shutdown() };
+  return {
+    executor,
+    workspaces,
+    tasks,
+    provider,
+    async shutdown() {
+      await executor.shutdown();
+      // Task records are written after their runs settle; they must land before storage closes.
+      await tasks.drain();
+    },
+  };
 }

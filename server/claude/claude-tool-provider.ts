@@ -1,20 +1,21 @@
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
-import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
-import type { z } from 'zod';
+import type { McpServer } from '@modelcontextprotocol/server';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from '../mcp/caller.js';
 import type { ToolProvider } from '../mcp/tool-provider.js';
-import { ClaudeError, toolErrorResult } from './errors.js';
+import type { BackgroundTasks } from './background-tasks.js';
+import { registerBackgroundTasksTool } from './background-tools.js';
+import { ClaudeError } from './errors.js';
 import type { ClaudeExecutor, RunOutcome, RunRequest } from './executor.js';
 import { applyPolicy, type RequestedLimits, type RunPolicy } from './policy.js';
 import { progressObserver } from './progress.js';
+import { createToolHandler, type ToolContext } from './tool-handler.js';
 import type { SessionStore } from './session-store.js';
 import {
   abortOutputSchema,
   advertised,
   claudeInputSchemas,
-  describeIssues,
   runOutputSchema,
   THINKING_LEVELS,
   type SchemaLimits,
@@ -25,20 +26,12 @@ import type { WorkspacePolicy } from './workspace.js';
 export interface ClaudeToolProviderOptions {
   executor: ClaudeExecutor;
   sessions: SessionStore;
+  tasks: BackgroundTasks;
   workspaces: WorkspacePolicy;
   policy: RunPolicy;
   limits: SchemaLimits;
   events: EventBus;
   logger: Logger;
-}
-
-/** What a tool handler receives from the SDK that we use. */
-interface ToolContext {
-  mcpReq: {
-    signal: AbortSignal;
-    _meta?: { progressToken?: string | number };
-    notify(notification: { method: 'notifications/progress'; params: { progressToken: string | number; progress: number; message?: string } }): Promise<void>;
-  };
 }
 
 /** Read-only tools a plan may use; everything that writes or runs commands is removed. */
@@ -50,46 +43,10 @@ const WRITE_TOOLS = ['Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'Bash'];
  * the caller that created it; everything a caller asks for is checked against the operator's ceilings first.
  */
 export function createClaudeToolProvider(options: ClaudeToolProviderOptions): ToolProvider {
-  const { executor, sessions, workspaces, policy, events, logger } = options;
+  const { executor, sessions, tasks, workspaces, policy, events, logger } = options;
   const schemas = claudeInputSchemas(options.limits);
 
-  /** Parses, runs `body`, emits the tool events and turns every failure into a categorised tool error. */
-  function handler<S extends z.ZodType>(tool: string, schema: S, caller: Caller, body: (args: z.infer<S>, ctx: ToolContext) => Promise<CallToolResult & { structuredContent: Record<string, unknown> }>) {
-    return async (raw: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> => {
-      const started = Date.now();
-      const sessionHint = typeof raw.sessionId === 'string' ? raw.sessionId : undefined;
-      events.emit('tool.called', { tool, owner: caller.clientId, ...(sessionHint ? { sessionId: sessionHint } : {}) });
-      try {
-        const parsed = schema.safeParse(raw);
-        if (!parsed.success) throw new ClaudeError('invalid_input', describeIssues(parsed.error));
-        const result = await body(parsed.data, ctx);
-        const s = result.structuredContent;
-        events.emit('tool.completed', {
-          tool,
-          owner: caller.clientId,
-          durationMs: Date.now() - started,
-          ...(typeof s.sessionId === 'string' ? { sessionId: s.sessionId } : {}),
-          ...(typeof s.costUsd === 'number' ? { costUsd: s.costUsd } : {}),
-          ...(typeof s.numTurns === 'number' ? { numTurns: s.numTurns } : {}),
-        });
-        return result;
-      } catch (error) {
-        const result = toolErrorResult(error);
-        if (!(error instanceof ClaudeError)) logger.error('claude tool failed', { tool, error, category: 'internal' });
-        const s = result.structuredContent as Record<string, unknown>;
-        events.emit('tool.error', {
-          tool,
-          owner: caller.clientId,
-          durationMs: Date.now() - started,
-          category: result.structuredContent.error.category,
-          message: result.structuredContent.error.message,
-          ...(typeof s.sessionId === 'string' ? { sessionId: s.sessionId } : sessionHint ? { sessionId: sessionHint } : {}),
-          ...(typeof s.costUsd === 'number' ? { costUsd: s.costUsd } : {}),
-        });
-        return result;
-      }
-    };
-  }
+  const handler = createToolHandler(events, logger);
 
   /** Runs Claude for `caller`, recording session ownership as soon as Claude Code names the session. */
   async function runFor(
@@ -160,7 +117,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
           const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
           const limits = limitsOf(args);
           const thinking = args.thinkingLevel ? THINKING_LEVELS[args.thinkingLevel] : undefined;
-          const outcome = await runFor(caller, ctx, {
+          const request = {
             prompt: args.query,
             cwd,
             priority: args.priority ?? 'normal',
@@ -171,7 +128,23 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
             ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
             ...(thinking ? { effort: thinking.effort, thinkingBudgetTokens: thinking.budgetTokens } : {}),
             ...(args.outputSchema ? { outputSchema: args.outputSchema } : {}),
-          });
+          };
+          if (args.backgroundTask) {
+            const task = await tasks.start(caller.clientId, request);
+            const placeholder: RunOutcome = {
+              result: `started background task ${task.taskId}`,
+              sessionId: record?.sessionId ?? '',
+              isError: false,
+              subtype: 'background',
+              numTurns: 0,
+              costUsd: 0,
+              usage: { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheCreationInputTokens: 0 },
+              durationMs: 0,
+              permissionDenials: [],
+            };
+            return success(placeholder, cwd, { taskId: task.taskId });
+          }
+          const outcome = await runFor(caller, ctx, request);
           return success(outcome, cwd);
         }),
       );
@@ -274,6 +247,8 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
           return { content: [{ type: 'text' as const, text: `aborting ${args.sessionId ?? args.runId}` }], structuredContent };
         }),
       );
+
+      registerBackgroundTasksTool(server, caller, tasks, schemas.tasks, handler);
     },
   };
 }

@@ -49,6 +49,8 @@ export interface RunRequest {
   includePartialMessages?: boolean;
   /** Aborting it interrupts the run (MCP cancellation). */
   signal?: AbortSignal;
+  /** Time limit of this run; RUN_TIMEOUT_MS when absent. */
+  timeoutMs?: number;
 }
 
 /** How a run ended, for `structuredContent`. */
@@ -235,7 +237,7 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       killTimer.unref();
     };
     if (request.signal?.aborted) tracked.stop('aborted');
-    const timeout = setTimeout(() => tracked.stop('timeout'), options.runTimeoutMs);
+    const timeout = setTimeout(() => tracked.stop('timeout'), request.timeoutMs ?? options.runTimeoutMs);
     timeout.unref();
 
     let result: SDKResultMessage | undefined;

@@ -49,6 +49,7 @@ export function claudeInputSchemas({ maxPromptLength }: SchemaLimits) {
     permissionMode: z.enum(PERMISSION_MODES).optional().describe('Permission mode, up to the server\'s ceiling (default `default`).'),
     maxBudgetUsd: z.number().positive().max(10_000).optional().describe('Spending cap in USD (clamped to the server ceiling).'),
     outputSchema: z.record(z.string(), z.unknown()).optional().describe('JSON schema: the answer comes back as `structuredOutput`.'),
+    backgroundTask: z.boolean().optional().describe('Run detached: answer at once with a taskId; follow it with claude_background_tasks.'),
   });
   const plan = z.object({ ...common, sessionId: sessionId.optional().describe('Plan inside this session (yours).') });
   const resume = z.object({
@@ -63,7 +64,12 @@ export function claudeInputSchemas({ maxPromptLength }: SchemaLimits) {
     sessionId: sessionId.optional().describe('Abort the run working on this session.'),
     runId: z.string().uuid().optional().describe('Abort this run (from progress messages).'),
   });
-  return { ask, plan, resume, abort };
+  const tasks = z.object({
+    action: z.enum(['list', 'stop', 'logs', 'restart']).describe('list your tasks, stop one, read its transcript tail, or run it again.'),
+    taskId: z.string().uuid().optional().describe('Required for stop, logs and restart.'),
+    lines: z.number().int().min(1).max(200).optional().describe('logs: how many transcript lines (default 50).'),
+  });
+  return { ask, plan, resume, abort, tasks };
 }
 
 const errorSchema = z.object({ category: z.enum(CLAUDE_ERROR_CATEGORIES), message: z.string() });
@@ -87,7 +93,32 @@ export const runOutputSchema = z.object({
   structuredOutput: z.unknown().optional(),
   forkedFrom: z.string().optional(),
   workingDirectory: z.string(),
+  taskId: z.string().optional().describe('Set when backgroundTask was requested: the run continues detached.'),
   error: errorSchema.optional(),
+});
+
+const taskSchema = z.object({
+  taskId: z.string(),
+  status: z.enum(['running', 'completed', 'failed', 'aborted', 'interrupted']),
+  prompt: z.string(),
+  sessionId: z.string().optional(),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  endedAt: z.string().optional(),
+  durationMs: z.number().optional(),
+  costUsd: z.number().optional(),
+  numTurns: z.number().optional(),
+  attempts: z.number().int(),
+  summary: z.string().optional(),
+  error: errorSchema.optional(),
+});
+
+/** The result of claude_background_tasks. */
+export const tasksOutputSchema = z.object({
+  action: z.string(),
+  tasks: z.array(taskSchema).optional(),
+  task: taskSchema.optional(),
+  log: z.array(z.string()).optional(),
 });
 
 /** The result of claude_abort. */

@@ -1,0 +1,62 @@
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { z } from 'zod';
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logging/logger.js';
+import type { Caller } from '../mcp/caller.js';
+import { ClaudeError, toolErrorResult } from './errors.js';
+import { describeIssues } from './tool-schemas.js';
+
+/** What a tool handler receives from the SDK that we use. */
+export interface ToolContext {
+  mcpReq: {
+    signal: AbortSignal;
+    _meta?: { progressToken?: string | number };
+    notify(notification: { method: 'notifications/progress'; params: { progressToken: string | number; progress: number; message?: string } }): Promise<void>;
+  };
+}
+
+/** A tool body: gets parsed arguments, returns a result with `structuredContent`, throws {@link ClaudeError}s. */
+export type ToolBody<A> = (args: A, ctx: ToolContext) => Promise<CallToolResult & { structuredContent: Record<string, unknown> }>;
+
+/**
+ * Wraps tool bodies: parses the arguments with the tool's zod schema (bad input -> `invalid_input`), emits
+ * `tool.called` / `tool.completed` / `tool.error`, and turns every failure into a categorised tool error.
+ */
+export function createToolHandler(events: EventBus, logger: Logger) {
+  return function handler<S extends z.ZodType>(tool: string, schema: S, caller: Caller, body: ToolBody<z.infer<S>>) {
+    return async (raw: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> => {
+      const started = Date.now();
+      const sessionHint = typeof raw.sessionId === 'string' ? raw.sessionId : undefined;
+      events.emit('tool.called', { tool, owner: caller.clientId, ...(sessionHint ? { sessionId: sessionHint } : {}) });
+      try {
+        const parsed = schema.safeParse(raw);
+        if (!parsed.success) throw new ClaudeError('invalid_input', describeIssues(parsed.error));
+        const result = await body(parsed.data, ctx);
+        const s = result.structuredContent;
+        events.emit('tool.completed', {
+          tool,
+          owner: caller.clientId,
+          durationMs: Date.now() - started,
+          ...(typeof s.sessionId === 'string' ? { sessionId: s.sessionId } : {}),
+          ...(typeof s.costUsd === 'number' ? { costUsd: s.costUsd } : {}),
+          ...(typeof s.numTurns === 'number' ? { numTurns: s.numTurns } : {}),
+        });
+        return result;
+      } catch (error) {
+        const result = toolErrorResult(error);
+        if (!(error instanceof ClaudeError)) logger.error('claude tool failed', { tool, error, category: 'internal' });
+        const s = result.structuredContent as Record<string, unknown>;
+        events.emit('tool.error', {
+          tool,
+          owner: caller.clientId,
+          durationMs: Date.now() - started,
+          category: result.structuredContent.error.category,
+          message: result.structuredContent.error.message,
+          ...(typeof s.sessionId === 'string' ? { sessionId: s.sessionId } : sessionHint ? { sessionId: sessionHint } : {}),
+          ...(typeof s.costUsd === 'number' ? { costUsd: s.costUsd } : {}),
+        });
+        return result;
+      }
+    };
+  };
+}
