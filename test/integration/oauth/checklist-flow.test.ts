@@ -269,3 +269,28 @@ describe('K. revocation and introspection', () => {
     expect((await (await introspect({ token: 'garbage', ...clientFields(rs) })).json() as Json)).toEqual({ active: false });
   });
 });
+
+describe('F35 over HTTPS: __Host- cookies with Secure', () => {
+  it('sets __Host- prefixed, Secure, HttpOnly, SameSite=Lax cookies when the issuer is https', async () => {
+    const tls = await startOAuthServer({ baseUrl: 'https://localhost' });
+    try {
+      const port = tls.port;
+      const tlsClient = await (async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/register`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none' }),
+        });
+        return ((await response.json()) as Json).client_id as string;
+      })();
+      const url = new URL(`http://127.0.0.1:${port}/authorize`);
+      url.search = new URLSearchParams({ response_type: 'code', client_id: tlsClient, redirect_uri: 'https://app.example/cb', code_challenge: pkce().challenge, code_challenge_method: 'S256', resource: 'https://localhost/mcp' }).toString();
+      const page = await fetch(url, { redirect: 'manual' });
+      expect(page.status).toBe(200);
+      const cookie = page.headers.getSetCookie().join('\n');
+      expect(cookie).toMatch(/^__Host-ccm_interaction=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+; Secure$/m);
+    } finally {
+      await tls.stop();
+    }
+  });
+});
