@@ -430,6 +430,16 @@ export const configSchema = z.object({
     .default(50)
     .describe('Most agentic turns of one run; a caller\'s `maxTurns` is clamped to it.')
     .register(fieldMeta, { env: 'CLAUDE_MAX_TURNS', group: 'Claude' }),
+  /** Background tasks (`claude_ask` with `backgroundTask: true`) alive at once; more are refused with `busy`. */
+  maxAsyncProcesses: int(1, 1000)
+    .default(10)
+    .describe('Background Claude tasks alive at once; further ones are refused with `busy`.')
+    .register(fieldMeta, { env: 'MAX_ASYNC_PROCESSES', group: 'Claude' }),
+  /** Time limit of one background task run. */
+  asyncProcessTimeoutMs: int(1000, 7 * 24 * 3600_000)
+    .default(30 * 60_000)
+    .describe('Longest a background task may run before it is interrupted (`timeout`).')
+    .register(fieldMeta, { env: 'ASYNC_PROCESS_TIMEOUT_MS', group: 'Claude' }),
   /**
    * Extra environment variables passed to Claude Code. The child otherwise gets only PATH, HOME, TMPDIR, locale,
    * proxies, `ANTHROPIC_*`, `CLAUDE_CODE_*` and `DISABLE_*`: server secrets never reach it.

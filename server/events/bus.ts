@@ -38,6 +38,12 @@ export interface EventMap {
   'tool.completed': { tool: string; owner: string; durationMs: number; sessionId?: string; costUsd?: number; numTurns?: number };
   /** A Claude tool call failed; `category` is the error category returned to the client. */
   'tool.error': { tool: string; owner: string; durationMs: number; category: string; message: string; sessionId?: string; costUsd?: number };
+  /** A background Claude task started (or restarted). */
+  'background_task.started': { taskId: string; owner: string };
+  /** A background task finished successfully. */
+  'background_task.completed': { taskId: string; owner: string; costUsd: number; durationMs: number };
+  /** A background task failed, was aborted, or was interrupted by a shutdown. */
+  'background_task.failed': { taskId: string; owner: string; category: string; status: string };
 }
 
 /** An event type. */
