@@ -5,7 +5,8 @@ import type { ToolProvider } from '../mcp/tool-provider.js';
 import type { Storage } from '../storage/types.js';
 import { BackgroundTasks } from './background-tasks.js';
 import { createClaudeToolProvider } from './claude-tool-provider.js';
-import { resolveClaudeCli } from './cli-path.js';
+import { bundledClaudePath } from './claude-cli.js';
+import { requireCli, resolveClaudeCli } from './cli-path.js';
 import { createClaudeExecutor, type ClaudeExecutor } from './executor.js';
 import { SessionStore } from './session-store.js';
 import { createWorkspacePolicy, type WorkspacePolicy } from './workspace.js';
@@ -67,6 +68,8 @@ export async function createClaudeService({ config, storage, events, logger, env
     sessions,
     tasks,
     workspaces,
+    env,
+    executable: () => requireCli(cli) ?? bundledClaudePath(),
     policy: {
       maxPermissionMode: config.maxPermissionMode,
       disallowedTools: config.disallowedTools,

@@ -6,6 +6,7 @@ import type { Caller } from '../mcp/caller.js';
 import type { ToolProvider } from '../mcp/tool-provider.js';
 import type { BackgroundTasks } from './background-tasks.js';
 import { registerBackgroundTasksTool } from './background-tools.js';
+import { registerCatalogTools } from './catalog-tools.js';
 import { ClaudeError } from './errors.js';
 import type { ClaudeExecutor, RunOutcome, RunRequest } from './executor.js';
 import { applyPolicy, type RequestedLimits, type RunPolicy } from './policy.js';
@@ -28,6 +29,10 @@ export interface ClaudeToolProviderOptions {
   sessions: SessionStore;
   tasks: BackgroundTasks;
   workspaces: WorkspacePolicy;
+  /** The child environment, for the plugin subcommands and user agents. */
+  env: Readonly<Record<string, string>>;
+  /** The `claude` executable for subcommands; throws `cli_not_found` when unusable. */
+  executable: () => string | undefined;
   policy: RunPolicy;
   limits: SchemaLimits;
   events: EventBus;
@@ -249,6 +254,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
       );
 
       registerBackgroundTasksTool(server, caller, tasks, schemas.tasks, handler);
+      registerCatalogTools(server, caller, { workspaces, env: options.env, executable: options.executable, handler });
     },
   };
 }
