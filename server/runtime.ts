@@ -76,7 +76,8 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     resourceServer = createExternalResourceServer({ settings: config, storage: container.storage, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
   } else if (effectiveAuthMode(config) === 'oauth') {
     auth = createAuthServer({ settings: config, storage: container.storage, events, logger, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
-    if (config.authInitialAdmin) {
+    // With an identity provider configured, people sign in there: no generated local account is needed.
+    if (config.authInitialAdmin && !config.oidcIssuer) {
       const admin = await auth.users.ensureInitialAdmin();
       const announce = options.announce ?? ((text: string) => logger.warn(text));
       if (admin) {

@@ -15,6 +15,7 @@ import { createInteractions, type Interactions } from './interactions.js';
 import { MCP_ENDPOINT_SCOPES } from './scopes.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
 import { createTokenService, type TokenService } from './token-service.js';
+import { createUpstreamOidc, type UpstreamOidc } from './upstream-oidc.js';
 import { createUserStore, type UserStore } from './users.js';
 
 /** The settings the auth module reads (a narrow view of `Config`). */
@@ -31,6 +32,12 @@ export interface AuthSettings {
   apiKeysPath?: string;
   oauthCimdEnabled: boolean;
   oauthCimdAllowPrivate: boolean;
+  oidcIssuer?: string;
+  oidcClientId?: string;
+  oidcClientSecret?: string;
+  oidcScopes: readonly string[];
+  oidcAllowedUsers: readonly string[];
+  oidcProviderName: string;
 }
 
 /** The URLs every part of the auth module must agree on, byte for byte (checklist C.17, B.9). */
@@ -66,6 +73,8 @@ export interface AuthServer {
   users: UserStore;
   apiKeys: ApiKeyStore;
   interactions: Interactions;
+  /** Sign-in through an upstream OpenID Connect provider, when OIDC_ISSUER is set. */
+  upstream?: UpstreamOidc;
   authorize: AuthorizeService;
   token: TokenService;
   authenticate: BearerAuthenticator;
@@ -133,6 +142,13 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
     users: createUserStore(storage),
     apiKeys,
     interactions,
+    upstream: settings.oidcIssuer
+      ? createUpstreamOidc({
+          settings: { ...settings, oidcIssuer: settings.oidcIssuer, oidcClientId: settings.oidcClientId! },
+          store: storage,
+          callbackUrl: `${urls.issuer}/oauth/upstream/callback`,
+        })
+      : undefined,
     authorize: createAuthorizeService({
       issuer: urls.issuer,
       resource: urls.resource,

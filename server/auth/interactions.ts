@@ -36,6 +36,8 @@ export interface Interactions {
   start(request: AuthorizationRequest): Promise<{ interaction: Interaction; binding: string }>;
   /** The interaction when `binding` and `csrf` both match; `undefined` otherwise (→ 403). */
   resume(id: string, binding: string | undefined, csrf: string | undefined): Promise<Interaction | undefined>;
+  /** The interaction by id alone, for the upstream-login callback (its own state check stands in for the CSRF token). */
+  load(id: string): Promise<Interaction | undefined>;
   /** Ends an interaction (single use: approving twice cannot mint two codes). */
   finish(id: string): Promise<Interaction | undefined>;
   /** Creates a browser login session for `subject`; returns the cookie value. */
@@ -65,6 +67,7 @@ export function createInteractions(options: InteractionsOptions): Interactions {
       if (!safeEqual(interaction.bindingHash, hashToken(binding)) || !safeEqual(interaction.csrf, csrf)) return undefined;
       return interaction;
     },
+    load: (id) => store.get<Interaction>(INTERACTIONS, id),
     finish: (id) => store.take<Interaction>(INTERACTIONS, id),
     async createSession(subject, ttlSeconds) {
       const cookie = randomToken();

@@ -134,6 +134,10 @@ function crossFieldProblems(config: z.infer<typeof configSchema>): string[] {
       `AUTH_MODE: none is only allowed on a loopback HOST (got ${config.host}); use AUTH_MODE=oauth, or set MCP_DISABLE_AUTH=true to serve without authentication anyway`,
     );
   }
+  if (config.oidcIssuer && !config.oidcClientId) problems.push('OIDC_CLIENT_ID: required when OIDC_ISSUER is set');
+  if (config.oidcIssuer && config.oidcAllowedUsers.length === 0) {
+    problems.push('OIDC_ALLOWED_USERS: required when OIDC_ISSUER is set (emails, @domain, or * for anyone the provider accepts)');
+  }
   if (effectiveAuthMode(config) === 'external') {
     if (!config.authExternalIssuer) problems.push('AUTH_EXTERNAL_ISSUER: required when AUTH_MODE=external');
     if (config.authExternalIntrospectionUrl && !(config.authExternalClientId && config.authExternalClientSecret)) {

@@ -257,6 +257,44 @@ export const configSchema = z.object({
     .default(true)
     .describe('Accept private-use redirect URI schemes such as `cursor://` for native apps (RFC 8252 §7.1).')
     .register(fieldMeta, { env: 'OAUTH_ALLOW_PRIVATE_REDIRECT_SCHEMES', group: 'Auth' }),
+  /** Sign users in through this OpenID Connect provider (in addition to local users). Register `{BASE_URL}/oauth/upstream/callback` there. */
+  oidcIssuer: httpUrl()
+    .optional()
+    .describe('Issuer of an OpenID Connect provider users sign in with (register `BASE_URL/oauth/upstream/callback` there).')
+    .register(fieldMeta, { env: 'OIDC_ISSUER', group: 'Auth', example: 'https://accounts.google.com' }),
+  /** This server's client id at the provider. */
+  oidcClientId: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Client id of this server at the OpenID Connect provider.')
+    .register(fieldMeta, { env: 'OIDC_CLIENT_ID', group: 'Auth', example: 'claude-code-mcp' }),
+  /** This server's client secret at the provider (absent: a public client with PKCE). */
+  oidcClientSecret: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Client secret of this server at the OpenID Connect provider.')
+    .register(fieldMeta, { env: 'OIDC_CLIENT_SECRET', group: 'Auth', secret: true, example: 'change-me' }),
+  /** Scopes requested from the provider. */
+  oidcScopes: z
+    .array(z.string().min(1))
+    .default(['openid', 'email', 'profile'])
+    .describe('Comma list of scopes requested from the OpenID Connect provider.')
+    .register(fieldMeta, { env: 'OIDC_SCOPES', group: 'Auth' }),
+  /** Who may sign in through the provider: emails, `@domain` suffixes, or `*` for anyone it authenticates. Required with OIDC_ISSUER. */
+  oidcAllowedUsers: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Comma list of who may sign in via OIDC: emails, `@example.com` domains, or `*` for anyone the provider accepts.')
+    .register(fieldMeta, { env: 'OIDC_ALLOWED_USERS', group: 'Auth', example: '@example.com,alice@gmail.com' }),
+  /** Name on the sign-in button. */
+  oidcProviderName: z
+    .string()
+    .min(1)
+    .default('your identity provider')
+    .describe('Name of the OpenID Connect provider shown on the sign-in button.')
+    .register(fieldMeta, { env: 'OIDC_PROVIDER_NAME', group: 'Auth' }),
   /** Accept Client ID Metadata Documents: an https URL as client_id, fetched with SSRF protection and cached. */
   oauthCimdEnabled: bool()
     .default(true)

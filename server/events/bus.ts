@@ -19,7 +19,7 @@ export interface EventMap {
     clientId?: string;
   };
   /** Audit: a user logged in on the authorization page (`method`: local password). */
-  'auth.login': { subject: string; method: 'password'; success: boolean };
+  'auth.login': { subject: string; method: 'password' | 'oidc'; success: boolean };
   /** Audit: a user approved a client (remembered or not). */
   'auth.consent': { clientId: string; subject: string; scopes: string[]; remembered: boolean };
   /** Audit: access refused (consent denied, bad login, missing scope). */

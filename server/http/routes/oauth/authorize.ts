@@ -1,8 +1,7 @@
 import type { RequestHandler } from 'express';
 import { readCookie } from '../../middleware/oauth-request.js';
-import { continueAsUser, cookieNames, pageHeaders, setCookie, type InteractionFlowOptions } from './interaction-flow.js';
-import { OAUTH_PATHS } from './metadata.js';
-import { errorPage, loginPage } from './pages.js';
+import { continueAsUser, cookieNames, pageHeaders, renderLogin, setCookie, type InteractionFlowOptions } from './interaction-flow.js';
+import { errorPage } from './pages.js';
 
 /** Options of {@link authorizeHandler}. */
 export type AuthorizeOptions = InteractionFlowOptions;
@@ -33,7 +32,6 @@ export function authorizeHandler(options: AuthorizeOptions): RequestHandler {
       await continueAsUser(options, res, interaction, subject, 302);
       return;
     }
-    pageHeaders(res);
-    res.send(loginPage({ action: OAUTH_PATHS.login, interactionId: interaction.id, csrf: interaction.csrf, clientName: client.client_name ?? client.client_id }));
+    renderLogin(options, res, interaction, client);
   };
 }

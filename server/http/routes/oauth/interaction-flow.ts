@@ -2,20 +2,20 @@ import type { Response } from 'express';
 import type { AuthServer } from '../../../auth/auth-server.js';
 import type { OAuthClient } from '../../../auth/clients.js';
 import type { Interaction } from '../../../auth/interactions.js';
-import { consentPage } from './pages.js';
+import { consentPage, loginPage } from './pages.js';
 import { OAUTH_PATHS } from './metadata.js';
 
 /** What the login, consent and authorize endpoints share. */
 export interface InteractionFlowOptions {
-  auth: Pick<AuthServer, 'authorize' | 'interactions' | 'users' | 'clients' | 'settings' | 'urls'>;
+  auth: Pick<AuthServer, 'authorize' | 'interactions' | 'users' | 'clients' | 'settings' | 'urls' | 'upstream'>;
   /** Issuer is https: cookies get `Secure` and the `__Host-` prefix (checklist F.35). */
   secureCookies: boolean;
 }
 
 /** Cookie names: `__Host-` prefixed over HTTPS. */
-export function cookieNames(secure: boolean): { interaction: string; session: string } {
+export function cookieNames(secure: boolean): { interaction: string; session: string; upstream: string } {
   const prefix = secure ? '__Host-' : '';
-  return { interaction: `${prefix}ccm_interaction`, session: `${prefix}ccm_session` };
+  return { interaction: `${prefix}ccm_interaction`, session: `${prefix}ccm_session`, upstream: `${prefix}ccm_upstream` };
 }
 
 /** Sets a path-wide, HttpOnly, SameSite=Lax cookie (`Secure` over HTTPS). */
@@ -53,20 +53,37 @@ export async function continueAsUser(
     return;
   }
   const client = (await auth.clients.get(interaction.request.clientId)) as OAuthClient;
+  pageHeaders(res);
+  res.send(consentPage({ action: OAUTH_PATHS.consent, interactionId: interaction.id, csrf: interaction.csrf, subject, ...consentFacts(client, interaction) }));
+}
+
+/** What the consent UI shows about a request (checklist F.34). */
+export function consentFacts(client: OAuthClient, interaction: Interaction) {
   const redirect = new URL(interaction.request.redirectUri);
+  return {
+    clientName: client.client_name ?? client.client_id,
+    unverified: !client.static,
+    redirectHost: redirect.host || redirect.protocol,
+    loopbackRedirect: LOOPBACK.has(redirect.hostname),
+    scopes: interaction.request.scopes,
+    resource: interaction.request.resource,
+  };
+}
+
+/** The sign-in page for an interaction, with the upstream-provider option when one is configured. */
+export function renderLogin(options: InteractionFlowOptions, res: Response, interaction: Interaction, client: OAuthClient, error?: string): void {
+  const { auth } = options;
   pageHeaders(res);
   res.send(
-    consentPage({
-      action: OAUTH_PATHS.consent,
+    loginPage({
+      action: OAUTH_PATHS.login,
       interactionId: interaction.id,
       csrf: interaction.csrf,
-      subject,
       clientName: client.client_name ?? client.client_id,
-      unverified: !client.static,
-      redirectHost: redirect.host || redirect.protocol,
-      loopbackRedirect: LOOPBACK.has(redirect.hostname),
-      scopes: interaction.request.scopes,
-      resource: interaction.request.resource,
+      error,
+      upstream: auth.upstream
+        ? { providerName: auth.settings.oidcProviderName, consentAction: OAUTH_PATHS.consent, details: consentFacts(client, interaction) }
+        : undefined,
     }),
   );
 }

@@ -1,9 +1,8 @@
 import express, { type RequestHandler } from 'express';
 import type { EventBus } from '../../../events/bus.js';
 import { readCookie } from '../../middleware/oauth-request.js';
-import { continueAsUser, cookieNames, pageHeaders, setCookie, type InteractionFlowOptions } from './interaction-flow.js';
-import { OAUTH_PATHS } from './metadata.js';
-import { errorPage, loginPage } from './pages.js';
+import { continueAsUser, cookieNames, pageHeaders, renderLogin, setCookie, type InteractionFlowOptions } from './interaction-flow.js';
+import { errorPage } from './pages.js';
 
 /** Options of {@link loginHandler}. */
 export interface LoginOptions extends InteractionFlowOptions {
@@ -31,16 +30,8 @@ export function loginHandler(options: LoginOptions): RequestHandler[] {
     events?.emit('auth.login', { subject: field('username') ?? '', method: 'password', success: !!subject });
     if (!subject) {
       const client = await auth.clients.get(interaction.request.clientId);
-      pageHeaders(res);
-      res.status(401).send(
-        loginPage({
-          action: OAUTH_PATHS.login,
-          interactionId: interaction.id,
-          csrf: interaction.csrf,
-          clientName: client?.client_name ?? interaction.request.clientId,
-          error: 'Wrong username or password.',
-        }),
-      );
+      res.status(401);
+      renderLogin(options, res, interaction, client!, 'Wrong username or password.');
       return;
     }
     const ttl = auth.settings.loginSessionTtlSeconds;

@@ -13,6 +13,7 @@ export const OAUTH_PATHS = {
   jwks: '/.well-known/jwks.json',
   login: '/oauth/login',
   consent: '/oauth/consent',
+  upstreamCallback: '/oauth/upstream/callback',
 } as const;
 
 /** RFC 9728 §2 protected-resource metadata of `R`. `resource` is byte-identical to `R` (checklist B.9). */

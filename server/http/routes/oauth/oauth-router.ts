@@ -13,6 +13,7 @@ import { protectedResourceRouter } from './resource-router.js';
 import { registerHandler } from './register.js';
 import { revokeHandler } from './revoke.js';
 import { tokenHandler } from './token.js';
+import { upstreamCallbackHandler } from './upstream-callback.js';
 
 /** Options of {@link oauthRouter}. */
 export interface OAuthRouterOptions {
@@ -54,5 +55,6 @@ export function oauthRouter({ auth, events }: OAuthRouterOptions): Router {
   router.get(api(OAUTH_PATHS.authorize), authorizeHandler(flow));
   router.post(OAUTH_PATHS.login, ...loginHandler({ ...flow, events }));
   router.post(OAUTH_PATHS.consent, ...consentHandler(flow));
+  if (auth.upstream) router.get(OAUTH_PATHS.upstreamCallback, upstreamCallbackHandler({ ...flow, events }));
   return router;
 }

@@ -37,14 +37,29 @@ export interface LoginPageOptions {
   csrf: string;
   clientName: string;
   error?: string;
+  /**
+   * Sign-in through an upstream provider: the page then also shows what is being approved (checklist L.56: consent
+   * comes before the redirect to the provider) and posts Approve/Deny to the consent action.
+   */
+  upstream?: { providerName: string; consentAction: string; details: Omit<ConsentPageOptions, 'action' | 'interactionId' | 'csrf' | 'subject'> };
 }
 
 /** The local-user login form. */
 export function loginPage(options: LoginPageOptions): string {
+  const upstream = options.upstream
+    ? `${consentDetails(options.upstream.details)}
+<form method="post" action="${escape(options.upstream.consentAction)}">
+${hidden('interaction', options.interactionId)}${hidden('csrf', options.csrf)}
+<label><input type="checkbox" name="remember" value="1" checked> Remember this decision</label>
+<button type="submit" name="decision" value="allow">Approve and continue with ${escape(options.upstream.providerName)}</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>
+<h2>Or sign in with a local account</h2>`
+    : `<p><strong>${escape(options.clientName)}</strong> wants to connect to this server. Sign in to continue.</p>`;
   return layout(
     'Sign in',
     `<h1>Sign in</h1>
-<p><strong>${escape(options.clientName)}</strong> wants to connect to this server. Sign in to continue.</p>
+${upstream}
 ${options.error ? `<p class="error" role="alert">${escape(options.error)}</p>` : ''}
 <form method="post" action="${escape(options.action)}">
 ${hidden('interaction', options.interactionId)}${hidden('csrf', options.csrf)}
@@ -73,19 +88,24 @@ export interface ConsentPageOptions {
   resource: string;
 }
 
-/** The consent page: who asks, where the browser goes next, what is granted, for which resource. */
-export function consentPage(options: ConsentPageOptions): string {
+/** Who asks, where the browser goes next, what is granted, for which resource (checklist F.34). */
+function consentDetails(options: Pick<ConsentPageOptions, 'clientName' | 'unverified' | 'resource' | 'redirectHost' | 'loopbackRedirect' | 'scopes'>): string {
   const scopes = options.scopes.map((scope) => `<li><code>${escape(scope)}</code></li>`).join('');
-  return layout(
-    'Authorize access',
-    `<h1>Authorize access</h1>
-<p>Signed in as <strong>${escape(options.subject)}</strong>.</p>
-<p><strong>${escape(options.clientName)}</strong>${options.unverified ? ' <em>(name given by the application itself, not verified)</em>' : ''}
+  return `<p><strong>${escape(options.clientName)}</strong>${options.unverified ? ' <em>(name given by the application itself, not verified)</em>' : ''}
 wants access to <code>${escape(options.resource)}</code>.</p>
 <p>After you decide, your browser goes to <strong>${escape(options.redirectHost)}</strong>.</p>
 ${options.loopbackRedirect ? '<p class="warn">This application receives the result on your own computer (a local address). Only continue if you started this connection yourself.</p>' : ''}
 <h2>It asks for</h2>
-<ul>${scopes}</ul>
+<ul>${scopes}</ul>`;
+}
+
+/** The consent page: who asks, where the browser goes next, what is granted, for which resource. */
+export function consentPage(options: ConsentPageOptions): string {
+  return layout(
+    'Authorize access',
+    `<h1>Authorize access</h1>
+<p>Signed in as <strong>${escape(options.subject)}</strong>.</p>
+${consentDetails(options)}
 <form method="post" action="${escape(options.action)}">
 ${hidden('interaction', options.interactionId)}${hidden('csrf', options.csrf)}
 <label><input type="checkbox" name="remember" value="1" checked> Remember this decision</label>
