@@ -1,4 +1,4 @@
-import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { CanUseTool, SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
@@ -53,6 +53,32 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
 
   const handler = createToolHandler(events, logger);
 
+  /**
+   * Permission prompts: a tool that is neither allowed nor disallowed is put to the user through MCP elicitation
+   * when the client declared it can answer; without that capability no callback is set and Claude Code's policy
+   * denies the tool (it then appears in `permissionDenials`).
+   */
+  function permissionPrompt(server: McpServer, ctx: ToolContext): CanUseTool | undefined {
+    const capabilities = server.server.getClientCapabilities() as { elicitation?: { form?: object } } | undefined;
+    if (!capabilities?.elicitation) return undefined;
+    return async (toolName, input, { signal }) => {
+      const detail = describeToolInput(input);
+      try {
+        const answer = await ctx.mcpReq.elicitInput({
+          mode: 'form',
+          message: `Claude Code wants to use ${toolName}${detail ? ` (${detail})` : ''}. Allow it?`,
+          requestedSchema: { type: 'object', properties: { allow: { type: 'boolean', title: `Allow ${toolName}` } }, required: ['allow'] },
+        });
+        if (signal.aborted) return { behavior: 'deny', message: 'the run was interrupted' };
+        if (answer.action === 'accept' && answer.content?.allow === true) return { behavior: 'allow', updatedInput: input };
+        return { behavior: 'deny', message: `the user did not allow ${toolName}` };
+      } catch (error) {
+        logger.debug('permission prompt failed; denying', { tool: toolName, error });
+        return { behavior: 'deny', message: `${toolName} needs approval and the client could not be asked` };
+      }
+    };
+  }
+
   /** Runs Claude for `caller`, recording session ownership as soon as Claude Code names the session. */
   async function runFor(
     caller: Caller,
@@ -60,6 +86,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
     request: Omit<RunRequest, 'owner' | 'signal' | 'onMessage'>,
     observe?: (message: SDKMessage) => void,
     forkedFrom?: string,
+    canUseTool?: CanUseTool,
   ): Promise<RunOutcome> {
     const owner = caller.clientId;
     let saving: Promise<unknown> = Promise.resolve();
@@ -81,7 +108,14 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
       observe?.(message);
     };
     try {
-      return await executor.run({ ...request, owner, signal: ctx.mcpReq.signal, onMessage, includePartialMessages: token !== undefined });
+      return await executor.run({
+        ...request,
+        owner,
+        signal: ctx.mcpReq.signal,
+        onMessage,
+        includePartialMessages: token !== undefined,
+        ...(canUseTool ? { canUseTool } : {}),
+      });
     } finally {
       await saving;
     }
@@ -149,7 +183,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
             };
             return success(placeholder, cwd, { taskId: task.taskId });
           }
-          const outcome = await runFor(caller, ctx, request);
+          const outcome = await runFor(caller, ctx, request, undefined, undefined, permissionPrompt(server, ctx));
           return success(outcome, cwd);
         }),
       );
@@ -224,6 +258,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
             },
             undefined,
             args.fork ? record.sessionId : undefined,
+            permissionPrompt(server, ctx),
           );
           return success(outcome, cwd, args.fork ? { forkedFrom: record.sessionId } : {});
         }),
@@ -257,4 +292,9 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
       registerCatalogTools(server, caller, { workspaces, env: options.env, executable: options.executable, handler });
     },
   };
+}
+
+function describeToolInput(input: Record<string, unknown>): string {
+  const detail = input.command ?? input.file_path ?? input.path ?? input.url ?? input.pattern;
+  return typeof detail === 'string' ? detail.slice(0, 300) : '';
 }

@@ -12,6 +12,12 @@ export interface ToolContext {
     signal: AbortSignal;
     _meta?: { progressToken?: string | number };
     notify(notification: { method: 'notifications/progress'; params: { progressToken: string | number; progress: number; message?: string } }): Promise<void>;
+    /** Asks the user through the client (MCP elicitation); rejects when the client cannot. */
+    elicitInput(params: {
+      mode?: 'form';
+      message: string;
+      requestedSchema: { type: 'object'; properties: Record<string, { type: 'boolean'; title?: string; description?: string }>; required?: string[] };
+    }): Promise<{ action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> }>;
   };
 }
 

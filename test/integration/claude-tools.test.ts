@@ -154,6 +154,32 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     expect(readFileSync(path.join(sandbox.workspace, 'allowed.txt'), 'utf8')).toBe('w\n');
   });
 
+  it('asks the user through MCP elicitation about a tool that is neither allowed nor disallowed', async () => {
+    const asked: string[] = [];
+    const elicitingClient = new Client({ name: 'eliciting', version: '1' }, { capabilities: { elicitation: { form: {} } } });
+    elicitingClient.setRequestHandler('elicitation/create', async (request) => {
+      const message = String((request.params as { message: string }).message);
+      asked.push(message);
+      return { action: 'accept', content: { allow: message.includes('approved.txt') } };
+    });
+    await elicitingClient.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+    try {
+      const write = (file: string) => ({ kind: 'tool_use' as const, name: 'Write', input: { file_path: path.join(sandbox.workspace, file), content: 'e\n' } });
+      mock.on({ prompt: 'elicit-yes', replies: [write('approved.txt'), { kind: 'text', text: 'approved' }] });
+      mock.on({ prompt: 'elicit-no', replies: [write('refused.txt'), { kind: 'text', text: 'refused' }] });
+      const yes = (await elicitingClient.callTool({ name: 'claude_ask', arguments: { query: 'elicit-yes' } }, { timeout: 60_000 })).structuredContent as Structured;
+      expect(yes.permissionDenials).toEqual([]);
+      expect(readFileSync(path.join(sandbox.workspace, 'approved.txt'), 'utf8')).toBe('e\n');
+      const no = (await elicitingClient.callTool({ name: 'claude_ask', arguments: { query: 'elicit-no' } }, { timeout: 60_000 })).structuredContent as Structured;
+      expect(no.permissionDenials.map((d) => d.toolName)).toContain('Write');
+      expect(existsSync(path.join(sandbox.workspace, 'refused.txt'))).toBe(false);
+      expect(asked).toHaveLength(2);
+      expect(asked[0]).toContain('Claude Code wants to use Write');
+    } finally {
+      await elicitingClient.close();
+    }
+  });
+
   it('disallowedTools removes a tool from the run entirely', async () => {
     mock.on({ prompt: 'tools-disallowed', replies: [{ kind: 'text', text: 'fine' }] });
     await call('claude_ask', { query: 'tools-disallowed', disallowedTools: ['Bash'] });
