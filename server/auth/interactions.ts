@@ -44,6 +44,8 @@ export interface Interactions {
   createSession(subject: string, ttlSeconds: number): Promise<string>;
   /** The subject of a browser session cookie. */
   sessionSubject(cookie: string | undefined): Promise<string | undefined>;
+  /** The subject and the session's CSRF token (for the grants page's forms). */
+  session(cookie: string | undefined): Promise<{ subject: string; csrf: string } | undefined>;
 }
 
 const INTERACTIONS = 'auth:interactions';
@@ -71,12 +73,16 @@ export function createInteractions(options: InteractionsOptions): Interactions {
     finish: (id) => store.take<Interaction>(INTERACTIONS, id),
     async createSession(subject, ttlSeconds) {
       const cookie = randomToken();
-      await store.set(SESSIONS, hashToken(cookie), { subject }, ttlSeconds);
+      await store.set(SESSIONS, hashToken(cookie), { subject, csrf: randomToken() }, ttlSeconds);
       return cookie;
     },
     async sessionSubject(cookie) {
       if (!cookie) return undefined;
       return (await store.get<{ subject: string }>(SESSIONS, hashToken(cookie)))?.subject;
+    },
+    async session(cookie) {
+      if (!cookie) return undefined;
+      return store.get<{ subject: string; csrf: string }>(SESSIONS, hashToken(cookie));
     },
   };
 }

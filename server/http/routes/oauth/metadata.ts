@@ -14,6 +14,7 @@ export const OAUTH_PATHS = {
   login: '/oauth/login',
   consent: '/oauth/consent',
   upstreamCallback: '/oauth/upstream/callback',
+  grants: '/oauth/grants',
 } as const;
 
 /** RFC 9728 §2 protected-resource metadata of `R`. `resource` is byte-identical to `R` (checklist B.9). */

@@ -5,6 +5,7 @@ import { publicCors } from '../../middleware/cors.js';
 import { authorizationServerMetadataHandler } from './authorization-server-metadata.js';
 import { authorizeHandler } from './authorize.js';
 import { consentHandler } from './consent.js';
+import { grantsHandlers } from './grants.js';
 import { introspectHandler } from './introspect.js';
 import { jwksHandler } from './jwks.js';
 import { loginHandler } from './login.js';
@@ -55,6 +56,9 @@ export function oauthRouter({ auth, events }: OAuthRouterOptions): Router {
   router.get(api(OAUTH_PATHS.authorize), authorizeHandler(flow));
   router.post(OAUTH_PATHS.login, ...loginHandler({ ...flow, events }));
   router.post(OAUTH_PATHS.consent, ...consentHandler(flow));
+  const grants = grantsHandlers({ ...flow, grants: auth.grants, events });
+  router.get(OAUTH_PATHS.grants, grants.page);
+  router.post(OAUTH_PATHS.grants, ...grants.action);
   if (auth.upstream) router.get(OAUTH_PATHS.upstreamCallback, upstreamCallbackHandler({ ...flow, events }));
   return router;
 }

@@ -115,6 +115,49 @@ ${hidden('interaction', options.interactionId)}${hidden('csrf', options.csrf)}
   );
 }
 
+/** One grant as the grants page lists it. */
+export interface GrantRow {
+  id: string;
+  clientName: string;
+  scopes: readonly string[];
+  createdAt: number;
+}
+
+/** The user's grants, each with a Revoke button. */
+export function grantsPage(options: { action: string; subject: string; csrf: string; grants: readonly GrantRow[]; notice?: string }): string {
+  const rows = options.grants
+    .map(
+      (grant) => `<tr><td>${escape(grant.clientName)}</td><td>${grant.scopes.map((scope) => `<code>${escape(scope)}</code>`).join(' ')}</td>
+<td>${escape(new Date(grant.createdAt).toISOString().slice(0, 16).replace('T', ' '))} UTC</td>
+<td><form method="post" action="${escape(options.action)}">${hidden('action', 'revoke')}${hidden('grant', grant.id)}${hidden('csrf', options.csrf)}<button type="submit">Revoke</button></form></td></tr>`,
+    )
+    .join('\n');
+  return layout(
+    'Connected applications',
+    `<h1>Connected applications</h1>
+<p>Signed in as <strong>${escape(options.subject)}</strong>. Revoking stops the application's tokens at once and forgets your approval.</p>
+${options.notice ? `<p role="status">${escape(options.notice)}</p>` : ''}
+${options.grants.length === 0 ? '<p>No application has access.</p>' : `<table><thead><tr><th>Application</th><th>Access</th><th>Since</th><th></th></tr></thead><tbody>\n${rows}\n</tbody></table>`}`,
+  );
+}
+
+/** Sign-in form of the grants page (local users). */
+export function grantsLoginPage(options: { action: string; csrf: string; error?: string }): string {
+  return layout(
+    'Sign in',
+    `<h1>Sign in to manage connected applications</h1>
+${options.error ? `<p class="error" role="alert">${escape(options.error)}</p>` : ''}
+<form method="post" action="${escape(options.action)}">
+${hidden('action', 'login')}${hidden('csrf', options.csrf)}
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
 /** A direct error page: used when the client or redirect URI cannot be trusted, so nothing may redirect. */
 export function errorPage(title: string, message: string): string {
   return layout(title, `<h1>${escape(title)}</h1>\n<p class="error">${escape(message)}</p>\n<p>Close this window and try connecting again.</p>`);
