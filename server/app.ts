@@ -96,7 +96,7 @@ export function createApp(deps: AppDeps): Express {
       prefix: config.mcpPathPrefix,
       streamable: deps.streamable,
       sse: deps.sse,
-      authenticate: deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate) : async () => LOCAL_CALLER),
+      authenticate: deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate, deps.events) : async () => LOCAL_CALLER),
       isOriginAllowed: compileOriginAllowList(config.allowedOrigins),
       maxBodyBytes: config.maxBodyBytes,
     }),

@@ -96,6 +96,18 @@ describe('B. protected resource', () => {
     expect(challenge).toContain('resource_metadata=');
   });
 
+  it('audits refused credentials as auth.denied (but not a first request without any)', async () => {
+    const seen: string[] = [];
+    const off = server.container.events.on('auth.denied', (event) => void seen.push(event.data.reason));
+    try {
+      await (await mcpInitialize(server)).text();
+      await (await mcpInitialize(server, { authorization: 'Bearer not.a.token' })).text();
+      expect(seen).toEqual(['invalid_token']);
+    } finally {
+      off();
+    }
+  });
+
   it('B13: a token in the query string is not accepted; header plus query is invalid_request', async () => {
     const client = await registerClient(server);
     const tokens = await obtainTokens(server, client);
