@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ToolProvider } from '../mcp/tool-provider.js';
 import type { Storage } from '../storage/types.js';
 import { BackgroundTasks } from './background-tasks.js';
+import { CheckpointStore } from './checkpoints.js';
 import { createClaudeToolProvider } from './claude-tool-provider.js';
 import { bundledClaudePath } from './claude-cli.js';
 import { requireCli, resolveClaudeCli } from './cli-path.js';
@@ -67,6 +68,7 @@ export async function createClaudeService({ config, storage, events, logger, env
     executor,
     sessions,
     tasks,
+    checkpoints: new CheckpointStore({ store: storage, dataDir: config.dataDir }),
     workspaces,
     env,
     executable: () => requireCli(cli) ?? bundledClaudePath(),

@@ -7,6 +7,8 @@ import type { ToolProvider } from '../mcp/tool-provider.js';
 import type { BackgroundTasks } from './background-tasks.js';
 import { registerBackgroundTasksTool } from './background-tools.js';
 import { registerCatalogTools } from './catalog-tools.js';
+import { registerCheckpointTool } from './checkpoint-tool.js';
+import type { CheckpointStore } from './checkpoints.js';
 import { ClaudeError } from './errors.js';
 import type { ClaudeExecutor, RunOutcome, RunRequest } from './executor.js';
 import { applyPolicy, type RequestedLimits, type RunPolicy } from './policy.js';
@@ -28,6 +30,7 @@ export interface ClaudeToolProviderOptions {
   executor: ClaudeExecutor;
   sessions: SessionStore;
   tasks: BackgroundTasks;
+  checkpoints: CheckpointStore;
   workspaces: WorkspacePolicy;
   /** The child environment, for the plugin subcommands and user agents. */
   env: Readonly<Record<string, string>>;
@@ -290,6 +293,30 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
 
       registerBackgroundTasksTool(server, caller, tasks, schemas.tasks, handler);
       registerCatalogTools(server, caller, { workspaces, env: options.env, executable: options.executable, handler });
+      registerCheckpointTool(server, caller, {
+        checkpoints: options.checkpoints,
+        owned,
+        home: options.env.HOME,
+        events,
+        handler,
+        fork: (forCaller, ctx, session, atMessage, query) =>
+          runFor(
+            forCaller,
+            ctx,
+            {
+              prompt: query,
+              cwd: workspaces.resolve(forCaller.clientId, session.cwd),
+              priority: 'normal',
+              ...limitsOf({}),
+              resume: session.sessionId,
+              forkSession: true,
+              resumeSessionAt: atMessage,
+            },
+            undefined,
+            session.sessionId,
+            permissionPrompt(server, ctx),
+          ),
+      });
     },
   };
 }

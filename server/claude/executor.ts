@@ -34,6 +34,8 @@ export interface RunRequest {
   /** Resume this session (continue it), or fork it when `forkSession`. */
   resume?: string;
   forkSession?: boolean;
+  /** With `resume` + `forkSession`: keep the conversation only up to this transcript entry (checkpoint restore). */
+  resumeSessionAt?: string;
   /** Main-thread agent (a subagent definition) to run as. */
   agent?: string;
   appendSystemPrompt?: string;
@@ -204,6 +206,7 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       ...(request.model ? { model: request.model } : {}),
       ...(request.resume ? { resume: request.resume } : {}),
       ...(request.forkSession ? { forkSession: true } : {}),
+      ...(request.resumeSessionAt ? { resumeSessionAt: request.resumeSessionAt } : {}),
       ...(request.agent ? { agent: request.agent } : {}),
       systemPrompt: { type: 'preset', preset: 'claude_code', ...(request.appendSystemPrompt ? { append: request.appendSystemPrompt } : {}) },
       ...(request.effort ? { effort: request.effort } : {}),

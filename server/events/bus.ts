@@ -44,6 +44,10 @@ export interface EventMap {
   'background_task.completed': { taskId: string; owner: string; costUsd: number; durationMs: number };
   /** A background task failed, was aborted, or was interrupted by a shutdown. */
   'background_task.failed': { taskId: string; owner: string; category: string; status: string };
+  /** A checkpoint of a Claude session's working tree was taken. */
+  'checkpoint.created': { checkpointId: string; sessionId: string; owner: string; files: number };
+  /** A checkpoint was restored (files written and removed). */
+  'checkpoint.restored': { checkpointId: string; sessionId: string; owner: string; written: number; removed: number };
 }
 
 /** An event type. */
