@@ -170,6 +170,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
             ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
             ...(thinking ? { effort: thinking.effort, thinkingBudgetTokens: thinking.budgetTokens } : {}),
             ...(args.outputSchema ? { outputSchema: args.outputSchema } : {}),
+            ...(args.hooks ? { hookCommands: hookCommandsOf(args.hooks, policy.disallowedTools) } : {}),
           };
           if (args.backgroundTask) {
             const task = await tasks.start(caller.clientId, request);
@@ -324,4 +325,20 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
 function describeToolInput(input: Record<string, unknown>): string {
   const detail = input.command ?? input.file_path ?? input.path ?? input.url ?? input.pattern;
   return typeof detail === 'string' ? detail.slice(0, 300) : '';
+}
+
+/** Hook event names of Claude Code for the seed's hook arguments; `onError` fires when a tool fails. */
+const HOOK_EVENTS = { preToolUse: 'PreToolUse', postToolUse: 'PostToolUse', sessionStart: 'SessionStart', preCompact: 'PreCompact', onError: 'PostToolUseFailure' } as const;
+
+/**
+ * Hooks are shell commands, as powerful as the Bash tool: where the operator disallows Bash they are refused too.
+ */
+function hookCommandsOf(hooks: Partial<Record<keyof typeof HOOK_EVENTS, string[]>>, disallowed: readonly string[]): Record<string, string[]> {
+  if (disallowed.includes('Bash')) throw new ClaudeError('permission_denied', 'hooks run shell commands, and this server disallows Bash');
+  const out: Record<string, string[]> = {};
+  for (const [key, event] of Object.entries(HOOK_EVENTS)) {
+    const list = hooks[key as keyof typeof HOOK_EVENTS];
+    if (list && list.length > 0) out[event] = list;
+  }
+  return out;
 }

@@ -41,6 +41,8 @@ export interface RunRequest {
   appendSystemPrompt?: string;
   effort?: EffortLevel;
   thinkingBudgetTokens?: number;
+  /** Shell commands run as Claude Code hooks, by hook event (`PreToolUse`, `PostToolUse`, `SessionStart`...). */
+  hookCommands?: Readonly<Record<string, readonly string[]>>;
   /** JSON schema of the structured answer wanted. */
   outputSchema?: Record<string, unknown>;
   /** Asked about tools that are neither allowed nor disallowed. Without it, such tools are denied. */
@@ -216,6 +218,7 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       ...(request.includePartialMessages ? { includePartialMessages: true } : {}),
       ...(executable ? { pathToClaudeCodeExecutable: executable } : {}),
       settingSources: ['user', 'project', 'local'],
+      ...(request.hookCommands ? { settings: { hooks: hookSettings(request.hookCommands) } } : {}),
       persistSession: true,
       spawnClaudeCodeProcess: (spawnOptions) =>
         spawnChild(spawnOptions, tracked, options.interruptGraceMs, logger, (data) => {
@@ -426,4 +429,11 @@ function waitForExit(child: ChildProcess | undefined, timeoutMs: number): Promis
       resolve();
     });
   });
+}
+
+/** `{ PreToolUse: ['cmd'] }` -> the settings shape Claude Code reads (`matcher: '*'`, command hooks). */
+function hookSettings(commands: Readonly<Record<string, readonly string[]>>) {
+  return Object.fromEntries(
+    Object.entries(commands).map(([event, list]) => [event, [{ matcher: '*', hooks: list.map((command) => ({ type: 'command' as const, command })) }]]),
+  );
 }

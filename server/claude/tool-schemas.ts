@@ -14,6 +14,7 @@ const toolName = z
   .max(200)
   .regex(/^[A-Za-z_][A-Za-z0-9_:.-]*(\(.*\))?$/, { error: 'expected a tool name such as Read, Bash(git *) or mcp__server__tool' });
 const sessionId = z.string().regex(/^[A-Za-z0-9-]{8,100}$/, { error: 'expected a session id as returned by claude_ask' });
+const hookList = z.array(z.string().min(1).max(2000)).max(10).optional();
 const priority = z.enum(['low', 'normal', 'high']).describe('Queue priority when all run slots are busy (default normal).');
 
 /** `thinkingLevel` -> effort and thinking budget (tokens), from the seed's levels. */
@@ -50,6 +51,16 @@ export function claudeInputSchemas({ maxPromptLength }: SchemaLimits) {
     maxBudgetUsd: z.number().positive().max(10_000).optional().describe('Spending cap in USD (clamped to the server ceiling).'),
     outputSchema: z.record(z.string(), z.unknown()).optional().describe('JSON schema: the answer comes back as `structuredOutput`.'),
     backgroundTask: z.boolean().optional().describe('Run detached: answer at once with a taskId; follow it with claude_background_tasks.'),
+    hooks: z
+      .object({
+        preToolUse: hookList,
+        postToolUse: hookList,
+        sessionStart: hookList,
+        preCompact: hookList,
+        onError: hookList,
+      })
+      .optional()
+      .describe('Shell commands run as Claude Code hooks in the working directory (refused when the server disallows Bash).'),
   });
   const plan = z.object({ ...common, sessionId: sessionId.optional().describe('Plan inside this session (yours).') });
   const resume = z.object({

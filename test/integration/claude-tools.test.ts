@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -180,6 +180,24 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     }
   });
 
+  it('runs hooks: sessionStart, preToolUse and postToolUse commands execute in the working directory', async () => {
+    mkdirSync(path.join(sandbox.workspace, 'hooked'), { recursive: true });
+    const dir = path.join(sandbox.workspace, 'hooked');
+    writeFileSync(path.join(dir, 'input.txt'), 'read me\n');
+    mock.on({
+      prompt: 'hooks-run',
+      replies: [{ kind: 'tool_use', name: 'Read', input: { file_path: path.join(dir, 'input.txt') } }, { kind: 'text', text: 'hooked' }],
+    });
+    const { isError, s } = await call('claude_ask', {
+      query: 'hooks-run',
+      workingDirectory: 'hooked',
+      hooks: { sessionStart: ['touch started.flag'], preToolUse: ['touch pre.flag'], postToolUse: ['touch post.flag'] },
+    });
+    expect(isError).toBeFalsy();
+    expect(s.result).toBe('hooked');
+    expect(['started.flag', 'pre.flag', 'post.flag'].filter((flag) => existsSync(path.join(dir, flag)))).toEqual(['started.flag', 'pre.flag', 'post.flag']);
+  });
+
   it('disallowedTools removes a tool from the run entirely', async () => {
     mock.on({ prompt: 'tools-disallowed', replies: [{ kind: 'text', text: 'fine' }] });
     await call('claude_ask', { query: 'tools-disallowed', disallowedTools: ['Bash'] });
@@ -275,6 +293,22 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
       mock.on({ prompt: 'inside-sub', replies: [{ kind: 'text', text: 'in sub' }] });
       const inside = await call('claude_ask', { query: 'inside-sub', workingDirectory: 'sub' });
       expect(inside.s.workingDirectory).toBe(path.join(sandbox.workspace, 'sub'));
+    });
+
+    it('refuses hooks when the operator disallows Bash', async () => {
+      const strict = await startTestServer(
+        { workspaceRoots: [sandbox.workspace], disallowedTools: ['Bash'] },
+        { claudeEnvironment: sandbox.env },
+      );
+      const strictClient = new Client({ name: 'strict', version: '1' });
+      await strictClient.connect(new StreamableHTTPClientTransport(new URL(strict.mcpUrl)));
+      try {
+        const result = await strictClient.callTool({ name: 'claude_ask', arguments: { query: 'x', hooks: { preToolUse: ['true'] } } });
+        expect((result.structuredContent as Structured).error?.category).toBe('permission_denied');
+      } finally {
+        await strictClient.close();
+        await strict.stop();
+      }
     });
 
     it('refuses a permission mode above the operator ceiling', async () => {
