@@ -15,6 +15,7 @@ import { createInteractions, type Interactions } from './interactions.js';
 import { MCP_ENDPOINT_SCOPES } from './scopes.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
 import { createTokenService, type TokenService } from './token-service.js';
+import { createLoginThrottle, type LoginThrottle } from './login-throttle.js';
 import { createUpstreamOidc, type UpstreamOidc } from './upstream-oidc.js';
 import { createUserStore, type UserStore } from './users.js';
 
@@ -73,6 +74,8 @@ export interface AuthServer {
   users: UserStore;
   apiKeys: ApiKeyStore;
   interactions: Interactions;
+  /** Brake on password guessing for the sign-in forms. */
+  loginThrottle: LoginThrottle;
   /** Sign-in through an upstream OpenID Connect provider, when OIDC_ISSUER is set. */
   upstream?: UpstreamOidc;
   authorize: AuthorizeService;
@@ -142,6 +145,7 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
     users: createUserStore(storage),
     apiKeys,
     interactions,
+    loginThrottle: createLoginThrottle({ store: storage, maxFailuresPerUser: 10, maxFailuresPerAddress: 100, windowSeconds: 900 }),
     upstream: settings.oidcIssuer
       ? createUpstreamOidc({
           settings: { ...settings, oidcIssuer: settings.oidcIssuer, oidcClientId: settings.oidcClientId! },

@@ -153,6 +153,23 @@ describe('F. login and consent', () => {
     expect(await retry.text()).toContain('Wrong username or password');
   });
 
+  it('ten wrong passwords for a user lock its sign-in for the window, even with the right password', async () => {
+    const victim = { username: 'victim', password: 'the right password' };
+    await server.auth!.users.add(victim.username, victim.password);
+    const browser = new TestBrowser(victim);
+    const page = await browser.get(authorizeUrl(server, client));
+    let form = parseForm(await page.text());
+    const action = new URL(form.action, server.url).toString();
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const wrong = await browser.post(action, { ...form.hidden, username: victim.username, password: `guess ${attempt}` });
+      expect(wrong.status).toBe(401);
+      form = parseForm(await wrong.text());
+    }
+    const locked = await browser.post(action, { ...form.hidden, ...victim });
+    expect(locked.status).toBe(429);
+    expect(await locked.text()).toContain('Too many failed sign-ins');
+  });
+
   it('E30: Deny -> access_denied redirect with state and iss', async () => {
     const callback = await new TestBrowser(TEST_USER).authorize(authorizeUrl(server, client), 'deny');
     expect(callback.searchParams.get('error')).toBe('access_denied');

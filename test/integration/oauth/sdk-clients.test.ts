@@ -51,6 +51,13 @@ class MemoryProvider {
   codeVerifier() {
     return this.verifier;
   }
+  discovery?: unknown;
+  saveDiscoveryState(state: unknown) {
+    this.discovery = state;
+  }
+  discoveryState() {
+    return this.discovery as never;
+  }
 }
 
 describe.each(['v1', 'v2'] as const)('MCP SDK %s client with OAuth', (flavour) => {

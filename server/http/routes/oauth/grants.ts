@@ -50,9 +50,15 @@ export function grantsHandlers(options: GrantsOptions): { page: RequestHandler; 
     if (field('action') === 'login') {
       const expected = readCookie(req, loginCsrfCookie);
       if (!expected || !safeEqual(expected, field('csrf'))) return render(req, res, 'The form expired; try again.', 403);
+      if (await auth.loginThrottle.blocked(field('username'), req.ip ?? '')) {
+        return render(req, res, 'Too many failed sign-ins. Wait 15 minutes and try again.', 429);
+      }
       const subject = await auth.users.verify(field('username'), field('password'));
       events?.emit('auth.login', { subject: field('username'), method: 'password', success: !!subject });
-      if (!subject) return render(req, res, 'Wrong username or password.', 401);
+      if (!subject) {
+        await auth.loginThrottle.failed(field('username'), req.ip ?? '');
+        return render(req, res, 'Wrong username or password.', 401);
+      }
       const ttl = auth.settings.loginSessionTtlSeconds;
       setCookie(res, secureCookies, names.session, await auth.interactions.createSession(subject, ttl), ttl);
       res.redirect(303, OAUTH_PATHS.grants);

@@ -7,7 +7,7 @@ import { OAUTH_PATHS } from './metadata.js';
 
 /** What the login, consent and authorize endpoints share. */
 export interface InteractionFlowOptions {
-  auth: Pick<AuthServer, 'authorize' | 'interactions' | 'users' | 'clients' | 'settings' | 'urls' | 'upstream'>;
+  auth: Pick<AuthServer, 'authorize' | 'interactions' | 'users' | 'clients' | 'settings' | 'urls' | 'upstream' | 'loginThrottle'>;
   /** Issuer is https: cookies get `Secure` and the `__Host-` prefix (checklist F.35). */
   secureCookies: boolean;
 }

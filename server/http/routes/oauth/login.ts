@@ -26,10 +26,18 @@ export function loginHandler(options: LoginOptions): RequestHandler[] {
       res.status(403).send(errorPage('Sign-in expired or forged', 'This form is no longer valid. Start connecting again from your application.'));
       return;
     }
-    const subject = await auth.users.verify(field('username') ?? '', field('password') ?? '');
-    events?.emit('auth.login', { subject: field('username') ?? '', method: 'password', success: !!subject });
+    const username = field('username') ?? '';
+    const address = req.ip ?? '';
+    const client = await auth.clients.get(interaction.request.clientId);
+    if (await auth.loginThrottle.blocked(username, address)) {
+      res.status(429);
+      renderLogin(options, res, interaction, client!, 'Too many failed sign-ins. Wait 15 minutes and try again.');
+      return;
+    }
+    const subject = await auth.users.verify(username, field('password') ?? '');
+    events?.emit('auth.login', { subject: username, method: 'password', success: !!subject });
     if (!subject) {
-      const client = await auth.clients.get(interaction.request.clientId);
+      await auth.loginThrottle.failed(username, address);
       res.status(401);
       renderLogin(options, res, interaction, client!, 'Wrong username or password.');
       return;
