@@ -235,6 +235,30 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     expect(messages.at(-1)).toMatch(/^finished: success/);
   });
 
+  it('reports subagent work in progress and passes thinkingLevel on to the API', async () => {
+    mock.on({
+      prompt: 'delegate-main',
+      replies: [
+        { kind: 'tool_use', name: 'Agent', input: { description: 'look around', prompt: 'SUBAGENT-TASK-PROMPT', subagent_type: 'general-purpose' } },
+        { kind: 'text', text: 'main done' },
+      ],
+    });
+    mock.on({ prompt: 'SUBAGENT-TASK-PROMPT', replies: [{ kind: 'text', text: 'sub done' }] });
+    const messages: string[] = [];
+    const { s } = await call(
+      'claude_ask',
+      { query: 'delegate-main', allowedTools: ['Agent', 'Task'], thinkingLevel: 'think-hard' },
+      { onprogress: (p) => void messages.push(String(p.message)) },
+    );
+    expect(s.result).toBe('main done');
+    expect(mock.requestsFor('SUBAGENT-TASK-PROMPT').length).toBeGreaterThan(0);
+    expect(messages.some((m) => m.startsWith('tool: Agent'))).toBe(true);
+    expect(messages.some((m) => m.startsWith('subagent started'))).toBe(true);
+    const body = mock.requestsFor('delegate-main')[0]!.body;
+    // think-hard -> effort high (adaptive-thinking models take the effort; older ones the 10k-token budget).
+    expect(body.output_config).toMatchObject({ effort: 'high' });
+  });
+
   it('MCP cancellation interrupts the run and the child exits', async () => {
     mock.on({ prompt: 'cancel-me', replies: [{ kind: 'text', text: 'x'.repeat(400), chunks: 200, chunkDelayMs: 50 }] });
     const controller = new AbortController();
