@@ -30,6 +30,14 @@ export interface BearerAuthenticatorOptions {
 /** Resolves the caller of a request from its bearer credential, or throws an {@link OAuthError} carrying the challenge. */
 export type BearerAuthenticator = (presented: PresentedBearer) => Promise<Caller>;
 
+/**
+ * The owning principal of an OAuth caller: the client alone for machine tokens (`sub` = the client), else the client
+ * and the user, so two users of one client stay apart.
+ */
+export function principalId(clientId: string, subject: string | undefined): string {
+  return subject === undefined || subject === clientId ? clientId : `${clientId}#${subject}`;
+}
+
 const quote = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
 
 /**
@@ -70,7 +78,13 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
       if (options.external) return options.external(token);
       if (!options.tokens) throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token is invalid');
       const claims = await options.tokens.verify(token, options.resource);
-      return { clientId: claims.client_id, subject: claims.sub, scopes: claims.scope.split(' ').filter(Boolean), method: 'oauth' };
+      return {
+        clientId: principalId(claims.client_id, claims.sub),
+        oauthClientId: claims.client_id,
+        subject: claims.sub,
+        scopes: claims.scope.split(' ').filter(Boolean),
+        method: 'oauth',
+      };
     };
     let caller: Caller;
     try {

@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Caller } from '../mcp/caller.js';
+import { principalId } from './bearer-authenticator.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
 import { hashToken } from './secrets.js';
 
@@ -77,7 +78,7 @@ export function createExternalVerifier(options: ExternalVerifierOptions): Extern
   function toCaller(payload: Record<string, unknown>): Caller {
     const subject = typeof payload.sub === 'string' ? payload.sub : undefined;
     const clientId = [payload.client_id, payload.azp, subject].find((value): value is string => typeof value === 'string') ?? 'external';
-    return { clientId, subject, scopes: scopesOf(payload), method: 'external' };
+    return { clientId: principalId(clientId, subject), oauthClientId: clientId, subject, scopes: scopesOf(payload), method: 'external' };
   }
 
   async function verifyJwt(token: string): Promise<Caller> {

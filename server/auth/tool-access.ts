@@ -49,7 +49,7 @@ export function createToolAccess(policies: ToolPolicies = {}): (caller: Caller, 
   return function mayUseTool(caller, name) {
     if (!scopeCovers(caller.scopes, requiredScopeForTool(name))) return false;
     if (everyone && !everyone(name)) return false;
-    const own = byClient.get(caller.clientId);
+    const own = byClient.get(caller.oauthClientId ?? caller.clientId);
     return !own || own(name);
   };
 }

@@ -5,8 +5,15 @@ import type { AuthInfo } from '@modelcontextprotocol/server';
  * layer's authentication step; with authentication off every request is the {@link LOCAL_CALLER}.
  */
 export interface Caller {
-  /** OAuth client id, API-key client id, or `local` when authentication is off. Owns sessions and their state. */
+  /**
+   * The owning principal: owns sessions and their state, keys logs and limits. The API-key client id, `local` when
+   * authentication is off, the OAuth client id for machine (client_credentials) tokens, and `<client_id>#<sub>` for
+   * a user's OAuth token, so users sharing one client (a static client, or a metadata-document client such as
+   * Claude Code's) never reach each other's sessions (checklist B.14).
+   */
   clientId: string;
+  /** The OAuth client id itself (without the user), for OAuth and external callers; per-client tool policies use it. */
+  oauthClientId?: string;
   /** The end user (OAuth `sub`), when known. */
   subject?: string;
   /** Granted scopes; `*` grants everything. */

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPair, SignJWT } from 'jose';
-import { clientFields, mcpInitialize, obtainTokens, register, registerClient, tokenRequest } from '../../helpers/oauth-flow.js';
+import { TestBrowser } from '../../helpers/oauth-browser.js';
+import { clientFields, mcpInitialize, obtainCode, obtainTokens, register, registerClient, tokenRequest } from '../../helpers/oauth-flow.js';
 import { startOAuthServer } from '../../helpers/oauth-server.js';
 import type { TestServer } from '../../helpers/test-server.js';
 
@@ -135,6 +136,29 @@ describe('B. protected resource', () => {
     expect((await list({ authorization: 'Bearer garbage.token.here' })).status).toBe(401);
     expect((await list({ authorization: `Bearer ${mallory.access_token}` })).status).toBe(404);
     const own = await list({ authorization: `Bearer ${alice.access_token}` });
+    expect(own.status).toBe(200);
+    await own.text();
+  });
+});
+
+describe('B14 with one client shared by two users (a static or metadata-document client)', () => {
+  it("user B's token cannot use user A's session of the same client", async () => {
+    const shared = await registerClient(server);
+    await server.auth!.users.add('bob', 'bob password 123');
+    const alice = await obtainTokens(server, shared);
+    const bobCode = await obtainCode(server, shared, {}, new TestBrowser({ username: 'bob', password: 'bob password 123' }));
+    const bob = (await tokenRequest(server, { grant_type: 'authorization_code', code: bobCode.code, code_verifier: bobCode.verifier, ...clientFields(shared) })).body;
+    const init = await mcpInitialize(server, { authorization: `Bearer ${alice.access_token}` });
+    const sessionId = init.headers.get('mcp-session-id')!;
+    await init.text();
+    const list = (token: string) =>
+      fetch(server.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+      });
+    expect((await list(bob.access_token as string)).status).toBe(404);
+    const own = await list(alice.access_token);
     expect(own.status).toBe(200);
     await own.text();
   });
