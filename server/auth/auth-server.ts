@@ -135,6 +135,13 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
   const codes = createAuthorizationCodes({ store: storage, ttlSeconds: settings.authCodeTtlSeconds });
   const interactions = createInteractions({ store: storage, ttlSeconds: 600 });
   const apiKeys = createApiKeyStore(storage, configuredApiKeys(settings));
+  const upstream = settings.oidcIssuer
+    ? createUpstreamOidc({
+        settings: { ...settings, oidcIssuer: settings.oidcIssuer, oidcClientId: settings.oidcClientId! },
+        store: storage,
+        callbackUrl: `${urls.issuer}/oauth/upstream/callback`,
+      })
+    : undefined;
   return {
     urls,
     settings,
@@ -146,13 +153,7 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
     apiKeys,
     interactions,
     loginThrottle: createLoginThrottle({ store: storage, maxFailuresPerUser: 10, maxFailuresPerAddress: 100, windowSeconds: 900 }),
-    upstream: settings.oidcIssuer
-      ? createUpstreamOidc({
-          settings: { ...settings, oidcIssuer: settings.oidcIssuer, oidcClientId: settings.oidcClientId! },
-          store: storage,
-          callbackUrl: `${urls.issuer}/oauth/upstream/callback`,
-        })
-      : undefined,
+    upstream,
     authorize: createAuthorizeService({
       issuer: urls.issuer,
       resource: urls.resource,
@@ -163,7 +164,16 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
       events,
       consentTtlSeconds: settings.consentTtlSeconds,
     }),
-    token: createTokenService({ issuer: urls.issuer, resource: urls.resource, clients, codes, grants, tokens, events }),
+    token: createTokenService({
+      issuer: urls.issuer,
+      resource: urls.resource,
+      clients,
+      codes,
+      grants,
+      tokens,
+      events,
+      grantStillValid: upstream ? (grantId) => upstream.stillValid(grantId, settings.refreshTokenTtlSeconds) : undefined,
+    }),
     authenticate: createBearerAuthenticator({
       resource: urls.resource,
       resourceMetadataUrl: urls.resourceMetadataUrl,

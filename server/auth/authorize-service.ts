@@ -41,8 +41,11 @@ export interface AuthorizeService {
   authorize(query: Record<string, unknown>): Promise<AuthorizeOutcome>;
   /** True when `subject` already approved at least these scopes and this resource for the client. */
   hasConsent(subject: string, request: AuthorizationRequest): Promise<boolean>;
-  /** Approves: remembers consent when asked, issues a code and returns the redirect URL with `code`, `state`, `iss`. */
-  approve(interaction: Interaction, subject: string, remember: boolean): Promise<string>;
+  /**
+   * Approves: remembers consent when asked, issues a code and returns the redirect URL with `code`, `state`, `iss`.
+   * `onGrant` learns the id of the grant the code will create (to tie upstream tokens to it).
+   */
+  approve(interaction: Interaction, subject: string, remember: boolean, onGrant?: (grantId: string) => Promise<void>): Promise<string>;
   /** The user said no: the `access_denied` redirect (checklist E.30). */
   deny(interaction: Interaction, subject?: string): Promise<string>;
   /** Forgets a remembered consent (the grants page, `clients revoke`). */
@@ -137,13 +140,15 @@ export function createAuthorizeService(options: AuthorizeServiceOptions): Author
       return !!stored && stored.resource === request.resource && request.scopes.every((scope) => stored.scopes.includes(scope));
     },
 
-    async approve(interaction, subject, remember) {
+    async approve(interaction, subject, remember, onGrant) {
       const finished = await interactions.finish(interaction.id);
       if (!finished) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'This authorization request was already completed');
       const { request } = finished;
       if (remember) {
         await store.set(CONSENTS, consentId(subject, request.clientId), { scopes: request.scopes, resource: request.resource }, options.consentTtlSeconds);
       }
+      const grantId = randomUUID();
+      await onGrant?.(grantId);
       const code = await codes.issue({
         clientId: request.clientId,
         redirectUri: request.redirectUri,
@@ -151,7 +156,7 @@ export function createAuthorizeService(options: AuthorizeServiceOptions): Author
         resource: request.resource,
         scopes: request.scopes,
         subject,
-        grantId: randomUUID(),
+        grantId,
       });
       events?.emit('auth.consent', { clientId: request.clientId, subject, scopes: request.scopes, remembered: remember });
       return buildRedirect(request.redirectUri, { code, state: request.state, iss: issuer });

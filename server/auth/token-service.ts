@@ -38,6 +38,11 @@ export interface TokenServiceOptions {
   grants: GrantStore;
   tokens: AccessTokens;
   events?: EventBus;
+  /**
+   * Checked before a refresh: `false` revokes the grant and answers `invalid_grant` (the upstream identity provider
+   * revoked the user's sign-in, checklist L.58).
+   */
+  grantStillValid?: (grantId: string) => Promise<boolean>;
 }
 
 /** The token, revocation and introspection endpoints' logic (OAuth 2.1 §3.2, §4; RFC 7009; RFC 7662). */
@@ -110,6 +115,11 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const rotation = await grants.rotate(params.refresh_token, client.client_id, (reason, grantId) => {
       if (reason === 'reused') events?.emit('auth.refresh_reused', { clientId: client.client_id, grantId: grantId ?? '' });
     });
+    if (options.grantStillValid && !(await options.grantStillValid(rotation.grant.id))) {
+      await grants.revoke(rotation.grant.id);
+      events?.emit('auth.revoked', { clientId: client.client_id, grantId: rotation.grant.id, reason: 'upstream' });
+      throw new OAuthError(OAuthErrorCode.InvalidGrant, 'The sign-in at the identity provider was revoked');
+    }
     const scopes = params.scope !== undefined ? parseScope(params.scope) : rotation.grant.scopes;
     return respond(rotation.grant, client, scopes, rotation.refreshToken);
   }

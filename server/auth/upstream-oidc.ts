@@ -35,7 +35,7 @@ interface UpstreamState {
 
 /** What the callback learned. */
 export type UpstreamOutcome =
-  | { kind: 'user'; interactionId: string; subject: string; remember: boolean }
+  | { kind: 'user'; interactionId: string; subject: string; remember: boolean; refreshToken?: string }
   | { kind: 'denied'; interactionId: string; error: string };
 
 /**
@@ -49,9 +49,17 @@ export interface UpstreamOidc {
   start(interactionId: string, remember: boolean): Promise<{ url: string; browser: string }>;
   /** Completes a login from the callback URL and the browser cookie. Throws `invalid_request` on a bad state. */
   finish(callbackUrl: URL, browser: string | undefined): Promise<UpstreamOutcome>;
+  /**
+   * Ties the provider's refresh token to one of our grants (server-side only, never sent to the client). Our refresh
+   * then refreshes upstream first, so an upstream revocation ends our grant too (checklist L.58).
+   */
+  link(grantId: string, refreshToken: string, ttlSeconds: number): Promise<void>;
+  /** Refreshes the provider grant tied to `grantId` (if any); `false` when the provider refuses (grant revoked there). */
+  stillValid(grantId: string, ttlSeconds: number): Promise<boolean>;
 }
 
 const NS = 'auth:upstream-state';
+const LINKS = 'auth:upstream-grants';
 
 /** Whether `email` is allowed by the OIDC_ALLOWED_USERS entries. */
 export function upstreamUserAllowed(allowed: readonly string[], email: string | undefined, subject: string): boolean {
@@ -115,11 +123,13 @@ export function createUpstreamOidc(options: UpstreamOidcOptions): UpstreamOidc {
       if (upstreamError) return { kind: 'denied', interactionId: saved.interactionId, error: upstreamError };
       const as = await discover();
       let claims: oauth.IDToken | undefined;
+      let refreshToken: string | undefined;
       try {
         const params = oauth.validateAuthResponse(as, client, callbackUrl, stateParam!);
         const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, options.callbackUrl, saved.verifier, insecure);
         const result = await oauth.processAuthorizationCodeResponse(as, client, response, { expectedNonce: saved.nonce, requireIdToken: true });
         claims = oauth.getValidatedIdTokenClaims(result);
+        refreshToken = result.refresh_token;
       } catch {
         throw new OAuthError(OAuthErrorCode.AccessDenied, 'The identity provider sign-in failed');
       }
@@ -128,7 +138,30 @@ export function createUpstreamOidc(options: UpstreamOidcOptions): UpstreamOidc {
       if (!upstreamUserAllowed(settings.oidcAllowedUsers, email, claims.sub)) {
         return { kind: 'denied', interactionId: saved.interactionId, error: 'access_denied' };
       }
-      return { kind: 'user', interactionId: saved.interactionId, subject: email ?? `${claims.iss}#${claims.sub}`, remember: saved.remember };
+      return { kind: 'user', interactionId: saved.interactionId, subject: email ?? `${claims.iss}#${claims.sub}`, remember: saved.remember, refreshToken };
+    },
+
+    async link(grantId, refreshToken, ttlSeconds) {
+      await store.set(LINKS, grantId, { refreshToken }, ttlSeconds);
+    },
+
+    async stillValid(grantId, ttlSeconds) {
+      const linked = await store.get<{ refreshToken: string }>(LINKS, grantId);
+      if (!linked) return true; // not an upstream sign-in, or the provider issued no refresh token
+      try {
+        const as = await discover();
+        const response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, linked.refreshToken, insecure);
+        const result = await oauth.processRefreshTokenResponse(as, client, response);
+        // Providers that rotate refresh tokens return a new one; keep whichever is current.
+        await store.set(LINKS, grantId, { refreshToken: result.refresh_token ?? linked.refreshToken }, ttlSeconds);
+        return true;
+      } catch (error) {
+        if (error instanceof oauth.ResponseBodyError) {
+          await store.delete(LINKS, grantId);
+          return false; // the provider answered: this grant is gone there
+        }
+        throw error; // network trouble: a transient failure, not a revocation
+      }
     },
   };
 }

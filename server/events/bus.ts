@@ -29,7 +29,7 @@ export interface EventMap {
   /** Audit: a rotated refresh token was used again; its whole family was revoked (RFC 9700 §4.14.2). */
   'auth.refresh_reused': { clientId: string; grantId: string };
   /** Audit: a grant or token was revoked. */
-  'auth.revoked': { clientId: string; grantId: string; reason: 'code_replay' | 'revocation_endpoint' | 'operator' | 'user' };
+  'auth.revoked': { clientId: string; grantId: string; reason: 'code_replay' | 'revocation_endpoint' | 'operator' | 'user' | 'upstream' };
   /** A new OAuth client registered (RFC 7591). */
   'auth.client_registered': { clientId: string; clientName?: string; authMethod: string };
   /** A Claude tool call began (`owner` is the caller's client id). */

@@ -25,6 +25,8 @@ describe('upstream OpenID Connect sign-in', () => {
   let server: TestServer;
   let client: TestClient;
   let nextUser = { email: 'alice@example.com', deny: false };
+  let upstreamRevoked = false;
+  let upstreamRefreshes = 0;
   const codes = new Map<string, PendingCode>();
 
   beforeAll(async () => {
@@ -65,6 +67,17 @@ describe('upstream OpenID Connect sign-in', () => {
         req.on('data', (chunk: Buffer) => (body += chunk.toString()));
         req.on('end', async () => {
           const form = new URLSearchParams(body);
+          if (form.get('grant_type') === 'refresh_token') {
+            res.setHeader('content-type', 'application/json');
+            upstreamRefreshes += 1;
+            if (upstreamRevoked || !form.get('refresh_token')?.startsWith('upstream-rt')) {
+              res.statusCode = 400;
+              res.end(JSON.stringify({ error: 'invalid_grant' }));
+            } else {
+              res.end(JSON.stringify({ access_token: 'upstream-access-token-2', token_type: 'Bearer', expires_in: 300, refresh_token: `upstream-rt-${upstreamRefreshes}` }));
+            }
+            return;
+          }
           const pending = codes.get(form.get('code') ?? '');
           codes.delete(form.get('code') ?? '');
           res.setHeader('content-type', 'application/json');
@@ -82,7 +95,7 @@ describe('upstream OpenID Connect sign-in', () => {
             .setIssuedAt()
             .setExpirationTime('5m')
             .sign(key);
-          res.end(JSON.stringify({ access_token: 'upstream-access-token', token_type: 'Bearer', expires_in: 300, id_token: idToken }));
+          res.end(JSON.stringify({ access_token: 'upstream-access-token', token_type: 'Bearer', expires_in: 300, refresh_token: 'upstream-rt-0', id_token: idToken }));
         });
       } else {
         res.statusCode = 404;
@@ -151,6 +164,27 @@ describe('upstream OpenID Connect sign-in', () => {
     expect((await browser.get(forged.toString())).status).toBe(400);
     forged.searchParams.delete('state');
     expect((await browser.get(forged.toString())).status).toBe(400);
+  });
+
+  it('L58: our refresh refreshes the provider grant first; once the provider revokes it, our refresh fails and the family dies', async () => {
+    nextUser = { email: 'alice@example.com', deny: false };
+    upstreamRevoked = false;
+    const browser = new TestBrowser({ username: '', password: '' });
+    const { verifier, challenge } = pkce();
+    const done = await browser.get(await toCallback(browser, { code_challenge: challenge }));
+    const code = new URL(done.headers.get('location')!).searchParams.get('code')!;
+    const tokens = (await tokenRequest(server, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: client.clientId })).body;
+    const before = upstreamRefreshes;
+    const refreshed = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string, client_id: client.clientId });
+    expect(refreshed.status).toBe(200);
+    expect(upstreamRefreshes).toBe(before + 1);
+    expect(JSON.stringify(refreshed.body)).not.toContain('upstream');
+
+    upstreamRevoked = true;
+    const refused = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshed.body.refresh_token as string, client_id: client.clientId });
+    expect(refused.body.error).toBe('invalid_grant');
+    expect((await mcpInitialize(server, { authorization: `Bearer ${refreshed.body.access_token as string}` })).status).toBe(401);
+    upstreamRevoked = false;
   });
 
   it('L57: a callback from another browser (no upstream cookie) is refused', async () => {

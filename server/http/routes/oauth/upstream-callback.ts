@@ -42,6 +42,8 @@ export function upstreamCallbackHandler(options: UpstreamCallbackOptions): Reque
     events?.emit('auth.login', { subject: outcome.subject, method: 'oidc', success: true });
     const ttl = auth.settings.loginSessionTtlSeconds;
     setCookie(res, secureCookies, names.session, await auth.interactions.createSession(outcome.subject, ttl), ttl);
-    res.redirect(303, await auth.authorize.approve(interaction, outcome.subject, outcome.remember));
+    const { refreshToken } = outcome;
+    const link = refreshToken && auth.upstream ? (grantId: string) => auth.upstream!.link(grantId, refreshToken, auth.settings.refreshTokenTtlSeconds) : undefined;
+    res.redirect(303, await auth.authorize.approve(interaction, outcome.subject, outcome.remember, link));
   };
 }
