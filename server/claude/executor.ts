@@ -218,6 +218,9 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       ...(request.includePartialMessages ? { includePartialMessages: true } : {}),
       ...(executable ? { pathToClaudeCodeExecutable: executable } : {}),
       settingSources: ['user', 'project', 'local'],
+      // We spawn the process ourselves; stating the delivery keeps the SDK from warning once per process. `argv`
+      // also works with an older system binary (CLAUDE_CLI_PATH); we pass no MCP servers today anyway.
+      mcpServersDelivery: 'argv',
       ...(request.hookCommands ? { settings: { hooks: hookSettings(request.hookCommands) } } : {}),
       persistSession: true,
       spawnClaudeCodeProcess: (spawnOptions) =>
