@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client, InMemoryTransport, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { BusEvent } from '../../server/events/bus.js';
@@ -93,6 +93,35 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
       expect((result.structuredContent as Structured).result).toBe('v1 ok');
     } finally {
       await v1.close();
+    }
+  });
+
+  it('works for a 2026-07-28 (stateless) client, with progress', async () => {
+    mock.on({ prompt: 'ask-modern', replies: [{ kind: 'text', text: 'modern ok', chunks: 3, chunkDelayMs: 20 }] });
+    const modern = new Client({ name: 'modern', version: '1' }, { versionNegotiation: { mode: 'auto' } });
+    await modern.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+    try {
+      const progress: string[] = [];
+      const result = await modern.callTool(
+        { name: 'claude_ask', arguments: { query: 'ask-modern' } },
+        { timeout: 60_000, onprogress: (p) => void progress.push(String(p.message)) },
+      );
+      expect((result.structuredContent as Structured).result).toBe('modern ok');
+      expect(progress.at(-1)).toMatch(/^finished: success/);
+    } finally {
+      await modern.close();
+    }
+  });
+
+  it('works over legacy HTTP+SSE', async () => {
+    mock.on({ prompt: 'ask-sse', replies: [{ kind: 'text', text: 'sse ok' }] });
+    const sse = new Client({ name: 'sse', version: '1' });
+    await sse.connect(new SSEClientTransport(new URL(`${server.url}/sse`)));
+    try {
+      const result = await sse.callTool({ name: 'claude_ask', arguments: { query: 'ask-sse' } }, { timeout: 60_000 });
+      expect((result.structuredContent as Structured).result).toBe('sse ok');
+    } finally {
+      await sse.close();
     }
   });
 
