@@ -302,6 +302,24 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     await waitFor(() => events.some((e) => e.type === 'tool.error' && (e.data as { category: string }).category === 'aborted'), 5000);
   });
 
+  it('a stateless (2026-07-28) request going away interrupts the run too', async () => {
+    mock.on({ prompt: 'cancel-modern', replies: [{ kind: 'text', text: 'z'.repeat(400), chunks: 200, chunkDelayMs: 50 }] });
+    const modern = new Client({ name: 'modern-cancel', version: '1' }, { versionNegotiation: { mode: 'auto' } });
+    await modern.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+    try {
+      const controller = new AbortController();
+      const pending = modern.callTool({ name: 'claude_ask', arguments: { query: 'cancel-modern' } }, { timeout: 60_000, signal: controller.signal });
+      await waitFor(() => mock.requestsFor('cancel-modern').length > 0, 15_000);
+      const [run] = server.container.claude.executor.live();
+      controller.abort();
+      await expect(pending).rejects.toThrow();
+      await waitFor(() => server.container.claude.executor.live().length === 0, 10_000);
+      expect(isAlive(run!.pid!)).toBe(false);
+    } finally {
+      await modern.close();
+    }
+  });
+
   it('claude_abort interrupts a running session of the caller', async () => {
     mock.on({ prompt: 'abort-me', replies: [{ kind: 'text', text: 'y'.repeat(400), chunks: 200, chunkDelayMs: 50 }] });
     const pending = call('claude_ask', { query: 'abort-me' });
