@@ -52,6 +52,18 @@ export interface AuthorizeService {
   forgetConsent(subject: string, clientId: string): Promise<void>;
 }
 
+/** Forgets every remembered consent of a client or of a user (operators removing a client or a user). */
+export async function forgetConsents(store: KeyValueStore, match: { clientId?: string; subject?: string }): Promise<number> {
+  let removed = 0;
+  for (const { id } of await store.list(CONSENTS)) {
+    const [subject, clientId] = id.split('\n');
+    if ((match.clientId && clientId === match.clientId) || (match.subject && subject === match.subject)) {
+      if (await store.delete(CONSENTS, id)) removed += 1;
+    }
+  }
+  return removed;
+}
+
 const CONSENTS = 'auth:consents';
 
 /** Builds a redirect URL with OAuth response parameters, keeping the redirect URI's own query (RFC 6749 §3.1.2). */

@@ -1,3 +1,4 @@
+import { forgetConsents } from '../auth/authorize-service.js';
 import { API_KEY_DEFAULT_SCOPES, createApiKeyStore } from '../auth/api-keys.js';
 import { createClientRepository } from '../auth/clients.js';
 import { createGrantStore } from '../auth/grants.js';
@@ -65,9 +66,14 @@ export async function usersList({ storage }: AuthCommandContext): Promise<Comman
   return ok(users.length ? users.map((u) => `${u.username}\t${time(u.createdAt)}`).join('\n') : 'no users');
 }
 
-/** `users remove <name>`. */
-export async function usersRemove({ storage }: AuthCommandContext, username: string): Promise<CommandResult> {
-  return (await createUserStore(storage).remove(username)) ? ok(`removed user ${username}`) : fail(`no user ${username}`);
+/** `users remove <name>`: also revokes every grant the user approved (their tokens stop working at once). */
+export async function usersRemove({ storage, config }: AuthCommandContext, username: string): Promise<CommandResult> {
+  if (!(await createUserStore(storage).remove(username))) return fail(`no user ${username}`);
+  const grants = createGrantStore({ store: storage, refreshTokenTtlSeconds: config.refreshTokenTtlSeconds });
+  const owned = await grants.list({ subject: username });
+  for (const grant of owned) await grants.revoke(grant.id);
+  await forgetConsents(storage, { subject: username });
+  return ok(`removed user ${username} and revoked ${owned.length} grant(s)`);
 }
 
 /** `clients list`: registered OAuth clients and how many live grants each has. */
@@ -91,6 +97,7 @@ export async function clientsRevoke({ storage, config }: AuthCommandContext, cli
   const owned = await grants.list({ clientId });
   for (const grant of owned) await grants.revoke(grant.id);
   const removed = await createClientRepository({ store: storage }).remove(clientId);
+  await forgetConsents(storage, { clientId });
   if (!removed && owned.length === 0) return fail(`no client ${clientId}`);
   return ok(`revoked ${owned.length} grant(s)${removed ? ` and removed client ${clientId}` : ''}`);
 }

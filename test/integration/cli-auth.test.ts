@@ -1,5 +1,8 @@
 /** `keys`, `users` and `clients` commands against SQLite, and their effect on a running server. */
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { createGrantStore } from '../../server/auth/grants.js';
+import { createStorage } from '../../server/storage/create-storage.js';
 import { createSandbox, killStarted, runCli, spawnCli, waitFor, type Sandbox } from '../helpers/cli-process.js';
 
 let sandbox: Sandbox;
@@ -53,7 +56,15 @@ describe('auth CLI commands', () => {
     const generated = await cli(['users', 'add', 'carol']);
     expect(generated.stdout).toMatch(/generated password:\n\S{20}/);
     expect((await cli(['users', 'list'])).stdout).toMatch(/bob[\s\S]*carol/);
-    expect((await cli(['users', 'remove', 'bob'])).code).toBe(0);
+    // A grant bob approved (written straight into the same SQLite file) dies with his account.
+    const storage = await createStorage({ kind: 'sqlite', path: path.join(sandbox.dataDir, 'claude-code-mcp.db') });
+    const grants = createGrantStore({ store: storage, refreshTokenTtlSeconds: 3600 });
+    const grant = await grants.create({ clientId: 'c', subject: 'bob', scopes: ['mcp:tools'], resource: 'http://x/mcp', kind: 'authorization_code' });
+    await storage.close();
+    expect((await cli(['users', 'remove', 'bob'])).stdout).toContain('removed user bob and revoked 1 grant(s)');
+    const after = await createStorage({ kind: 'sqlite', path: path.join(sandbox.dataDir, 'claude-code-mcp.db') });
+    expect(await createGrantStore({ store: after, refreshTokenTtlSeconds: 3600 }).get(grant.id)).toBeUndefined();
+    await after.close();
     expect((await cli(['users', 'remove', 'bob'])).code).toBe(1);
     expect((await cli(['users', 'add', 'dave', '--password', 'short'])).code).toBe(1);
   });
