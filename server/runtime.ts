@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { createApp } from './app.js';
 import { createAuthServer, createExternalResourceServer, type AuthServer, type ProtectedResource } from './auth/auth-server.js';
-import { effectiveAuthMode, isLoopbackHost, publicBaseUrl } from './config/load.js';
+import { authWarnings, effectiveAuthMode, publicBaseUrl } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createContainer, type Container, type ContainerOptions } from './container.js';
 import { LOCAL_CALLER } from './mcp/caller.js';
@@ -69,7 +69,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     maxBodyBytes: config.maxBodyBytes,
   });
   const sse = createSseEndpoint({ factory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes });
-  const warnings: string[] = [];
+  const warnings = authWarnings(config);
   let auth: AuthServer | undefined;
   let resourceServer: ProtectedResource | undefined;
   if (effectiveAuthMode(config) === 'external') {
@@ -88,10 +88,8 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
         );
       }
     }
-  } else if (!isLoopbackHost(config.host)) {
-    warnings.push('authentication is disabled (MCP_DISABLE_AUTH=true) on a non-loopback interface: anyone who can reach this server can use it');
-    logger.warn('AUTHENTICATION IS DISABLED on a non-loopback interface (MCP_DISABLE_AUTH=true): anyone who can reach this server can use it', { host: config.host });
   }
+  for (const warning of warnings) logger.warn(warning.toUpperCase(), { host: config.host });
   const app = createApp({
     config,
     logger,

@@ -159,6 +159,15 @@ export function isLoopbackHost(host: string): boolean {
   return bare === 'localhost' || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare);
 }
 
+/**
+ * Problems /health reports on every answer (and the server logs at start): authentication switched off on an
+ * interface others can reach.
+ */
+export function authWarnings(config: Pick<Config, 'authMode' | 'mcpDisableAuth' | 'host'>): string[] {
+  if (effectiveAuthMode(config) !== 'none' || isLoopbackHost(config.host)) return [];
+  return ['authentication is disabled (MCP_DISABLE_AUTH=true) on a non-loopback interface: anyone who can reach this server can use it'];
+}
+
 /** The authentication mode in force: MCP_DISABLE_AUTH=true switches it off whatever AUTH_MODE says. */
 export function effectiveAuthMode(config: Pick<Config, 'authMode' | 'mcpDisableAuth'>): Config['authMode'] {
   return config.mcpDisableAuth ? 'none' : config.authMode;
