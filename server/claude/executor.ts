@@ -259,14 +259,17 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
         if (message.type === 'assistant' && 'api_error_status' in message) {
           apiErrorStatus = (message as { api_error_status?: number }).api_error_status;
         }
-        if (message.type === 'result') {
-          result = message;
-          resolveInputDone();
-        }
         try {
           request.onMessage?.(message);
         } catch (error) {
           logger.warn('run message observer failed', { error });
+        }
+        if (message.type === 'result') {
+          // The answer to our prompt. Claude Code may start another turn on its own (a finished subagent posts a
+          // notification), which would cost money and replace this result; the run is over, so stop reading.
+          result = message;
+          resolveInputDone();
+          break;
         }
       }
     } catch (error) {
