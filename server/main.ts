@@ -16,9 +16,11 @@ import {
 import { backgroundStatus, startInBackground, stopBackground, type CommandResult } from './cli/background.js';
 import { clearState, processFiles, writeState } from './cli/process-files.js';
 import { describeConfig } from './config/describe.js';
+import { gatewayVariables } from './config/gateway-env.js';
 import { ConfigError, kebab, loadConfig, type LoadedConfig } from './config/load.js';
 import type { ConfigKey } from './config/schema.js';
 import { buildStorage } from './container.js';
+import { GatewayConfigError, isStdio, loadGatewayConfig } from './gateway/config.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { startHttpServer, startStdioServer } from './runtime.js';
 import { VERSION } from './version.js';
@@ -198,7 +200,8 @@ function buildProgram(): Command {
     .description('validate the configuration and print the effective values (secrets masked) with their sources')
     .action(() => {
       const loaded = load(opts());
-      const summary = { file: loaded.file ?? null, dotenv: loaded.dotenvFile ?? null, settings: describeConfig(loaded) };
+      const gateway = checkGatewayConfig(loaded.config.mcpConfigPath);
+      const summary = { file: loaded.file ?? null, dotenv: loaded.dotenvFile ?? null, settings: describeConfig(loaded), gateway };
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\nconfiguration OK\n`);
     });
   // `--version` everywhere, not only on the root.
@@ -210,6 +213,23 @@ function buildProgram(): Command {
   };
   withVersion(program);
   return program;
+}
+
+/** `config check` for the gateway file: its upstreams, or the validation problem as a configuration error. */
+function checkGatewayConfig(file: string): { file: string; servers: Record<string, string> } {
+  try {
+    const gateway = loadGatewayConfig(file, gatewayVariables());
+    const servers = Object.fromEntries(
+      Object.entries(gateway.mcpServers).map(([name, server]) => [
+        name,
+        `${isStdio(server) ? `stdio ${server.command}` : `${server.transport} ${server.url}`}${server.enabled ? '' : ' (disabled)'}`,
+      ]),
+    );
+    return { file, servers };
+  } catch (error) {
+    if (error instanceof GatewayConfigError) throw new ConfigError([`MCP_CONFIG_PATH ${error.message}`]);
+    throw error;
+  }
 }
 
 buildProgram()

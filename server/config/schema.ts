@@ -150,6 +150,39 @@ export const configSchema = z.object({
     .default(1000)
     .describe('Reconnect delay suggested to clients in the SSE `retry` field (ms).')
     .register(fieldMeta, { env: 'SSE_RETRY_MS', group: 'MCP' }),
+  /**
+   * The gateway's upstream servers, in the `mcpServers` format of `claude_desktop_config.json` (docs/gateway.md,
+   * `mcp_config.schema.json`). A missing file means no upstreams.
+   */
+  mcpConfigPath: z
+    .string()
+    .min(1)
+    .default('./mcp_config.json')
+    .describe('Gateway upstream servers file (`mcpServers` format, see docs/gateway.md); missing = no upstreams.')
+    .register(fieldMeta, { env: 'MCP_CONFIG_PATH', group: 'MCP' }),
+  /** Watch MCP_CONFIG_PATH and apply changes without a restart (SIGHUP reloads either way). */
+  mcpLiveReload: bool()
+    .default(false)
+    .describe('Watch MCP_CONFIG_PATH and start/stop/restart only the upstreams that changed (SIGHUP reloads either way).')
+    .register(fieldMeta, { env: 'MCP_LIVE_RELOAD', group: 'MCP' }),
+  /** Host routing: `{server}.{BASE_DOMAIN}` serves that upstream alone at `/mcp` and `/sse`. */
+  baseDomain: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/, { error: 'expected a domain name such as mcp.example.com' })
+    .optional()
+    .describe('Serve upstream `{name}` alone at `{name}.{BASE_DOMAIN}/mcp` and `/sse`.')
+    .register(fieldMeta, { env: 'BASE_DOMAIN', group: 'MCP', example: 'mcp.example.com' }),
+  /** Extra variables of this process passed to stdio upstreams beyond the base allow-list (PATH, HOME, locale, proxies). */
+  gatewayEnvAllow: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, { error: 'expected variable names, optionally ending in *' }))
+    .default([])
+    .describe('Comma list of extra environment variables (or `PREFIX_*`) passed to stdio upstreams beyond PATH, HOME, locale and proxies.')
+    .register(fieldMeta, { env: 'GATEWAY_ENV_ALLOW', group: 'MCP', example: 'GITHUB_TOKEN' }),
+  /** Size at which an upstream's stderr log is rotated (one previous file is kept). */
+  gatewayLogMaxBytes: int(1024, 1024 * 1024 * 1024)
+    .default(5 * 1024 * 1024)
+    .describe('Size at which a stdio upstream\'s stderr log (DATA_DIR/gateway-logs/<name>.log) rotates; one old file is kept.')
+    .register(fieldMeta, { env: 'GATEWAY_LOG_MAX_BYTES', group: 'MCP' }),
 
   // ── Sessions ──────────────────────────────────────────────────────────────
   /** Most concurrent MCP sessions (Streamable HTTP and legacy SSE together); new ones beyond it are refused. */
