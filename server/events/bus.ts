@@ -48,6 +48,12 @@ export interface EventMap {
   'checkpoint.created': { checkpointId: string; sessionId: string; owner: string; files: number };
   /** A checkpoint was restored (files written and removed). */
   'checkpoint.restored': { checkpointId: string; sessionId: string; owner: string; written: number; removed: number };
+  /** A gateway upstream is up and serving (after start or restart); `tools` is how many it offers. */
+  'upstream.up': { server: string; tools: number; pid?: number };
+  /** A running gateway upstream went away (crash, closed connection, failed health checks). */
+  'upstream.down': { server: string; reason: string };
+  /** A gateway upstream came back after a restart (automatic or operator). */
+  'upstream.restarted': { server: string; restartCount: number };
 }
 
 /** An event type. */
