@@ -32,6 +32,8 @@ export interface TaskRecord {
   error?: { category: string; message: string };
   /** Runs so far (restart adds one). */
   attempts: number;
+  /** Refreshed while the task runs; a `running` task whose heartbeat stopped belongs to a process that died. */
+  heartbeatAt?: string;
   /** Transcript tail: one line per text, tool use, subagent event. */
   log: string[];
 }
@@ -54,6 +56,13 @@ export interface BackgroundTasksOptions {
   maxTasks: number;
   /** ASYNC_PROCESS_TIMEOUT_MS: time limit of one background run. */
   timeoutMs: number;
+  /**
+   * Storage shared with other replicas (Redis). Then only tasks whose heartbeat stopped are marked `interrupted`
+   * (another replica may be running the rest); otherwise every `running` record left over is stale.
+   */
+  shared?: boolean;
+  /** Heartbeat period; a task is presumed dead after three missed beats. */
+  heartbeatMs?: number;
 }
 
 /**
@@ -67,11 +76,16 @@ export class BackgroundTasks {
 
   constructor(private readonly options: BackgroundTasksOptions) {}
 
-  /** Marks tasks left `running` by a previous process as `interrupted`. Call once at startup. */
-  async recover(): Promise<number> {
+  /**
+   * Marks tasks left `running` by a process that stopped or died as `interrupted`. Call at startup; with shared
+   * storage call it periodically too (see {@link BackgroundTasksOptions.shared}).
+   */
+  async recover(now = Date.now()): Promise<number> {
     let count = 0;
+    const staleBefore = now - 3 * (this.options.heartbeatMs ?? 10_000);
     for (const { value } of await this.options.store.list<TaskRecord>(NS)) {
-      if (value.status === 'running' && !this.live.has(value.taskId)) {
+      const stale = !this.options.shared || !value.heartbeatAt || Date.parse(value.heartbeatAt) < staleBefore;
+      if (value.status === 'running' && !this.live.has(value.taskId) && stale) {
         await this.save({ ...value, status: 'interrupted', endedAt: new Date().toISOString(), summary: 'the server stopped while the task was running' });
         count += 1;
       }
@@ -136,7 +150,8 @@ export class BackgroundTasks {
   }
 
   private async launch(initial: TaskRecord): Promise<TaskRecord> {
-    let record: TaskRecord = { ...initial, attempts: initial.attempts + 1, startedAt: new Date().toISOString() };
+    const startedAt = new Date().toISOString();
+    let record: TaskRecord = { ...initial, attempts: initial.attempts + 1, startedAt, heartbeatAt: startedAt };
     await this.save(record);
     const { events, executor, logger } = this.options;
     events.emit('background_task.started', { taskId: record.taskId, owner: record.owner });
@@ -155,6 +170,11 @@ export class BackgroundTasks {
     };
     const flushTimer = setInterval(flush, 500);
     flushTimer.unref();
+    const heartbeat = setInterval(() => {
+      record.heartbeatAt = new Date().toISOString();
+      dirty = true;
+    }, this.options.heartbeatMs ?? 10_000);
+    heartbeat.unref();
     const append = progressObserver(async (_n, line) => {
       record.log.push(line);
       if (record.log.length > LOG_LINES) record.log.splice(0, record.log.length - LOG_LINES);
@@ -195,6 +215,7 @@ export class BackgroundTasks {
       )
       .then(async () => {
         clearInterval(flushTimer);
+        clearInterval(heartbeat);
         record.endedAt = new Date().toISOString();
         await flushing;
         await this.save(record);

@@ -61,9 +61,13 @@ export async function createClaudeService({ config, storage, events, logger, env
     logger,
     maxTasks: config.maxAsyncProcesses,
     timeoutMs: config.asyncProcessTimeoutMs,
+    shared: storage.kind === 'redis',
   });
   // A failed recovery must not stop the server from serving; the stale records stay `running` until it works.
   await tasks.recover().catch((error: unknown) => logger.warn('could not recover background task records', { error }));
+  // With replicas, tasks of a replica that dies are found by their stopped heartbeat, so look again now and then.
+  const sweep = storage.kind === 'redis' ? setInterval(() => void tasks.recover().catch(() => undefined), 30_000) : undefined;
+  sweep?.unref();
   const provider = createClaudeToolProvider({
     executor,
     sessions,
@@ -89,6 +93,7 @@ export async function createClaudeService({ config, storage, events, logger, env
     tasks,
     provider,
     async shutdown() {
+      if (sweep) clearInterval(sweep);
       await executor.shutdown();
       // Task records are written after their runs settle; they must land before storage closes.
       await tasks.drain();
