@@ -1,12 +1,28 @@
-/** Clients, signing keys, grants, refresh tokens and users are durable: they survive a restart on SQLite. */
+/**
+ * Clients, signing keys, grants, refresh tokens and users are durable: they survive a restart on SQLite, and on
+ * Redis (where several replicas share them). Redis runs when it answers at REDIS_URL; with CI=true it must.
+ */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import type { Config } from '../../../server/config/schema.js';
+import { createStorage } from '../../../server/storage/create-storage.js';
 import { authorizeUrl, clientFields, mcpInitialize, obtainTokens, registerClient, tokenRequest } from '../../helpers/oauth-flow.js';
 import { startOAuthServer } from '../../helpers/oauth-server.js';
 import { startTestServer } from '../../helpers/test-server.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redisUp = await createStorage({ kind: 'redis', url: REDIS_URL, keyPrefix: 'ccm-probe:' }).then(
+  async (storage) => {
+    await storage.close();
+    return true;
+  },
+  () => false,
+);
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -16,13 +32,30 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe('OAuth state survives a restart (SQLite)', () => {
+const REDIS_PREFIX = `ccm-test:${randomUUID()}:`;
+const backends: Array<[string, Partial<Config>, boolean]> = [
+  ['sqlite', { storage: 'sqlite' }, true],
+  ['redis', { storage: 'redis', redisUrl: REDIS_URL, redisKeyPrefix: REDIS_PREFIX }, redisUp || process.env.CI === 'true'],
+];
+
+afterAll(async () => {
+  if (!redisUp) return;
+  const redis = new Redis(REDIS_URL);
+  try {
+    const keys = await redis.keys(`${REDIS_PREFIX}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    await redis.quit();
+  }
+});
+
+describe.each(backends)('OAuth state survives a restart (%s)', (_name, backend, enabled) => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ccm-oauth-restart-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('access token, refresh token, client and user still work after a restart', async () => {
+  (enabled ? it : it.skip)('access token, refresh token, client and user still work after a restart', async () => {
     const port = await freePort();
-    const config = { storage: 'sqlite' as const, dataDir, port };
+    const config = { ...backend, dataDir, port };
     const first = await startOAuthServer(config);
     const client = await registerClient(first);
     const tokens = await obtainTokens(first, client);
@@ -37,9 +70,12 @@ describe('OAuth state survives a restart (SQLite)', () => {
       expect((await mcpInitialize(second, { authorization: `Bearer ${tokens.access_token}` })).status).toBe(200);
       const refreshed = await tokenRequest(second, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, ...clientFields(client) });
       expect(refreshed.status).toBe(200);
+      // The old refresh token stays spent across the restart (reuse detection is durable too).
+      const reused = await tokenRequest(second, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, ...clientFields(client) });
+      expect(reused.body.error).toBe('invalid_grant');
       // The client is still registered, and the user can still sign in.
-      expect((await obtainTokens(second, client)).access_token).toBeDefined();
       expect((await fetch(authorizeUrl(second, client), { redirect: 'manual' })).status).toBe(200);
+      expect((await obtainTokens(second, client)).access_token).toBeDefined();
     } finally {
       await second.stop();
     }
