@@ -6,6 +6,8 @@ import type { Config } from './config/schema.js';
 import { createClaudeService, type ClaudeService } from './claude/claude-service.js';
 import { createToolAccess, loadToolPolicies } from './auth/tool-access.js';
 import { createEventBus, type EventBus } from './events/bus.js';
+import { gatewayVariables, upstreamBaseEnvironment } from './config/gateway-env.js';
+import { createGatewayService, type GatewayService } from './gateway/gateway-service.js';
 import type { Logger } from './logging/logger.js';
 import { createServerFactory, type ServerFactory } from './mcp/server-factory.js';
 import { createServerStatusProvider } from './mcp/server-status-provider.js';
@@ -25,6 +27,8 @@ export interface Container {
   factory: ServerFactory;
   /** Claude Code runs and tools. */
   claude: ClaudeService;
+  /** Upstream MCP servers of MCP_CONFIG_PATH, supervised and aggregated. */
+  gateway: GatewayService;
   version: string;
   startedAt: number;
   transports: readonly string[];
@@ -43,6 +47,8 @@ export interface ContainerOptions {
   storage?: Storage;
   /** Environment the Claude child allow-list is applied to (default: this process's); tests pass an isolated one. */
   claudeEnvironment?: Readonly<Record<string, string | undefined>>;
+  /** Environment of the gateway (`${VAR}` expansion, stdio upstream allow-list; default: this process's). */
+  gatewayEnvironment?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Builds the concrete adapters from config. The only place that knows which implementation backs each port. */
@@ -69,6 +75,20 @@ export async function createContainer(config: Config, options: ContainerOptions)
     logger,
     env: claudeChildEnvironment(config.claudeEnvAllow, options.claudeEnvironment),
   });
+  const toolAccess = createToolAccess(loadToolPolicies(config.toolPolicyPath));
+  const gatewayEnvironment = options.gatewayEnvironment ?? gatewayVariables();
+  const gateway = await createGatewayService({
+    configPath: config.mcpConfigPath,
+    liveReload: config.mcpLiveReload,
+    variables: gatewayEnvironment,
+    baseEnv: upstreamBaseEnvironment(config.gatewayEnvAllow, gatewayEnvironment),
+    logDir: path.join(config.dataDir, 'gateway-logs'),
+    logMaxBytes: config.gatewayLogMaxBytes,
+    version: VERSION,
+    logger,
+    events,
+    toolAccess,
+  });
   const startedAt = Date.now();
   const providers: ToolProvider[] = [
     createServerStatusProvider({
@@ -79,10 +99,11 @@ export async function createContainer(config: Config, options: ContainerOptions)
       sessions: () => sessions.stats(),
     }),
     claude.provider,
+    gateway.provider,
     ...(options.extraProviders ?? []),
   ];
   const factory = createServerFactory({
-    toolAccess: createToolAccess(loadToolPolicies(config.toolPolicyPath)),
+    toolAccess,
     name: 'claude-code-mcp',
     version: VERSION,
     instructions: 'claude-code-mcp: Claude Code and other MCP servers behind one endpoint. Call server_status for its state.',
@@ -97,6 +118,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     sessions,
     factory,
     claude,
+    gateway,
     version: VERSION,
     startedAt,
     transports: options.transports,
@@ -105,6 +127,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
       closed = true;
       await claude.shutdown();
       await sessions.closeAll('shutdown');
+      await gateway.close();
       await storage.close();
     },
   };

@@ -1,0 +1,328 @@
+import { ProtocolError, ProtocolErrorCode, ResourceTemplate, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
+import type { CallToolResult, Prompt, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/client';
+import { z } from 'zod';
+import type { Logger } from '../logging/logger.js';
+import type { Caller } from '../mcp/caller.js';
+import type { ToolProvider } from '../mcp/tool-provider.js';
+import { assignNames, SEPARATOR, type NameRequest } from './naming.js';
+import type { GatewayRegistry } from './registry.js';
+import type { UpstreamConnection } from './upstream.js';
+import type { UpstreamSupervisor } from './supervisor.js';
+
+/** Options of {@link createGatewayProvider}. */
+export interface GatewayProviderOptions {
+  registry: GatewayRegistry;
+  logger: Logger;
+  /**
+   * Whether a caller may see and call a tool, asked with the aggregated name `{prefix}__{tool}` (so
+   * `gateway:<server>` scopes and per-client patterns apply on every endpoint). Default: everything.
+   */
+  toolAccess?: (caller: Caller, toolName: string) => boolean;
+  /** Serve only this upstream, with its own (unprefixed) names: `/servers/{name}/mcp`. */
+  only?: string;
+}
+
+/** An upstream JSON Schema presented to the SDK as-is: the upstream validates its own arguments. */
+function passthroughSchema(jsonSchema: Record<string, unknown>): StandardSchemaWithJSON {
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'claude-code-mcp-gateway',
+      validate: (value: unknown) => ({ value }),
+      jsonSchema: { input: () => jsonSchema, output: () => jsonSchema },
+    },
+  };
+}
+
+function promptArgsSchema(prompt: Prompt): StandardSchemaWithJSON | undefined {
+  if (!prompt.arguments?.length) return undefined;
+  const shape: Record<string, z.ZodType> = {};
+  for (const argument of prompt.arguments) {
+    const base = argument.description ? z.string().describe(argument.description) : z.string();
+    shape[argument.name] = argument.required ? base : base.optional();
+  }
+  return z.object(shape) as unknown as StandardSchemaWithJSON;
+}
+
+/** Glob match of the per-server `tools.allow/deny` lists (`*` any run of characters). */
+function globMatches(patterns: readonly string[], name: string): boolean {
+  return patterns.some((pattern) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(name));
+}
+
+function toolExposed(supervisor: UpstreamSupervisor, tool: Tool): boolean {
+  const filter = supervisor.config.tools;
+  if (!filter) return true;
+  if (filter.allow && !globMatches(filter.allow, tool.name)) return false;
+  return !(filter.deny && globMatches(filter.deny, tool.name));
+}
+
+/** What one assembled MCP server instance currently has registered from the gateway, by exposed name. */
+interface InstanceState {
+  tools: Map<string, { key: string; handle: { remove(): void } }>;
+  resources: Map<string, { key: string; handle: { remove(): void } }>;
+  prompts: Map<string, { key: string; handle: { remove(): void } }>;
+  /** Per-session upstream connections (`isolation: "session"`), opened on first use. */
+  sessionConnections: Map<string, Promise<UpstreamConnection>>;
+  closed: boolean;
+}
+
+interface Desired {
+  tools: Map<string, { supervisor: UpstreamSupervisor; tool: Tool }>;
+  resources: Map<string, { supervisor: UpstreamSupervisor; resource: Resource; uri: string }>;
+  templates: Map<string, { supervisor: UpstreamSupervisor; template: ResourceTemplateType; uriTemplate: string }>;
+  prompts: Map<string, { supervisor: UpstreamSupervisor; prompt: Prompt }>;
+}
+
+/**
+ * The gateway as a {@link ToolProvider}: every running upstream's tools as `{server}__{tool}`, its prompts as
+ * `{server}__{prompt}`, and its resources under `{server}+{uri}` (the scheme gains the server name, so URIs stay
+ * valid and distinct). With `only`, one upstream with its own names.
+ *
+ * Each assembled server instance follows the registry: when an upstream goes down its items are removed, when it is
+ * up again they come back, and the SDK sends `list_changed` for each change.
+ */
+export function createGatewayProvider({ registry, logger, toolAccess, only }: GatewayProviderOptions): ToolProvider {
+  let cachedDesired: Desired | undefined;
+  const loggedCollisions = new Set<string>();
+  registry.onChange(() => {
+    cachedDesired = undefined;
+  });
+
+  const prefixOf = (supervisor: UpstreamSupervisor): string => supervisor.config.prefix ?? supervisor.name;
+
+  /** The catalog of the running upstreams, named; cached until the registry changes. */
+  function desired(): Desired {
+    if (cachedDesired) return cachedDesired;
+    const supervisors = registry.list().filter((s) => s.live && (!only || s.name === only));
+    const tools = new Map<string, { supervisor: UpstreamSupervisor; tool: Tool }>();
+    const prompts = new Map<string, { supervisor: UpstreamSupervisor; prompt: Prompt }>();
+    const toolRequests: NameRequest[] = [];
+    const promptRequests: NameRequest[] = [];
+    const bySupervisor = new Map(supervisors.map((s) => [s.name, s]));
+    for (const supervisor of supervisors) {
+      const prefix = only ? undefined : prefixOf(supervisor);
+      for (const tool of supervisor.catalog.tools) if (toolExposed(supervisor, tool)) toolRequests.push({ server: supervisor.name, prefix, name: tool.name });
+      for (const prompt of supervisor.catalog.prompts) promptRequests.push({ server: supervisor.name, prefix, name: prompt.name });
+    }
+    const toolNames = assignNames(toolRequests);
+    for (const collision of toolNames.collisions) {
+      const id = `${collision.renamed.server}/${collision.renamed.name}`;
+      if (!loggedCollisions.has(id)) {
+        loggedCollisions.add(id);
+        logger.warn('gateway tool name collision resolved', { name: collision.name, kept: `${collision.kept.server}/${collision.kept.name}`, renamed: id, as: collision.as, category: 'gateway' });
+      }
+    }
+    for (const [name, request] of toolNames.names) {
+      const supervisor = bySupervisor.get(request.server)!;
+      tools.set(name, { supervisor, tool: supervisor.catalog.tools.find((t) => t.name === request.name)! });
+    }
+    for (const [name, request] of assignNames(promptRequests).names) {
+      const supervisor = bySupervisor.get(request.server)!;
+      prompts.set(name, { supervisor, prompt: supervisor.catalog.prompts.find((p) => p.name === request.name)! });
+    }
+    const resources = new Map<string, { supervisor: UpstreamSupervisor; resource: Resource; uri: string }>();
+    const templates = new Map<string, { supervisor: UpstreamSupervisor; template: ResourceTemplateType; uriTemplate: string }>();
+    for (const supervisor of supervisors) {
+      const uriPrefix = only ? '' : `${prefixOf(supervisor)}+`;
+      for (const resource of supervisor.catalog.resources) {
+        const uri = `${uriPrefix}${resource.uri}`;
+        if (!resources.has(uri)) resources.set(uri, { supervisor, resource, uri });
+      }
+      for (const template of supervisor.catalog.resourceTemplates) {
+        const uriTemplate = `${uriPrefix}${template.uriTemplate}`;
+        if (!templates.has(uriTemplate)) templates.set(uriTemplate, { supervisor, template, uriTemplate });
+      }
+    }
+    cachedDesired = { tools, resources, templates, prompts };
+    return cachedDesired;
+  }
+
+  /** The connection a call of `supervisor` goes to for this instance. */
+  async function connectionFor(state: InstanceState, supervisor: UpstreamSupervisor): Promise<UpstreamConnection> {
+    if (supervisor.config.isolation === 'session') {
+      let pending = state.sessionConnections.get(supervisor.name);
+      if (!pending) {
+        const forget = () => state.sessionConnections.delete(supervisor.name);
+        pending = registry.openSessionConnection(supervisor.name, forget, () => undefined);
+        pending.catch(forget);
+        state.sessionConnections.set(supervisor.name, pending);
+      }
+      const connection = await pending;
+      if (state.closed) {
+        await registry.closeSessionConnection(connection);
+        throw new ProtocolError(ProtocolErrorCode.InternalError, `${supervisor.name}: session closed`);
+      }
+      return connection;
+    }
+    const live = supervisor.live;
+    if (!live) throw new ProtocolError(ProtocolErrorCode.InternalError, `upstream ${supervisor.name} is ${supervisor.status}`);
+    return live;
+  }
+
+  /**
+   * Request options relaying the client's cancellation (its abort signal) upstream and the upstream's progress back
+   * under the client's own token. Progress is sent in order; `flush` waits for the last one so it never arrives
+   * after the result.
+   */
+  function relayOptions(ctx: ServerContext, timeoutMs: number) {
+    const progressToken = ctx.mcpReq._meta?.progressToken;
+    let sent: Promise<unknown> = Promise.resolve();
+    return {
+      signal: ctx.mcpReq.signal,
+      timeout: timeoutMs,
+      resetTimeoutOnProgress: true,
+      flush: () => sent,
+      ...(progressToken !== undefined
+        ? {
+            onprogress: (progress: { progress: number; total?: number; message?: string }) => {
+              sent = sent.then(() => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...progress } })).catch(() => undefined);
+            },
+          }
+        : {}),
+    };
+  }
+
+  async function relayed<T>(ctx: ServerContext, timeoutMs: number, request: (options: ReturnType<typeof relayOptions>) => Promise<T>): Promise<T> {
+    const options = relayOptions(ctx, timeoutMs);
+    try {
+      return await request(options);
+    } finally {
+      await options.flush();
+    }
+  }
+
+  function sync(server: McpServer, state: InstanceState, caller: Caller): void {
+    const want = desired();
+    const aggregatedName = (supervisor: UpstreamSupervisor, tool: Tool) => `${prefixOf(supervisor)}${SEPARATOR}${tool.name}`;
+    // Tools
+    for (const [name, entry] of state.tools) {
+      const target = want.tools.get(name);
+      if (!target || JSON.stringify([target.supervisor.name, target.tool]) !== entry.key) {
+        entry.handle.remove();
+        state.tools.delete(name);
+      }
+    }
+    for (const [name, { supervisor, tool }] of want.tools) {
+      if (state.tools.has(name)) continue;
+      if (toolAccess && !toolAccess(caller, aggregatedName(supervisor, tool))) continue;
+      const handle = server.registerTool(
+        name,
+        {
+          ...(tool.title ? { title: tool.title } : {}),
+          ...(tool.description ? { description: tool.description } : {}),
+          inputSchema: passthroughSchema(tool.inputSchema as Record<string, unknown>),
+          ...(tool.outputSchema ? { outputSchema: passthroughSchema(tool.outputSchema as Record<string, unknown>) } : {}),
+          ...(tool.annotations ? { annotations: tool.annotations } : {}),
+          ...(tool._meta ? { _meta: tool._meta } : {}),
+        },
+        async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
+          const connection = await connectionFor(state, supervisor);
+          return relayed(ctx, supervisor.config.timeoutMs, (options) =>
+            connection.client.callTool({ name: tool.name, arguments: (args ?? {}) as Record<string, unknown> }, options) as Promise<CallToolResult>,
+          );
+        },
+      );
+      state.tools.set(name, { key: JSON.stringify([supervisor.name, tool]), handle });
+    }
+    // Prompts
+    for (const [name, entry] of state.prompts) {
+      const target = want.prompts.get(name);
+      if (!target || JSON.stringify([target.supervisor.name, target.prompt]) !== entry.key) {
+        entry.handle.remove();
+        state.prompts.delete(name);
+      }
+    }
+    for (const [name, { supervisor, prompt }] of want.prompts) {
+      if (state.prompts.has(name)) continue;
+      if (toolAccess && !toolAccess(caller, `${prefixOf(supervisor)}${SEPARATOR}${prompt.name}`)) continue;
+      const argsSchema = promptArgsSchema(prompt);
+      const forward = async (args: Record<string, string> | undefined, ctx: ServerContext) => {
+        const connection = await connectionFor(state, supervisor);
+        return connection.client.getPrompt({ name: prompt.name, ...(args ? { arguments: args } : {}) }, relayOptions(ctx, supervisor.config.timeoutMs));
+      };
+      const meta = { ...(prompt.title ? { title: prompt.title } : {}), ...(prompt.description ? { description: prompt.description } : {}) };
+      const handle = argsSchema
+        ? server.registerPrompt(name, { ...meta, argsSchema }, ((args: Record<string, string>, ctx: ServerContext) => forward(args, ctx)) as never)
+        : server.registerPrompt(name, meta, ((ctx: ServerContext) => forward(undefined, ctx)) as never);
+      state.prompts.set(name, { key: JSON.stringify([supervisor.name, prompt]), handle });
+    }
+    // Resources and templates (visible when the caller may use the server at all)
+    const mayUseServer = (supervisor: UpstreamSupervisor) => !toolAccess || toolAccess(caller, `${prefixOf(supervisor)}${SEPARATOR}*`);
+    const wantedResources = new Map<string, string>();
+    for (const [uri, entry] of want.resources) wantedResources.set(`r:${uri}`, JSON.stringify([entry.supervisor.name, entry.resource]));
+    for (const [uriTemplate, entry] of want.templates) wantedResources.set(`t:${uriTemplate}`, JSON.stringify([entry.supervisor.name, entry.template]));
+    for (const [id, entry] of state.resources) {
+      if (wantedResources.get(id) !== entry.key) {
+        entry.handle.remove();
+        state.resources.delete(id);
+      }
+    }
+    for (const [uri, { supervisor, resource }] of want.resources) {
+      const id = `r:${uri}`;
+      if (state.resources.has(id) || !mayUseServer(supervisor)) continue;
+      const handle = server.registerResource(
+        only ? resource.name : `${prefixOf(supervisor)}${SEPARATOR}${resource.name}`,
+        uri,
+        { ...(resource.title ? { title: resource.title } : {}), ...(resource.description ? { description: resource.description } : {}), ...(resource.mimeType ? { mimeType: resource.mimeType } : {}) },
+        async (_url, ctx) => readUpstream(state, supervisor, resource.uri, uri, ctx),
+      );
+      state.resources.set(id, { key: wantedResources.get(id)!, handle });
+    }
+    for (const [uriTemplate, { supervisor, template }] of want.templates) {
+      const id = `t:${uriTemplate}`;
+      if (state.resources.has(id) || !mayUseServer(supervisor)) continue;
+      const prefix = only ? '' : `${prefixOf(supervisor)}+`;
+      const handle = server.registerResource(
+        only ? template.name : `${prefixOf(supervisor)}${SEPARATOR}${template.name}`,
+        new ResourceTemplate(uriTemplate, { list: undefined }),
+        { ...(template.title ? { title: template.title } : {}), ...(template.description ? { description: template.description } : {}), ...(template.mimeType ? { mimeType: template.mimeType } : {}) },
+        async (url, _variables, ctx) => readUpstream(state, supervisor, url.href.slice(prefix.length), url.href, ctx),
+      );
+      state.resources.set(id, { key: wantedResources.get(id)!, handle });
+    }
+  }
+
+  async function readUpstream(state: InstanceState, supervisor: UpstreamSupervisor, upstreamUri: string, exposedUri: string, ctx: ServerContext) {
+    const connection = await connectionFor(state, supervisor);
+    const result = await connection.client.readResource({ uri: upstreamUri }, { ...relayOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' });
+    const prefix = exposedUri.slice(0, exposedUri.length - upstreamUri.length);
+    return { ...result, contents: result.contents.map((content) => ({ ...content, uri: content.uri === upstreamUri ? exposedUri : `${prefix}${content.uri}` })) };
+  }
+
+  const states = new WeakMap<McpServer, InstanceState>();
+  const cleanup = new FinalizationRegistry<() => void>((unsubscribe) => unsubscribe());
+
+  return {
+    name: only ? `gateway:${only}` : 'gateway',
+    register(server, { caller }) {
+      const state: InstanceState = { tools: new Map(), resources: new Map(), prompts: new Map(), sessionConnections: new Map(), closed: false };
+      states.set(server, state);
+      sync(server, state, caller);
+      // The listener reaches the instance only weakly (state lives in a WeakMap keyed by it): a per-request
+      // (stateless) instance that is never closed is still collected, and the finalizer unsubscribes.
+      const ref = new WeakRef(server);
+      const unsubscribe = registry.onChange(() => {
+        const live = ref.deref();
+        const current = live && states.get(live);
+        if (!live || !current || current.closed) {
+          unsubscribe();
+          return;
+        }
+        try {
+          sync(live, current, caller);
+        } catch (error) {
+          logger.warn('gateway catalog update failed', { error: (error as Error).message, category: 'gateway' });
+        }
+      });
+      cleanup.register(server, unsubscribe);
+      const previous = server.server.onclose;
+      server.server.onclose = () => {
+        previous?.();
+        state.closed = true;
+        unsubscribe();
+        for (const pending of state.sessionConnections.values()) void pending.then((c) => registry.closeSessionConnection(c), () => undefined);
+        state.sessionConnections.clear();
+      };
+    },
+  };
+}

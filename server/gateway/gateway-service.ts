@@ -1,0 +1,118 @@
+import { watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logging/logger.js';
+import type { Caller } from '../mcp/caller.js';
+import type { ToolProvider } from '../mcp/tool-provider.js';
+import { loadGatewayConfig, type GatewayConfig } from './config.js';
+import { createGatewayProvider } from './gateway-provider.js';
+import { GatewayRegistry, type ApplyResult } from './registry.js';
+
+/** Options of {@link createGatewayService}. */
+export interface GatewayServiceOptions {
+  /** MCP_CONFIG_PATH. */
+  configPath: string;
+  /** Watch the file and reload on change (MCP_LIVE_RELOAD). */
+  liveReload: boolean;
+  /** Variables `${VAR}` expands from. */
+  variables: Readonly<Record<string, string | undefined>>;
+  /** Allow-listed base environment of stdio upstreams. */
+  baseEnv: Readonly<Record<string, string>>;
+  logDir: string;
+  logMaxBytes: number;
+  version: string;
+  logger: Logger;
+  events: EventBus;
+  toolAccess?: (caller: Caller, toolName: string) => boolean;
+  /** Quiet period before a changed file is read (editors write in several steps). */
+  debounceMs?: number;
+}
+
+/** The gateway: its upstream registry, the aggregated provider, per-server providers, and reload. */
+export interface GatewayService {
+  readonly registry: GatewayRegistry;
+  /** Every upstream, `{server}__{tool}`, for the aggregated `/mcp`. */
+  readonly provider: ToolProvider;
+  /** One upstream, unprefixed (`/servers/{name}/mcp`); undefined for an unknown server. */
+  providerFor(name: string): ToolProvider | undefined;
+  /** Reads the file and applies it; an invalid file keeps the running set and is reported, never thrown. */
+  reload(reason: string): Promise<{ ok: true; result: ApplyResult } | { ok: false; error: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the gateway and applies the file once. An invalid file at start-up is a configuration error (thrown); an
+ * invalid file at a later reload is logged and the running set kept.
+ */
+export async function createGatewayService(options: GatewayServiceOptions): Promise<GatewayService> {
+  const { logger } = options;
+  const registry = new GatewayRegistry({
+    logger,
+    events: options.events,
+    baseEnv: options.baseEnv,
+    logDir: options.logDir,
+    logMaxBytes: options.logMaxBytes,
+    version: options.version,
+  });
+  const initial: GatewayConfig = loadGatewayConfig(options.configPath, options.variables);
+  await registry.apply(initial);
+  const provider = createGatewayProvider({ registry, logger, ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}) });
+  const single = new Map<string, ToolProvider>();
+
+  let reloading: Promise<unknown> = Promise.resolve();
+  async function reload(reason: string): Promise<{ ok: true; result: ApplyResult } | { ok: false; error: string }> {
+    const run = reloading.then(async () => {
+      let next: GatewayConfig;
+      try {
+        next = loadGatewayConfig(options.configPath, options.variables);
+      } catch (error) {
+        logger.error('gateway config reload refused; running servers kept', { reason, error: (error as Error).message, category: 'gateway' });
+        return { ok: false as const, error: (error as Error).message };
+      }
+      const result = await registry.apply(next);
+      logger.info('gateway config reloaded', { reason, ...result, category: 'gateway' });
+      return { ok: true as const, result };
+    });
+    reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  let watcher: FSWatcher | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  if (options.liveReload) {
+    // Watch the directory: editors and `mv` replace the file, which ends a watch on the file itself.
+    const file = path.resolve(options.configPath);
+    try {
+      watcher = watch(path.dirname(file), (_event, changed) => {
+        if (changed && changed.toString() !== path.basename(file)) return;
+        clearTimeout(debounce);
+        debounce = setTimeout(() => void reload('file changed'), options.debounceMs ?? 300);
+        debounce.unref();
+      });
+      watcher.unref();
+    } catch (error) {
+      logger.warn('gateway live reload unavailable', { error: (error as Error).message, category: 'gateway' });
+    }
+  }
+
+  return {
+    registry,
+    provider,
+    providerFor(name) {
+      if (!registry.get(name)) return undefined;
+      let found = single.get(name);
+      if (!found) {
+        found = createGatewayProvider({ registry, logger, only: name, ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}) });
+        single.set(name, found);
+      }
+      return found;
+    },
+    reload,
+    async close() {
+      clearTimeout(debounce);
+      watcher?.close();
+      await reloading;
+      await registry.close();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+
+/** MCP tool-name rules (2025-11-25 "Tool names"): 1-64 characters of `A-Za-z0-9_.-`. */
+export const MAX_NAME_LENGTH = 64;
+const INVALID = /[^A-Za-z0-9_.-]/g;
+
+/** Separator of the aggregated names; `server/auth/tool-access.ts` reads the server from it for `gateway:<server>`. */
+export const SEPARATOR = '__';
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 8);
+}
+
+/**
+ * A valid name for `raw`: invalid characters become `_`; a name over 64 characters keeps its first 55 and gains `_`
+ * plus 8 hex digits of the SHA-256 of `raw`, so the same input always shortens the same way and the server prefix
+ * (which decides the `gateway:<server>` scope) survives.
+ */
+export function validName(raw: string): string {
+  const clean = raw.replace(INVALID, '_') || '_';
+  if (clean.length <= MAX_NAME_LENGTH) return clean;
+  return `${clean.slice(0, MAX_NAME_LENGTH - 9)}_${shortHash(raw)}`;
+}
+
+/** One item to name: the upstream it comes from and its name there. */
+export interface NameRequest {
+  server: string;
+  /** Name prefix of the server in aggregated names (its `prefix`, or its name). */
+  prefix: string | undefined;
+  name: string;
+}
+
+/** A collision that was resolved by renaming `renamed`. */
+export interface NameCollision {
+  name: string;
+  kept: NameRequest;
+  renamed: NameRequest;
+  as: string;
+}
+
+/**
+ * Assigns every request a unique valid name: `{prefix}__{name}` (just `{name}` without a prefix). When two requests
+ * land on the same name (sanitising or shortening can merge them), the one first in (server, name) order keeps it
+ * and the other gets a hash suffix — deterministic whatever order upstreams report in. Collisions are returned so the
+ * caller can log them.
+ */
+export function assignNames(requests: readonly NameRequest[]): { names: Map<string, NameRequest>; collisions: NameCollision[] } {
+  const sorted = [...requests].sort((a, b) => (a.server === b.server ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.server < b.server ? -1 : 1));
+  const names = new Map<string, NameRequest>();
+  const collisions: NameCollision[] = [];
+  for (const request of sorted) {
+    const raw = request.prefix ? `${request.prefix}${SEPARATOR}${request.name}` : request.name;
+    let name = validName(raw);
+    const kept = names.get(name);
+    if (kept) {
+      const suffix = `_${shortHash(`${request.server}\u0000${request.name}`)}`;
+      name = `${name.slice(0, MAX_NAME_LENGTH - suffix.length)}${suffix}`;
+      collisions.push({ name: validName(raw), kept, renamed: request, as: name });
+    }
+    names.set(name, request);
+  }
+  return { names, collisions };
+}

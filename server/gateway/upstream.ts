@@ -1,0 +1,150 @@
+import { Client, SSEClientTransport, StreamableHTTPClientTransport, type Prompt, type Resource, type ResourceTemplateType, type Tool, type Transport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Logger } from '../logging/logger.js';
+import { isStdio, type UpstreamServerConfig } from './config.js';
+import { StderrLog } from './stderr-log.js';
+
+/** Lifecycle of one upstream. `failed` stays until the config changes or an operator restarts it. */
+export type UpstreamStatus = 'stopped' | 'starting' | 'running' | 'restarting' | 'failed' | 'disabled';
+
+/** What an upstream offers, refreshed on connect and on its `list_changed` notifications. */
+export interface UpstreamCatalog {
+  tools: Tool[];
+  resources: Resource[];
+  resourceTemplates: ResourceTemplateType[];
+  prompts: Prompt[];
+}
+
+const EMPTY_CATALOG: UpstreamCatalog = Object.freeze({ tools: [], resources: [], resourceTemplates: [], prompts: [] }) as UpstreamCatalog;
+
+/** Everything a connection needs besides its config entry. */
+export interface UpstreamConnectionOptions {
+  name: string;
+  config: UpstreamServerConfig;
+  logger: Logger;
+  /** Allow-listed base environment of stdio children; the entry's `env` is added on top. */
+  baseEnv: Readonly<Record<string, string>>;
+  /** Where stdio stderr logs go. */
+  logDir: string;
+  logMaxBytes: number;
+  version: string;
+  /** Called when the connection ends without {@link UpstreamConnection.close} (crash, remote close). */
+  onLost(reason: string): void;
+  /** Called when the catalog changed while connected (the upstream's `list_changed`). */
+  onCatalogChanged(): void;
+}
+
+/**
+ * One live MCP client connection to an upstream: spawns (stdio) or connects (HTTP/SSE), reads the catalog, forwards
+ * requests. No restart logic here: the {@link UpstreamSupervisor} owns that.
+ */
+export class UpstreamConnection {
+  readonly client: Client;
+  private transport?: Transport;
+  private closing = false;
+  private stderrLog?: StderrLog;
+  catalog: UpstreamCatalog = EMPTY_CATALOG;
+
+  constructor(private readonly options: UpstreamConnectionOptions) {
+    const refresh = () => {
+      if (!this.closing) void this.refreshCatalog().then(() => options.onCatalogChanged(), () => undefined);
+    };
+    this.client = new Client(
+      { name: 'claude-code-mcp-gateway', version: options.version },
+      {
+        capabilities: {},
+        listChanged: {
+          tools: { onChanged: refresh },
+          prompts: { onChanged: refresh },
+          resources: { onChanged: refresh },
+        },
+      },
+    );
+  }
+
+  /** Pid of a stdio child, when running. */
+  get pid(): number | undefined {
+    return this.transport instanceof StdioClientTransport ? (this.transport.pid ?? undefined) : undefined;
+  }
+
+  /** The stderr log file of a stdio upstream. */
+  get logFile(): string | undefined {
+    return this.stderrLog?.file;
+  }
+
+  /** Connects within `timeoutMs` and reads the catalog; on failure everything started is torn down. */
+  async connect(): Promise<void> {
+    const { config, name } = this.options;
+    const transport = this.buildTransport();
+    this.transport = transport;
+    this.client.onclose = () => {
+      if (!this.closing) this.options.onLost('connection closed');
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`${name}: no connection within ${config.timeoutMs} ms`)), config.timeoutMs);
+      timer.unref();
+    });
+    try {
+      await Promise.race([this.client.connect(transport, { timeout: config.timeoutMs }), timeout]);
+      await Promise.race([this.refreshCatalog(), timeout]);
+    } catch (error) {
+      await this.close();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private buildTransport(): Transport {
+    const { config, name } = this.options;
+    if (isStdio(config)) {
+      const transport = new StdioClientTransport({
+        command: config.command,
+        args: [...config.args],
+        env: { ...this.options.baseEnv, ...config.env },
+        stderr: 'pipe',
+        ...(config.cwd ? { cwd: config.cwd } : {}),
+      });
+      this.stderrLog = new StderrLog(this.options.logDir, name, this.options.logMaxBytes);
+      const log = this.stderrLog;
+      transport.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
+      return transport;
+    }
+    // Only the entry's own headers are sent: a client's token never reaches an upstream.
+    const requestInit: RequestInit = { headers: { ...config.headers } };
+    return config.transport === 'sse'
+      ? new SSEClientTransport(new URL(config.url), { requestInit, eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...config.headers } }) } })
+      : new StreamableHTTPClientTransport(new URL(config.url), { requestInit });
+  }
+
+  /** Re-reads tools, resources, templates and prompts (only the kinds the upstream declares). */
+  async refreshCatalog(): Promise<void> {
+    const capabilities = this.client.getServerCapabilities() ?? {};
+    const options = { cacheMode: 'refresh' as const, timeout: this.options.config.timeoutMs };
+    const [tools, resources, resourceTemplates, prompts] = await Promise.all([
+      capabilities.tools ? this.client.listTools(undefined, options).then((r) => r.tools) : [],
+      capabilities.resources ? this.client.listResources(undefined, options).then((r) => r.resources) : [],
+      capabilities.resources ? this.client.listResourceTemplates(undefined, options).then((r) => r.resourceTemplates, () => []) : [],
+      capabilities.prompts ? this.client.listPrompts(undefined, options).then((r) => r.prompts) : [],
+    ]);
+    this.catalog = { tools, resources, resourceTemplates, prompts };
+  }
+
+  /** A ping with a time limit; resolves to the round-trip time. */
+  async ping(timeoutMs: number): Promise<number> {
+    const started = performance.now();
+    await this.client.ping({ timeout: timeoutMs });
+    return performance.now() - started;
+  }
+
+  /** Staged shutdown (stdio: stdin end, SIGTERM, SIGKILL, by the SDK transport); never reports a loss. */
+  async close(): Promise<void> {
+    this.closing = true;
+    try {
+      await this.client.close();
+    } catch {
+      // already gone
+    }
+  }
+}
