@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
   query,
@@ -9,12 +9,12 @@ import {
   type SDKMessage,
   type SDKResultMessage,
   type SDKUserMessage,
-  type SpawnedProcess,
-  type SpawnOptions,
 } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from '../logging/logger.js';
 import { requireCli, type ClaudeCli } from './cli-path.js';
-import { categoryOfApiStatus, ClaudeError } from './errors.js';
+import { spawnChild, waitForExit } from './child-process.js';
+import { ClaudeError } from './errors.js';
+import { classify, partial, stopError, toOutcome } from './run-outcome.js';
 import { RunQueue, type RunPriority } from './run-queue.js';
 
 /** Everything one run needs, already validated and clamped by the caller (the tool layer). */
@@ -273,7 +273,7 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
         }
       }
     } catch (error) {
-      if (tracked.stopReason) throw stopError(tracked.stopReason, 'while running', partial(result, tracked));
+      if (tracked.stopReason) throw stopError(tracked.stopReason, 'while running', partial(result, tracked.sessionId));
       // After an error result the SDK also throws ("Claude Code returned an error result"); the result says more.
       if (!result) {
         logger.warn('claude run failed', { runId: tracked.id, error, stderr: stderrTail.join('').slice(-2000) });
@@ -329,112 +329,6 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       await Promise.all(all.map((r) => waitForExit(r.child, 2000)));
     },
   };
-}
-
-function stopError(reason: StopReason, when: string, details?: Record<string, unknown>): ClaudeError {
-  if (reason === 'timeout') return new ClaudeError('timeout', `the run exceeded its time limit and was interrupted ${when}`, details);
-  if (reason === 'shutdown') return new ClaudeError('aborted', `the server is shutting down; the run was interrupted ${when}`, details);
-  return new ClaudeError('aborted', `the run was aborted ${when}`, details);
-}
-
-function partial(result: SDKResultMessage | undefined, tracked: Tracked): Record<string, unknown> | undefined {
-  if (result) return toOutcome(result) as unknown as Record<string, unknown>;
-  return tracked.sessionId ? { sessionId: tracked.sessionId } : undefined;
-}
-
-function toOutcome(result: SDKResultMessage): RunOutcome {
-  const usage = result.usage as unknown as Record<string, number | undefined>;
-  return {
-    result: result.subtype === 'success' ? result.result : (result.errors ?? []).join('\n'),
-    sessionId: result.session_id,
-    isError: result.is_error,
-    subtype: result.subtype,
-    numTurns: result.num_turns,
-    costUsd: result.total_cost_usd,
-    usage: {
-      inputTokens: usage.input_tokens ?? 0,
-      outputTokens: usage.output_tokens ?? 0,
-      cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
-      cacheCreationInputTokens: usage.cache_creation_input_tokens ?? 0,
-    },
-    durationMs: result.duration_ms,
-    permissionDenials: result.permission_denials.map((d) => ({ toolName: d.tool_name, toolUseId: d.tool_use_id, toolInput: d.tool_input })),
-    ...(result.subtype === 'success' && result.structured_output !== undefined ? { structuredOutput: result.structured_output } : {}),
-  };
-}
-
-/** Turns error results into categorised errors carrying the outcome; successful ones pass. */
-function classify(result: SDKResultMessage, outcome: RunOutcome, apiErrorStatus: number | undefined): void {
-  const details = outcome as unknown as Record<string, unknown>;
-  switch (result.subtype) {
-    case 'success':
-      if (!result.is_error) return;
-      throw new ClaudeError(categoryOfApiStatus(apiErrorStatus), firstLine(result.result) || 'the Anthropic API answered an error', details);
-    case 'error_max_turns':
-      throw new ClaudeError('max_turns', `the run reached its turn limit after ${result.num_turns} turns`, details);
-    case 'error_max_budget_usd':
-      throw new ClaudeError('budget_exceeded', `the run reached its budget (spent $${result.total_cost_usd.toFixed(4)})`, details);
-    default: {
-      const errors = (result.errors ?? []).join('\n');
-      if (/No conversation found/i.test(errors)) throw new ClaudeError('session_not_found', 'no such session', details);
-      throw new ClaudeError('internal', firstLine(errors) || 'Claude Code reported an error during execution', details);
-    }
-  }
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0]!.slice(0, 500);
-}
-
-/**
- * Spawns the binary with the SDK's arguments (an argv array, never a shell string) and the allow-listed environment,
- * and records the child so shutdown can reach it. When the SDK's forwarded abort signal fires (after its own stdin
- * EOF grace), the child gets SIGTERM, then SIGKILL.
- */
-function spawnChild(
-  spawnOptions: SpawnOptions,
-  tracked: Tracked,
-  graceMs: number,
-  logger: Logger,
-  onStderr: (data: string) => void,
-): SpawnedProcess {
-  const child = spawn(spawnOptions.command, spawnOptions.args, {
-    cwd: spawnOptions.cwd,
-    env: spawnOptions.env as NodeJS.ProcessEnv,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  tracked.child = child;
-  tracked.pid = child.pid;
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', onStderr);
-  child.on('error', (error) => logger.warn('claude process error', { runId: tracked.id, error: error.message }));
-  spawnOptions.signal?.addEventListener(
-    'abort',
-    () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }, Math.max(500, graceMs)).unref();
-    },
-    { once: true },
-  );
-  return child as unknown as SpawnedProcess;
-}
-
-function waitForExit(child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      resolve();
-    }, timeoutMs);
-    timer.unref();
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 /** `{ PreToolUse: ['cmd'] }` -> the settings shape Claude Code reads (`matcher: '*'`, command hooks). */
