@@ -10,6 +10,9 @@ import { errorHandler, notFound } from './http/middleware/error-handler.js';
 import { requireAllowedHost } from './http/middleware/host-check.js';
 import { compileOriginAllowList } from './http/middleware/origin-check.js';
 import { requestContext } from './http/middleware/request-context.js';
+import type { GatewayService } from './gateway/gateway-service.js';
+import type { ServerEndpoints } from './gateway/server-endpoints.js';
+import { gatewayMcpRouter, gatewayOpsRouter, hostRouting } from './http/routes/gateway-routes.js';
 import { healthRouter } from './http/routes/health-routes.js';
 import { mcpRouter, type Authenticate } from './http/routes/mcp-routes.js';
 import { oauthRouter } from './http/routes/oauth/oauth-router.js';
@@ -49,6 +52,8 @@ export interface AppDeps {
   warnings?: readonly string[];
   /** True once shutdown started. */
   draining: () => boolean;
+  /** The MCP gateway: per-upstream endpoints, host routing and operator endpoints are mounted when present. */
+  gateway?: { service: GatewayService; endpoints: ServerEndpoints };
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -91,13 +96,27 @@ export function createApp(deps: AppDeps): Express {
   if (deps.auth) app.use(oauthRouter({ auth: deps.auth, events: deps.events }));
   else if (deps.resourceServer) app.use(protectedResourceRouter({ urls: deps.resourceServer.urls }));
   const protectedBy = deps.auth ?? deps.resourceServer;
+  const authenticate = deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate, deps.events) : async () => LOCAL_CALLER);
+  const isOriginAllowed = compileOriginAllowList(config.allowedOrigins);
+  if (deps.gateway) {
+    if (config.baseDomain) app.use(hostRouting({ baseDomain: config.baseDomain, prefix: config.mcpPathPrefix }));
+    app.use(
+      gatewayOpsRouter({
+        gateway: deps.gateway.service,
+        sessions: deps.sessions,
+        authenticate,
+        thresholds: { rssMb: config.gatewayAlertRssMb, cpuPercent: config.gatewayAlertCpuPercent },
+      }),
+    );
+    app.use(gatewayMcpRouter({ prefix: config.mcpPathPrefix, endpoints: deps.gateway.endpoints, authenticate, isOriginAllowed, maxBodyBytes: config.maxBodyBytes }));
+  }
   app.use(
     mcpRouter({
       prefix: config.mcpPathPrefix,
       streamable: deps.streamable,
       sse: deps.sse,
-      authenticate: deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate, deps.events) : async () => LOCAL_CALLER),
-      isOriginAllowed: compileOriginAllowList(config.allowedOrigins),
+      authenticate,
+      isOriginAllowed,
       maxBodyBytes: config.maxBodyBytes,
     }),
   );

@@ -95,6 +95,8 @@ async function serve(options: GlobalOptions): Promise<void> {
     await running.close(reason);
     clearState(files, process.pid);
   });
+  // SIGHUP re-reads MCP_CONFIG_PATH (never exits): only changed upstreams are started, stopped or restarted.
+  process.on('SIGHUP', () => void running.container.gateway.reload('SIGHUP'));
 }
 
 async function stdio(options: GlobalOptions): Promise<void> {

@@ -9,6 +9,7 @@ import { createContainer, type Container, type ContainerOptions } from './contai
 import { LOCAL_CALLER } from './mcp/caller.js';
 import { createSseEndpoint, type SseEndpoint } from './mcp/sse-endpoint.js';
 import { createStreamableEndpoint, type StreamableEndpoint } from './mcp/streamable-endpoint.js';
+import { createServerEndpoints } from './gateway/server-endpoints.js';
 
 /** A listening HTTP server and how to stop it. */
 export interface RunningHttpServer {
@@ -69,6 +70,24 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     maxBodyBytes: config.maxBodyBytes,
   });
   const sse = createSseEndpoint({ factory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes });
+  // `/servers/{name}/mcp` and `/sse`: the same transports and session registry around a one-upstream factory.
+  const serverEndpoints = createServerEndpoints({
+    gateway: container.gateway,
+    version: container.version,
+    build: (serverFactory) => ({
+      streamable: createStreamableEndpoint({
+        factory: serverFactory,
+        sessions,
+        logger,
+        legacyStateless: config.legacyStateless,
+        keepAliveMs: config.keepAliveMs,
+        retryMs: config.sseRetryMs,
+        eventStore: { maxEvents: config.eventStoreMaxEvents, maxBytes: config.eventStoreMaxBytes },
+        maxBodyBytes: config.maxBodyBytes,
+      }),
+      sse: createSseEndpoint({ factory: serverFactory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes }),
+    }),
+  });
   const warnings = authWarnings(config);
   let auth: AuthServer | undefined;
   let resourceServer: ProtectedResource | undefined;
@@ -106,6 +125,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     events,
     warnings,
     draining: () => draining,
+    gateway: { service: container.gateway, endpoints: serverEndpoints },
   });
   http.on('request', app);
   sessions.start();
@@ -126,6 +146,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
         const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
         events.emit('server.shutdown', { reason, uptimeSeconds: Math.round((Date.now() - container.startedAt) / 1000) });
         await streamable.close();
+        await serverEndpoints.close();
         await container.close();
         // Sessions are closed, so remaining sockets are idle keep-alives or half-done requests.
         http.closeAllConnections();

@@ -183,6 +183,16 @@ export const configSchema = z.object({
     .default(5 * 1024 * 1024)
     .describe('Size at which a stdio upstream\'s stderr log (DATA_DIR/gateway-logs/<name>.log) rotates; one old file is kept.')
     .register(fieldMeta, { env: 'GATEWAY_LOG_MAX_BYTES', group: 'MCP' }),
+  /** `/health/resources` flags an upstream (or this process) whose resident memory passes this. */
+  gatewayAlertRssMb: int(1, 1024 * 1024)
+    .default(512)
+    .describe('Resident memory (MB) of one process above which `/health/resources` raises an alert.')
+    .register(fieldMeta, { env: 'GATEWAY_ALERT_RSS_MB', group: 'MCP' }),
+  /** `/health/resources` flags a process whose CPU use (percent of one core) passes this. */
+  gatewayAlertCpuPercent: int(1, 10_000)
+    .default(90)
+    .describe('CPU use (percent of one core) of one process above which `/health/resources` raises an alert.')
+    .register(fieldMeta, { env: 'GATEWAY_ALERT_CPU_PERCENT', group: 'MCP' }),
 
   // ── Sessions ──────────────────────────────────────────────────────────────
   /** Most concurrent MCP sessions (Streamable HTTP and legacy SSE together); new ones beyond it are refused. */

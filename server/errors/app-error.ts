@@ -11,6 +11,8 @@ export enum AppErrorCode {
   UnsupportedMediaType = 'unsupported_media_type',
   OriginNotAllowed = 'origin_not_allowed',
   HostNotAllowed = 'host_not_allowed',
+  /** Authenticated, but without the scope the operation needs (operator endpoints need `claude:admin`). */
+  Forbidden = 'forbidden',
   SessionNotFound = 'session_not_found',
   SessionRequired = 'session_required',
   TooManySessions = 'too_many_sessions',
@@ -27,6 +29,7 @@ export const APP_ERROR_STATUS: Readonly<Record<AppErrorCode, number>> = {
   [AppErrorCode.UnsupportedMediaType]: 415,
   [AppErrorCode.OriginNotAllowed]: 403,
   [AppErrorCode.HostNotAllowed]: 403,
+  [AppErrorCode.Forbidden]: 403,
   [AppErrorCode.SessionNotFound]: 404,
   [AppErrorCode.SessionRequired]: 400,
   [AppErrorCode.TooManySessions]: 503,

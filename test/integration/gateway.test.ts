@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { request } from 'node:http';
+import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { BusEvent } from '../../server/events/bus.js';
-import { waitFor } from '../helpers/http.js';
+import { initializeBody, jsonHeaders, waitFor } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const bin = (name: string) => path.resolve('node_modules/.bin', name);
@@ -43,7 +44,7 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
         },
       }),
     );
-    server = await startTestServer({ mcpConfigPath: configPath }, {});
+    server = await startTestServer({ mcpConfigPath: configPath, baseDomain: 'gw.test', allowedHosts: ['fx.gw.test'] }, {});
     server.container.events.onAny((event) => void events.push(event));
     const registry = server.container.gateway.registry;
     await waitFor(() => registry.list().every((s) => s.status === 'running'), 60_000);
@@ -163,4 +164,91 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
       await client.close();
     }
   }, 40_000);
+
+  it('relays a client cancellation to the upstream', async () => {
+    const client = await connect(server.mcpUrl);
+    try {
+      const controller = new AbortController();
+      const call = client.callTool({ name: 'fx__slow', arguments: { ms: 20_000, steps: 2 } }, { signal: controller.signal });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      controller.abort();
+      await expect(call).rejects.toThrow();
+      const logFile = server.container.gateway.registry.get('fx')!.logFile!;
+      await waitFor(() => readFileSync(logFile, 'utf8').includes('fixture: slow cancelled'), 5000);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('serves one upstream unprefixed at /servers/{name}/mcp and /servers/{name}/sse', async () => {
+    const client = await connect(`${server.url}/servers/fx/mcp`);
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toEqual(expect.arrayContaining(['echo', 'whoami', 'slow']));
+      expect(names).not.toContain('server_status');
+      expect(names).not.toContain('everything__echo');
+      expect(text(await client.callTool({ name: 'echo', arguments: { text: 'direct' } }))).toBe('direct');
+      expect((await client.listPrompts()).prompts.map((p) => p.name)).toContain('greet');
+    } finally {
+      await client.close();
+    }
+    const sseClient = new Client({ name: 'gateway-sse-test', version: '1.0.0' });
+    await sseClient.connect(new SSEClientTransport(new URL(`${server.url}/servers/memory/sse`)));
+    try {
+      const names = (await sseClient.listTools()).tools.map((t) => t.name);
+      expect(names).toContain('read_graph');
+      expect(JSON.stringify(await sseClient.callTool({ name: 'read_graph', arguments: {} }))).toContain('Ada');
+    } finally {
+      await sseClient.close();
+    }
+    const missing = await fetch(`${server.url}/servers/nope/mcp`, { method: 'POST', headers: jsonHeaders(), body: initializeBody() });
+    expect(missing.status).toBe(404);
+  });
+
+  it('routes {name}.{BASE_DOMAIN}/mcp to that upstream alone', async () => {
+    const { port } = new URL(server.url);
+    const body = initializeBody();
+    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers: { ...jsonHeaders(), host: 'fx.gw.test', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let data = '';
+          res.on('data', (chunk: Buffer) => (data += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: data }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain('claude-code-mcp/fx');
+  });
+
+  it('answers the operator endpoints', async () => {
+    const list = (await (await fetch(`${server.url}/listmcp`)).json()) as { servers: { name: string; running: boolean; pid: number | null; command?: string; transport: string; status: string }[] };
+    expect(list.servers.map((s) => s.name)).toEqual(['everything', 'fx', 'memory']);
+    const fx = list.servers.find((s) => s.name === 'fx')!;
+    expect(fx).toMatchObject({ running: true, status: 'running', transport: 'stdio', command: process.execPath });
+    expect(fx.pid).toBe(server.container.gateway.registry.get('fx')!.pid);
+
+    const tools = (await (await fetch(`${server.url}/listtools/fx`)).json()) as { tools: { name: string; aggregatedName: string }[] };
+    expect(tools.tools).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'echo', aggregatedName: 'fx__echo' })]));
+    expect((await fetch(`${server.url}/listtools/nope`)).status).toBe(404);
+
+    const health = (await (await fetch(`${server.url}/health/servers`)).json()) as { servers: Record<string, { status: string; restartCount: number }>; summary: { total: number; running: number } };
+    expect(health.summary).toMatchObject({ total: 3, running: 3 });
+    expect(health.servers.fx).toMatchObject({ status: 'running', consecutiveFails: 0 });
+
+    const resources = (await (await fetch(`${server.url}/health/resources`)).json()) as { processes: { name: string; rssMb: number | null }[]; totals: { rssMb: number } };
+    expect(resources.processes.map((p) => p.name)).toEqual(['gateway', 'everything', 'fx', 'memory']);
+    expect(resources.processes.every((p) => (p.rssMb ?? 0) > 0)).toBe(true);
+    expect(resources.totals.rssMb).toBeGreaterThan(0);
+
+    const before = server.container.gateway.registry.get('fx')!.pid;
+    const restarted = (await (await fetch(`${server.url}/servers/fx/restart`, { method: 'POST' })).json()) as { status: string; pid: number };
+    expect(restarted.status).toBe('running');
+    expect(restarted.pid).not.toBe(before);
+    const cleanup = (await (await fetch(`${server.url}/cleanup`, { method: 'POST' })).json()) as { closedSessions: number; restarted: string[] };
+    expect(cleanup.restarted).toEqual([]);
+  }, 30_000);
 });
