@@ -150,8 +150,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       }
       const id = basic?.clientId ?? clientId;
       const secret = basic?.secret ?? clientSecret;
-      const invalid = (message: string) =>
-        new OAuthError(OAuthErrorCode.InvalidClient, message, basic ? 'Basic realm="token"' : undefined, basic ? 401 : 401);
+      // Always 401 (RFC 6749 §5.2), with a Basic challenge when Basic credentials were tried.
+      const invalid = (message: string) => new OAuthError(OAuthErrorCode.InvalidClient, message, basic ? 'Basic realm="token"' : undefined);
       if (!id) throw invalid('Client authentication is required (client_id)');
       const client = await clients.get(id);
       if (!client) throw invalid('Unknown client');
