@@ -91,6 +91,7 @@ export function createApp(deps: AppDeps): Express {
       config: { sessionTimeoutMs: config.sessionTimeoutMs, cleanupIntervalMs: config.cleanupIntervalMs },
       draining: deps.draining,
       warnings: deps.warnings,
+      ...(deps.gateway ? { requiredUpstreamsDown: deps.gateway.service.requiredDown } : {}),
     }),
   );
   if (deps.auth) app.use(oauthRouter({ auth: deps.auth, events: deps.events }));

@@ -35,6 +35,8 @@ export interface GatewayService {
   readonly provider: ToolProvider;
   /** One upstream, unprefixed (`/servers/{name}/mcp`); undefined for an unknown server. */
   providerFor(name: string): ToolProvider | undefined;
+  /** Names of enabled upstreams marked `required` that are not running (readiness waits for them). */
+  requiredDown(): string[];
   /** Reads the file and applies it; an invalid file keeps the running set and is reported, never thrown. */
   reload(reason: string): Promise<{ ok: true; result: ApplyResult } | { ok: false; error: string }>;
   close(): Promise<void>;
@@ -106,6 +108,9 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
         single.set(name, found);
       }
       return found;
+    },
+    requiredDown() {
+      return registry.list().filter((s) => s.config.required && s.config.enabled && s.status !== 'running').map((s) => s.name);
     },
     reload,
     async close() {

@@ -23,7 +23,12 @@ describe('gateway isolation: "session" gives each client session its own upstrea
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwiso-'));
-    writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({ mcpServers: { iso: { command: process.execPath, args: [fixture], isolation: 'session' } } }));
+    writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({
+        mcpServers: {
+          iso: { command: process.execPath, args: [fixture], isolation: 'session' },
+          needed: { command: process.execPath, args: [fixture], env: { FIXTURE_FAIL_START: '1' }, required: true, restart: { max: 0 } },
+        },
+      }));
     server = await startTestServer({ mcpConfigPath: path.join(dir, 'mcp_config.json') });
     await waitFor(() => server.container.gateway.registry.get('iso')!.status === 'running', 30_000);
   }, 60_000);
@@ -61,4 +66,11 @@ describe('gateway isolation: "session" gives each client session its own upstrea
     await b.client.close();
     await waitFor(() => !alive(pidB), 15_000);
   }, 40_000);
+
+  it('keeps readiness failing while a required upstream is not running', async () => {
+    await waitFor(() => server.container.gateway.registry.get('needed')!.status === 'failed', 15_000);
+    const ready = await fetch(`${server.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'not_ready', checks: { upstreams: { ok: false, waiting: ['needed'] } } });
+  });
 });

@@ -14,6 +14,8 @@ export interface HealthRouterOptions {
   draining: () => boolean;
   /** Configuration problems to report on every /health answer (e.g. authentication disabled on a public interface). */
   warnings?: readonly string[];
+  /** Gateway upstreams marked `required` that are not running yet; readiness fails while any is listed. */
+  requiredUpstreamsDown?: () => string[];
 }
 
 /**
@@ -47,9 +49,11 @@ export function healthRouter(options: HealthRouterOptions): Router {
       storage = { ok: false, kind: options.storage.kind, latencyMs: Date.now() - started, error: (error as Error).message };
     }
     const draining = options.draining();
-    const ok = storage.ok && !draining;
+    const waiting = options.requiredUpstreamsDown?.() ?? [];
+    const ok = storage.ok && !draining && waiting.length === 0;
+    const upstreams = options.requiredUpstreamsDown ? { upstreams: { ok: waiting.length === 0, waiting } } : {};
     res.setHeader('Cache-Control', 'no-store');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', draining, checks: { storage } });
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', draining, checks: { storage, ...upstreams } });
   });
 
   return router;
