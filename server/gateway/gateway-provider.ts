@@ -1,5 +1,5 @@
 import { ProtocolError, ProtocolErrorCode, ResourceTemplate, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
-import type { CallToolResult, Prompt, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/client';
+import type { CallToolResult, CreateMessageResult, Prompt, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from '../mcp/caller.js';
@@ -217,8 +217,15 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
         },
         async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
           const connection = await connectionFor(state, supervisor);
-          return relayed(ctx, supervisor.config.timeoutMs, (options) =>
-            connection.client.callTool({ name: tool.name, arguments: (args ?? {}) as Record<string, unknown> }, options) as Promise<CallToolResult>,
+          const target = {
+            owner: state,
+            sample: (params: Parameters<ServerContext['mcpReq']['requestSampling']>[0]) => ctx.mcpReq.requestSampling(params) as Promise<CreateMessageResult>,
+            elicit: (params: Parameters<ServerContext['mcpReq']['elicitInput']>[0]) => ctx.mcpReq.elicitInput(params),
+          };
+          return connection.withRelay(target, () =>
+            relayed(ctx, supervisor.config.timeoutMs, (options) =>
+              connection.client.callTool({ name: tool.name, arguments: (args ?? {}) as Record<string, unknown> }, options) as Promise<CallToolResult>,
+            ),
           );
         },
       );

@@ -1,4 +1,19 @@
-import { Client, SSEClientTransport, StreamableHTTPClientTransport, type Prompt, type Resource, type ResourceTemplateType, type Tool, type Transport } from '@modelcontextprotocol/client';
+import {
+  Client,
+  ProtocolError,
+  ProtocolErrorCode,
+  SSEClientTransport,
+  StreamableHTTPClientTransport,
+  type CreateMessageRequest,
+  type CreateMessageResult,
+  type ElicitRequest,
+  type ElicitResult,
+  type Prompt,
+  type Resource,
+  type ResourceTemplateType,
+  type Tool,
+  type Transport,
+} from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { Logger } from '../logging/logger.js';
 import { isStdio, type UpstreamServerConfig } from './config.js';
@@ -16,6 +31,17 @@ export interface UpstreamCatalog {
 }
 
 const EMPTY_CATALOG: UpstreamCatalog = Object.freeze({ tools: [], resources: [], resourceTemplates: [], prompts: [] }) as UpstreamCatalog;
+
+/**
+ * Where an upstream's sampling and elicitation requests go: the client request (a forwarded call) that is waiting on
+ * the upstream. `owner` identifies the client session, so requests are relayed only when it is unambiguous whose call
+ * caused them.
+ */
+export interface RelayTarget {
+  owner: object;
+  sample(params: CreateMessageRequest['params']): Promise<CreateMessageResult>;
+  elicit(params: ElicitRequest['params']): Promise<ElicitResult>;
+}
 
 /** Everything a connection needs besides its config entry. */
 export interface UpstreamConnectionOptions {
@@ -44,6 +70,8 @@ export class UpstreamConnection {
   private closing = false;
   private stderrLog?: StderrLog;
   catalog: UpstreamCatalog = EMPTY_CATALOG;
+  /** Forwarded calls in flight, newest last: the candidates an upstream's sampling/elicitation request is for. */
+  private readonly relayTargets = new Set<RelayTarget>();
 
   constructor(private readonly options: UpstreamConnectionOptions) {
     const refresh = () => {
@@ -60,6 +88,34 @@ export class UpstreamConnection {
         },
       },
     );
+    // Declared so upstreams may ask; each request is relayed to the client whose call is waiting on this upstream.
+    this.client.registerCapabilities({ sampling: {}, elicitation: {} });
+    this.client.setRequestHandler('sampling/createMessage', (request) => this.relayTarget('sampling').sample(request.params));
+    this.client.setRequestHandler('elicitation/create', (request) => this.relayTarget('elicitation').elicit(request.params));
+  }
+
+  /**
+   * Runs `call` with `target` registered as a destination for the upstream's sampling/elicitation requests. Over a
+   * shared stdio connection a server-to-client request carries no link to the call that caused it, so it is relayed
+   * only while every call in flight belongs to one client session (always true with `isolation: "session"`).
+   */
+  async withRelay<T>(target: RelayTarget, call: () => Promise<T>): Promise<T> {
+    this.relayTargets.add(target);
+    try {
+      return await call();
+    } finally {
+      this.relayTargets.delete(target);
+    }
+  }
+
+  private relayTarget(kind: string): RelayTarget {
+    const targets = [...this.relayTargets];
+    const newest = targets.at(-1);
+    if (!newest) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${this.options.name}: ${kind} request outside of any client call`);
+    if (targets.some((target) => target.owner !== newest.owner)) {
+      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${this.options.name}: ${kind} request is ambiguous: calls of several clients are in flight`);
+    }
+    return newest;
   }
 
   /** Pid of a stdio child, when running. */

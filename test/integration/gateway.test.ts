@@ -251,4 +251,20 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
     const cleanup = (await (await fetch(`${server.url}/cleanup`, { method: 'POST' })).json()) as { closedSessions: number; restarted: string[] };
     expect(cleanup.restarted).toEqual([]);
   }, 30_000);
+
+  it('relays sampling and elicitation requests of an upstream to the client whose call caused them', async () => {
+    const client = new Client({ name: 'gateway-sampling-test', version: '1.0.0' }, { capabilities: { sampling: {}, elicitation: {} } });
+    client.setRequestHandler('sampling/createMessage', async (request) => {
+      const first = request.params.messages[0]!.content as { type: string; text: string };
+      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: `echo of ${first.text}` } };
+    });
+    client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: 'Ada' } }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+    try {
+      expect(text(await client.callTool({ name: 'fx__ask_model', arguments: { question: 'why?' } }))).toBe('model said: echo of why?');
+      expect(text(await client.callTool({ name: 'fx__ask_user', arguments: {} }))).toBe('user accept: Ada');
+    } finally {
+      await client.close();
+    }
+  });
 });
