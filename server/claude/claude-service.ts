@@ -42,6 +42,8 @@ export async function createClaudeService({ config, storage, events, logger, env
     roots: config.workspaceRoots,
     ...(config.defaultWorkingDirectory ? { defaultDirectory: config.defaultWorkingDirectory } : {}),
     perClient: config.perClientWorkspaces,
+    protectedDirectory: config.dataDir,
+    createRoots: config.workspaceRoots.length === 1 && config.workspaceRoots[0] === './workspace',
   });
   const executor = createClaudeExecutor({
     cli,

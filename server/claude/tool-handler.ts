@@ -46,6 +46,8 @@ export function createToolHandler(events: EventBus, logger: Logger) {
           ...(typeof s.sessionId === 'string' ? { sessionId: s.sessionId } : {}),
           ...(typeof s.costUsd === 'number' ? { costUsd: s.costUsd } : {}),
           ...(typeof s.numTurns === 'number' ? { numTurns: s.numTurns } : {}),
+          ...(typeof raw.model === 'string' ? { model: raw.model } : {}),
+          ...(isUsage(s.usage) ? { usage: s.usage } : {}),
         });
         return result;
       } catch (error) {
@@ -60,9 +62,18 @@ export function createToolHandler(events: EventBus, logger: Logger) {
           message: result.structuredContent.error.message,
           ...(typeof s.sessionId === 'string' ? { sessionId: s.sessionId } : sessionHint ? { sessionId: sessionHint } : {}),
           ...(typeof s.costUsd === 'number' ? { costUsd: s.costUsd } : {}),
+          ...(typeof raw.model === 'string' ? { model: raw.model } : {}),
         });
         return result;
       }
     };
   };
+}
+
+type Usage = { inputTokens: number; outputTokens: number; cacheReadInputTokens: number; cacheCreationInputTokens: number };
+
+function isUsage(value: unknown): value is Usage {
+  if (!value || typeof value !== 'object') return false;
+  const usage = value as Record<string, unknown>;
+  return ['inputTokens', 'outputTokens', 'cacheReadInputTokens', 'cacheCreationInputTokens'].every((key) => typeof usage[key] === 'number');
 }

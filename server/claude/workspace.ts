@@ -10,6 +10,13 @@ export interface WorkspacePolicyOptions {
   defaultDirectory?: string;
   /** PER_CLIENT_WORKSPACES: default directories become `<default>/<clientId>`. */
   perClient: boolean;
+  /**
+   * DATA_DIR: no root may contain it, or Claude's file tools could read the server's database (signing keys,
+   * tokens). Checked at startup.
+   */
+  protectedDirectory?: string;
+  /** Create missing roots (the built-in default root only). */
+  createRoots?: boolean;
 }
 
 /** Decides where a run may work. */
@@ -27,6 +34,7 @@ export interface WorkspacePolicy {
 /** Validates the roots once (they must exist) and returns the policy. Throws a plain Error naming the setting. */
 export function createWorkspacePolicy(options: WorkspacePolicyOptions): WorkspacePolicy {
   const roots = options.roots.map((root) => {
+    if (options.createRoots) mkdirSync(path.resolve(root), { recursive: true });
     try {
       return realpathSync(path.resolve(root));
     } catch {
@@ -34,6 +42,21 @@ export function createWorkspacePolicy(options: WorkspacePolicyOptions): Workspac
     }
   });
   if (roots.length === 0) throw new Error('WORKSPACE_ROOTS: at least one directory is required');
+  if (options.protectedDirectory) {
+    let dataDir: string | undefined;
+    try {
+      dataDir = realpathSync(path.resolve(options.protectedDirectory));
+    } catch {
+      dataDir = undefined;
+    }
+    const exposing = dataDir && roots.find((root) => dataDir === root || dataDir.startsWith(root + path.sep));
+    if (exposing) {
+      throw new Error(
+        `WORKSPACE_ROOTS: ${exposing} contains DATA_DIR (${dataDir}); Claude could read the server's keys and tokens. ` +
+          'Use a workspace root that does not contain DATA_DIR, or move DATA_DIR.',
+      );
+    }
+  }
   const inside = (real: string) => roots.some((root) => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
   let defaultDirectory = roots[0]!;
   if (options.defaultDirectory) {

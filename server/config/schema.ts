@@ -460,12 +460,13 @@ export const configSchema = z.object({
     .register(fieldMeta, { env: 'MAX_PROMPT_LENGTH', group: 'Claude' }),
   /**
    * Directories Claude may work in. A requested `workingDirectory` must resolve (realpath, so symlinks count where
-   * they point) inside one of them.
+   * they point) inside one of them. None may contain DATA_DIR (Claude could read the server's keys and tokens).
+   * The default `./workspace` is created on start.
    */
   workspaceRoots: z
     .array(z.string().min(1))
-    .default(['.'])
-    .describe('Comma list of directories a `workingDirectory` must resolve inside (realpath; symlink escapes refused).')
+    .default(['./workspace'])
+    .describe('Comma list of directories a `workingDirectory` must resolve inside (realpath; symlink escapes refused). Must not contain DATA_DIR; the default is created on start.')
     .register(fieldMeta, { env: 'WORKSPACE_ROOTS', group: 'Claude', example: '/srv/projects,/home/me/code' }),
   /** Where runs without a `workingDirectory` work; defaults to the first workspace root. */
   defaultWorkingDirectory: z

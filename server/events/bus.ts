@@ -35,9 +35,20 @@ export interface EventMap {
   /** A Claude tool call began (`owner` is the caller's client id). */
   'tool.called': { tool: string; owner: string; sessionId?: string };
   /** A Claude tool call returned a result. */
-  'tool.completed': { tool: string; owner: string; durationMs: number; sessionId?: string; costUsd?: number; numTurns?: number };
+  'tool.completed': {
+    tool: string;
+    owner: string;
+    durationMs: number;
+    sessionId?: string;
+    costUsd?: number;
+    numTurns?: number;
+    /** The model the caller asked for (absent: the configured default). */
+    model?: string;
+    /** Token usage of the run, as Claude Code reported it. */
+    usage?: { inputTokens: number; outputTokens: number; cacheReadInputTokens: number; cacheCreationInputTokens: number };
+  };
   /** A Claude tool call failed; `category` is the error category returned to the client. */
-  'tool.error': { tool: string; owner: string; durationMs: number; category: string; message: string; sessionId?: string; costUsd?: number };
+  'tool.error': { tool: string; owner: string; durationMs: number; category: string; message: string; sessionId?: string; costUsd?: number; model?: string };
   /** A background Claude task started (or restarted). */
   'background_task.started': { taskId: string; owner: string };
   /** A background task finished successfully. */
