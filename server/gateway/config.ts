@@ -47,6 +47,8 @@ const common = {
     .regex(SERVER_NAME, { error: 'expected 1-48 characters of A-Za-z0-9_.- starting with a letter or digit' })
     .optional()
     .describe('Prefix of this server\'s tools on the aggregated endpoint instead of its name.'),
+  /** Tool and prompt names with hyphens become snake_case (`get-file` -> `get_file`); calls use the original name. */
+  normalizeNames: z.boolean().default(false).describe('Expose tool and prompt names with hyphens as snake_case (calls are forwarded with the original names).'),
   /** Readiness (`/health/ready`) waits for it. */
   required: z.boolean().default(false).describe('Readiness waits until this server is up.'),
 };

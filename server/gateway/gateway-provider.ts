@@ -101,8 +101,9 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     const bySupervisor = new Map(supervisors.map((s) => [s.name, s]));
     for (const supervisor of supervisors) {
       const prefix = only ? undefined : prefixOf(supervisor);
-      for (const tool of supervisor.catalog.tools) if (toolExposed(supervisor, tool)) toolRequests.push({ server: supervisor.name, prefix, name: tool.name });
-      for (const prompt of supervisor.catalog.prompts) promptRequests.push({ server: supervisor.name, prefix, name: prompt.name });
+      const display = (name: string) => (supervisor.config.normalizeNames ? name.replaceAll('-', '_') : name);
+      for (const tool of supervisor.catalog.tools) if (toolExposed(supervisor, tool)) toolRequests.push({ server: supervisor.name, prefix, name: display(tool.name), original: tool.name });
+      for (const prompt of supervisor.catalog.prompts) promptRequests.push({ server: supervisor.name, prefix, name: display(prompt.name), original: prompt.name });
     }
     const toolNames = assignNames(toolRequests);
     for (const collision of toolNames.collisions) {
@@ -114,11 +115,11 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     }
     for (const [name, request] of toolNames.names) {
       const supervisor = bySupervisor.get(request.server)!;
-      tools.set(name, { supervisor, tool: supervisor.catalog.tools.find((t) => t.name === request.name)! });
+      tools.set(name, { supervisor, tool: supervisor.catalog.tools.find((t) => t.name === (request.original ?? request.name))! });
     }
     for (const [name, request] of assignNames(promptRequests).names) {
       const supervisor = bySupervisor.get(request.server)!;
-      prompts.set(name, { supervisor, prompt: supervisor.catalog.prompts.find((p) => p.name === request.name)! });
+      prompts.set(name, { supervisor, prompt: supervisor.catalog.prompts.find((p) => p.name === (request.original ?? request.name))! });
     }
     const resources = new Map<string, { supervisor: UpstreamSupervisor; resource: Resource; uri: string }>();
     const templates = new Map<string, { supervisor: UpstreamSupervisor; template: ResourceTemplateType; uriTemplate: string }>();
@@ -193,7 +194,8 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
 
   function sync(server: McpServer, state: InstanceState, caller: Caller): void {
     const want = desired();
-    const aggregatedName = (supervisor: UpstreamSupervisor, tool: Tool) => `${prefixOf(supervisor)}${SEPARATOR}${tool.name}`;
+    // Access is decided on the aggregated name (`{prefix}__{name}`) on every endpoint, so rules read the same on both.
+    const accessName = (supervisor: UpstreamSupervisor, exposed: string) => (only ? `${prefixOf(supervisor)}${SEPARATOR}${exposed}` : exposed);
     // Tools
     for (const [name, entry] of state.tools) {
       const target = want.tools.get(name);
@@ -204,7 +206,7 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     }
     for (const [name, { supervisor, tool }] of want.tools) {
       if (state.tools.has(name)) continue;
-      if (toolAccess && !toolAccess(caller, aggregatedName(supervisor, tool))) continue;
+      if (toolAccess && !toolAccess(caller, accessName(supervisor, name))) continue;
       const handle = server.registerTool(
         name,
         {
@@ -241,7 +243,7 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     }
     for (const [name, { supervisor, prompt }] of want.prompts) {
       if (state.prompts.has(name)) continue;
-      if (toolAccess && !toolAccess(caller, `${prefixOf(supervisor)}${SEPARATOR}${prompt.name}`)) continue;
+      if (toolAccess && !toolAccess(caller, accessName(supervisor, name))) continue;
       const argsSchema = promptArgsSchema(prompt);
       const forward = async (args: Record<string, string> | undefined, ctx: ServerContext) => {
         const connection = await connectionFor(state, supervisor);

@@ -28,6 +28,8 @@ export interface NameRequest {
   /** Name prefix of the server in aggregated names (its `prefix`, or its name). */
   prefix: string | undefined;
   name: string;
+  /** The upstream's own name when `name` was normalised for display. */
+  original?: string;
 }
 
 /** A collision that was resolved by renaming `renamed`. */

@@ -33,7 +33,7 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
       configPath,
       JSON.stringify({
         mcpServers: {
-          everything: { command: bin('mcp-server-everything'), args: ['stdio'] },
+          everything: { command: bin('mcp-server-everything'), args: ['stdio'], normalizeNames: true },
           memory: { command: bin('mcp-server-memory'), env: { MEMORY_FILE_PATH: path.join(dir, 'memory.jsonl') } },
           fx: {
             command: process.execPath,
@@ -265,6 +265,21 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
       expect(text(await client.callTool({ name: 'fx__ask_user', arguments: {} }))).toBe('user accept: Ada');
     } finally {
       await client.close();
+    }
+  });
+
+  it('normalises hyphenated names to snake_case when asked, and calls the upstream with the original name', async () => {
+    const client = await connect(server.mcpUrl);
+    const single = await connect(`${server.url}/servers/everything/mcp`);
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toContain('everything__get_sum');
+      expect(names).not.toContain('everything__get-sum');
+      expect(text(await client.callTool({ name: 'everything__get_sum', arguments: { a: 2, b: 3 } }))).toContain('5');
+      expect((await single.listTools()).tools.map((t) => t.name)).toContain('get_sum');
+      expect(text(await single.callTool({ name: 'get_sum', arguments: { a: 20, b: 22 } }))).toContain('42');
+    } finally {
+      await Promise.all([client.close(), single.close()]);
     }
   });
 });
