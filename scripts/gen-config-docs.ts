@@ -22,7 +22,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
  */
 const FLAG_KEYS: readonly ConfigKey[] = ['port', 'host', 'baseUrl', 'dataDir', 'storage', 'logLevel', 'logFormat', 'mcpPathPrefix'];
 
-const GROUPS: readonly FieldMeta['group'][] = ['Server', 'HTTP', 'MCP', 'Sessions', 'Storage', 'Auth', 'Logging', 'Claude'];
+const GROUPS: readonly FieldMeta['group'][] = ['Server', 'HTTP', 'MCP', 'Sessions', 'Storage', 'Auth', 'Logging', 'Claude', 'Operations'];
 
 /**
  * The example config file at the end of the docs. It is validated against the schema on every run, so the example

@@ -10,6 +10,10 @@ import { errorHandler, notFound } from './http/middleware/error-handler.js';
 import { requireAllowedHost } from './http/middleware/host-check.js';
 import { compileOriginAllowList } from './http/middleware/origin-check.js';
 import { requestContext } from './http/middleware/request-context.js';
+import { httpMetrics } from './http/middleware/http-metrics.js';
+import { metricsRouter } from './http/routes/metrics-routes.js';
+import type { Metrics } from './metrics/metrics.js';
+import type { RequestStats } from './metrics/request-stats.js';
 import type { GatewayService } from './gateway/gateway-service.js';
 import type { ServerEndpoints } from './gateway/server-endpoints.js';
 import { gatewayMcpRouter, gatewayOpsRouter, hostRouting } from './http/routes/gateway-routes.js';
@@ -54,6 +58,8 @@ export interface AppDeps {
   draining: () => boolean;
   /** The MCP gateway: per-upstream endpoints, host routing and operator endpoints are mounted when present. */
   gateway?: { service: GatewayService; endpoints: ServerEndpoints };
+  /** Prometheus metrics and request totals: every request is measured; `/metrics` is served when METRICS_ENABLED. */
+  metrics?: { metrics: Metrics; requestStats: RequestStats };
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -68,6 +74,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(requestContext());
   app.use(accessLog(logger));
+  if (deps.metrics) app.use(httpMetrics({ metrics: deps.metrics.metrics, stats: deps.metrics.requestStats }));
   app.use(
     helmet({
       contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
@@ -92,8 +99,12 @@ export function createApp(deps: AppDeps): Express {
       draining: deps.draining,
       warnings: deps.warnings,
       ...(deps.gateway ? { requiredUpstreamsDown: deps.gateway.service.requiredDown } : {}),
+      ...(deps.metrics ? { requests: () => deps.metrics!.requestStats.summary() } : {}),
     }),
   );
+  if (deps.metrics && config.metricsEnabled) {
+    app.use(metricsRouter({ metrics: deps.metrics.metrics, ...(config.metricsToken ? { token: config.metricsToken } : {}) }));
+  }
   if (deps.auth) app.use(oauthRouter({ auth: deps.auth, events: deps.events }));
   else if (deps.resourceServer) app.use(protectedResourceRouter({ urls: deps.resourceServer.urls }));
   const protectedBy = deps.auth ?? deps.resourceServer;

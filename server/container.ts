@@ -9,6 +9,11 @@ import { createEventBus, type EventBus } from './events/bus.js';
 import { gatewayVariables, upstreamBaseEnvironment } from './config/gateway-env.js';
 import { createGatewayService, type GatewayService } from './gateway/gateway-service.js';
 import type { Logger } from './logging/logger.js';
+import { observeEvents } from './metrics/event-metrics.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { RequestStats } from './metrics/request-stats.js';
+import { toolMetrics } from './metrics/tool-metrics.js';
+import type { ToolCallInterceptor } from './mcp/tool-interceptor.js';
 import { createServerFactory, type ServerFactory } from './mcp/server-factory.js';
 import { createServerStatusProvider } from './mcp/server-status-provider.js';
 import { SessionRegistry } from './mcp/session-registry.js';
@@ -29,6 +34,9 @@ export interface Container {
   claude: ClaudeService;
   /** Upstream MCP servers of MCP_CONFIG_PATH, supervised and aggregated. */
   gateway: GatewayService;
+  /** Prometheus metrics (own registry) and the request totals /health reports. */
+  metrics: Metrics;
+  requestStats: RequestStats;
   version: string;
   startedAt: number;
   transports: readonly string[];
@@ -90,6 +98,12 @@ export async function createContainer(config: Config, options: ContainerOptions)
     toolAccess,
   });
   const startedAt = Date.now();
+  const metrics = createMetrics({
+    sessionsByTransport: () => sessions.stats().byTransport,
+    claudeRuns: () => claude.executor.stats(),
+  });
+  observeEvents(metrics, events);
+  const toolInterceptors: ToolCallInterceptor[] = [toolMetrics(metrics)];
   const providers: ToolProvider[] = [
     createServerStatusProvider({
       version: VERSION,
@@ -108,6 +122,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     version: VERSION,
     instructions: 'claude-code-mcp: Claude Code and other MCP servers behind one endpoint. Call server_status for its state.',
     providers,
+    toolInterceptors,
   });
   let closed = false;
   return {
@@ -119,6 +134,8 @@ export async function createContainer(config: Config, options: ContainerOptions)
     factory,
     claude,
     gateway,
+    metrics,
+    requestStats: new RequestStats(),
     version: VERSION,
     startedAt,
     transports: options.transports,

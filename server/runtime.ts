@@ -126,6 +126,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     warnings,
     draining: () => draining,
     gateway: { service: container.gateway, endpoints: serverEndpoints },
+    metrics: { metrics: container.metrics, requestStats: container.requestStats },
   });
   http.on('request', app);
   sessions.start();

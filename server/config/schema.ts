@@ -8,7 +8,7 @@ export interface FieldMeta {
   /** Environment variable name (also accepted in `.env`). */
   env: string;
   /** Section heading in docs/configuration.md and .env.example. */
-  group: 'Server' | 'HTTP' | 'MCP' | 'Sessions' | 'Storage' | 'Logging' | 'Auth' | 'Claude';
+  group: 'Server' | 'HTTP' | 'MCP' | 'Sessions' | 'Storage' | 'Logging' | 'Auth' | 'Claude' | 'Operations';
   /** Masked as `***` by `config check` and in logs. */
   secret?: boolean;
   /** Example value shown in .env.example when the default is empty. */
@@ -410,6 +410,19 @@ export const configSchema = z.object({
     .describe('External mode: client secret for introspection.')
     .register(fieldMeta, { env: 'AUTH_EXTERNAL_CLIENT_SECRET', group: 'Auth', secret: true, example: 'change-me' }),
 
+  // ── Operations ────────────────────────────────────────────────────────────
+  /** Serve `GET /metrics` (Prometheus text format, the server's own registry). */
+  metricsEnabled: bool()
+    .default(true)
+    .describe('Serve `GET /metrics` in Prometheus text format.')
+    .register(fieldMeta, { env: 'METRICS_ENABLED', group: 'Operations' }),
+  /** When set, `/metrics` requires `Authorization: Bearer <token>`; otherwise it is left to network policy. */
+  metricsToken: z
+    .string()
+    .min(16, { error: 'expected at least 16 characters' })
+    .optional()
+    .describe('Bearer token `/metrics` requires (unset: no token; restrict it by network instead).')
+    .register(fieldMeta, { env: 'METRICS_TOKEN', group: 'Operations', secret: true, example: 'a-long-random-string' }),
   // ── Logging ───────────────────────────────────────────────────────────────
   /** Lowest level written. */
   logLevel: enumOf(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const)

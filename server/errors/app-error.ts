@@ -14,6 +14,10 @@ export enum AppErrorCode {
   /** Authenticated, but without the scope the operation needs (operator endpoints need `claude:admin`). */
   Forbidden = 'forbidden',
   SessionNotFound = 'session_not_found',
+  /** An operator endpoint with its own bearer token (`/metrics` with METRICS_TOKEN) got no or a wrong token. */
+  Unauthorized = 'unauthorized',
+  /** A rate limit refused the request; `retryAfter` (seconds) says when to retry. */
+  RateLimited = 'rate_limited',
   SessionRequired = 'session_required',
   TooManySessions = 'too_many_sessions',
   Internal = 'internal_error',
@@ -31,6 +35,8 @@ export const APP_ERROR_STATUS: Readonly<Record<AppErrorCode, number>> = {
   [AppErrorCode.HostNotAllowed]: 403,
   [AppErrorCode.Forbidden]: 403,
   [AppErrorCode.SessionNotFound]: 404,
+  [AppErrorCode.Unauthorized]: 401,
+  [AppErrorCode.RateLimited]: 429,
   [AppErrorCode.SessionRequired]: 400,
   [AppErrorCode.TooManySessions]: 503,
   [AppErrorCode.Internal]: 500,

@@ -80,6 +80,8 @@ function renderOAuth(res: Response, error: OAuthError, logger: Logger, path: str
   if (error.challenge) res.setHeader('WWW-Authenticate', error.challenge);
   res.setHeader('Cache-Control', 'no-store');
   res.status(error.status);
+  // Read by the metrics middleware (oauth_errors_total): the code, never the description.
+  res.locals.oauthError = error.status >= 500 ? OAuthErrorCode.ServerError : error.code;
   if (error.status >= 500) {
     logger.warn('oauth server error', { error: error.message, path, category: 'internal' });
     res.json({ error: OAuthErrorCode.ServerError });

@@ -1,4 +1,5 @@
 import express, { type Router } from 'express';
+import type { RequestSummary } from '../../metrics/request-stats.js';
 import type { SessionStats } from '../../mcp/session-registry.js';
 import type { Storage } from '../../storage/types.js';
 
@@ -16,6 +17,8 @@ export interface HealthRouterOptions {
   warnings?: readonly string[];
   /** Gateway upstreams marked `required` that are not running yet; readiness fails while any is listed. */
   requiredUpstreamsDown?: () => string[];
+  /** HTTP request totals since start (totalRequests, successfulRequests, failedRequests, averageResponseTime). */
+  requests?: () => RequestSummary;
 }
 
 /**
@@ -35,6 +38,7 @@ export function healthRouter(options: HealthRouterOptions): Router {
       transports: options.transports,
       sessions: { active, limit, oldest, newest, averageAgeSeconds },
       config: options.config,
+      ...(options.requests ? options.requests() : {}),
       ...(options.warnings?.length ? { warnings: options.warnings } : {}),
     });
   });
