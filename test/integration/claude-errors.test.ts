@@ -1,0 +1,175 @@
+import { mkdirSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { BusEvent } from '../../server/events/bus.js';
+import { startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
+import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+interface ToolResult {
+  isError?: boolean;
+  content?: Array<{ type: string; text?: string }>;
+  structuredContent?: Record<string, unknown>;
+}
+
+type Structured = {
+  result: string;
+  sessionId: string;
+  isError: boolean;
+  subtype: string;
+  numTurns: number;
+  costUsd: number;
+  permissionDenials: Array<{ toolName: string }>;
+  forkedFrom?: string;
+  workingDirectory: string;
+  error?: { category: string; message: string };
+};
+
+describe('Claude tool errors, input validation, ceilings and ownership (real binary, mock API, real HTTP)', () => {
+  let mock: MockAnthropicApi;
+  let sandbox: ClaudeSandbox;
+  let server: TestServer;
+  let client: Client;
+  const events: BusEvent[] = [];
+
+  const call = async (name: string, args: Record<string, unknown>, options: Parameters<Client['callTool']>[1] = {}) => {
+    const result = (await client.callTool({ name, arguments: args }, { timeout: 60_000, ...options })) as ToolResult;
+    return { ...result, s: result.structuredContent as Structured };
+  };
+
+  beforeAll(async () => {
+    mock = await startMockAnthropicApi();
+    sandbox = createClaudeSandbox(mock.url);
+    server = await startTestServer(
+      { workspaceRoots: [sandbox.workspace], maxConcurrentRuns: 4, runInterruptGraceMs: 1000, maxPromptLength: 5000 },
+      // A server secret in the process environment: it must never reach the child.
+      { claudeEnvironment: { ...sandbox.env, MCP_API_KEYS: 'server-secret-key', WEBHOOK_SECRET: 'whsec-secret' } },
+    );
+    server.container.events.onAny((event) => void events.push(event));
+    client = new Client({ name: 'claude-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+  });
+  afterAll(async () => {
+    await client.close();
+    await server.stop();
+    await mock.close();
+    sandbox.remove();
+  });
+
+  describe('input validation and ceilings', () => {
+    it.each([
+      ['an empty query', { query: '' }, 'query: must not be empty'],
+      ['a blank query', { query: '   ' }, 'query: must not be empty'],
+      ['a query over MAX_PROMPT_LENGTH', { query: 'x'.repeat(5001) }, 'MAX_PROMPT_LENGTH'],
+      ['a number as query', { query: 42 }, 'query: expected a string'],
+      ['an unknown priority', { query: 'ok', priority: 'urgent' }, 'priority'],
+      ['an unknown thinkingLevel', { query: 'ok', thinkingLevel: 'deep' }, 'thinkingLevel'],
+      ['maxTurns 0', { query: 'ok', maxTurns: 0 }, 'maxTurns'],
+      ['a missing query', {}, 'query'],
+    ])('rejects %s as invalid_input', async (_label, args, text) => {
+      const { isError, s } = await call('claude_ask', args as Record<string, unknown>);
+      expect(isError).toBe(true);
+      expect(s.error?.category).toBe('invalid_input');
+      expect(s.error?.message).toContain(text);
+    });
+
+    it('refuses working directories outside the workspace roots, including through symlinks', async () => {
+      const outside = await call('claude_ask', { query: 'escape', workingDirectory: '/etc' });
+      expect(outside.s.error?.category).toBe('workspace_denied');
+      const dotdot = await call('claude_ask', { query: 'escape', workingDirectory: '../..' });
+      expect(dotdot.s.error?.category).toBe('workspace_denied');
+      symlinkSync(sandbox.home, path.join(sandbox.workspace, 'link-out'));
+      const link = await call('claude_ask', { query: 'escape', workingDirectory: 'link-out' });
+      expect(link.s.error?.category).toBe('workspace_denied');
+      mkdirSync(path.join(sandbox.workspace, 'sub'), { recursive: true });
+      mock.on({ prompt: 'inside-sub', replies: [{ kind: 'text', text: 'in sub' }] });
+      const inside = await call('claude_ask', { query: 'inside-sub', workingDirectory: 'sub' });
+      expect(inside.s.workingDirectory).toBe(path.join(sandbox.workspace, 'sub'));
+    });
+
+    it('refuses hooks when the operator disallows Bash', async () => {
+      const strict = await startTestServer(
+        { workspaceRoots: [sandbox.workspace], disallowedTools: ['Bash'] },
+        { claudeEnvironment: sandbox.env },
+      );
+      const strictClient = new Client({ name: 'strict', version: '1' });
+      await strictClient.connect(new StreamableHTTPClientTransport(new URL(strict.mcpUrl)));
+      try {
+        const result = await strictClient.callTool({ name: 'claude_ask', arguments: { query: 'x', hooks: { preToolUse: ['true'] } } });
+        expect((result.structuredContent as Structured).error?.category).toBe('permission_denied');
+      } finally {
+        await strictClient.close();
+        await strict.stop();
+      }
+    });
+
+    it('refuses a permission mode above the operator ceiling', async () => {
+      const { s } = await call('claude_ask', { query: 'bypass', permissionMode: 'bypassPermissions' });
+      expect(s.error?.category).toBe('permission_denied');
+    });
+
+    it('answers session_not_found for unknown sessions', async () => {
+      const { s } = await call('claude_resume', { sessionId: '00000000-0000-4000-8000-000000000000', query: 'hi' });
+      expect(s.error?.category).toBe('session_not_found');
+    });
+  });
+
+  describe('errors from the API and limits become categorised tool errors', () => {
+    it.each([
+      [401, 'auth_failed'],
+      [429, 'rate_limited'],
+      [529, 'overloaded'],
+      [500, 'internal'],
+    ] as Array<[401 | 429 | 529 | 500, string]>)('HTTP %i -> %s', async (status, category) => {
+      mock.on({ prompt: `api-error-${status}`, replies: [{ kind: 'error', status }] });
+      const { isError, s } = await call('claude_ask', { query: `api-error-${status}` });
+      expect(isError).toBe(true);
+      expect(s.error?.category).toBe(category);
+    });
+
+    it('max_turns', async () => {
+      mock.on({ prompt: 'turns-out', replies: [{ kind: 'tool_use', name: 'Read', input: { file_path: path.join(sandbox.workspace, 'allowed.txt') } }] });
+      const { s } = await call('claude_ask', { query: 'turns-out', maxTurns: 1 });
+      expect(s.error?.category).toBe('max_turns');
+      expect(s.sessionId).toBeDefined();
+    });
+
+    it('budget_exceeded', async () => {
+      mock.on({
+        prompt: 'too-expensive',
+        replies: [
+          { kind: 'text', text: 'pricey', inputTokens: 2_000_000, outputTokens: 100_000 },
+        ],
+      });
+      const { s } = await call('claude_ask', { query: 'too-expensive', maxBudgetUsd: 0.01 });
+      expect(s.error?.category).toBe('budget_exceeded');
+    });
+  });
+
+  it('another caller cannot resume, fork or abort the session (session_not_found, no hint)', async () => {
+    mock.on({ prompt: 'owned-by-local', replies: [{ kind: 'text', text: 'mine' }] });
+    const mine = await call('claude_ask', { query: 'owned-by-local' });
+    const other = new Client({ name: 'other', version: '1' });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    const otherServer = server.container.factory({ caller: { clientId: 'client-b', scopes: ['*'], method: 'api-key' }, era: 'legacy', mode: 'stdio' });
+    await otherServer.connect(serverSide);
+    await other.connect(clientSide);
+    try {
+      for (const [name, args] of [
+        ['claude_resume', { sessionId: mine.s.sessionId, query: 'steal' }],
+        ['claude_resume', { sessionId: mine.s.sessionId, query: 'steal', fork: true }],
+        ['claude_ask', { sessionId: mine.s.sessionId, query: 'steal' }],
+        ['claude_abort', { sessionId: mine.s.sessionId }],
+      ] as const) {
+        const result = (await other.callTool({ name, arguments: args })) as ToolResult;
+        expect(result.isError).toBe(true);
+        expect((result.structuredContent as Structured).error).toEqual({ category: 'session_not_found', message: expect.not.stringContaining('client') });
+      }
+      expect(mock.requestsFor('steal')).toHaveLength(0);
+    } finally {
+      await other.close();
+      await otherServer.close();
+    }
+  });
+});
