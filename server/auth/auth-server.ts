@@ -122,6 +122,7 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
     store: storage,
     staticClients,
     allowPrivateSchemes: settings.oauthAllowPrivateSchemes,
+    inactiveTtlSeconds: settings.refreshTokenTtlSeconds * 2,
     metadataDocuments: settings.oauthCimdEnabled ? createClientMetadataDocuments({ allowPrivate: settings.oauthCimdAllowPrivate }) : undefined,
   });
   const grants = createGrantStore({ store: storage, refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds });

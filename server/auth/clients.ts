@@ -35,6 +35,8 @@ export interface OAuthClient {
   scope?: string;
   /** Pre-registered from configuration (shown as verified on the consent page). */
   static?: boolean;
+  /** Last day the client was used (epoch seconds, rounded down to the day); keeps the record alive. */
+  last_used_day?: number;
 }
 
 /** What {@link ClientRepository.register} returns: the stored client plus the secret, shown exactly once. */
@@ -62,6 +64,12 @@ export interface ClientRepositoryOptions {
   allowPrivateSchemes?: boolean;
   /** Client ID Metadata Documents: client ids that are URLs resolve through this (absent: CIMD off). */
   metadataDocuments?: ClientMetadataDocuments;
+  /**
+   * A registered client unused this long is forgotten (Claude.ai registers anew on every fresh connect, so records
+   * would otherwise pile up). Each use extends it. Keep it longer than the refresh-token lifetime so a client's
+   * credentials always outlive its refresh tokens. Absent: clients are kept forever.
+   */
+  inactiveTtlSeconds?: number;
   now?: () => number;
 }
 
@@ -76,6 +84,8 @@ export interface ClientRepository {
   get(clientId: string): Promise<OAuthClient | undefined>;
   /** True when `secret` is the client's secret (constant time). */
   checkSecret(client: OAuthClient, secret: string): boolean;
+  /** Records a use of a registered client, extending its life (at most one write per client per day). */
+  touch(client: OAuthClient): Promise<void>;
   /** Deletes a dynamic client; static ones cannot be deleted. */
   remove(clientId: string): Promise<boolean>;
   /** Every client, static first. */
@@ -191,8 +201,14 @@ export function createClientRepository(options: ClientRepositoryOptions): Client
         client_id_issued_at: Math.floor(now() / 1000),
         ...(clientSecret ? { client_secret_hash: hashToken(clientSecret), client_secret_expires_at: 0 } : {}),
       };
-      await store.set(NS, client.client_id, client);
+      await store.set(NS, client.client_id, client, options.inactiveTtlSeconds);
       return { client, clientSecret };
+    },
+    async touch(client) {
+      if (client.static || client.client_id_issued_at === 0 || !options.inactiveTtlSeconds) return;
+      const today = Math.floor(now() / 86_400_000) * 86_400;
+      if (client.last_used_day === today) return;
+      await store.set(NS, client.client_id, { ...client, last_used_day: today }, options.inactiveTtlSeconds);
     },
     async get(clientId) {
       if (options.metadataDocuments?.isDocumentUrl(clientId)) return options.metadataDocuments.resolve(clientId);
@@ -215,6 +231,6 @@ export function createClientRepository(options: ClientRepositoryOptions): Client
 
 /** The RFC 7591 §3.2.1 registration response for a client: stored metadata, never the secret hash. */
 export function clientInformation(client: OAuthClient, clientSecret?: string): Record<string, unknown> {
-  const { client_secret_hash: _hash, static: _static, ...metadata } = client;
+  const { client_secret_hash: _hash, static: _static, last_used_day: _used, ...metadata } = client;
   return { ...metadata, ...(clientSecret ? { client_secret: clientSecret, client_secret_expires_at: 0 } : {}) };
 }

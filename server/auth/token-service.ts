@@ -157,9 +157,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       if (!client) throw invalid('Unknown client');
       if (client.token_endpoint_auth_method === 'none') {
         if (secret !== undefined && secret !== '') throw invalid('This client is public and has no secret');
-        return client;
+      } else if (!secret || !clients.checkSecret(client, secret)) {
+        throw invalid('Client authentication failed');
       }
-      if (!secret || !clients.checkSecret(client, secret)) throw invalid('Client authentication failed');
+      await clients.touch(client);
       return client;
     },
 
