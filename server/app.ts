@@ -13,6 +13,9 @@ import { requestContext } from './http/middleware/request-context.js';
 import { httpMetrics } from './http/middleware/http-metrics.js';
 import { metricsRouter } from './http/routes/metrics-routes.js';
 import type { Metrics } from './metrics/metrics.js';
+import type { RateLimits } from './limits/rate-limits.js';
+import { limitMcpRequests, oauthAbuseCeiling } from './http/middleware/rate-limit.js';
+import { OAUTH_PATHS } from './http/routes/oauth/metadata.js';
 import type { RequestStats } from './metrics/request-stats.js';
 import type { GatewayService } from './gateway/gateway-service.js';
 import type { ServerEndpoints } from './gateway/server-endpoints.js';
@@ -60,6 +63,8 @@ export interface AppDeps {
   gateway?: { service: GatewayService; endpoints: ServerEndpoints };
   /** Prometheus metrics and request totals: every request is measured; `/metrics` is served when METRICS_ENABLED. */
   metrics?: { metrics: Metrics; requestStats: RequestStats };
+  /** Rate limits (RATE_LIMIT_ENABLED): MCP routes are limited per client, per tool and globally; OAuth gets an abuse ceiling. */
+  rateLimits?: RateLimits;
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -105,6 +110,11 @@ export function createApp(deps: AppDeps): Express {
   if (deps.metrics && config.metricsEnabled) {
     app.use(metricsRouter({ metrics: deps.metrics.metrics, ...(config.metricsToken ? { token: config.metricsToken } : {}) }));
   }
+  if (deps.auth && deps.rateLimits) {
+    const oauthPaths = [OAUTH_PATHS.token, OAUTH_PATHS.register, OAUTH_PATHS.revoke, OAUTH_PATHS.introspect, OAUTH_PATHS.authorize, OAUTH_PATHS.login, OAUTH_PATHS.consent];
+    app.use(oauthAbuseCeiling(deps.rateLimits, [...oauthPaths, ...oauthPaths.map((path) => `/oauth${path}`)]));
+  }
+  const limit = deps.rateLimits ? limitMcpRequests(deps.rateLimits) : undefined;
   if (deps.auth) app.use(oauthRouter({ auth: deps.auth, events: deps.events }));
   else if (deps.resourceServer) app.use(protectedResourceRouter({ urls: deps.resourceServer.urls }));
   const protectedBy = deps.auth ?? deps.resourceServer;
@@ -120,7 +130,7 @@ export function createApp(deps: AppDeps): Express {
         thresholds: { rssMb: config.gatewayAlertRssMb, cpuPercent: config.gatewayAlertCpuPercent },
       }),
     );
-    app.use(gatewayMcpRouter({ prefix: config.mcpPathPrefix, endpoints: deps.gateway.endpoints, authenticate, isOriginAllowed, maxBodyBytes: config.maxBodyBytes }));
+    app.use(gatewayMcpRouter({ prefix: config.mcpPathPrefix, endpoints: deps.gateway.endpoints, authenticate, isOriginAllowed, maxBodyBytes: config.maxBodyBytes, ...(limit ? { limit } : {}) }));
   }
   app.use(
     mcpRouter({
@@ -130,6 +140,7 @@ export function createApp(deps: AppDeps): Express {
       authenticate,
       isOriginAllowed,
       maxBodyBytes: config.maxBodyBytes,
+      ...(limit ? { limit } : {}),
     }),
   );
   app.use(notFound);

@@ -14,6 +14,8 @@ import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { RequestStats } from './metrics/request-stats.js';
 import { toolMetrics } from './metrics/tool-metrics.js';
 import type { ToolCallInterceptor } from './mcp/tool-interceptor.js';
+import { createConfiguredRateLimits } from './limits/configured-rate-limits.js';
+import type { RateLimits } from './limits/rate-limits.js';
 import { createServerFactory, type ServerFactory } from './mcp/server-factory.js';
 import { createServerStatusProvider } from './mcp/server-status-provider.js';
 import { SessionRegistry } from './mcp/session-registry.js';
@@ -37,6 +39,8 @@ export interface Container {
   /** Prometheus metrics (own registry) and the request totals /health reports. */
   metrics: Metrics;
   requestStats: RequestStats;
+  /** Rate limits (RATE_LIMIT_ENABLED), on Redis when STORAGE=redis. */
+  rateLimits?: RateLimits;
   version: string;
   startedAt: number;
   transports: readonly string[];
@@ -124,6 +128,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     providers,
     toolInterceptors,
   });
+  const rateLimits = config.rateLimitEnabled ? await createConfiguredRateLimits({ config, logger, metrics, events }) : undefined;
   let closed = false;
   return {
     config,
@@ -136,6 +141,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     gateway,
     metrics,
     requestStats: new RequestStats(),
+    rateLimits,
     version: VERSION,
     startedAt,
     transports: options.transports,
@@ -145,6 +151,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
       await claude.shutdown();
       await sessions.closeAll('shutdown');
       await gateway.close();
+      await rateLimits?.close();
       await storage.close();
     },
   };

@@ -127,6 +127,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     draining: () => draining,
     gateway: { service: container.gateway, endpoints: serverEndpoints },
     metrics: { metrics: container.metrics, requestStats: container.requestStats },
+    ...(container.rateLimits ? { rateLimits: container.rateLimits } : {}),
   });
   http.on('request', app);
   sessions.start();

@@ -423,6 +423,48 @@ export const configSchema = z.object({
     .optional()
     .describe('Bearer token `/metrics` requires (unset: no token; restrict it by network instead).')
     .register(fieldMeta, { env: 'METRICS_TOKEN', group: 'Operations', secret: true, example: 'a-long-random-string' }),
+  /** Enforce the rate limits below on the MCP endpoints and the abuse ceiling on the OAuth endpoints. */
+  rateLimitEnabled: bool()
+    .default(false)
+    .describe('Enforce per-client, per-tool and global rate limits on MCP endpoints and the OAuth abuse ceiling.')
+    .register(fieldMeta, { env: 'RATE_LIMIT_ENABLED', group: 'Operations' }),
+  /** MCP HTTP requests one client (or, unauthenticated, one address) may send per window. */
+  rateLimitRequests: int(1, 10_000_000)
+    .default(300)
+    .describe('MCP HTTP requests per client per window (unauthenticated callers: per address).')
+    .register(fieldMeta, { env: 'RATE_LIMIT_REQUESTS', group: 'Operations' }),
+  /** Length of a rate-limit window. */
+  rateLimitWindowMs: int(1000, 24 * 3600_000)
+    .default(60_000)
+    .describe('Rate-limit window in milliseconds.')
+    .register(fieldMeta, { env: 'RATE_LIMIT_WINDOW_MS', group: 'Operations' }),
+  /** Tool cost points one client may spend per window; a call costs its tool's weight. */
+  rateLimitToolPoints: int(1, 10_000_000)
+    .default(120)
+    .describe('Tool cost points per client per window; a call costs its weight (claude_ask/plan/resume 10, others 1 unless RATE_LIMIT_TOOL_WEIGHTS says otherwise).')
+    .register(fieldMeta, { env: 'RATE_LIMIT_TOOL_POINTS', group: 'Operations' }),
+  /** Ceiling on MCP HTTP requests per window across every client (every replica when on Redis). */
+  rateLimitGlobalRequests: int(1, 100_000_000)
+    .default(6000)
+    .describe('MCP HTTP requests per window across all clients (all replicas when STORAGE=redis).')
+    .register(fieldMeta, { env: 'RATE_LIMIT_GLOBAL_REQUESTS', group: 'Operations' }),
+  /** Abuse ceiling of the OAuth endpoints per address and window: high, so shared-egress clients are never refused. */
+  rateLimitOAuthRequests: int(30, 10_000_000)
+    .default(1000)
+    .describe('Abuse ceiling: OAuth endpoint requests per address per window. Keep it high: hosted clients share egress addresses.')
+    .register(fieldMeta, { env: 'RATE_LIMIT_OAUTH_REQUESTS', group: 'Operations' }),
+  /** Cost of a call per tool, `name=weight`; unlisted tools cost 1 (claude_ask, claude_plan, claude_resume: 10). */
+  rateLimitToolWeights: z
+    .array(z.string().regex(/^[^=\s]+=\d{1,6}$/, { error: 'expected tool=weight' }))
+    .default([])
+    .describe('Comma list of `tool=weight` cost overrides (config file: an array of the same strings).')
+    .register(fieldMeta, { env: 'RATE_LIMIT_TOOL_WEIGHTS', group: 'Operations', example: 'claude_ask=20,memory__read_graph=1' }),
+  /** Per-client request limits, `clientId=requests`; the client's tool points scale by the same factor. */
+  rateLimitClients: z
+    .array(z.string().regex(/^[^=\s]+=\d{1,9}$/, { error: 'expected clientId=requests' }))
+    .default([])
+    .describe('Comma list of `clientId=requests` per-client overrides of RATE_LIMIT_REQUESTS (tool points scale alike).')
+    .register(fieldMeta, { env: 'RATE_LIMIT_CLIENTS', group: 'Operations', example: 'ci-bot=1000,trial-app=30' }),
   // ── Logging ───────────────────────────────────────────────────────────────
   /** Lowest level written. */
   logLevel: enumOf(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const)

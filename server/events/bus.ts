@@ -63,6 +63,8 @@ export interface EventMap {
   'upstream.up': { server: string; tools: number; pid?: number };
   /** A running gateway upstream went away (crash, closed connection, failed health checks). */
   'upstream.down': { server: string; reason: string };
+  /** A rate limit refused a request (`clientId` absent for unauthenticated callers, whose key is their address). */
+  'rate_limit.exceeded': { scope: 'client' | 'tool' | 'global' | 'oauth'; retryAfterSeconds: number; clientId?: string; tool?: string };
   /** A gateway upstream came back after a restart (automatic or operator). */
   'upstream.restarted': { server: string; restartCount: number };
 }

@@ -21,6 +21,8 @@ export interface McpRouterOptions {
   authenticate: Authenticate;
   isOriginAllowed: (origin: string) => boolean;
   maxBodyBytes: number;
+  /** Rate limits, run after authentication and body parsing (absent: no limits). */
+  limit?: RequestHandler;
 }
 
 /**
@@ -38,6 +40,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
     next(new AppError(AppErrorCode.InvalidRequest, 'Invalid Request: the body is not a JSON-RPC 2.0 message'));
   };
   const guard = [markMcpRoute, mcpCors(options.isOriginAllowed), requireAllowedOrigin(options.isOriginAllowed)];
+  const limited = options.limit ? [options.limit] : [];
 
   // Authentication comes first: an unauthenticated request gets its 401 challenge whatever its body (checklist B.8).
   const identify: RequestHandler = async function identifyCaller(req, res, next) {
@@ -57,19 +60,19 @@ export function mcpRouter(options: McpRouterOptions): Router {
     res.setHeader('Allow', 'GET, POST, DELETE, OPTIONS');
     next(new AppError(AppErrorCode.MethodNotAllowed, `${req.method} is not supported on the MCP endpoint`));
   });
-  router.post(`${prefix}/mcp`, identify, json, jsonRpc, streamableHandler);
-  router.get(`${prefix}/mcp`, identify, streamableHandler);
-  router.delete(`${prefix}/mcp`, identify, streamableHandler);
+  router.post(`${prefix}/mcp`, identify, json, jsonRpc, ...limited, streamableHandler);
+  router.get(`${prefix}/mcp`, identify, ...limited, streamableHandler);
+  router.delete(`${prefix}/mcp`, identify, ...limited, streamableHandler);
 
   const sseRoutes: Array<[string, string]> = [
     [`${prefix}/sse`, `${prefix}/messages`],
     [`${prefix}/mcp/sse`, `${prefix}/mcp/message`],
   ];
   for (const [streamPath, messagesPath] of sseRoutes) {
-    router.get(streamPath, ...guard, identify, async function openSse(req, res) {
+    router.get(streamPath, ...guard, identify, ...limited, async function openSse(req, res) {
       await sse.open(req, res, res.locals.caller as Caller, messagesPath);
     });
-    router.post(messagesPath, ...guard, identify, json, jsonRpc, async function postSse(req, res) {
+    router.post(messagesPath, ...guard, identify, json, jsonRpc, ...limited, async function postSse(req, res) {
       const sessionId = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
       await sse.post(req, res, req.body, res.locals.caller as Caller, sessionId);
     });
