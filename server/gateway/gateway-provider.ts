@@ -1,4 +1,4 @@
-import { ProtocolError, ProtocolErrorCode, ResourceTemplate, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
+import { completable, ProtocolError, ProtocolErrorCode, ResourceTemplate, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 import type { CallToolResult, CreateMessageResult, Prompt, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.js';
@@ -6,7 +6,7 @@ import type { Caller } from '../mcp/caller.js';
 import type { ToolProvider } from '../mcp/tool-provider.js';
 import { assignNames, SEPARATOR, type NameRequest } from './naming.js';
 import type { GatewayRegistry } from './registry.js';
-import type { UpstreamConnection } from './upstream.js';
+import type { RelayTarget, UpstreamConnection } from './upstream.js';
 import type { UpstreamSupervisor } from './supervisor.js';
 
 /** Options of {@link createGatewayProvider}. */
@@ -34,11 +34,15 @@ function passthroughSchema(jsonSchema: Record<string, unknown>): StandardSchemaW
   };
 }
 
-function promptArgsSchema(prompt: Prompt): StandardSchemaWithJSON | undefined {
+/** Completes one argument upstream; absent when the upstream does not offer completions. */
+type ArgumentCompleter = (argument: string, value: string, context: Record<string, string> | undefined) => Promise<string[]>;
+
+function promptArgsSchema(prompt: Prompt, complete: ArgumentCompleter | undefined): StandardSchemaWithJSON | undefined {
   if (!prompt.arguments?.length) return undefined;
   const shape: Record<string, z.ZodType> = {};
   for (const argument of prompt.arguments) {
-    const base = argument.description ? z.string().describe(argument.description) : z.string();
+    let base: z.ZodType = argument.description ? z.string().describe(argument.description) : z.string();
+    if (complete) base = completable(base as z.ZodString, (value, context) => complete(argument.name, String(value ?? ''), context?.arguments)) as unknown as z.ZodType;
     shape[argument.name] = argument.required ? base : base.optional();
   }
   return z.object(shape) as unknown as StandardSchemaWithJSON;
@@ -61,6 +65,8 @@ interface InstanceState {
   tools: Map<string, { key: string; handle: { remove(): void } }>;
   resources: Map<string, { key: string; handle: { remove(): void } }>;
   prompts: Map<string, { key: string; handle: { remove(): void } }>;
+  /** Resource subscriptions of this instance by exposed URI, with the function that ends each. */
+  subscriptions: Map<string, () => Promise<void>>;
   /** Per-session upstream connections (`isolation: "session"`), opened on first use. */
   sessionConnections: Map<string, Promise<UpstreamConnection>>;
   closed: boolean;
@@ -168,16 +174,41 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
   function relayOptions(ctx: ServerContext, timeoutMs: number) {
     const progressToken = ctx.mcpReq._meta?.progressToken;
     let sent: Promise<unknown> = Promise.resolve();
+    const enqueue = (send: () => Promise<unknown>) => {
+      sent = sent.then(send).catch(() => undefined);
+    };
+    // Tool calls time out on our own timer, reset by each progress notification we relay (the SDK's reset only sees
+    // progress it tracks itself, and tool-call progress is tracked by the connection).
+    const controller = new AbortController();
+    const forwardAbort = () => controller.abort(ctx.mcpReq.signal.reason);
+    ctx.mcpReq.signal.addEventListener('abort', forwardAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const touch = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => controller.abort(new ProtocolError(ProtocolErrorCode.InternalError, `no answer or progress within ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
+    };
     return {
       signal: ctx.mcpReq.signal,
       timeout: timeoutMs,
       resetTimeoutOnProgress: true,
       flush: () => sent,
+      enqueue,
+      touch,
+      /** Signal and SDK timeout of a tool call: our timer decides, the SDK's is only a backstop. */
+      get callSignal() {
+        if (!timer) touch();
+        return controller.signal;
+      },
+      callTimeoutMs: 2_147_483_647,
+      dispose() {
+        clearTimeout(timer);
+        ctx.mcpReq.signal.removeEventListener('abort', forwardAbort);
+      },
       ...(progressToken !== undefined
         ? {
-            onprogress: (progress: { progress: number; total?: number; message?: string }) => {
-              sent = sent.then(() => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...progress } })).catch(() => undefined);
-            },
+            onprogress: (progress: { progress: number; total?: number; message?: string }) =>
+              enqueue(() => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...progress } })),
           }
         : {}),
     };
@@ -188,8 +219,84 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     try {
       return await request(options);
     } finally {
+      options.dispose();
       await options.flush();
     }
+  }
+
+  /** Completion of prompt or template arguments, forwarded upstream when the upstream offers completions. */
+  function completerFor(
+    state: InstanceState,
+    supervisor: UpstreamSupervisor,
+    ref: { type: 'ref/prompt'; name: string } | { type: 'ref/resource'; uri: string },
+  ): ArgumentCompleter | undefined {
+    if (!supervisor.live?.client.getServerCapabilities()?.completions) return undefined;
+    return async (argument, value, context) => {
+      const connection = await connectionFor(state, supervisor);
+      const result = await connection.client.complete(
+        { ref, argument: { name: argument, value }, ...(context ? { context: { arguments: context } } : {}) },
+        { timeout: supervisor.config.timeoutMs },
+      );
+      return result.completion.values;
+    };
+  }
+
+  function templateCompletion(state: InstanceState, supervisor: UpstreamSupervisor, uriTemplate: string) {
+    const complete = completerFor(state, supervisor, { type: 'ref/resource', uri: uriTemplate });
+    if (!complete) return {};
+    const variables = [...uriTemplate.matchAll(/\{[+#./;?&]?([^}]+)\}/g)].flatMap((match) => match[1]!.split(',').map((name) => name.replace(/\*$|:\d+$/, '')));
+    return {
+      complete: Object.fromEntries(
+        variables.map((variable) => [variable, (value: string, context?: { arguments?: Record<string, string> }) => complete(variable, value, context?.arguments)]),
+      ),
+    };
+  }
+
+  /** The upstream and its own URI behind an exposed resource URI (`{prefix}+{uri}`, or the URI itself with `only`). */
+  function resolveUri(uri: string): { supervisor: UpstreamSupervisor; uri: string } | undefined {
+    if (only) {
+      const supervisor = registry.get(only);
+      return supervisor ? { supervisor, uri } : undefined;
+    }
+    const plus = uri.indexOf('+');
+    if (plus <= 0) return undefined;
+    const prefix = uri.slice(0, plus);
+    const supervisor = registry.list().find((candidate) => prefixOf(candidate) === prefix);
+    return supervisor ? { supervisor, uri: uri.slice(plus + 1) } : undefined;
+  }
+
+  /**
+   * Every handler kind is installed before the instance connects: the SDK cannot add capabilities afterwards, and an
+   * upstream that is down when a session starts must still be able to bring its prompts and resources in later.
+   */
+  function prepare(server: McpServer, state: InstanceState): void {
+    server.server.registerCapabilities({
+      tools: { listChanged: true },
+      prompts: { listChanged: true },
+      resources: { listChanged: true, subscribe: true },
+      completions: {},
+    });
+    const internals = server as unknown as Record<'setToolRequestHandlers' | 'setPromptRequestHandlers' | 'setResourceRequestHandlers' | 'setCompletionRequestHandler', () => void>;
+    internals.setToolRequestHandlers();
+    internals.setPromptRequestHandlers();
+    internals.setResourceRequestHandlers();
+    internals.setCompletionRequestHandler();
+    server.server.setRequestHandler('resources/subscribe', async (request) => {
+      const target = resolveUri(request.params.uri);
+      if (!target) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown resource ${request.params.uri}`);
+      if (state.subscriptions.has(request.params.uri)) return {};
+      const connection = await connectionFor(state, target.supervisor);
+      const exposed = request.params.uri;
+      const unsubscribe = await connection.subscribe(target.uri, () => void server.server.sendResourceUpdated({ uri: exposed }).catch(() => undefined));
+      state.subscriptions.set(exposed, unsubscribe);
+      return {};
+    });
+    server.server.setRequestHandler('resources/unsubscribe', async (request) => {
+      const unsubscribe = state.subscriptions.get(request.params.uri);
+      state.subscriptions.delete(request.params.uri);
+      await unsubscribe?.();
+      return {};
+    });
   }
 
   function sync(server: McpServer, state: InstanceState, caller: Caller): void {
@@ -219,16 +326,30 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
         },
         async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
           const connection = await connectionFor(state, supervisor);
-          const target = {
-            owner: state,
-            sample: (params: Parameters<ServerContext['mcpReq']['requestSampling']>[0]) => ctx.mcpReq.requestSampling(params) as Promise<CreateMessageResult>,
-            elicit: (params: Parameters<ServerContext['mcpReq']['elicitInput']>[0]) => ctx.mcpReq.elicitInput(params),
-          };
-          return connection.withRelay(target, () =>
-            relayed(ctx, supervisor.config.timeoutMs, (options) =>
-              connection.client.callTool({ name: tool.name, arguments: (args ?? {}) as Record<string, unknown> }, options) as Promise<CallToolResult>,
-            ),
-          );
+          return relayed(ctx, supervisor.config.timeoutMs, (options) => {
+            const clientToken = ctx.mcpReq._meta?.progressToken;
+            // Our own token upstream (see UpstreamConnection.trackProgress); the client's token on the way back.
+            const progress =
+              clientToken === undefined
+                ? undefined
+                : connection.trackProgress(({ progress: value, total, message }) => {
+                    options.touch();
+                    options.enqueue(() =>
+                      ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: clientToken, progress: value, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) } }),
+                    );
+                  });
+            const target: RelayTarget = {
+              owner: state,
+              sample: (params) => ctx.mcpReq.requestSampling(params) as Promise<CreateMessageResult>,
+              elicit: (params) => ctx.mcpReq.elicitInput(params as Parameters<ServerContext['mcpReq']['elicitInput']>[0]),
+              // Logged through the request, so the client's logging/setLevel applies and it arrives before the result.
+              log: (params) => options.enqueue(() => ctx.mcpReq.log(params.level, params.data, params.logger)),
+            };
+            const params = { name: tool.name, arguments: (args ?? {}) as Record<string, unknown>, ...(progress ? { _meta: { progressToken: progress.token } } : {}) };
+            return connection
+              .withRelay(target, () => connection.client.callTool(params, { signal: options.callSignal, timeout: options.callTimeoutMs }) as Promise<CallToolResult>)
+              .finally(() => progress?.done());
+          });
         },
       );
       state.tools.set(name, { key: JSON.stringify([supervisor.name, tool]), handle });
@@ -244,7 +365,7 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     for (const [name, { supervisor, prompt }] of want.prompts) {
       if (state.prompts.has(name)) continue;
       if (toolAccess && !toolAccess(caller, accessName(supervisor, name))) continue;
-      const argsSchema = promptArgsSchema(prompt);
+      const argsSchema = promptArgsSchema(prompt, completerFor(state, supervisor, { type: 'ref/prompt', name: prompt.name }));
       const forward = async (args: Record<string, string> | undefined, ctx: ServerContext) => {
         const connection = await connectionFor(state, supervisor);
         return connection.client.getPrompt({ name: prompt.name, ...(args ? { arguments: args } : {}) }, relayOptions(ctx, supervisor.config.timeoutMs));
@@ -283,7 +404,7 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
       const prefix = only ? '' : `${prefixOf(supervisor)}+`;
       const handle = server.registerResource(
         only ? template.name : `${prefixOf(supervisor)}${SEPARATOR}${template.name}`,
-        new ResourceTemplate(uriTemplate, { list: undefined }),
+        new ResourceTemplate(uriTemplate, { list: undefined, ...templateCompletion(state, supervisor, template.uriTemplate) }),
         { ...(template.title ? { title: template.title } : {}), ...(template.description ? { description: template.description } : {}), ...(template.mimeType ? { mimeType: template.mimeType } : {}) },
         async (url, _variables, ctx) => readUpstream(state, supervisor, url.href.slice(prefix.length), url.href, ctx),
       );
@@ -304,8 +425,9 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
   return {
     name: only ? `gateway:${only}` : 'gateway',
     register(server, { caller }) {
-      const state: InstanceState = { tools: new Map(), resources: new Map(), prompts: new Map(), sessionConnections: new Map(), closed: false };
+      const state: InstanceState = { tools: new Map(), resources: new Map(), prompts: new Map(), subscriptions: new Map(), sessionConnections: new Map(), closed: false };
       states.set(server, state);
+      prepare(server, state);
       sync(server, state, caller);
       // The listener reaches the instance only weakly (state lives in a WeakMap keyed by it): a per-request
       // (stateless) instance that is never closed is still collected, and the finalizer unsubscribes.
@@ -329,6 +451,8 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
         previous?.();
         state.closed = true;
         unsubscribe();
+        for (const end of state.subscriptions.values()) void end().catch(() => undefined);
+        state.subscriptions.clear();
         for (const pending of state.sessionConnections.values()) void pending.then((c) => registry.closeSessionConnection(c), () => undefined);
         state.sessionConnections.clear();
       };

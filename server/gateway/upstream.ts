@@ -8,6 +8,7 @@ import {
   type CreateMessageResult,
   type ElicitRequest,
   type ElicitResult,
+  type LoggingMessageNotification,
   type Prompt,
   type Resource,
   type ResourceTemplateType,
@@ -41,6 +42,16 @@ export interface RelayTarget {
   owner: object;
   sample(params: CreateMessageRequest['params']): Promise<CreateMessageResult>;
   elicit(params: ElicitRequest['params']): Promise<ElicitResult>;
+  /** Forwards a log message the upstream sent while this call was in flight. */
+  log(params: LoggingMessageNotification['params']): void;
+}
+
+/** The fields of a `notifications/progress` an upstream sends. */
+export interface ProgressParams {
+  progressToken: string | number;
+  progress: number;
+  total?: number;
+  message?: string;
 }
 
 /** Everything a connection needs besides its config entry. */
@@ -72,6 +83,11 @@ export class UpstreamConnection {
   catalog: UpstreamCatalog = EMPTY_CATALOG;
   /** Forwarded calls in flight, newest last: the candidates an upstream's sampling/elicitation request is for. */
   private readonly relayTargets = new Set<RelayTarget>();
+  /** Resource subscriptions by upstream URI: one upstream subscription however many client sessions hold it. */
+  private readonly subscriptions = new Map<string, Set<() => void>>();
+  /** Progress listeners by the progress token we sent upstream. */
+  private readonly progressListeners = new Map<string, (progress: ProgressParams) => void>();
+  private progressCounter = 0;
 
   constructor(private readonly options: UpstreamConnectionOptions) {
     const refresh = () => {
@@ -92,6 +108,41 @@ export class UpstreamConnection {
     this.client.registerCapabilities({ sampling: {}, elicitation: {} });
     this.client.setRequestHandler('sampling/createMessage', (request) => this.relayTarget('sampling').sample(request.params));
     this.client.setRequestHandler('elicitation/create', (request) => this.relayTarget('elicitation').elicit(request.params));
+    // Log messages have no request id either: they go to the caller only when unambiguous, else to our debug log.
+    this.client.setNotificationHandler('notifications/message', (notification) => {
+      const targets = [...this.relayTargets];
+      const newest = targets.at(-1);
+      if (newest && targets.every((target) => target.owner === newest.owner)) newest.log(notification.params);
+      else options.logger.debug('gateway upstream log message', { server: options.name, level: notification.params.level, category: 'gateway' });
+    });
+    this.client.setNotificationHandler('notifications/resources/updated', (notification) => {
+      for (const listener of this.subscriptions.get(notification.params.uri) ?? []) listener();
+    });
+  }
+
+  /**
+   * Subscribes `listener` to updates of the upstream resource `uri` (`resources/subscribe` on first use); the
+   * returned function unsubscribes (`resources/unsubscribe` when the last listener leaves).
+   */
+  async subscribe(uri: string, listener: () => void): Promise<() => Promise<void>> {
+    let listeners = this.subscriptions.get(uri);
+    if (!listeners) {
+      listeners = new Set();
+      this.subscriptions.set(uri, listeners);
+      try {
+        await this.client.subscribeResource({ uri }, { timeout: this.options.config.timeoutMs });
+      } catch (error) {
+        this.subscriptions.delete(uri);
+        throw error;
+      }
+    }
+    listeners.add(listener);
+    return async () => {
+      const current = this.subscriptions.get(uri);
+      if (!current?.delete(listener) || current.size > 0) return;
+      this.subscriptions.delete(uri);
+      await this.client.unsubscribeResource({ uri }, { timeout: this.options.config.timeoutMs }).catch(() => undefined);
+    };
   }
 
   /**
@@ -118,6 +169,15 @@ export class UpstreamConnection {
     return newest;
   }
 
+  /**
+   * A progress token for one forwarded request and the listener its notifications go to, in order; `done` removes it.
+   */
+  trackProgress(listener: (progress: ProgressParams) => void): { token: string; done(): void } {
+    const token = `gw-${++this.progressCounter}`;
+    this.progressListeners.set(token, listener);
+    return { token, done: () => this.progressListeners.delete(token) };
+  }
+
   /** Pid of a stdio child, when running. */
   get pid(): number | undefined {
     return this.transport instanceof StdioClientTransport ? (this.transport.pid ?? undefined) : undefined;
@@ -133,6 +193,16 @@ export class UpstreamConnection {
     const { config, name } = this.options;
     const transport = this.buildTransport();
     this.transport = transport;
+    // The SDK chains a handler set before connect() and calls it first, synchronously, for every message. Progress
+    // is taken here, in arrival order, because the SDK client handles a response before a progress notification
+    // that arrived just ahead of it and drops that last notification.
+    transport.onmessage = (message) => {
+      if ('method' in message && message.method === 'notifications/progress' && !('id' in message)) {
+        const params = message.params as ProgressParams | undefined;
+        const listener = params && this.progressListeners.get(String(params.progressToken));
+        if (listener) listener(params);
+      }
+    };
     this.client.onclose = () => {
       if (!this.closing) this.options.onLost('connection closed');
     };
