@@ -158,7 +158,7 @@ async function main(): Promise<void> {
         command: process.execPath,
         args: [CLI, 'stdio'],
         cwd: sandbox.cwd,
-        env: sandbox.env({ STORAGE: 'sqlite', DATA_DIR: sandbox.dir('stdio'), LOG_LEVEL: 'info' }),
+        env: sandbox.env({ STORAGE: 'sqlite', DATA_DIR: sandbox.dir('stdio'), LOG_LEVEL: 'info', AUTH_MODE: 'none' }),
         callTimeoutMs,
       }),
     ];

@@ -172,7 +172,7 @@ export function header(options: BenchOptions, ours: ServerState | undefined): st
     '',
     `- ${new Date().toISOString()}, Node ${process.version}, ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}, ` +
       `ulimit -n ${openFileLimit() ?? '?'}, load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `- ours: \`node build/server/main.js serve\` in its own process (STORAGE=sqlite, LOG_LEVEL=info, MAX_SESSIONS raised for the memory test); ` +
+    `- ours: \`node build/server/main.js serve\` in its own process (STORAGE=sqlite, LOG_LEVEL=info, AUTH_MODE=none, MAX_SESSIONS raised for the memory test); ` +
       `baseline: bench/baseline-v1-server.ts (@modelcontextprotocol/sdk ${pkg('@modelcontextprotocol/sdk')} McpServer + ` +
       'StreamableHTTPServerTransport, sessionIdGenerator randomUUID, createMcpExpressApp, no event store) in its own process, run through tsx\'s loader.',
     `- clients (in this process): v1 Client (@modelcontextprotocol/sdk ${pkg('@modelcontextprotocol/sdk')}) for sessionful Streamable HTTP on BOTH ours and the baseline ` +
