@@ -278,7 +278,14 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
           annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
         },
         handler('claude_abort', schemas.abort, caller, async (args) => {
-          if (!args.sessionId && !args.runId) throw new ClaudeError('invalid_input', 'pass sessionId or runId');
+          if (args.taskId) {
+            const before = await tasks.get(caller.clientId, args.taskId);
+            if (before.status !== 'running') throw new ClaudeError('not_found', `task ${args.taskId} is not running (${before.status})`);
+            const task = await tasks.stop(caller.clientId, args.taskId);
+            const structuredContent = { aborted: task.status !== 'running', taskId: task.taskId, status: task.status };
+            return { content: [{ type: 'text' as const, text: `task ${task.taskId} ${task.status}` }], structuredContent };
+          }
+          if (!args.sessionId && !args.runId) throw new ClaudeError('invalid_input', 'pass sessionId, taskId or runId');
           const stopped = args.sessionId
             ? executor.stopSession(caller.clientId, args.sessionId)
             : executor.stopRun(caller.clientId, args.runId!);

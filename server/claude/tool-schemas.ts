@@ -74,6 +74,7 @@ export function claudeInputSchemas({ maxPromptLength }: SchemaLimits) {
   const abort = z.object({
     sessionId: sessionId.optional().describe('Abort the run working on this session.'),
     runId: z.string().uuid().optional().describe('Abort this run (from progress messages).'),
+    taskId: z.string().uuid().optional().describe('Abort this background task of yours.'),
   });
   const tasks = z.object({
     action: z.enum(['list', 'stop', 'logs', 'restart']).describe('list your tasks, stop one, read its transcript tail, or run it again.'),
@@ -133,7 +134,13 @@ export const tasksOutputSchema = z.object({
 });
 
 /** The result of claude_abort. */
-export const abortOutputSchema = z.object({ aborted: z.boolean(), sessionId: z.string().optional(), runId: z.string().optional() });
+export const abortOutputSchema = z.object({
+  aborted: z.boolean(),
+  sessionId: z.string().optional(),
+  runId: z.string().optional(),
+  taskId: z.string().optional(),
+  status: z.string().optional().describe('For a task: its status after the abort.'),
+});
 
 /**
  * Advertises `schema` as the tool's JSON schema but lets every input through the SDK's own validation, so the tool

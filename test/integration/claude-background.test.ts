@@ -120,6 +120,13 @@ describe('claude_background_tasks', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const { s: stopped } = await call('claude_background_tasks', { action: 'stop', taskId });
     expect(stopped.task).toMatchObject({ status: 'aborted' });
+
+    // claude_abort takes a taskId too.
+    const { s: second } = await call('claude_ask', { query: 'bg-hang', backgroundTask: true });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { s: aborted } = await call('claude_abort', { taskId: second.taskId });
+    expect(aborted).toMatchObject({ aborted: true, taskId: second.taskId, status: 'aborted' });
+    expect((await call('claude_abort', { taskId: second.taskId })).s.error).toMatchObject({ category: 'not_found' });
   });
 
   it('a task running when the server stops is shown as interrupted after the restart', async () => {
