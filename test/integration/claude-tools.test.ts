@@ -227,6 +227,15 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     expect(['started.flag', 'pre.flag', 'post.flag'].filter((flag) => existsSync(path.join(dir, flag)))).toEqual(['started.flag', 'pre.flag', 'post.flag']);
   });
 
+  it('outputSchema returns the answer as structuredOutput', async () => {
+    mock.on({ prompt: 'structured-please', replies: [{ kind: 'tool_use', name: 'StructuredOutput', input: { answer: 42 } }, { kind: 'text', text: 'done' }] });
+    const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'] };
+    const { isError, structuredContent } = await call('claude_ask', { query: 'structured-please', outputSchema: schema });
+    expect(isError).toBeFalsy();
+    expect(structuredContent).toMatchObject({ structuredOutput: { answer: 42 } });
+    expect(mock.requestsFor('structured-please')[0]!.body.tools!.map((t) => t.name)).toContain('StructuredOutput');
+  });
+
   it('disallowedTools removes a tool from the run entirely', async () => {
     mock.on({ prompt: 'tools-disallowed', replies: [{ kind: 'text', text: 'fine' }] });
     await call('claude_ask', { query: 'tools-disallowed', disallowedTools: ['Bash'] });
