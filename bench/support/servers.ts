@@ -32,9 +32,14 @@ export interface OurServer {
 }
 
 /** Our HTTP server (`serve`) in its own process; its state file tells the URL once it listens on port 0. */
-export async function startOurServer(sandbox: Sandbox, name: string, maxSessions: number): Promise<OurServer> {
+export async function startOurServer(
+  sandbox: Sandbox,
+  name: string,
+  maxSessions: number,
+  extraEnv: Record<string, string> = {},
+): Promise<OurServer> {
   const dataDir = sandbox.dir(name);
-  const env = sandbox.env({ ...OUR_ENV, DATA_DIR: dataDir, MAX_SESSIONS: String(maxSessions) });
+  const env = sandbox.env({ ...OUR_ENV, DATA_DIR: dataDir, MAX_SESSIONS: String(maxSessions), ...extraEnv });
   const child = spawnChild({ name: `ours (${name})`, command: process.execPath, args: [CLI, 'serve'], cwd: sandbox.cwd, env });
   const files = processFiles(dataDir);
   const state = await waitUntil('state file', child, 15_000, () => {

@@ -30,14 +30,17 @@ function checked(result: unknown): void {
  * 2025-11-25 sessionful Streamable HTTP with the v1 Client, one client (= one session, with the GET stream v1
  * opens after `initialized`) per worker. Used for ours and the baseline, so client cost is identical.
  */
-export function v1StreamableTarget(options: TargetOptions & { mcpUrl: string; serverPid: number }): Target {
+export function v1StreamableTarget(options: TargetOptions & { mcpUrl: string; serverPid: number; bearer?: string }): Target {
   return {
     id: options.id,
     label: options.label,
     async open(concurrency) {
       const clients = await mapLimit(Array.from({ length: concurrency }), CONNECT_PARALLEL, async () => {
         const client = new V1Client(CLIENT_INFO);
-        const transport = new V1StreamableHTTPClientTransport(new URL(options.mcpUrl));
+        const transport = new V1StreamableHTTPClientTransport(
+          new URL(options.mcpUrl),
+          options.bearer ? { requestInit: { headers: { Authorization: `Bearer ${options.bearer}` } } } : undefined,
+        );
         await client.connect(transport);
         return { client, transport };
       });
