@@ -83,6 +83,7 @@ function typeName(schema: z.ZodType): string {
     case 'enum':
       return `one of ${Object.values(def.entries as Record<string, string>).map((v) => `\`${v}\``).join(', ')}`;
     case 'array':
+      if ((def.element as z.ZodType).def.type === 'object') return 'list of objects (JSON array in env)';
       return `list of ${typeName(def.element as z.ZodType)} (comma-separated in env)`;
     case 'union':
       return (def.options as z.ZodType[]).map(typeName).join(' or ');
@@ -209,6 +210,8 @@ function renderConfigurationDoc(): string {
 
 /** Quotes a value when dotenv would otherwise cut it at `#` or trim its whitespace. */
 function dotenvValue(value: string): string {
+  // dotenv keeps single-quoted values literally (it would not unescape \" inside double quotes): JSON values use them.
+  if (value.includes('"') && !value.includes("'")) return `'${value}'`;
   return /[#\s"'`]/.test(value) || value === '' ? JSON.stringify(value) : value;
 }
 

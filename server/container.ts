@@ -16,6 +16,7 @@ import { toolMetrics } from './metrics/tool-metrics.js';
 import type { ToolCallInterceptor } from './mcp/tool-interceptor.js';
 import { createConfiguredRateLimits } from './limits/configured-rate-limits.js';
 import type { RateLimits } from './limits/rate-limits.js';
+import { configuredEndpoints, createWebhookService, type WebhookService } from './webhooks/webhook-service.js';
 import { createServerFactory, type ServerFactory } from './mcp/server-factory.js';
 import { createServerStatusProvider } from './mcp/server-status-provider.js';
 import { SessionRegistry } from './mcp/session-registry.js';
@@ -41,6 +42,8 @@ export interface Container {
   requestStats: RequestStats;
   /** Rate limits (RATE_LIMIT_ENABLED), on Redis when STORAGE=redis. */
   rateLimits?: RateLimits;
+  /** Webhook outbox and dispatcher, when endpoints are configured and WEBHOOKS_ENABLED. */
+  webhooks?: WebhookService;
   version: string;
   startedAt: number;
   transports: readonly string[];
@@ -105,7 +108,25 @@ export async function createContainer(config: Config, options: ContainerOptions)
   const metrics = createMetrics({
     sessionsByTransport: () => sessions.stats().byTransport,
     claudeRuns: () => claude.executor.stats(),
+    webhookQueueDepth: () => webhooks?.queueDepth() ?? 0,
   });
+  const endpoints = config.webhooksEnabled ? configuredEndpoints(config) : [];
+  const webhooks: WebhookService | undefined = endpoints.length
+    ? createWebhookService({
+        endpoints,
+        storage,
+        events,
+        logger,
+        metrics,
+        settings: {
+          timeoutMs: config.webhookTimeoutMs,
+          maxAttempts: config.webhookMaxAttempts,
+          maxAgeMs: config.webhookMaxAgeMs,
+          retryBaseMs: config.webhookRetryBaseMs,
+          allowPrivate: config.webhookAllowPrivate,
+        },
+      })
+    : undefined;
   observeEvents(metrics, events);
   const toolInterceptors: ToolCallInterceptor[] = [toolMetrics(metrics)];
   const providers: ToolProvider[] = [
@@ -142,6 +163,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     metrics,
     requestStats: new RequestStats(),
     rateLimits,
+    webhooks,
     version: VERSION,
     startedAt,
     transports: options.transports,
@@ -152,6 +174,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
       await sessions.closeAll('shutdown');
       await gateway.close();
       await rateLimits?.close();
+      await webhooks?.stop();
       await storage.close();
     },
   };

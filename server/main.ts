@@ -14,6 +14,7 @@ import {
   type AuthCommandContext,
 } from './cli/auth-commands.js';
 import { backgroundStatus, startInBackground, stopBackground, type CommandResult } from './cli/background.js';
+import { webhooksDlq, webhooksList, webhooksReplay } from './cli/webhook-commands.js';
 import { clearState, processFiles, writeState } from './cli/process-files.js';
 import { describeConfig } from './config/describe.js';
 import { gatewayVariables } from './config/gateway-env.js';
@@ -196,6 +197,13 @@ function buildProgram(): Command {
     .command('revoke <client_id>')
     .description('revoke every grant of a client (its tokens stop working at once) and remove it')
     .action((clientId: string) => withAuthStorage(opts(), (ctx) => clientsRevoke(ctx, clientId)));
+  const webhooks = program.command('webhooks').description('webhook endpoints, outbox and dead letters (on the configured storage)');
+  webhooks.command('list').description('endpoints with their state and queued events').action(() => withAuthStorage(opts(), webhooksList));
+  webhooks.command('dlq').description('dead-lettered deliveries, newest first').action(() => withAuthStorage(opts(), webhooksDlq));
+  webhooks
+    .command('replay <id>')
+    .description('put the dead letters of an event id back in the outbox (the running server delivers them)')
+    .action((id: string) => withAuthStorage(opts(), (ctx) => webhooksReplay(ctx, id)));
   const configCommand = program.command('config').description('configuration tools');
   configCommand
     .command('check')

@@ -1,0 +1,239 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
+import { Webhook } from 'standardwebhooks';
+import { isDisabled, listDeadLetters, replayDeadLetter } from '../../server/webhooks/webhook-service.js';
+import { createSandbox, runCli, spawnCli, type CliProcess } from '../helpers/cli-process.js';
+import { waitFor } from '../helpers/http.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+const secret = () => `whsec_${randomBytes(24).toString('base64')}`;
+
+interface Delivery {
+  headers: IncomingHttpHeaders;
+  body: string;
+  payload: { id: string; type: string; timestamp: string; data: Record<string, unknown> };
+}
+
+/** A real local receiver; `answer` decides each delivery's status (or `hang` to never answer). */
+interface Receiver {
+  url: string;
+  port: number;
+  deliveries: Delivery[];
+  close(): Promise<void>;
+}
+
+async function startReceiver(answer: (delivery: Delivery, index: number) => number | 'hang' = () => 204, port = 0): Promise<Receiver> {
+  const deliveries: Delivery[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      const delivery: Delivery = { headers: req.headers, body, payload: JSON.parse(body) as Delivery['payload'] };
+      deliveries.push(delivery);
+      const status = answer(delivery, deliveries.length - 1);
+      if (status === 'hang') return;
+      res.statusCode = status;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${bound}/hook`,
+    port: bound,
+    deliveries,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A port nothing listens on (bound, then released). */
+async function freePort(): Promise<number> {
+  const probe = await startReceiver();
+  await probe.close();
+  return probe.port;
+}
+
+const FAST = { webhookAllowPrivate: true, webhookRetryBaseMs: 40, webhookTimeoutMs: 400 } as const;
+
+let server: TestServer | undefined;
+let receiver: Receiver | undefined;
+afterEach(async () => {
+  await server?.stop();
+  await receiver?.close();
+  server = undefined;
+  receiver = undefined;
+});
+
+const ofType = (deliveries: Delivery[], type: string) => deliveries.filter((d) => d.payload.type === type);
+
+describe('webhooks', () => {
+  it('signs deliveries the Standard Webhooks way, with both signatures during a secret rotation', async () => {
+    receiver = await startReceiver();
+    const [oldSecret, newSecret] = [secret(), secret()];
+    server = await startTestServer({ ...FAST, webhookUrl: receiver.url, webhookSecret: [oldSecret, newSecret] });
+    server.container.events.emit('upstream.up', { server: 'memory', tools: 3 });
+    await waitFor(() => ofType(receiver!.deliveries, 'upstream.up').length === 1, 10_000);
+    const [delivery] = ofType(receiver.deliveries, 'upstream.up');
+    const headers = delivery!.headers as Record<string, string>;
+    expect(headers['webhook-id']).toBe(delivery!.payload.id);
+    expect(delivery!.payload).toMatchObject({ type: 'upstream.up', data: { server: 'memory', tools: 3 } });
+    expect(new Date(delivery!.payload.timestamp).getTime()).toBeGreaterThan(Date.now() - 60_000);
+    // Verified by the standardwebhooks package, with either secret alone.
+    expect(new Webhook(oldSecret).verify(delivery!.body, headers)).toEqual(delivery!.payload);
+    expect(new Webhook(newSecret).verify(delivery!.body, headers)).toEqual(delivery!.payload);
+    expect(() => new Webhook(secret()).verify(delivery!.body, headers)).toThrow();
+    expect(headers['webhook-signature']!.split(' ')).toHaveLength(2);
+  });
+
+  it('receiver down, then up: every event is delivered, retries carry the same id', async () => {
+    const port = await freePort();
+    server = await startTestServer({ ...FAST, webhookUrl: `http://127.0.0.1:${port}/hook`, webhookSecret: [secret()] });
+    for (let i = 0; i < 5; i += 1) server.container.events.emit('upstream.restarted', { server: 'memory', restartCount: i });
+    await new Promise((resolve) => setTimeout(resolve, 400)); // several failed attempts
+    receiver = await startReceiver(() => 200, port);
+    await waitFor(() => new Set(ofType(receiver!.deliveries, 'upstream.restarted').map((d) => d.payload.id)).size === 5, 15_000);
+    const counts = ofType(receiver.deliveries, 'upstream.restarted').map((d) => d.payload.data.restartCount).sort();
+    expect([...new Set(counts)]).toEqual([0, 1, 2, 3, 4]);
+    const deadline = Date.now() + 5000;
+    while ((await server.container.webhooks!.queueDepth()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await server.container.webhooks!.queueDepth()).toBe(0);
+  });
+
+  it('5xx and timeouts are retried with the same id; other 4xx dead-letter at once; replay redelivers; 410 disables the endpoint', async () => {
+    let mode: 'flaky' | 'reject' | 'gone' = 'flaky';
+    const seen = new Map<string, number>();
+    receiver = await startReceiver((delivery) => {
+      const attempt = (seen.get(delivery.payload.id) ?? 0) + 1;
+      seen.set(delivery.payload.id, attempt);
+      if (mode === 'reject') return 400;
+      if (mode === 'gone') return 410;
+      const kind = delivery.payload.data.server;
+      if (kind === 'five') return attempt < 3 ? 503 : 200;
+      if (kind === 'slow') return attempt < 2 ? 'hang' : 200;
+      return 200;
+    });
+    server = await startTestServer({ ...FAST, webhookUrl: receiver.url, webhookSecret: [secret()], webhookEvents: ['upstream.down'] });
+    const { events, storage } = server.container;
+    events.emit('upstream.down', { server: 'five', reason: 'x' });
+    events.emit('upstream.down', { server: 'slow', reason: 'x' });
+    await waitFor(() => receiver!.deliveries.length >= 5, 15_000); // five: 3 attempts, slow: 2
+    const byServer = (name: string) => receiver!.deliveries.filter((d) => d.payload.data.server === name);
+    expect(byServer('five').map((d) => d.payload.id)).toEqual(Array(3).fill(byServer('five')[0]!.payload.id));
+    expect(byServer('slow').length).toBe(2);
+    expect(new Set(byServer('slow').map((d) => d.payload.id)).size).toBe(1);
+    expect(receiver.deliveries.every((d) => d.payload.type === 'upstream.down')).toBe(true); // the filter holds
+
+    mode = 'reject';
+    events.emit('upstream.down', { server: 'bad', reason: 'x' });
+    await waitFor(() => byServer('bad').length === 1, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(byServer('bad')).toHaveLength(1); // not retried
+    const letters = await listDeadLetters(storage);
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.letter).toMatchObject({ reason: 'HTTP 400', attempts: 1 });
+
+    mode = 'flaky';
+    expect(await replayDeadLetter(storage, letters[0]!.letter.payload.id)).toBe(1);
+    await waitFor(() => byServer('bad').length === 2, 10_000);
+    expect(byServer('bad')[1]!.payload.id).toBe(byServer('bad')[0]!.payload.id);
+
+    mode = 'gone';
+    events.emit('upstream.down', { server: 'gone', reason: 'x' });
+    await waitFor(() => byServer('gone').length === 1, 10_000);
+    const endpointId = (await listDeadLetters(storage))[0]!.letter.endpointId;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await isDisabled(storage, endpointId)).toBe(true);
+    mode = 'flaky';
+    events.emit('upstream.down', { server: 'after-gone', reason: 'x' });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(byServer('after-gone')).toHaveLength(0);
+  });
+
+  it('delivers one endpoint’s events in the order they happened while the receiver is healthy', async () => {
+    receiver = await startReceiver();
+    server = await startTestServer({ ...FAST, webhookUrl: receiver.url, webhookSecret: [secret()], webhookEvents: ['upstream.restarted'] });
+    for (let i = 0; i < 20; i += 1) server.container.events.emit('upstream.restarted', { server: 'memory', restartCount: i });
+    await waitFor(() => receiver!.deliveries.length === 20, 15_000);
+    expect(receiver.deliveries.map((d) => d.payload.data.restartCount)).toEqual([...Array(20).keys()]);
+  });
+
+  it('refuses loopback and private addresses unless WEBHOOK_ALLOW_PRIVATE=true', async () => {
+    receiver = await startReceiver();
+    server = await startTestServer({ webhookUrl: receiver.url, webhookSecret: [secret()], webhookRetryBaseMs: 40, webhookEvents: ['upstream.up'] });
+    server.container.events.emit('upstream.up', { server: 'memory', tools: 1 });
+    const deadline = Date.now() + 10_000;
+    let letters = await listDeadLetters(server.container.storage);
+    while (letters.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      letters = await listDeadLetters(server.container.storage);
+    }
+    expect(letters[0]!.letter.reason).toMatch(/private or loopback/);
+    expect(receiver.deliveries).toHaveLength(0);
+  });
+});
+
+describe('webhooks across a kill -9 (SQLite outbox) and the CLI', () => {
+  const sandbox = createSandbox();
+  const children: CliProcess[] = [];
+  afterAll(() => sandbox.remove());
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      if (child.child.exitCode === null && child.child.signalCode === null) child.child.kill('SIGKILL');
+      await child.exited;
+    }
+    await receiver?.close();
+    receiver = undefined;
+  });
+
+  async function listening(child: CliProcess): Promise<string> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const line = child.logLines().find((entry) => entry.message === 'listening');
+      if (line) return `http://127.0.0.1:${Number(line.port)}`;
+      if (child.child.exitCode !== null) throw new Error(`serve exited: ${child.stderr()}${child.stdout()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error('serve did not start within 30 s');
+  }
+
+  it('events waiting for retries when the server is killed are delivered after it restarts', async () => {
+    const port = await freePort();
+    const env = sandbox.env({
+      STORAGE: 'sqlite',
+      LOG_FORMAT: 'json',
+      WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
+      WEBHOOK_SECRET: secret(),
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_RETRY_BASE_MS: '50',
+      WEBHOOK_TIMEOUT_MS: '500',
+    });
+    const first = spawnCli(['serve'], { env, cwd: sandbox.cwd });
+    children.push(first);
+    await listening(first); // server.started is in the outbox, failing to deliver
+    await waitFor(() => first.logLines().some((line) => line.message === 'webhook delivery failed; retrying'), 15_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const listed = await runCli(['webhooks', 'list'], { env, cwd: sandbox.cwd });
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/on\s+1\s+all\s+http:\/\/127\.0\.0\.1/);
+
+    receiver = await startReceiver(() => 200, port);
+    const second = spawnCli(['serve'], { env, cwd: sandbox.cwd });
+    children.push(second);
+    await listening(second);
+    await waitFor(() => receiver!.deliveries.some((d) => d.payload.type === 'server.started' && d.payload.data.pid === first.pid), 15_000);
+    expect(receiver.deliveries.filter((d) => d.payload.data.pid === first.pid)).toHaveLength(1);
+
+    const dlq = await runCli(['webhooks', 'dlq'], { env, cwd: sandbox.cwd });
+    expect(dlq.stdout).toContain('The dead-letter list is empty.');
+    const replay = await runCli(['webhooks', 'replay', 'msg_nope'], { env, cwd: sandbox.cwd });
+    expect(replay.code).toBe(1);
+  }, 60_000);
+});
