@@ -9,6 +9,8 @@ import { createEventBus, type EventBus } from './events/bus.js';
 import { gatewayVariables, upstreamBaseEnvironment } from './config/gateway-env.js';
 import { createGatewayService, type GatewayService } from './gateway/gateway-service.js';
 import type { Logger } from './logging/logger.js';
+import { observeAudit } from './logging/audit-log.js';
+import { toolCallLog } from './logging/tool-call-log.js';
 import { observeEvents } from './metrics/event-metrics.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { RequestStats } from './metrics/request-stats.js';
@@ -72,10 +74,8 @@ export async function createContainer(config: Config, options: ContainerOptions)
   mkdirSync(config.dataDir, { recursive: true });
   const storage = options.storage ?? (await buildStorage(config));
   const events = createEventBus(logger);
-  // Audit log: every auth.* event as one structured line (logins, consents, tokens, reuse, revocations, denials).
-  events.onAny((event) => {
-    if (event.type.startsWith('auth.')) logger.info('audit', { event: event.type, ...event.data, category: 'audit' });
-  });
+  // Audit channel: every security event as one structured line (logins, consents, tokens, reuse, revocations, denials).
+  const stopAudit = observeAudit({ events, logger, ...(config.auditLogPath ? { file: config.auditLogPath } : {}) });
   const sessions = new SessionRegistry({
     maxSessions: config.maxSessions,
     idleTimeoutMs: config.sessionTimeoutMs,
@@ -128,7 +128,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
       })
     : undefined;
   observeEvents(metrics, events);
-  const toolInterceptors: ToolCallInterceptor[] = [toolMetrics(metrics)];
+  const toolInterceptors: ToolCallInterceptor[] = [toolCallLog(logger), toolMetrics(metrics)];
   const providers: ToolProvider[] = [
     createServerStatusProvider({
       version: VERSION,
@@ -175,6 +175,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
       await gateway.close();
       await rateLimits?.close();
       await webhooks?.stop();
+      await stopAudit();
       await storage.close();
     },
   };

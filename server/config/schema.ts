@@ -546,6 +546,13 @@ export const configSchema = z.object({
     .default('auto')
     .describe('`json`, `pretty`, or `auto` (pretty on a TTY, JSON otherwise).')
     .register(fieldMeta, { env: 'LOG_FORMAT', group: 'Logging' }),
+  /** A separate append-only JSON-lines file of security (audit) events; they are in the main log either way. */
+  auditLogPath: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('File receiving audit events (logins, consents, tokens, revocations...) as JSON lines, apart from the main log.')
+    .register(fieldMeta, { env: 'AUDIT_LOG_PATH', group: 'Logging', example: '/var/log/claude-mcp/audit.jsonl' }),
 
   // ── Claude ────────────────────────────────────────────────────────────────
   /**

@@ -87,6 +87,8 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
   const draining = new Map<string, Promise<void>>();
   const pausedUntil = new Map<string, number>();
   let stopped = false;
+  /** Set first on stop: no new delivery loop starts while the last outbox writes finish. */
+  let halted = false;
 
   const unsubscribe = events.onAny((event) => {
     const published = toWebhookEvent(event);
@@ -104,7 +106,7 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
   });
 
   const kick = (endpoint: WebhookEndpoint) => {
-    if (stopped || draining.has(endpoint.id) || (pausedUntil.get(endpoint.id) ?? 0) > Date.now()) return;
+    if (halted || draining.has(endpoint.id) || (pausedUntil.get(endpoint.id) ?? 0) > Date.now()) return;
     const run = drain(endpoint)
       .catch((error: unknown) => void logger.error('webhook dispatcher failed', { endpoint: endpoint.id, error, category: 'internal' }))
       .finally(() => draining.delete(endpoint.id));
@@ -113,11 +115,11 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
 
   async function drain(endpoint: WebhookEndpoint): Promise<void> {
     if (await storage.get(DISABLED, endpoint.id)) return;
-    for (let round = 0; round < 100 && !stopped; round += 1) {
+    for (let round = 0; round < 100 && !halted; round += 1) {
       const items = await storage.claim<WebhookPayload>(queueOf(endpoint), { max: BATCH, leaseMs: settings.timeoutMs + 5000 });
       if (items.length === 0) return;
       for (const item of items) {
-        if (stopped) return; // unacknowledged items come back when their lease ends
+        if (halted) return; // unacknowledged items come back when their lease ends
         const body = JSON.stringify(item.payload);
         const headers = { 'content-type': 'application/json', 'user-agent': 'claude-code-mcp-webhooks', ...endpoint.headers, ...signedHeaders(endpoint.secrets, item.payload.id, body) };
         const started = process.hrtime.bigint();
@@ -185,6 +187,7 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
     },
     stop() {
       stopping ??= (async () => {
+        halted = true;
         await Promise.allSettled([...pending]);
         stopped = true;
         clearInterval(poll);

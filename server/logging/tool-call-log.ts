@@ -1,0 +1,33 @@
+import { toolOutcome, type ToolCallInterceptor, type ToolOutcome } from '../mcp/tool-interceptor.js';
+import type { Logger } from './logger.js';
+
+/**
+ * One structured line per tool call, of every provider, when it ends: `message: "tool call"`, `channel: "tool"`,
+ * clientId, sessionId, tool, durationMs, outcome (`ok`, `error`, `rate_limited`), requestId and transport. Arguments
+ * and results are never logged: they may hold prompts, code and secrets.
+ */
+export function toolCallLog(logger: Logger): ToolCallInterceptor {
+  return async function logToolCall(call, next) {
+    const started = performance.now();
+    let outcome: ToolOutcome = 'error';
+    try {
+      const result = await next();
+      outcome = toolOutcome(result, undefined);
+      return result;
+    } catch (error) {
+      outcome = toolOutcome(undefined, error);
+      throw error;
+    } finally {
+      logger.info('tool call', {
+        channel: 'tool',
+        tool: call.tool,
+        clientId: call.context.caller.clientId,
+        sessionId: call.sessionId,
+        requestId: call.requestId,
+        transport: call.context.mode,
+        durationMs: Math.round((performance.now() - started) * 10) / 10,
+        outcome,
+      });
+    }
+  };
+}
