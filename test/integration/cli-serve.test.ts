@@ -152,19 +152,20 @@ describe('serve in the foreground', () => {
       const { server } = await serve([], { STORAGE: 'redis', REDIS_URL: `redis://127.0.0.1:${redis.port}`, SHUTDOWN_TIMEOUT_MS: '30000' });
 
       server.child.kill('SIGINT');
-      await waitFor(() => redis.quitReceived(), 'QUIT at the fake Redis (shutdown under way)', 5000);
+      await waitFor(() => redis.quitReceived(), 'QUIT at the fake Redis (shutdown under way)', 15_000);
       const secondAt = Date.now();
       server.child.kill('SIGINT');
-      const exit = await within(server.exited, 3000, 'exit after the second SIGINT');
+      // Generous bounds for loaded machines; the point is not waiting out the 30 s shutdown timeout.
+      const exit = await within(server.exited, 10_000, 'exit after the second SIGINT');
 
-      expect(Date.now() - secondAt).toBeLessThan(3000);
+      expect(Date.now() - secondAt).toBeLessThan(10_000);
       expect(exit).toEqual({ code: 130, signal: null });
       expect(messages(server.logLines())).toEqual(expect.arrayContaining(['shutting down', 'second signal: exiting now']));
       expect(messages(server.logLines())).not.toContain('stopped');
     } finally {
       await redis.close();
     }
-  });
+  }, 60_000);
 });
 
 describe('config check', () => {
