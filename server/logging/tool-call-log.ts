@@ -3,7 +3,7 @@ import type { Logger } from './logger.js';
 
 /**
  * One structured line per tool call, of every provider, when it ends: `message: "tool call"`, `channel: "tool"`,
- * clientId, sessionId, tool, durationMs, outcome (`ok`, `error`, `rate_limited`), requestId and transport. Arguments
+ * clientId, sessionId, tool, durationMs, outcome (`ok`, `error`), requestId and transport. Arguments
  * and results are never logged: they may hold prompts, code and secrets.
  */
 export function toolCallLog(logger: Logger): ToolCallInterceptor {

@@ -23,13 +23,15 @@ export interface ToolCall {
  */
 export type ToolCallInterceptor = (call: ToolCall, next: () => Promise<CallToolResult>) => Promise<CallToolResult>;
 
-/** How a tool call ended: a result, a tool error (`isError`) or a thrown error, or a refusal by a rate limit. */
-export type ToolOutcome = 'ok' | 'error' | 'rate_limited';
+/**
+ * How a tool call that ran ended: `ok`, or `error` (a result with `isError`, or a thrown error). Calls refused by a
+ * rate limit never reach the tool; they are counted in `rate_limit_rejections_total{scope="tool"}`.
+ */
+export type ToolOutcome = 'ok' | 'error';
 
-/** The outcome of a finished call (errors marked `rateLimited: true` are refusals by a limit). */
+/** The outcome of a finished call. */
 export function toolOutcome(result: CallToolResult | undefined, error: unknown): ToolOutcome {
-  if (error !== undefined) return error && typeof error === 'object' && (error as { rateLimited?: unknown }).rateLimited === true ? 'rate_limited' : 'error';
-  return result?.isError ? 'error' : 'ok';
+  return error !== undefined || result?.isError ? 'error' : 'ok';
 }
 
 /** What the SDK passes as the last argument of a tool callback (its `ServerContext`), the part we read. */

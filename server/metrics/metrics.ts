@@ -21,7 +21,7 @@ export interface Metrics {
   readonly httpRequestDuration: Histogram<'route' | 'method' | 'status'>;
   /** JSON-RPC method (known MCP methods, else `other`) and outcome (`ok`, `error`). */
   readonly mcpRequests: Counter<'method' | 'outcome'>;
-  /** Tool name and outcome (`ok`, `error`, `rate_limited`). */
+  /** Tool name and outcome (`ok`, `error`); calls refused by a rate limit never run and are not counted here. */
   readonly mcpToolCalls: Counter<'tool' | 'outcome'>;
   readonly mcpToolDuration: Histogram<'tool'>;
   readonly oauthTokensIssued: Counter<'grant_type'>;
@@ -69,7 +69,7 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     }),
     mcpToolCalls: new Counter({
       name: 'mcp_tool_calls_total',
-      help: 'MCP tool calls by tool and outcome (ok, error, rate_limited).',
+      help: 'MCP tool calls that ran, by tool and outcome (ok, error).',
       labelNames: ['tool', 'outcome'],
       registers,
     }),

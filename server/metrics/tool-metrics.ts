@@ -12,9 +12,8 @@ export function toolMetrics(metrics: Metrics): ToolCallInterceptor {
       end();
       return result;
     } catch (error) {
-      const outcome = toolOutcome(undefined, error);
-      metrics.mcpToolCalls.inc({ tool: call.tool, outcome });
-      if (outcome !== 'rate_limited') end();
+      metrics.mcpToolCalls.inc({ tool: call.tool, outcome: toolOutcome(undefined, error) });
+      end();
       throw error;
     }
   };
