@@ -3,7 +3,7 @@ export interface RequestSummary {
   totalRequests: number;
   /** Answered with a status below 400. */
   successfulRequests: number;
-  /** Answered with 4xx/5xx, or closed before a response was complete. */
+  /** Answered with 4xx/5xx. */
   failedRequests: number;
   /** Mean duration in milliseconds, one decimal. */
   averageResponseTime: number;

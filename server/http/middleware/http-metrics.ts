@@ -43,8 +43,8 @@ export function httpMetrics({ metrics, stats }: HttpMetricsOptions): RequestHand
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const status = res.statusCode;
       const route = routeTemplate(req);
-      const success = status < 400 && res.writableFinished;
-      stats.record(success, durationMs);
+      // A stream the client closes is not a failure: only the status decides.
+      stats.record(status < 400, durationMs);
       metrics.httpRequestDuration.observe(
         { route, method: HTTP_METHODS.has(req.method) ? req.method : 'other', status: String(status) },
         durationMs / 1000,
