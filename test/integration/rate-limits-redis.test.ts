@@ -3,7 +3,9 @@
  * Redis runs when it answers at REDIS_URL (default redis://127.0.0.1:6379); with CI=true it must (the suite fails
  * instead of skipping), as in test/contract/storage.test.ts.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { createRateLimits } from '../../server/limits/rate-limits.js';
@@ -91,6 +93,41 @@ describeRedis('rate limits on Redis', () => {
     expect(statuses).toEqual([400, 400, 400, 400, 400, 400]);
     expect(await ping(a!)).toBe(429);
     expect(await ping(b!)).toBe(429);
+  }, 60_000);
+
+  const REDIS_SERVER = '/usr/bin/redis-server';
+  (existsSync(REDIS_SERVER) || IN_CI ? it : it.skip)('a server whose Redis is killed mid-test keeps serving through the insurance limiter, logs it and counts it', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const redisProcess = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    try {
+      const probe = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, retryStrategy: (times) => (times > 50 ? null : 100) });
+      probe.on('error', () => undefined);
+      await probe.ping();
+      probe.disconnect();
+      const env = sandbox.env({
+        STORAGE: 'redis',
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+        RATE_LIMIT_ENABLED: 'true',
+        RATE_LIMIT_REQUESTS: '4',
+        RATE_LIMIT_WINDOW_MS: '60000',
+        LOG_FORMAT: 'json',
+      });
+      const server = spawnCli(['serve'], { env, cwd: sandbox.cwd });
+      servers.push(server);
+      const url = await waitForListening(server);
+      expect([await ping(url), await ping(url)]).toEqual([400, 400]); // 2 of 4 counted in Redis
+      redisProcess.kill('SIGKILL');
+      await new Promise((resolve) => redisProcess.once('exit', resolve));
+      const after: number[] = [];
+      for (let i = 0; i < 5; i += 1) after.push(await ping(url));
+      // The insurance limiter starts from zero: 4 more pass, the 5th is refused — never a 5xx.
+      expect(after).toEqual([400, 400, 400, 400, 429]);
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toMatch(/^rate_limit_insurance_total [1-9]/m);
+      expect(server.logLines().some((line) => String(line.message).includes('insurance limiter'))).toBe(true);
+    } finally {
+      if (redisProcess.exitCode === null) redisProcess.kill('SIGKILL');
+    }
   }, 60_000);
 
   it('keeps limiting with the in-memory insurance limiter when Redis goes away mid-test, and says so in a metric', async () => {
