@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import type { BusEvent } from '../../server/events/bus.js';
-import { messageText, startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
-import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { messageText, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
+import { startClaudeHarness, type ClaudeHarness } from '../helpers/claude-harness.js';
+import type { TestServer } from '../helpers/test-server.js';
 
 type Result = Record<string, unknown> & {
   sessionId?: string;
@@ -22,12 +22,12 @@ type Result = Record<string, unknown> & {
 
 /** claude_checkpoint: create, modify (by Claude and by hand), compare, restore (with a conversation fork), delete. */
 describe('claude_checkpoint', () => {
+  let harness: ClaudeHarness;
   let mock: MockAnthropicApi;
-  let sandbox: ClaudeSandbox;
   let server: TestServer;
   let client: Client;
   let cwd: string;
-  const events: BusEvent[] = [];
+  let events: BusEvent[];
   const file = (name: string) => path.join(cwd, name);
   const call = async (name: string, args: Record<string, unknown>, via: Client = client) => {
     const result = await via.callTool({ name, arguments: args }, { timeout: 60_000 });
@@ -35,21 +35,16 @@ describe('claude_checkpoint', () => {
   };
 
   beforeAll(async () => {
-    mock = await startMockAnthropicApi();
-    sandbox = createClaudeSandbox(mock.url);
-    cwd = path.join(sandbox.workspace, 'project');
-    mkdirSync(path.join(cwd, '.git'), { recursive: true });
-    server = await startTestServer({ workspaceRoots: [sandbox.workspace] }, { claudeEnvironment: sandbox.env });
-    server.container.events.onAny((event) => void events.push(event));
-    client = new Client({ name: 'cp-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+    harness = await startClaudeHarness({
+      clientName: 'cp-test',
+      prepare: (box) => {
+        cwd = path.join(box.workspace, 'project');
+        mkdirSync(path.join(cwd, '.git'), { recursive: true });
+      },
+    });
+    ({ mock, server, client, events } = harness);
   });
-  afterAll(async () => {
-    await client.close();
-    await server.stop();
-    await mock.close();
-    sandbox.remove();
-  });
+  afterAll(() => harness.stop());
 
   it('snapshots, compares, restores exactly (later files removed, .git untouched), forks the conversation and deletes', async () => {
     const write = (name: string, content: string) => ({ kind: 'tool_use' as const, name: 'Write', input: { file_path: file(name), content } });

@@ -2,36 +2,19 @@ import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { BusEvent } from '../../server/events/bus.js';
-import { startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
-import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
+import type { MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
+import type { ClaudeSandbox } from '../helpers/claude-env.js';
+import { startClaudeHarness, type ClaudeHarness, type RunStructured, type ToolResult } from '../helpers/claude-harness.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
-interface ToolResult {
-  isError?: boolean;
-  content?: Array<{ type: string; text?: string }>;
-  structuredContent?: Record<string, unknown>;
-}
-
-type Structured = {
-  result: string;
-  sessionId: string;
-  isError: boolean;
-  subtype: string;
-  numTurns: number;
-  costUsd: number;
-  permissionDenials: Array<{ toolName: string }>;
-  forkedFrom?: string;
-  workingDirectory: string;
-  error?: { category: string; message: string };
-};
+type Structured = RunStructured;
 
 describe('Claude tool errors, input validation, ceilings and ownership (real binary, mock API, real HTTP)', () => {
+  let harness: ClaudeHarness;
   let mock: MockAnthropicApi;
   let sandbox: ClaudeSandbox;
   let server: TestServer;
   let client: Client;
-  const events: BusEvent[] = [];
 
   const call = async (name: string, args: Record<string, unknown>, options: Parameters<Client['callTool']>[1] = {}) => {
     const result = (await client.callTool({ name, arguments: args }, { timeout: 60_000, ...options })) as ToolResult;
@@ -39,23 +22,14 @@ describe('Claude tool errors, input validation, ceilings and ownership (real bin
   };
 
   beforeAll(async () => {
-    mock = await startMockAnthropicApi();
-    sandbox = createClaudeSandbox(mock.url);
-    server = await startTestServer(
-      { workspaceRoots: [sandbox.workspace], maxConcurrentRuns: 4, runInterruptGraceMs: 1000, maxPromptLength: 5000 },
+    harness = await startClaudeHarness({
+      config: { maxConcurrentRuns: 4, runInterruptGraceMs: 1000, maxPromptLength: 5000 },
       // A server secret in the process environment: it must never reach the child.
-      { claudeEnvironment: { ...sandbox.env, MCP_API_KEYS: 'server-secret-key', WEBHOOK_SECRET: 'whsec-secret' } },
-    );
-    server.container.events.onAny((event) => void events.push(event));
-    client = new Client({ name: 'claude-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+      extraEnvironment: { MCP_API_KEYS: 'server-secret-key', WEBHOOK_SECRET: 'whsec-secret' },
+    });
+    ({ mock, sandbox, server, client } = harness);
   });
-  afterAll(async () => {
-    await client.close();
-    await server.stop();
-    await mock.close();
-    sandbox.remove();
-  });
+  afterAll(() => harness.stop());
 
   describe('input validation and ceilings', () => {
     it.each([

@@ -5,36 +5,21 @@ import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@mode
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { BusEvent } from '../../server/events/bus.js';
-import { lastToolResult, messageText, startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
-import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
+import { lastToolResult, messageText, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
+import type { ClaudeSandbox } from '../helpers/claude-env.js';
+import { startClaudeHarness, type ClaudeHarness, type RunStructured, type ToolResult } from '../helpers/claude-harness.js';
 import { waitFor } from '../helpers/http.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import type { TestServer } from '../helpers/test-server.js';
 
-interface ToolResult {
-  isError?: boolean;
-  content?: Array<{ type: string; text?: string }>;
-  structuredContent?: Record<string, unknown>;
-}
-
-type Structured = {
-  result: string;
-  sessionId: string;
-  isError: boolean;
-  subtype: string;
-  numTurns: number;
-  costUsd: number;
-  permissionDenials: Array<{ toolName: string }>;
-  forkedFrom?: string;
-  workingDirectory: string;
-  error?: { category: string; message: string };
-};
+type Structured = RunStructured;
 
 describe('Claude Code tools over real HTTP, against the real binary and the mock API', () => {
+  let harness: ClaudeHarness;
   let mock: MockAnthropicApi;
   let sandbox: ClaudeSandbox;
   let server: TestServer;
   let client: Client;
-  const events: BusEvent[] = [];
+  let events: BusEvent[];
 
   const call = async (name: string, args: Record<string, unknown>, options: Parameters<Client['callTool']>[1] = {}) => {
     const result = (await client.callTool({ name, arguments: args }, { timeout: 60_000, ...options })) as ToolResult;
@@ -42,23 +27,14 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
   };
 
   beforeAll(async () => {
-    mock = await startMockAnthropicApi();
-    sandbox = createClaudeSandbox(mock.url);
-    server = await startTestServer(
-      { workspaceRoots: [sandbox.workspace], maxConcurrentRuns: 4, runInterruptGraceMs: 1000, maxPromptLength: 5000 },
+    harness = await startClaudeHarness({
+      config: { maxConcurrentRuns: 4, runInterruptGraceMs: 1000, maxPromptLength: 5000 },
       // A server secret in the process environment: it must never reach the child.
-      { claudeEnvironment: { ...sandbox.env, MCP_API_KEYS: 'server-secret-key', WEBHOOK_SECRET: 'whsec-secret' } },
-    );
-    server.container.events.onAny((event) => void events.push(event));
-    client = new Client({ name: 'claude-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+      extraEnvironment: { MCP_API_KEYS: 'server-secret-key', WEBHOOK_SECRET: 'whsec-secret' },
+    });
+    ({ mock, sandbox, server, client, events } = harness);
   });
-  afterAll(async () => {
-    await client.close();
-    await server.stop();
-    await mock.close();
-    sandbox.remove();
-  });
+  afterAll(() => harness.stop());
 
   it('lists the Claude tools with output schemas', async () => {
     const { tools } = await client.listTools();
