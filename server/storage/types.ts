@@ -68,6 +68,14 @@ export interface WorkQueue {
   enqueue<T = unknown>(queue: string, payload: T, options?: { delayMs?: number }): Promise<string>;
 
   /**
+   * Stores several items of one queue in the order given, all available after `delayMs` (default 0), atomically:
+   * when it resolves every item is stored (on SQLite: in one committed transaction), when it rejects none is.
+   * Returns their ids, in the same order. This is what lets a burst of outbox writes cost one commit instead of one
+   * per item; an empty list stores nothing and resolves to `[]`.
+   */
+  enqueueMany<T = unknown>(queue: string, payloads: readonly T[], options?: { delayMs?: number }): Promise<string[]>;
+
+  /**
    * Leases up to `max` available items for `leaseMs` and returns them, incrementing nothing: `attempts` counts
    * completed `retry` calls. Atomic across concurrent claimers and processes: one item is never handed to two
    * claimers within its lease.
@@ -76,6 +84,12 @@ export interface WorkQueue {
 
   /** Removes a claimed item for good (delivered, or moved elsewhere). `false` when it no longer exists. */
   ack(queue: string, id: string): Promise<boolean>;
+
+  /**
+   * Removes several claimed items for good in one atomic step (on SQLite: one committed transaction) and returns
+   * how many still existed. Ids that no longer exist, or belong to another queue, are skipped, as `ack` would.
+   */
+  ackMany(queue: string, ids: readonly string[]): Promise<number>;
 
   /** Releases a claimed item for another attempt after `delayMs`, incrementing `attempts`. */
   retry(queue: string, id: string, options: { delayMs: number }): Promise<boolean>;

@@ -6,7 +6,8 @@
  * - `race <file> <startAt> <keys> <queue>`: waits until `startAt` (epoch ms) so the racers overlap, then `take`s
  *   keys `k0..k{keys-1}` of namespace `race` and claims from `queue` until it is empty; prints
  *   `{"taken": [...], "claimed": [...]}` (the keys it got a value for, the item ids it was handed).
- * - `crash <file>`: writes an entry and enqueues an item, then SIGKILLs itself without closing the storage.
+ * - `crash <file>`: writes an entry, enqueues an item, enqueues a batch of two and acks the first of those in a batch,
+ *   then SIGKILLs itself without closing the storage.
  */
 import { createSqliteStorage } from '../../server/storage/sqlite/sqlite-storage.js';
 
@@ -17,6 +18,8 @@ const storage = createSqliteStorage({ path: file });
 if (mode === 'crash') {
   await storage.set('crash', 'entry', { written: 'before the crash' });
   await storage.enqueue('crash-queue', { n: 1 });
+  const [delivered] = await storage.enqueueMany('crash-queue', [{ n: 2 }, { n: 3 }]);
+  await storage.ackMany('crash-queue', [delivered as string]);
   process.kill(process.pid, 'SIGKILL');
 } else if (mode === 'race') {
   const [startAt = '0', keys = '0', queue = 'race'] = rest;

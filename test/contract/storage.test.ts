@@ -253,6 +253,43 @@ describe.each(backends)('$name storage', (backend) => {
     expect(await store.size(queue)).toBe(3);
   });
 
+  it('enqueues a batch in order, after the items already queued, and acks a batch at once', async () => {
+    const queue = fresh('batch');
+    const single = await store.enqueue(queue, { n: -1 });
+    expect(await store.enqueueMany(queue, [])).toEqual([]);
+    const ids = await store.enqueueMany(queue, Array.from({ length: 300 }, (_, n) => ({ n })));
+    expect(ids).toHaveLength(300);
+    expect(new Set([single, ...ids]).size).toBe(301);
+    expect(await store.size(queue)).toBe(301);
+    const claimed = await store.claim<{ n: number }>(queue, { max: 301, leaseMs: 10_000 });
+    expect(claimed.map((item) => item.payload.n)).toEqual([-1, ...Array.from({ length: 300 }, (_, n) => n)]);
+    expect(claimed.map((item) => item.id)).toEqual([single, ...ids]);
+    expect(claimed.every((item) => item.attempts === 0)).toBe(true);
+
+    // Unknown ids and ids of another queue are skipped, and only items that existed are counted.
+    const other = fresh('batch-other');
+    const [foreign] = await store.enqueueMany(other, ['stays']);
+    expect(await store.ackMany(queue, [single, 'no-such-id', foreign as string, ...ids.slice(0, 99)])).toBe(100);
+    expect(await store.ackMany(queue, [single])).toBe(0);
+    expect(await store.ackMany(queue, [])).toBe(0);
+    expect(await store.size(queue)).toBe(201);
+    expect(await store.size(other)).toBe(1);
+    expect(await store.ackMany(queue, ids.slice(99))).toBe(201);
+    expect(await store.size(queue)).toBe(0);
+    expect(await store.retry(queue, ids[150] as string, { delayMs: 0 })).toBe(false);
+  });
+
+  it('delays a batch as one, and stores none of it when one payload cannot be stored', async () => {
+    const queue = fresh('batch-delay');
+    await store.enqueueMany(queue, ['a', 'b'], { delayMs: 300 });
+    expect(await store.claim(queue, { max: 10, leaseMs: 10_000 })).toEqual([]);
+    await expect(store.enqueueMany(queue, ['c', undefined, 'd'])).rejects.toThrow(TypeError);
+    await expect(store.enqueueMany(queue, ['e'], { delayMs: -1 })).rejects.toThrow(RangeError);
+    expect(await store.size(queue)).toBe(2);
+    await sleep(400);
+    expect((await store.claim(queue, { max: 10, leaseMs: 10_000 })).map((item) => item.payload)).toEqual(['a', 'b']);
+  });
+
   it('never hands one item to two concurrent claimers', async () => {
     const queue = fresh('race');
     const second = backend.shared ? await open() : store;

@@ -154,6 +154,23 @@ export function createMemoryStorage({ sweepIntervalMs = 60_000 }: MemoryStorageO
       return id;
     },
 
+    async enqueueMany<T>(queue: string, payloads: readonly T[], options: { delayMs?: number } = {}): Promise<string[]> {
+      // Everything is checked and encoded before anything is stored, so a bad payload stores none of them.
+      const jsons = payloads.map((payload) => encodeValue(payload));
+      const delayMs = checkDuration('delayMs', options.delayMs ?? 0);
+      if (jsons.length === 0) return [];
+      const now = Date.now();
+      let jobs = queues.get(queue);
+      if (!jobs) queues.set(queue, (jobs = new Map()));
+      const ids: string[] = [];
+      for (const json of jsons) {
+        const id = randomUUID();
+        jobs.set(id, { id, json, attempts: 0, enqueuedAt: now, availableAt: now + delayMs, sequence: ++sequence });
+        ids.push(id);
+      }
+      return ids;
+    },
+
     async claim<T>(queue: string, options: { max: number; leaseMs: number }): Promise<Array<QueueItem<T>>> {
       const max = checkClaimMax(options.max);
       const leaseMs = checkDuration('leaseMs', options.leaseMs, true);
@@ -170,6 +187,13 @@ export function createMemoryStorage({ sweepIntervalMs = 60_000 }: MemoryStorageO
 
     async ack(queue: string, id: string): Promise<boolean> {
       return queues.get(queue)?.delete(id) ?? false;
+    },
+
+    async ackMany(queue: string, ids: readonly string[]): Promise<number> {
+      const jobs = queues.get(queue);
+      let removed = 0;
+      for (const id of ids) if (jobs?.delete(id)) removed += 1;
+      return removed;
     },
 
     async retry(queue: string, id: string, options: { delayMs: number }): Promise<boolean> {

@@ -98,6 +98,25 @@ export const scripts = {
       return id`,
   },
   /**
+   * KEYS: due, payloads, meta, sequence. ARGV: delayMs, json... Returns the new ids in ARGV order; one script, so
+   * the batch is stored whole (ids as in `queueEnqueue`).
+   */
+  queueEnqueueMany: {
+    numberOfKeys: 4,
+    lua: `${NOW}
+      local at = string.format('%d', now + tonumber(ARGV[1]))
+      local meta = '0:' .. string.format('%d', now)
+      local ids = {}
+      for i = 2, #ARGV do
+        local id = string.format('%016d', redis.call('INCR', KEYS[4]))
+        redis.call('HSET', KEYS[2], id, ARGV[i])
+        redis.call('HSET', KEYS[3], id, meta)
+        redis.call('ZADD', KEYS[1], at, id)
+        ids[#ids + 1] = id
+      end
+      return ids`,
+  },
+  /**
    * KEYS: due, payloads, meta. ARGV: max, leaseMs. Returns a flat list [id, json, meta, ...] of the leased items:
    * the due ones (score <= now) are re-scored to now + lease, which hides them from every other claimer.
    */
@@ -121,6 +140,17 @@ export const scripts = {
     lua: `local n = redis.call('ZREM', KEYS[1], ARGV[1])
       redis.call('HDEL', KEYS[2], ARGV[1])
       redis.call('HDEL', KEYS[3], ARGV[1])
+      return n`,
+  },
+  /** KEYS: due, payloads, meta. ARGV: id... Returns how many of the items existed. */
+  queueAckMany: {
+    numberOfKeys: 3,
+    lua: `local n = 0
+      for i = 1, #ARGV do
+        n = n + redis.call('ZREM', KEYS[1], ARGV[i])
+        redis.call('HDEL', KEYS[2], ARGV[i])
+        redis.call('HDEL', KEYS[3], ARGV[i])
+      end
       return n`,
   },
   /** KEYS: due, meta. ARGV: id, delayMs. Returns 1 when the item existed; bumps its attempts and reschedules it. */

@@ -122,6 +122,14 @@ export function createRedisStorage({ url, keyPrefix, onError }: RedisStorageOpti
       return (await run.queueEnqueue(keys.due, keys.payloads, keys.meta, keys.seq, encodeValue(payload), delayMs)) as string;
     },
 
+    async enqueueMany<T>(queue: string, payloads: readonly T[], options: { delayMs?: number } = {}): Promise<string[]> {
+      const jsons = payloads.map((payload) => encodeValue(payload));
+      const delayMs = checkDuration('delayMs', options.delayMs ?? 0);
+      if (jsons.length === 0) return [];
+      const keys = queueKeys(queue);
+      return (await run.queueEnqueueMany(keys.due, keys.payloads, keys.meta, keys.seq, delayMs, ...jsons)) as string[];
+    },
+
     async claim<T>(queue: string, options: { max: number; leaseMs: number }): Promise<Array<QueueItem<T>>> {
       const max = checkClaimMax(options.max);
       const leaseMs = checkDuration('leaseMs', options.leaseMs, true);
@@ -141,6 +149,12 @@ export function createRedisStorage({ url, keyPrefix, onError }: RedisStorageOpti
     async ack(queue: string, id: string): Promise<boolean> {
       const keys = queueKeys(queue);
       return (await run.queueAck(keys.due, keys.payloads, keys.meta, id)) === 1;
+    },
+
+    async ackMany(queue: string, ids: readonly string[]): Promise<number> {
+      if (ids.length === 0) return 0;
+      const keys = queueKeys(queue);
+      return Number(await run.queueAckMany(keys.due, keys.payloads, keys.meta, ...ids));
     },
 
     async retry(queue: string, id: string, options: { delayMs: number }): Promise<boolean> {

@@ -147,6 +147,21 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
   );
   const take = db.transaction((ns: string, id: string): KvRow | undefined => sql.takeKv.get(ns, id));
 
+  const enqueueMany = db.transaction((queue: string, jsons: readonly string[], delayMs: number): string[] => {
+    const now = Date.now();
+    return jsons.map((json) => {
+      const id = randomUUID();
+      sql.enqueue.run(id, queue, json, now + delayMs, now);
+      return id;
+    });
+  });
+
+  const ackMany = db.transaction((queue: string, ids: readonly string[]): number => {
+    let removed = 0;
+    for (const id of ids) removed += sql.ack.run(queue, id).changes;
+    return removed;
+  });
+
   const claim = db.transaction((queue: string, max: number, leaseMs: number): QueueRow[] => {
     const now = Date.now();
     const rows = sql.due.all(queue, now, max);
@@ -210,6 +225,13 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
       return id;
     },
 
+    async enqueueMany<T>(queue: string, payloads: readonly T[], options: { delayMs?: number } = {}): Promise<string[]> {
+      const jsons = payloads.map((payload) => encodeValue(payload));
+      const delayMs = checkDuration('delayMs', options.delayMs ?? 0);
+      // One transaction, so one commit (and one fsync) for the whole burst, and all-or-nothing.
+      return jsons.length === 0 ? [] : enqueueMany.immediate(queue, jsons, delayMs);
+    },
+
     async claim<T>(queue: string, options: { max: number; leaseMs: number }): Promise<Array<QueueItem<T>>> {
       const rows = claim.immediate(queue, checkClaimMax(options.max), checkDuration('leaseMs', options.leaseMs, true));
       return rows.map((row) => ({
@@ -222,6 +244,10 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
 
     async ack(queue: string, id: string): Promise<boolean> {
       return sql.ack.run(queue, id).changes > 0;
+    },
+
+    async ackMany(queue: string, ids: readonly string[]): Promise<number> {
+      return ids.length === 0 ? 0 : ackMany.immediate(queue, ids);
     },
 
     async retry(queue: string, id: string, options: { delayMs: number }): Promise<boolean> {
