@@ -94,6 +94,14 @@ export interface WorkQueue {
   /** Releases a claimed item for another attempt after `delayMs`, incrementing `attempts`. */
   retry(queue: string, id: string, options: { delayMs: number }): Promise<boolean>;
 
+  /**
+   * Ends the lease of claimed items without counting an attempt: they become claimable again after `delayMs`
+   * (default 0), keeping their place in enqueue order among items available at the same time. For a claimer that
+   * took more items than it will handle (shutting down, or pausing a failing endpoint), so they need not wait for
+   * their lease to run out. Returns how many still existed; unknown ids are skipped.
+   */
+  release(queue: string, ids: readonly string[], options?: { delayMs?: number }): Promise<number>;
+
   /** Number of items in the queue, leased or not. */
   size(queue: string): Promise<number>;
 }

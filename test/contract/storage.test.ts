@@ -290,6 +290,28 @@ describe.each(backends)('$name storage', (backend) => {
     expect((await store.claim(queue, { max: 10, leaseMs: 10_000 })).map((item) => item.payload)).toEqual(['a', 'b']);
   });
 
+  it('release ends leases early without counting an attempt, keeping enqueue order', async () => {
+    const queue = fresh('release');
+    const ids = await store.enqueueMany(queue, ['a', 'b', 'c', 'd']);
+    const claimed = await store.claim<string>(queue, { max: 4, leaseMs: 60_000 });
+    expect(claimed.map((item) => item.payload)).toEqual(['a', 'b', 'c', 'd']);
+    expect(await store.ackMany(queue, [ids[0] as string])).toBe(1);
+    // 'a' is gone and 'nope' never existed: neither is counted nor brought back.
+    expect(await store.release(queue, [ids[3] as string, ids[0] as string, 'nope', ids[1] as string])).toBe(2);
+    expect(await store.release(queue, [])).toBe(0);
+    const again = await store.claim<string>(queue, { max: 10, leaseMs: 60_000 });
+    expect(again.map((item) => [item.payload, item.attempts])).toEqual([
+      ['b', 0],
+      ['d', 0],
+    ]);
+    expect(await store.release(queue, [ids[2] as string, ids[1] as string], { delayMs: 300 })).toBe(2);
+    await expect(store.release(queue, [ids[1] as string], { delayMs: -5 })).rejects.toThrow(RangeError);
+    expect(await store.claim(queue, { max: 10, leaseMs: 60_000 })).toEqual([]);
+    await sleep(400);
+    expect((await store.claim<string>(queue, { max: 10, leaseMs: 60_000 })).map((item) => item.payload)).toEqual(['b', 'c']);
+    expect(await store.size(queue)).toBe(3);
+  });
+
   it('never hands one item to two concurrent claimers', async () => {
     const queue = fresh('race');
     const second = backend.shared ? await open() : store;

@@ -205,6 +205,19 @@ export function createMemoryStorage({ sweepIntervalMs = 60_000 }: MemoryStorageO
       return true;
     },
 
+    async release(queue: string, ids: readonly string[], options: { delayMs?: number } = {}): Promise<number> {
+      const availableAt = Date.now() + checkDuration('delayMs', options.delayMs ?? 0);
+      const jobs = queues.get(queue);
+      let released = 0;
+      for (const id of ids) {
+        const job = jobs?.get(id);
+        if (!job) continue;
+        job.availableAt = availableAt;
+        released += 1;
+      }
+      return released;
+    },
+
     async size(queue: string): Promise<number> {
       return queues.get(queue)?.size ?? 0;
     },

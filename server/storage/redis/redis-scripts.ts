@@ -163,4 +163,21 @@ export const scripts = {
       redis.call('ZADD', KEYS[1], string.format('%d', now + tonumber(ARGV[2])), ARGV[1])
       return 1`,
   },
+  /**
+   * KEYS: due. ARGV: delayMs, id... Returns how many of the items existed and re-scores those to now + delay (the
+   * zero-padded ids keep enqueue order among equal scores); an id acked meanwhile is not re-added.
+   */
+  queueRelease: {
+    numberOfKeys: 1,
+    lua: `${NOW}
+      local at = string.format('%d', now + tonumber(ARGV[1]))
+      local n = 0
+      for i = 2, #ARGV do
+        if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+          redis.call('ZADD', KEYS[1], 'XX', at, ARGV[i])
+          n = n + 1
+        end
+      end
+      return n`,
+  },
 } satisfies Record<string, ScriptDefinition>;

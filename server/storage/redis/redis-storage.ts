@@ -163,6 +163,12 @@ export function createRedisStorage({ url, keyPrefix, onError }: RedisStorageOpti
       return (await run.queueRetry(keys.due, keys.meta, id, delayMs)) === 1;
     },
 
+    async release(queue: string, ids: readonly string[], options: { delayMs?: number } = {}): Promise<number> {
+      const delayMs = checkDuration('delayMs', options.delayMs ?? 0);
+      if (ids.length === 0) return 0;
+      return Number(await run.queueRelease(queueKeys(queue).due, delayMs, ...ids));
+    },
+
     async size(queue: string): Promise<number> {
       return redis.zcard(queueKeys(queue).due);
     },

@@ -110,6 +110,7 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
     retry: db.prepare<[number, string, string]>(
       'UPDATE queue SET attempts = attempts + 1, available_at = ? WHERE queue = ? AND id = ?',
     ),
+    release: db.prepare<[number, string, string]>('UPDATE queue SET available_at = ? WHERE queue = ? AND id = ?'),
     size: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM queue WHERE queue = ?'),
     ping: db.prepare('SELECT 1'),
   };
@@ -160,6 +161,12 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
     let removed = 0;
     for (const id of ids) removed += sql.ack.run(queue, id).changes;
     return removed;
+  });
+
+  const release = db.transaction((queue: string, ids: readonly string[], availableAt: number): number => {
+    let released = 0;
+    for (const id of ids) released += sql.release.run(availableAt, queue, id).changes;
+    return released;
   });
 
   const claim = db.transaction((queue: string, max: number, leaseMs: number): QueueRow[] => {
@@ -253,6 +260,11 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
     async retry(queue: string, id: string, options: { delayMs: number }): Promise<boolean> {
       const delayMs = checkDuration('delayMs', options.delayMs);
       return sql.retry.run(Date.now() + delayMs, queue, id).changes > 0;
+    },
+
+    async release(queue: string, ids: readonly string[], options: { delayMs?: number } = {}): Promise<number> {
+      const delayMs = checkDuration('delayMs', options.delayMs ?? 0);
+      return ids.length === 0 ? 0 : release.immediate(queue, ids, Date.now() + delayMs);
     },
 
     async size(queue: string): Promise<number> {
