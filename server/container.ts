@@ -35,6 +35,11 @@ export interface Container {
   storage: Storage;
   sessions: SessionRegistry;
   factory: ServerFactory;
+  /**
+   * A server factory over other providers with the same access rules and per-call layers (metrics, the tool-call
+   * log) as {@link factory}: `/servers/{name}/mcp` serves one upstream this way.
+   */
+  assemble(name: string, providers: readonly ToolProvider[]): ServerFactory;
   /** Claude Code runs and tools. */
   claude: ClaudeService;
   /** Upstream MCP servers of MCP_CONFIG_PATH, supervised and aggregated. */
@@ -141,14 +146,13 @@ export async function createContainer(config: Config, options: ContainerOptions)
     gateway.provider,
     ...(options.extraProviders ?? []),
   ];
-  const factory = createServerFactory({
-    toolAccess,
-    name: 'claude-code-mcp',
-    version: VERSION,
-    instructions: 'claude-code-mcp: Claude Code and other MCP servers behind one endpoint. Call server_status for its state.',
+  const assemble = (name: string, from: readonly ToolProvider[], instructions?: string) =>
+    createServerFactory({ name, version: VERSION, providers: from, toolAccess, toolInterceptors, ...(instructions ? { instructions } : {}) });
+  const factory = assemble(
+    'claude-code-mcp',
     providers,
-    toolInterceptors,
-  });
+    'claude-code-mcp: Claude Code and other MCP servers behind one endpoint. Call server_status for its state.',
+  );
   const rateLimits = config.rateLimitEnabled ? await createConfiguredRateLimits({ config, logger, metrics, events }) : undefined;
   let closed = false;
   return {
@@ -158,6 +162,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     storage,
     sessions,
     factory,
+    assemble: (name, from) => assemble(name, from),
     claude,
     gateway,
     metrics,

@@ -73,7 +73,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   // `/servers/{name}/mcp` and `/sse`: the same transports and session registry around a one-upstream factory.
   const serverEndpoints = createServerEndpoints({
     gateway: container.gateway,
-    version: container.version,
+    assemble: (name, provider) => container.assemble(`claude-code-mcp/${name}`, [provider]),
     build: (serverFactory) => ({
       streamable: createStreamableEndpoint({
         factory: serverFactory,

@@ -1,9 +1,9 @@
-import type { McpServer } from '@modelcontextprotocol/server';
-import type { Caller } from '../mcp/caller.js';
+import { defineTool } from '../mcp/define-tool.js';
+import type { ToolDefinition } from '../mcp/tool-provider.js';
 import type { BackgroundTasks, TaskRecord } from './background-tasks.js';
 import { ClaudeError } from './errors.js';
 import type { createToolHandler } from './tool-handler.js';
-import { advertised, tasksOutputSchema, type claudeInputSchemas } from './tool-schemas.js';
+import { tasksOutputSchema, type claudeInputSchemas } from './tool-schemas.js';
 
 /** The public view of a task (no stored request). */
 export function taskView(task: TaskRecord) {
@@ -24,26 +24,25 @@ export function taskView(task: TaskRecord) {
   };
 }
 
-/** Registers `claude_background_tasks` (list | stop | logs | restart) for `caller`, over only the caller's own tasks. */
-export function registerBackgroundTasksTool(
-  server: McpServer,
-  caller: Caller,
+/** `claude_background_tasks` (list | stop | logs | restart), over only the calling client's own tasks. */
+export function backgroundTasksTool(
   tasks: BackgroundTasks,
   schema: ReturnType<typeof claudeInputSchemas>['tasks'],
   handler: ReturnType<typeof createToolHandler>,
-): void {
-  server.registerTool(
+): ToolDefinition {
+  return defineTool(
     'claude_background_tasks',
     {
       title: 'Background Claude tasks',
       description:
         'Your background tasks (claude_ask with backgroundTask: true): list them with status, timings and cost; stop one; ' +
         'read its transcript tail and summary (logs); or run it again (restart resumes its session).',
-      inputSchema: advertised(schema),
-      outputSchema: tasksOutputSchema,
+      input: schema,
+      validate: false,
+      output: tasksOutputSchema,
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
-    handler('claude_background_tasks', schema, caller, async (args) => {
+    handler('claude_background_tasks', schema, async (args, { caller }) => {
       const owner = caller.clientId;
       if (args.action === 'list') {
         const list = (await tasks.list(owner)).map(taskView);

@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import type { Caller } from '../mcp/caller.js';
+import { defineTool } from '../mcp/define-tool.js';
+import type { ToolDefinition } from '../mcp/tool-provider.js';
 import { parseCliJson, runClaudeCli } from './claude-cli.js';
 import { ClaudeError } from './errors.js';
 import { readAgentsDirectory, type SubagentInfo } from './subagents.js';
 import type { createToolHandler } from './tool-handler.js';
-import { advertised } from './tool-schemas.js';
 import type { WorkspacePolicy } from './workspace.js';
 
 /** What the catalogue tools need. */
@@ -47,8 +46,8 @@ const subagentSchema = z.object({
 });
 const pluginSchema = z.object({ id: z.string(), version: z.string().optional(), scope: z.string().optional(), enabled: z.boolean().optional() });
 
-/** Registers claude_subagent_list, claude_plugin_list and claude_plugin_install for `caller`. */
-export function registerCatalogTools(server: McpServer, caller: Caller, deps: CatalogDeps): void {
+/** claude_subagent_list, claude_plugin_list and claude_plugin_install. */
+export function catalogTools(deps: CatalogDeps): ToolDefinition[] {
   const { workspaces, env, handler } = deps;
   const cli = (args: string[], cwd: string) => {
     const executable = deps.executable();
@@ -56,17 +55,19 @@ export function registerCatalogTools(server: McpServer, caller: Caller, deps: Ca
     return runClaudeCli(args, { executable, cwd, env });
   };
   const installed = async (cwd: string) => parseCliJson<CliPlugin[]>(await cli(['plugin', 'list', '--json'], cwd));
+  const tools: ToolDefinition[] = [];
 
-  server.registerTool(
+  tools.push(defineTool(
     'claude_subagent_list',
     {
       title: 'List Claude Code subagents',
       description: 'Subagents available to runs: project (.claude/agents), user (~/.claude/agents) and installed plugins, with description, tools and model.',
-      inputSchema: advertised(subagentInput),
-      outputSchema: z.object({ subagents: z.array(subagentSchema) }),
+      input: subagentInput,
+      validate: false,
+      output: z.object({ subagents: z.array(subagentSchema) }),
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
-    handler('claude_subagent_list', subagentInput, caller, async (args) => {
+    handler('claude_subagent_list', subagentInput, async (args, { caller }) => {
       const cwd = workspaces.resolve(caller.clientId, args.workingDirectory);
       const found: SubagentInfo[] = [...readAgentsDirectory(path.join(cwd, '.claude', 'agents'), 'project')];
       if (env.HOME) found.push(...readAgentsDirectory(path.join(env.HOME, '.claude', 'agents'), 'user'));
@@ -79,18 +80,19 @@ export function registerCatalogTools(server: McpServer, caller: Caller, deps: Ca
       const text = subagents.length === 0 ? 'no subagents' : subagents.map((a) => `${a.name} (${a.source}): ${a.description}`).join('\n');
       return { content: [{ type: 'text', text }], structuredContent: { subagents } };
     }),
-  );
+  ));
 
-  server.registerTool(
+  tools.push(defineTool(
     'claude_plugin_list',
     {
       title: 'List Claude Code plugins',
       description: 'Plugins installed for Claude Code on this server (user scope, and project scope of the working directory).',
-      inputSchema: advertised(pluginListInput),
-      outputSchema: z.object({ plugins: z.array(pluginSchema) }),
+      input: pluginListInput,
+      validate: false,
+      output: z.object({ plugins: z.array(pluginSchema) }),
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
-    handler('claude_plugin_list', pluginListInput, caller, async (args) => {
+    handler('claude_plugin_list', pluginListInput, async (args, { caller }) => {
       const cwd = workspaces.resolve(caller.clientId, args.workingDirectory);
       const plugins = (await installed(cwd)).map((p) => ({
         id: p.id,
@@ -101,20 +103,21 @@ export function registerCatalogTools(server: McpServer, caller: Caller, deps: Ca
       const text = plugins.length === 0 ? 'no plugins installed' : plugins.map((p) => `${p.id} ${p.version ?? ''} (${p.scope})`).join('\n');
       return { content: [{ type: 'text', text }], structuredContent: { plugins } };
     }),
-  );
+  ));
 
-  server.registerTool(
+  tools.push(defineTool(
     'claude_plugin_install',
     {
       title: 'Install a Claude Code plugin',
       description:
         'Installs a plugin (plugin or plugin@marketplace) for every run of this server (scope user) or one project (scope project). ' +
         'marketplace may name a known marketplace or a marketplace directory inside a workspace root. Needs the claude:admin scope.',
-      inputSchema: advertised(pluginInstallInput),
-      outputSchema: z.object({ pluginId: z.string(), scope: z.string(), message: z.string() }),
+      input: pluginInstallInput,
+      validate: false,
+      output: z.object({ pluginId: z.string(), scope: z.string(), message: z.string() }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     },
-    handler('claude_plugin_install', pluginInstallInput, caller, async (args) => {
+    handler('claude_plugin_install', pluginInstallInput, async (args, { caller }) => {
       const cwd = workspaces.resolve(caller.clientId, args.workingDirectory);
       let spec = args.plugin;
       if (args.marketplace) {
@@ -134,7 +137,8 @@ export function registerCatalogTools(server: McpServer, caller: Caller, deps: Ca
       const structuredContent = { pluginId: result.pluginId ?? spec, scope: result.scope ?? args.scope, message: result.message ?? 'installed' };
       return { content: [{ type: 'text', text: structuredContent.message }], structuredContent };
     }),
-  );
+  ));
+  return tools;
 }
 
 function marketplaceName(directory: string): string {

@@ -1,13 +1,13 @@
-import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { EventBus } from '../events/bus.js';
 import type { Caller } from '../mcp/caller.js';
+import { defineTool } from '../mcp/define-tool.js';
+import type { ToolCall, ToolDefinition } from '../mcp/tool-provider.js';
 import { lastMessageUuid, type CheckpointRecord, type CheckpointStore } from './checkpoints.js';
 import { ClaudeError } from './errors.js';
 import type { RunOutcome } from './executor.js';
 import type { SessionRecord } from './session-store.js';
-import type { createToolHandler, ToolContext } from './tool-handler.js';
-import { advertised } from './tool-schemas.js';
+import type { createToolHandler } from './tool-handler.js';
 
 /** What claude_checkpoint needs. */
 export interface CheckpointToolDeps {
@@ -19,7 +19,7 @@ export interface CheckpointToolDeps {
   events: EventBus;
   handler: ReturnType<typeof createToolHandler>;
   /** Forks `sessionId` at `atMessage` and asks `query` there (restore + continue). */
-  fork(caller: Caller, ctx: ToolContext, record: SessionRecord, atMessage: string, query: string): Promise<RunOutcome>;
+  fork(call: ToolCall, record: SessionRecord, atMessage: string, query: string): Promise<RunOutcome>;
 }
 
 const input = z.object({
@@ -53,10 +53,10 @@ const toView = (c: CheckpointRecord) => ({
   files: Object.keys(c.files).length,
 });
 
-/** Registers claude_checkpoint for `caller`: checkpoints of the caller's own sessions only. */
-export function registerCheckpointTool(server: McpServer, caller: Caller, deps: CheckpointToolDeps): void {
+/** claude_checkpoint: checkpoints of the calling client's own sessions only. */
+export function checkpointTool(deps: CheckpointToolDeps): ToolDefinition {
   const { checkpoints, events, handler } = deps;
-  server.registerTool(
+  return defineTool(
     'claude_checkpoint',
     {
       title: 'Checkpoints of a Claude session',
@@ -64,11 +64,13 @@ export function registerCheckpointTool(server: McpServer, caller: Caller, deps: 
         'Snapshots of a session\'s working tree and conversation position. create; list; restore (files exactly as they were — ' +
         'later files removed — and optionally continue the conversation from there with `query`, as a fork); compare (files ' +
         'added/changed/removed and a unified diff, against another checkpoint or now); delete. `.git` is never touched.',
-      inputSchema: advertised(input),
-      outputSchema: output,
+      input: input,
+      validate: false,
+      output,
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
     },
-    handler('claude_checkpoint', input, caller, async (args, ctx) => {
+    handler('claude_checkpoint', input, async (args, call) => {
+      const { caller } = call;
       const owner = caller.clientId;
       const session = await deps.owned(caller, args.sessionId);
       const needId = () => {
@@ -110,7 +112,7 @@ export function registerCheckpointTool(server: McpServer, caller: Caller, deps: 
           let fork: { sessionId: string; result: string; costUsd: number } | undefined;
           if (args.query) {
             if (!record.messageUuid) throw new ClaudeError('invalid_input', 'this checkpoint has no conversation position to continue from');
-            const outcome = await deps.fork(caller, ctx, session, record.messageUuid, args.query);
+            const outcome = await deps.fork(call, session, record.messageUuid, args.query);
             fork = { sessionId: outcome.sessionId, result: outcome.result, costUsd: outcome.costUsd };
           }
           const text = `restored ${record.checkpointId}: ${changes.written.length} written, ${changes.removed.length} removed${fork ? `; continued in ${fork.sessionId}` : ''}`;

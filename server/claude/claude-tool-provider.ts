@@ -3,11 +3,12 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from '../mcp/caller.js';
-import type { ToolProvider } from '../mcp/tool-provider.js';
+import { defineTool } from '../mcp/define-tool.js';
+import type { ToolDefinition, ToolProvider } from '../mcp/tool-provider.js';
 import type { BackgroundTasks } from './background-tasks.js';
-import { registerBackgroundTasksTool } from './background-tools.js';
-import { registerCatalogTools } from './catalog-tools.js';
-import { registerCheckpointTool } from './checkpoint-tool.js';
+import { backgroundTasksTool } from './background-tools.js';
+import { catalogTools } from './catalog-tools.js';
+import { checkpointTool } from './checkpoint-tool.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { ClaudeError } from './errors.js';
 import type { ClaudeExecutor, RunOutcome, RunRequest } from './executor.js';
@@ -17,7 +18,6 @@ import { createToolHandler, type ToolContext } from './tool-handler.js';
 import type { SessionStore } from './session-store.js';
 import {
   abortOutputSchema,
-  advertised,
   claudeInputSchemas,
   runOutputSchema,
   THINKING_LEVELS,
@@ -140,193 +140,194 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
     return applyPolicy(policy, args);
   }
 
-  return {
-    name: 'claude',
-    register(server: McpServer, { caller }) {
-      server.registerTool(
-        'claude_ask',
-        {
-          title: 'Ask Claude Code',
-          description:
-            'Runs Claude Code on a task in a workspace directory and returns its answer, session id, cost and usage. ' +
-            'Pass sessionId to continue one of your sessions. Tools not allowed are denied (listed in permissionDenials).',
-          inputSchema: advertised(schemas.ask),
-          outputSchema: runOutputSchema,
-          annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
-        },
-        handler('claude_ask', schemas.ask, caller, async (args, ctx) => {
-          const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
-          const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
-          const limits = limitsOf(args);
-          const thinking = args.thinkingLevel ? THINKING_LEVELS[args.thinkingLevel] : undefined;
-          const request = {
-            prompt: args.query,
-            cwd,
-            priority: args.priority ?? 'normal',
-            ...limits,
-            ...(args.model ? { model: args.model } : {}),
-            ...(record ? { resume: record.sessionId } : {}),
-            ...(args.subagent ? { agent: args.subagent } : {}),
-            ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
-            ...(thinking ? { effort: thinking.effort, thinkingBudgetTokens: thinking.budgetTokens } : {}),
-            ...(args.outputSchema ? { outputSchema: args.outputSchema } : {}),
-            ...(args.hooks ? { hookCommands: hookCommandsOf(args.hooks, policy.disallowedTools) } : {}),
-          };
-          if (args.backgroundTask) {
-            const task = await tasks.start(caller.clientId, request);
-            const placeholder: RunOutcome = {
-              result: `started background task ${task.taskId}`,
-              sessionId: record?.sessionId ?? '',
-              isError: false,
-              subtype: 'background',
-              numTurns: 0,
-              costUsd: 0,
-              usage: { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheCreationInputTokens: 0 },
-              durationMs: 0,
-              permissionDenials: [],
-            };
-            return success(placeholder, cwd, { taskId: task.taskId });
-          }
-          const outcome = await runFor(caller, ctx, request, undefined, undefined, permissionPrompt(server, ctx));
-          return success(outcome, cwd);
-        }),
-      );
-
-      server.registerTool(
-        'claude_plan',
-        {
-          title: 'Plan with Claude Code',
-          description:
-            'Runs Claude Code in plan mode with read-only tools: it investigates and returns a plan without changing any file.',
-          inputSchema: advertised(schemas.plan),
-          outputSchema: runOutputSchema,
-          annotations: { readOnlyHint: true, openWorldHint: true },
-        },
-        handler('claude_plan', schemas.plan, caller, async (args, ctx) => {
-          const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
-          const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
-          const limits = limitsOf({ permissionMode: 'plan', allowedTools: PLAN_TOOLS, disallowedTools: WRITE_TOOLS, ...(args.maxTurns ? { maxTurns: args.maxTurns } : {}) });
-          let plan: string | undefined;
-          const outcome = await runFor(
-            caller,
-            ctx,
-            {
-              prompt: args.query,
-              cwd,
-              priority: args.priority ?? 'normal',
-              ...limits,
-              ...(args.model ? { model: args.model } : {}),
-              ...(record ? { resume: record.sessionId } : {}),
-              ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
-            },
-            (message) => {
-              // In plan mode Claude hands its plan to ExitPlanMode; that argument is the plan itself.
-              if (message.type !== 'assistant') return;
-              for (const block of message.message.content) {
-                if (block.type === 'tool_use' && block.name === 'ExitPlanMode') {
-                  const input = block.input as { plan?: unknown };
-                  if (typeof input.plan === 'string') plan = input.plan;
-                }
-              }
-            },
-          );
-          const result = plan ?? outcome.result;
-          return success({ ...outcome, result }, cwd);
-        }),
-      );
-
-      server.registerTool(
-        'claude_resume',
-        {
-          title: 'Resume a Claude Code session',
-          description: 'Continues one of your sessions with a new message, or forks it (fork: true) into a new session with the same history.',
-          inputSchema: advertised(schemas.resume),
-          outputSchema: runOutputSchema,
-          annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
-        },
-        handler('claude_resume', schemas.resume, caller, async (args, ctx) => {
-          const record = await owned(caller, args.sessionId);
-          const cwd = workspaces.resolve(caller.clientId, record.cwd);
-          const limits = limitsOf(args.maxTurns ? { maxTurns: args.maxTurns } : {});
-          const outcome = await runFor(
-            caller,
-            ctx,
-            {
-              prompt: args.query,
-              cwd,
-              priority: args.priority ?? 'normal',
-              ...limits,
-              ...(args.model ? { model: args.model } : {}),
-              resume: record.sessionId,
-              ...(args.fork ? { forkSession: true } : {}),
-            },
-            undefined,
-            args.fork ? record.sessionId : undefined,
-            permissionPrompt(server, ctx),
-          );
-          return success(outcome, cwd, args.fork ? { forkedFrom: record.sessionId } : {});
-        }),
-      );
-
-      server.registerTool(
-        'claude_abort',
-        {
-          title: 'Abort a Claude Code run',
-          description: 'Interrupts your run working on a session (or a run id) gracefully, then aborts it if it does not stop.',
-          inputSchema: advertised(schemas.abort),
-          outputSchema: abortOutputSchema,
-          annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-        },
-        handler('claude_abort', schemas.abort, caller, async (args) => {
-          if (args.taskId) {
-            const before = await tasks.get(caller.clientId, args.taskId);
-            if (before.status !== 'running') throw new ClaudeError('not_found', `task ${args.taskId} is not running (${before.status})`);
-            const task = await tasks.stop(caller.clientId, args.taskId);
-            const structuredContent = { aborted: task.status !== 'running', taskId: task.taskId, status: task.status };
-            return { content: [{ type: 'text' as const, text: `task ${task.taskId} ${task.status}` }], structuredContent };
-          }
-          if (!args.sessionId && !args.runId) throw new ClaudeError('invalid_input', 'pass sessionId, taskId or runId');
-          const stopped = args.sessionId
-            ? executor.stopSession(caller.clientId, args.sessionId)
-            : executor.stopRun(caller.clientId, args.runId!);
-          if (!stopped) {
-            throw args.sessionId
-              ? new ClaudeError('session_not_found', `no running session ${args.sessionId}`)
-              : new ClaudeError('not_found', `no running run ${args.runId}`);
-          }
-          const structuredContent = { aborted: true, ...(args.sessionId ? { sessionId: args.sessionId } : {}), ...(args.runId ? { runId: args.runId } : {}) };
-          return { content: [{ type: 'text' as const, text: `aborting ${args.sessionId ?? args.runId}` }], structuredContent };
-        }),
-      );
-
-      registerBackgroundTasksTool(server, caller, tasks, schemas.tasks, handler);
-      registerCatalogTools(server, caller, { workspaces, env: options.env, executable: options.executable, handler });
-      registerCheckpointTool(server, caller, {
-        checkpoints: options.checkpoints,
-        owned,
-        home: options.env.HOME,
-        events,
-        handler,
-        fork: (forCaller, ctx, session, atMessage, query) =>
-          runFor(
-            forCaller,
-            ctx,
-            {
-              prompt: query,
-              cwd: workspaces.resolve(forCaller.clientId, session.cwd),
-              priority: 'normal',
-              ...limitsOf({}),
-              resume: session.sessionId,
-              forkSession: true,
-              resumeSessionAt: atMessage,
-            },
-            undefined,
-            session.sessionId,
-            permissionPrompt(server, ctx),
-          ),
-      });
+  const tools: ToolDefinition[] = [];
+  tools.push(defineTool(
+    'claude_ask',
+    {
+      title: 'Ask Claude Code',
+      description:
+        'Runs Claude Code on a task in a workspace directory and returns its answer, session id, cost and usage. ' +
+        'Pass sessionId to continue one of your sessions. Tools not allowed are denied (listed in permissionDenials).',
+      input: schemas.ask,
+      validate: false,
+      output: runOutputSchema,
+      annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
     },
-  };
+    handler('claude_ask', schemas.ask, async (args, { caller, ctx, server }) => {
+      const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
+      const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
+      const limits = limitsOf(args);
+      const thinking = args.thinkingLevel ? THINKING_LEVELS[args.thinkingLevel] : undefined;
+      const request = {
+        prompt: args.query,
+        cwd,
+        priority: args.priority ?? 'normal',
+        ...limits,
+        ...(args.model ? { model: args.model } : {}),
+        ...(record ? { resume: record.sessionId } : {}),
+        ...(args.subagent ? { agent: args.subagent } : {}),
+        ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
+        ...(thinking ? { effort: thinking.effort, thinkingBudgetTokens: thinking.budgetTokens } : {}),
+        ...(args.outputSchema ? { outputSchema: args.outputSchema } : {}),
+        ...(args.hooks ? { hookCommands: hookCommandsOf(args.hooks, policy.disallowedTools) } : {}),
+      };
+      if (args.backgroundTask) {
+        const task = await tasks.start(caller.clientId, request);
+        const placeholder: RunOutcome = {
+          result: `started background task ${task.taskId}`,
+          sessionId: record?.sessionId ?? '',
+          isError: false,
+          subtype: 'background',
+          numTurns: 0,
+          costUsd: 0,
+          usage: { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheCreationInputTokens: 0 },
+          durationMs: 0,
+          permissionDenials: [],
+        };
+        return success(placeholder, cwd, { taskId: task.taskId });
+      }
+      const outcome = await runFor(caller, ctx, request, undefined, undefined, permissionPrompt(server, ctx));
+      return success(outcome, cwd);
+    }),
+  ));
+
+  tools.push(defineTool(
+    'claude_plan',
+    {
+      title: 'Plan with Claude Code',
+      description:
+        'Runs Claude Code in plan mode with read-only tools: it investigates and returns a plan without changing any file.',
+      input: schemas.plan,
+      validate: false,
+      output: runOutputSchema,
+      annotations: { readOnlyHint: true, openWorldHint: true },
+    },
+    handler('claude_plan', schemas.plan, async (args, { caller, ctx }) => {
+      const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
+      const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
+      const limits = limitsOf({ permissionMode: 'plan', allowedTools: PLAN_TOOLS, disallowedTools: WRITE_TOOLS, ...(args.maxTurns ? { maxTurns: args.maxTurns } : {}) });
+      let plan: string | undefined;
+      const outcome = await runFor(
+        caller,
+        ctx,
+        {
+          prompt: args.query,
+          cwd,
+          priority: args.priority ?? 'normal',
+          ...limits,
+          ...(args.model ? { model: args.model } : {}),
+          ...(record ? { resume: record.sessionId } : {}),
+          ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
+        },
+        (message) => {
+          // In plan mode Claude hands its plan to ExitPlanMode; that argument is the plan itself.
+          if (message.type !== 'assistant') return;
+          for (const block of message.message.content) {
+            if (block.type === 'tool_use' && block.name === 'ExitPlanMode') {
+              const input = block.input as { plan?: unknown };
+              if (typeof input.plan === 'string') plan = input.plan;
+            }
+          }
+        },
+      );
+      const result = plan ?? outcome.result;
+      return success({ ...outcome, result }, cwd);
+    }),
+  ));
+
+  tools.push(defineTool(
+    'claude_resume',
+    {
+      title: 'Resume a Claude Code session',
+      description: 'Continues one of your sessions with a new message, or forks it (fork: true) into a new session with the same history.',
+      input: schemas.resume,
+      validate: false,
+      output: runOutputSchema,
+      annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+    },
+    handler('claude_resume', schemas.resume, async (args, { caller, ctx, server }) => {
+      const record = await owned(caller, args.sessionId);
+      const cwd = workspaces.resolve(caller.clientId, record.cwd);
+      const limits = limitsOf(args.maxTurns ? { maxTurns: args.maxTurns } : {});
+      const outcome = await runFor(
+        caller,
+        ctx,
+        {
+          prompt: args.query,
+          cwd,
+          priority: args.priority ?? 'normal',
+          ...limits,
+          ...(args.model ? { model: args.model } : {}),
+          resume: record.sessionId,
+          ...(args.fork ? { forkSession: true } : {}),
+        },
+        undefined,
+        args.fork ? record.sessionId : undefined,
+        permissionPrompt(server, ctx),
+      );
+      return success(outcome, cwd, args.fork ? { forkedFrom: record.sessionId } : {});
+    }),
+  ));
+
+  tools.push(defineTool(
+    'claude_abort',
+    {
+      title: 'Abort a Claude Code run',
+      description: 'Interrupts your run working on a session (or a run id) gracefully, then aborts it if it does not stop.',
+      input: schemas.abort,
+      validate: false,
+      output: abortOutputSchema,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    handler('claude_abort', schemas.abort, async (args, { caller }) => {
+      if (args.taskId) {
+        const before = await tasks.get(caller.clientId, args.taskId);
+        if (before.status !== 'running') throw new ClaudeError('not_found', `task ${args.taskId} is not running (${before.status})`);
+        const task = await tasks.stop(caller.clientId, args.taskId);
+        const structuredContent = { aborted: task.status !== 'running', taskId: task.taskId, status: task.status };
+        return { content: [{ type: 'text' as const, text: `task ${task.taskId} ${task.status}` }], structuredContent };
+      }
+      if (!args.sessionId && !args.runId) throw new ClaudeError('invalid_input', 'pass sessionId, taskId or runId');
+      const stopped = args.sessionId
+        ? executor.stopSession(caller.clientId, args.sessionId)
+        : executor.stopRun(caller.clientId, args.runId!);
+      if (!stopped) {
+        throw args.sessionId
+          ? new ClaudeError('session_not_found', `no running session ${args.sessionId}`)
+          : new ClaudeError('not_found', `no running run ${args.runId}`);
+      }
+      const structuredContent = { aborted: true, ...(args.sessionId ? { sessionId: args.sessionId } : {}), ...(args.runId ? { runId: args.runId } : {}) };
+      return { content: [{ type: 'text' as const, text: `aborting ${args.sessionId ?? args.runId}` }], structuredContent };
+    }),
+  ));
+
+  tools.push(backgroundTasksTool(tasks, schemas.tasks, handler));
+  tools.push(...catalogTools({ workspaces, env: options.env, executable: options.executable, handler }));
+  tools.push(checkpointTool({
+    checkpoints: options.checkpoints,
+    owned,
+    home: options.env.HOME,
+    events,
+    handler,
+    fork: (call, session, atMessage, query) =>
+      runFor(
+        call.caller,
+        call.ctx,
+        {
+          prompt: query,
+          cwd: workspaces.resolve(call.caller.clientId, session.cwd),
+          priority: 'normal',
+          ...limitsOf({}),
+          resume: session.sessionId,
+          forkSession: true,
+          resumeSessionAt: atMessage,
+        },
+        undefined,
+        session.sessionId,
+        permissionPrompt(call.server, call.ctx),
+      ),
+  }));
+  return { name: 'claude', tools: () => tools };
 }
 
 function describeToolInput(input: Record<string, unknown>): string {

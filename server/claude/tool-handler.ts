@@ -2,7 +2,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
-import type { Caller } from '../mcp/caller.js';
+import type { ToolCall } from '../mcp/tool-provider.js';
 import { ClaudeError, toolErrorResult } from './errors.js';
 import { describeIssues } from './tool-schemas.js';
 
@@ -21,23 +21,24 @@ export interface ToolContext {
   };
 }
 
-/** A tool body: gets parsed arguments, returns a result with `structuredContent`, throws {@link ClaudeError}s. */
-export type ToolBody<A> = (args: A, ctx: ToolContext) => Promise<CallToolResult & { structuredContent: Record<string, unknown> }>;
+/** A tool body: gets parsed arguments and the call, returns a result with `structuredContent`, throws {@link ClaudeError}s. */
+export type ToolBody<A> = (args: A, call: ToolCall) => Promise<CallToolResult & { structuredContent: Record<string, unknown> }>;
 
 /**
  * Wraps tool bodies: parses the arguments with the tool's zod schema (bad input -> `invalid_input`), emits
  * `tool.called` / `tool.completed` / `tool.error`, and turns every failure into a categorised tool error.
  */
 export function createToolHandler(events: EventBus, logger: Logger) {
-  return function handler<S extends z.ZodType>(tool: string, schema: S, caller: Caller, body: ToolBody<z.infer<S>>) {
-    return async (raw: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> => {
+  return function handler<S extends z.ZodType>(tool: string, schema: S, body: ToolBody<z.infer<S>>) {
+    return async (raw: Record<string, unknown>, call: ToolCall): Promise<CallToolResult> => {
+      const { caller } = call;
       const started = Date.now();
       const sessionHint = typeof raw.sessionId === 'string' ? raw.sessionId : undefined;
       events.emit('tool.called', { tool, owner: caller.clientId, ...(sessionHint ? { sessionId: sessionHint } : {}) });
       try {
         const parsed = schema.safeParse(raw);
         if (!parsed.success) throw new ClaudeError('invalid_input', describeIssues(parsed.error));
-        const result = await body(parsed.data, ctx);
+        const result = await body(parsed.data, call);
         const s = result.structuredContent;
         events.emit('tool.completed', {
           tool,

@@ -1,4 +1,3 @@
-import type { StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { CLAUDE_ERROR_CATEGORIES } from './errors.js';
 import { PERMISSION_MODES } from './policy.js';
@@ -141,22 +140,6 @@ export const abortOutputSchema = z.object({
   taskId: z.string().optional(),
   status: z.string().optional().describe('For a task: its status after the abort.'),
 });
-
-/**
- * Advertises `schema` as the tool's JSON schema but lets every input through the SDK's own validation, so the tool
- * can answer bad input itself as an `invalid_input` tool error with `structuredContent.error` (the SDK would answer
- * with bare text). The handler must parse its arguments with `schema`.
- */
-export function advertised(schema: z.ZodType): StandardSchemaWithJSON<Record<string, unknown>, Record<string, unknown>> {
-  return {
-    '~standard': {
-      version: 1,
-      vendor: 'claude-code-mcp',
-      validate: (value: unknown) => ({ value: (value ?? {}) as Record<string, unknown> }),
-      jsonSchema: schema['~standard'].jsonSchema as StandardSchemaWithJSON<Record<string, unknown>>['~standard']['jsonSchema'],
-    },
-  };
-}
 
 /** A clear one-line message from zod issues: `query: must not be empty; priority: expected one of ...`. */
 export function describeIssues(error: z.ZodError): string {

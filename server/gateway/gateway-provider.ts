@@ -3,7 +3,7 @@ import type { CallToolResult, CreateMessageResult, Prompt, Resource, ResourceTem
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from '../mcp/caller.js';
-import type { ToolProvider } from '../mcp/tool-provider.js';
+import type { ToolDefinition, ToolProvider } from '../mcp/tool-provider.js';
 import { assignNames, SEPARATOR, type NameRequest } from './naming.js';
 import type { GatewayRegistry } from './registry.js';
 import type { RelayTarget, UpstreamConnection } from './upstream.js';
@@ -20,18 +20,6 @@ export interface GatewayProviderOptions {
   toolAccess?: (caller: Caller, toolName: string) => boolean;
   /** Serve only this upstream, with its own (unprefixed) names: `/servers/{name}/mcp`. */
   only?: string;
-}
-
-/** An upstream JSON Schema presented to the SDK as-is: the upstream validates its own arguments. */
-function passthroughSchema(jsonSchema: Record<string, unknown>): StandardSchemaWithJSON {
-  return {
-    '~standard': {
-      version: 1,
-      vendor: 'claude-code-mcp-gateway',
-      validate: (value: unknown) => ({ value }),
-      jsonSchema: { input: () => jsonSchema, output: () => jsonSchema },
-    },
-  };
 }
 
 /** Completes one argument upstream; absent when the upstream does not offer completions. */
@@ -62,7 +50,6 @@ function toolExposed(supervisor: UpstreamSupervisor, tool: Tool): boolean {
 
 /** What one assembled MCP server instance currently has registered from the gateway, by exposed name. */
 interface InstanceState {
-  tools: Map<string, { key: string; handle: { remove(): void } }>;
   resources: Map<string, { key: string; handle: { remove(): void } }>;
   prompts: Map<string, { key: string; handle: { remove(): void } }>;
   /** Resource subscriptions of this instance by exposed URI, with the function that ends each. */
@@ -271,13 +258,11 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
    */
   function prepare(server: McpServer, state: InstanceState): void {
     server.server.registerCapabilities({
-      tools: { listChanged: true },
       prompts: { listChanged: true },
       resources: { listChanged: true, subscribe: true },
       completions: {},
     });
-    const internals = server as unknown as Record<'setToolRequestHandlers' | 'setPromptRequestHandlers' | 'setResourceRequestHandlers' | 'setCompletionRequestHandler', () => void>;
-    internals.setToolRequestHandlers();
+    const internals = server as unknown as Record<'setPromptRequestHandlers' | 'setResourceRequestHandlers' | 'setCompletionRequestHandler', () => void>;
     internals.setPromptRequestHandlers();
     internals.setResourceRequestHandlers();
     internals.setCompletionRequestHandler();
@@ -303,57 +288,6 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     const want = desired();
     // Access is decided on the aggregated name (`{prefix}__{name}`) on every endpoint, so rules read the same on both.
     const accessName = (supervisor: UpstreamSupervisor, exposed: string) => (only ? `${prefixOf(supervisor)}${SEPARATOR}${exposed}` : exposed);
-    // Tools
-    for (const [name, entry] of state.tools) {
-      const target = want.tools.get(name);
-      if (!target || JSON.stringify([target.supervisor.name, target.tool]) !== entry.key) {
-        entry.handle.remove();
-        state.tools.delete(name);
-      }
-    }
-    for (const [name, { supervisor, tool }] of want.tools) {
-      if (state.tools.has(name)) continue;
-      if (toolAccess && !toolAccess(caller, accessName(supervisor, name))) continue;
-      const handle = server.registerTool(
-        name,
-        {
-          ...(tool.title ? { title: tool.title } : {}),
-          ...(tool.description ? { description: tool.description } : {}),
-          inputSchema: passthroughSchema(tool.inputSchema as Record<string, unknown>),
-          ...(tool.outputSchema ? { outputSchema: passthroughSchema(tool.outputSchema as Record<string, unknown>) } : {}),
-          ...(tool.annotations ? { annotations: tool.annotations } : {}),
-          ...(tool._meta ? { _meta: tool._meta } : {}),
-        },
-        async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
-          const connection = await connectionFor(state, supervisor);
-          return relayed(ctx, supervisor.config.timeoutMs, (options) => {
-            const clientToken = ctx.mcpReq._meta?.progressToken;
-            // Our own token upstream (see UpstreamConnection.trackProgress); the client's token on the way back.
-            const progress =
-              clientToken === undefined
-                ? undefined
-                : connection.trackProgress(({ progress: value, total, message }) => {
-                    options.touch();
-                    options.enqueue(() =>
-                      ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: clientToken, progress: value, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) } }),
-                    );
-                  });
-            const target: RelayTarget = {
-              owner: state,
-              sample: (params) => ctx.mcpReq.requestSampling(params) as Promise<CreateMessageResult>,
-              elicit: (params) => ctx.mcpReq.elicitInput(params as Parameters<ServerContext['mcpReq']['elicitInput']>[0]),
-              // Logged through the request, so the client's logging/setLevel applies and it arrives before the result.
-              log: (params) => options.enqueue(() => ctx.mcpReq.log(params.level, params.data, params.logger)),
-            };
-            const params = { name: tool.name, arguments: (args ?? {}) as Record<string, unknown>, ...(progress ? { _meta: { progressToken: progress.token } } : {}) };
-            return connection
-              .withRelay(target, () => connection.client.callTool(params, { signal: options.callSignal, timeout: options.callTimeoutMs }) as Promise<CallToolResult>)
-              .finally(() => progress?.done());
-          });
-        },
-      );
-      state.tools.set(name, { key: JSON.stringify([supervisor.name, tool]), handle });
-    }
     // Prompts
     for (const [name, entry] of state.prompts) {
       const target = want.prompts.get(name);
@@ -412,6 +346,87 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     }
   }
 
+  /** A gateway tool: listed with the upstream's own schemas (the upstream validates its arguments), called through it. */
+  function toolDefinition(name: string, supervisor: UpstreamSupervisor, tool: Tool): ToolDefinition {
+    return {
+      tool: {
+        name,
+        ...(tool.title ? { title: tool.title } : {}),
+        ...(tool.description ? { description: tool.description } : {}),
+        inputSchema: tool.inputSchema,
+        ...(tool.outputSchema ? { outputSchema: tool.outputSchema } : {}),
+        ...(tool.annotations ? { annotations: tool.annotations } : {}),
+        ...(tool.icons ? { icons: tool.icons } : {}),
+        ...(tool._meta ? { _meta: tool._meta } : {}),
+      },
+      // Access is decided on the aggregated name (`{prefix}__{name}`) on every endpoint, so rules read the same on both.
+      accessName: only ? `${prefixOf(supervisor)}${SEPARATOR}${name}` : name,
+      async call({ args, ctx, server }) {
+        const state = states.get(server);
+        if (!state) throw new Error(`${name}: this server instance has no gateway state`);
+        let connection: UpstreamConnection;
+        try {
+          connection = await connectionFor(state, supervisor);
+        } catch (error) {
+          // An upstream that is down or restarting is a tool error the model can read, not a protocol failure.
+          throw new Error((error as Error).message);
+        }
+        // An error the upstream answered (a JSON-RPC error with its code) propagates as such to the client.
+        return relayed(ctx, supervisor.config.timeoutMs, (options) => {
+          const clientToken = ctx.mcpReq._meta?.progressToken;
+          // Our own token upstream (see UpstreamConnection.trackProgress); the client's token on the way back.
+          const progress =
+            clientToken === undefined
+              ? undefined
+              : connection.trackProgress(({ progress: value, total, message }) => {
+                  options.touch();
+                  options.enqueue(() =>
+                    ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: clientToken, progress: value, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) } }),
+                  );
+                });
+          const target: RelayTarget = {
+            owner: state,
+            sample: (params) => ctx.mcpReq.requestSampling(params) as Promise<CreateMessageResult>,
+            elicit: (params) => ctx.mcpReq.elicitInput(params as Parameters<ServerContext['mcpReq']['elicitInput']>[0]),
+            // Logged through the request, so the client's logging/setLevel applies and it arrives before the result.
+            log: (params) => options.enqueue(() => ctx.mcpReq.log(params.level, params.data, params.logger)),
+          };
+          const params = { name: tool.name, arguments: { ...args }, ...(progress ? { _meta: { progressToken: progress.token } } : {}) };
+          return connection
+            .withRelay(target, () => connection.client.callTool(params, { signal: options.callSignal, timeout: options.callTimeoutMs }) as Promise<CallToolResult>)
+            .finally(() => progress?.done());
+        });
+      },
+    };
+  }
+
+  /** Definitions by `name + upstream + tool` key: an unchanged tool keeps its definition across catalog changes. */
+  let builtTools = new Map<string, ToolDefinition>();
+  let toolList: ToolDefinition[] | undefined;
+  const toolListeners = new Set<() => void>();
+
+  function tools(): ToolDefinition[] {
+    if (toolList) return toolList;
+    const next = new Map<string, ToolDefinition>();
+    for (const [name, { supervisor, tool }] of desired().tools) {
+      const key = JSON.stringify([name, supervisor.name, tool]);
+      next.set(key, builtTools.get(key) ?? toolDefinition(name, supervisor, tool));
+    }
+    builtTools = next;
+    toolList = [...next.values()];
+    return toolList;
+  }
+
+  // Registered after the catalog-cache reset above, so `tools()` here sees the new catalog. Listeners hear only real
+  // changes of the tool set (a health check that changes nothing sends no list_changed).
+  registry.onChange(() => {
+    const before = toolList;
+    toolList = undefined;
+    const after = tools();
+    if (before && before.length === after.length && before.every((definition, index) => definition === after[index])) return;
+    for (const listener of toolListeners) listener();
+  });
+
   async function readUpstream(state: InstanceState, supervisor: UpstreamSupervisor, upstreamUri: string, exposedUri: string, ctx: ServerContext) {
     const connection = await connectionFor(state, supervisor);
     const result = await connection.client.readResource({ uri: upstreamUri }, { ...relayOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' });
@@ -424,8 +439,13 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
 
   return {
     name: only ? `gateway:${only}` : 'gateway',
+    tools,
+    onToolsChanged(listener) {
+      toolListeners.add(listener);
+      return () => toolListeners.delete(listener);
+    },
     register(server, { caller }) {
-      const state: InstanceState = { tools: new Map(), resources: new Map(), prompts: new Map(), subscriptions: new Map(), sessionConnections: new Map(), closed: false };
+      const state: InstanceState = { resources: new Map(), prompts: new Map(), subscriptions: new Map(), sessionConnections: new Map(), closed: false };
       states.set(server, state);
       prepare(server, state);
       sync(server, state, caller);

@@ -1,6 +1,7 @@
-import { createServerFactory, type ServerFactory } from '../mcp/server-factory.js';
+import type { ServerFactory } from '../mcp/server-factory.js';
 import type { SseEndpoint } from '../mcp/sse-endpoint.js';
 import type { StreamableEndpoint } from '../mcp/streamable-endpoint.js';
+import type { ToolProvider } from '../mcp/tool-provider.js';
 import type { GatewayService } from './gateway-service.js';
 
 /** The MCP endpoints serving one upstream alone (`/servers/{name}/mcp` and `/sse`). */
@@ -12,7 +13,8 @@ export interface PerServerEndpoints {
 /** Options of {@link createServerEndpoints}. */
 export interface ServerEndpointsOptions {
   gateway: GatewayService;
-  version: string;
+  /** A server factory for one upstream's provider, with the access rules and per-call layers of `/mcp`. */
+  assemble(name: string, provider: ToolProvider): ServerFactory;
   /** Builds the transports around a factory (the runtime knows their settings and the session registry). */
   build(factory: ServerFactory): PerServerEndpoints;
 }
@@ -26,10 +28,10 @@ export interface ServerEndpoints {
 
 /**
  * One upstream served unprefixed: its own tool, prompt and resource names, behind the same authentication, sessions
- * and access rules as `/mcp` (the gateway provider checks `gateway:<server>` scopes and per-client patterns with the
- * aggregated names, so a caller sees the same tools on both).
+ * and access rules as `/mcp` (`gateway:<server>` scopes and per-client patterns are checked with the aggregated
+ * names, so a caller sees the same tools on both).
  */
-export function createServerEndpoints({ gateway, version, build }: ServerEndpointsOptions): ServerEndpoints {
+export function createServerEndpoints({ gateway, assemble, build }: ServerEndpointsOptions): ServerEndpoints {
   const built = new Map<string, PerServerEndpoints>();
   return {
     get(name) {
@@ -37,7 +39,7 @@ export function createServerEndpoints({ gateway, version, build }: ServerEndpoin
       if (!provider) return undefined;
       let endpoints = built.get(name);
       if (!endpoints) {
-        endpoints = build(createServerFactory({ name: `claude-code-mcp/${name}`, version, providers: [provider] }));
+        endpoints = build(assemble(name, provider));
         built.set(name, endpoints);
       }
       return endpoints;

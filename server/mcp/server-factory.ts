@@ -1,7 +1,8 @@
-import { McpServer, type CallToolResult } from '@modelcontextprotocol/server';
-import type { Caller } from './caller.js';
-import { interceptToolCallback, type ToolCallInterceptor } from './tool-interceptor.js';
-import type { ToolProvider, ToolProviderContext } from './tool-provider.js';
+import { McpServer, ProtocolError, ProtocolErrorCode, type CallToolRequest, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import { currentContext } from '../logging/context.js';
+import { ToolCatalog, type ToolAccess } from './tool-catalog.js';
+import { intercept, type ToolCallInterceptor } from './tool-interceptor.js';
+import type { ToolCall, ToolProvider, ToolProviderContext } from './tool-provider.js';
 
 /** Options of {@link createServerFactory}. */
 export interface ServerFactoryOptions {
@@ -11,39 +12,73 @@ export interface ServerFactoryOptions {
   instructions?: string;
   providers: readonly ToolProvider[];
   /**
-   * Whether a caller may use a tool (scopes, per-client allow/deny lists). Tools it may not use are removed from the
-   * instance as they are registered, so `tools/list` never shows them and calling one is an unknown-tool error.
+   * Whether a caller may use a tool (scopes, per-client allow/deny lists). Tools it may not use are not listed, and
+   * calling one is the same unknown-tool error as calling a tool that does not exist.
    */
-  toolAccess?: (caller: Caller, toolName: string) => boolean;
-  /** Run around every tool call, outermost first (rate limits, metrics, the per-call log line). */
+  toolAccess?: ToolAccess;
+  /** Run around every tool call, outermost first (metrics, the per-call log line). */
   toolInterceptors?: readonly ToolCallInterceptor[];
 }
 
 /** Builds a fresh MCP server for one serving unit (a session, a stateless request, a stdio connection). */
 export type ServerFactory = (context: ToolProviderContext) => McpServer;
 
-/** Returns a factory that assembles an {@link McpServer} from the providers for the given caller. */
+/**
+ * Returns a factory that assembles an {@link McpServer} for a caller. Tools are not registered per instance: every
+ * instance answers `tools/list` and `tools/call` from one shared {@link ToolCatalog}, so a session holds only its
+ * server, transport and context, and a stateless request converts no schema. Providers' `register` adds what is not
+ * a tool (the gateway's resources and prompts).
+ */
 export function createServerFactory({ name, version, instructions, providers, toolAccess, toolInterceptors = [] }: ServerFactoryOptions): ServerFactory {
+  const catalog = new ToolCatalog(providers, toolAccess);
+  /** Instances that outlive a request and so must hear `tools/list_changed`. */
+  const listening = new Set<McpServer>();
+  catalog.onChange(() => {
+    for (const server of listening) if (server.isConnected()) server.sendToolListChanged();
+  });
+
+  async function callTool(server: McpServer, context: ToolProviderContext, params: CallToolRequest['params'], ctx: ServerContext): Promise<CallToolResult> {
+    const definition = catalog.find(params.name, context.caller);
+    if (!definition) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${params.name} not found`);
+    const requestId = currentContext()?.requestId ?? ctx.http?.req?.headers.get('x-request-id') ?? undefined;
+    const call: ToolCall = {
+      tool: params.name,
+      args: params.arguments ?? {},
+      caller: context.caller,
+      context,
+      ctx,
+      server,
+      ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
+      ...(requestId ? { requestId } : {}),
+    };
+    let result: CallToolResult;
+    try {
+      result = await intercept(call, toolInterceptors, definition.call);
+    } catch (error) {
+      // A JSON-RPC error (an upstream's own error code, an elicitation the client must complete) reaches the client
+      // as such; anything else is the tool failing, which the model should see as a tool error.
+      if (error instanceof ProtocolError) throw error;
+      return { content: [{ type: 'text', text: error instanceof Error ? error.message : String(error) }], isError: true };
+    }
+    return server.server.projectCallToolResult(result, definition.tool.outputSchema) as CallToolResult;
+  }
+
   return function buildServer(context) {
     const server = new McpServer(
       { name, version },
       { capabilities: { tools: { listChanged: true }, logging: {} }, ...(instructions ? { instructions } : {}) },
     );
-    if (toolAccess || toolInterceptors.length > 0) {
-      const register = server.registerTool.bind(server) as (...args: unknown[]) => { remove(): void };
-      // Wrapping registerTool (rather than filtering afterwards) also covers tools a provider adds later.
-      server.registerTool = ((...args: unknown[]) => {
-        const name = args[0] as string;
-        const callback = args.at(-1);
-        if (toolInterceptors.length > 0 && typeof callback === 'function') {
-          args[args.length - 1] = interceptToolCallback(name, context, callback as (...a: unknown[]) => Promise<CallToolResult>, toolInterceptors);
-        }
-        const tool = register(...args);
-        if (toolAccess && !toolAccess(context.caller, name)) tool.remove();
-        return tool;
-      }) as typeof server.registerTool;
+    server.server.setRequestHandler('tools/list', () => ({ tools: catalog.listFor(context.caller) }));
+    server.server.setRequestHandler('tools/call', (request, ctx) => callTool(server, context, request.params, ctx));
+    for (const provider of providers) provider.register?.(server, context);
+    if (context.mode !== 'stateless-http') {
+      listening.add(server);
+      const previous = server.server.onclose;
+      server.server.onclose = () => {
+        listening.delete(server);
+        previous?.();
+      };
     }
-    for (const provider of providers) provider.register(server, context);
     return server;
   };
 }

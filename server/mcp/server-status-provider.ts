@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { SessionStats } from './session-registry.js';
+import { defineTool } from './define-tool.js';
 import type { ToolProvider } from './tool-provider.js';
 
 /** What `server_status` reports, read fresh on every call. */
@@ -51,38 +52,35 @@ export type ServerStatus = z.infer<typeof outputSchema>;
  * so it works from any client without HTTP access to `/health`.
  */
 export function createServerStatusProvider(source: ServerStatusSource): ToolProvider {
-  return {
-    name: 'server-status',
-    register(server, { caller }) {
-      server.registerTool(
-        'server_status',
-        {
-          title: 'Server status',
-          description:
-            'Version, uptime, transports, storage and live session figures of this claude-code-mcp server, plus the identity you are calling as.',
-          inputSchema: z.object({}),
-          outputSchema,
-          annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-        },
-        async () => {
-          const memory = memoryUsage();
-          const status: ServerStatus = {
-            version: source.version,
-            startedAt: new Date(source.startedAt).toISOString(),
-            uptimeSeconds: Math.round((Date.now() - source.startedAt) / 100) / 10,
-            transports: [...source.transports],
-            storage: source.storage,
-            sessions: source.sessions(),
-            process: { pid: process.pid, node: process.version, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
-            caller: { clientId: caller.clientId, scopes: [...caller.scopes] },
-          };
-          const s = status.sessions;
-          const text =
-            `claude-code-mcp ${status.version}, up ${status.uptimeSeconds}s, transports ${status.transports.join(', ')}, ` +
-            `storage ${status.storage}; sessions ${s.active}/${s.limit}`;
-          return { content: [{ type: 'text', text }], structuredContent: status };
-        },
-      );
+  const tool = defineTool(
+    'server_status',
+    {
+      title: 'Server status',
+      description:
+        'Version, uptime, transports, storage and live session figures of this claude-code-mcp server, plus the identity you are calling as.',
+      input: z.object({}),
+      output: outputSchema,
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
-  };
+    async (_args, { caller }) => {
+      const memory = memoryUsage();
+      const status: ServerStatus = {
+        version: source.version,
+        startedAt: new Date(source.startedAt).toISOString(),
+        uptimeSeconds: Math.round((Date.now() - source.startedAt) / 100) / 10,
+        transports: [...source.transports],
+        storage: source.storage,
+        sessions: source.sessions(),
+        process: { pid: process.pid, node: process.version, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+        caller: { clientId: caller.clientId, scopes: [...caller.scopes] },
+      };
+      const s = status.sessions;
+      const text =
+        `claude-code-mcp ${status.version}, up ${status.uptimeSeconds}s, transports ${status.transports.join(', ')}, ` +
+        `storage ${status.storage}; sessions ${s.active}/${s.limit}`;
+      return { content: [{ type: 'text', text }], structuredContent: status };
+    },
+  );
+  const tools = [tool];
+  return { name: 'server-status', tools: () => tools };
 }

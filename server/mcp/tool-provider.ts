@@ -1,28 +1,68 @@
-import type { McpServer } from '@modelcontextprotocol/server';
+import type { CallToolResult, McpServer, ServerContext, Tool } from '@modelcontextprotocol/server';
 import type { Caller } from './caller.js';
 
 /** Where the server instance being assembled will serve. */
 export type ServingMode = 'streamable-http' | 'stateless-http' | 'sse' | 'stdio';
 
-/** What a provider knows about the server instance it is adding tools to. */
+/** What a provider knows about the server instance it serves: who, which protocol era, which transport. */
 export interface ToolProviderContext {
-  /** The caller the instance serves; providers register only what this caller may use. */
+  /** The caller the instance serves; tools it may not use are neither listed nor callable. */
   caller: Caller;
   /** Protocol era: `modern` is 2026-07-28 (per-request), `legacy` the 2025-era handshake. */
   era: 'legacy' | 'modern';
   mode: ServingMode;
 }
 
+/** One tool call, as the tool and every interceptor around it see it. */
+export interface ToolCall {
+  /** The exposed tool name (bounded: it is a label in metrics). */
+  tool: string;
+  /** The arguments as the client sent them (a tool with an input schema gets them validated first). */
+  args: Readonly<Record<string, unknown>>;
+  /** Who calls; the same as `context.caller`. */
+  caller: Caller;
+  /** The serving instance's caller, era and transport. */
+  context: ToolProviderContext;
+  /** The SDK's request context: abort signal, progress token, notifications, elicitation, sampling. */
+  ctx: ServerContext;
+  /** The instance serving the call (client capabilities, notifications on the session). */
+  server: McpServer;
+  /** The session the call arrived on, when there is one. */
+  sessionId?: string;
+  /** The HTTP request id (X-Request-Id) the call arrived with, when known. */
+  requestId?: string;
+}
+
 /**
- * A source of tools (and later resources/prompts). The MCP server is assembled per caller from the configured
+ * A tool built once and shared by every server instance: what `tools/list` shows, and what runs on `tools/call`.
+ * Per-caller state comes from the {@link ToolCall}, never from the definition.
+ */
+export interface ToolDefinition {
+  /** Exactly what `tools/list` shows (JSON Schemas already converted). */
+  readonly tool: Tool;
+  /** The name access rules are checked with, when it differs from the listed one (a gateway tool served unprefixed). */
+  readonly accessName?: string;
+  /** Runs the call. A thrown error becomes a tool error result (`isError`), except JSON-RPC errors meant for the client. */
+  call(call: ToolCall): Promise<CallToolResult>;
+}
+
+/**
+ * A source of tools, and optionally resources and prompts. The MCP server is assembled per caller from the configured
  * providers: the server status, Claude Code, and the gateway's upstreams each plug in as one.
  *
- * `register` runs once per assembled instance (per session, or per request when stateless), so it must be cheap:
- * build schemas once at provider construction, not here.
+ * Tools are definitions built once per provider (not per session): `tools()` runs on every `tools/list` and
+ * `tools/call`, so it returns a cached array, the same one until the provider announces a change.
  */
 export interface ToolProvider {
   /** Stable name, for logs and diagnostics. */
   readonly name: string;
-  /** Adds this provider's tools for `context.caller` to `server`. */
-  register(server: McpServer, context: ToolProviderContext): void;
+  /** The provider's current tools. */
+  tools(): readonly ToolDefinition[];
+  /** Subscribes to changes of {@link tools}; returns the unsubscribe function. Absent when the set never changes. */
+  onToolsChanged?(listener: () => void): () => void;
+  /**
+   * Per-instance setup for what is not a tool (resources, prompts, their handlers). Runs once per assembled instance
+   * (per session, or per request when stateless), so it must be cheap.
+   */
+  register?(server: McpServer, context: ToolProviderContext): void;
 }

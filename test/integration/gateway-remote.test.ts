@@ -4,19 +4,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { z } from 'zod';
+import { defineTool } from '../../server/mcp/define-tool.js';
 import type { ToolProvider } from '../../server/mcp/tool-provider.js';
 import { waitFor } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** Upstream tool that reports who called it: proves which credentials reached the upstream. */
-const whoCalls: ToolProvider = {
-  name: 'who-calls',
-  register(server, { caller }) {
-    server.registerTool('who_calls', { description: 'The caller as the upstream sees it', inputSchema: z.object({}) }, async () => ({
-      content: [{ type: 'text', text: caller.clientId }],
-    }));
-  },
-};
+const whoCallsTool = defineTool('who_calls', { description: 'The caller as the upstream sees it', input: z.object({}) }, async (_args, { caller }) => ({
+  content: [{ type: 'text', text: caller.clientId }],
+}));
+const whoCalls: ToolProvider = { name: 'who-calls', tools: () => [whoCallsTool] };
 
 describe('gateway: Streamable HTTP and SSE upstreams', () => {
   let upstream: TestServer;

@@ -1,17 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { z } from 'zod';
+import { defineTool } from '../../server/mcp/define-tool.js';
 import type { ToolProvider } from '../../server/mcp/tool-provider.js';
 import { createFixtureProvider } from '../fixtures/fixture-tools.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** A tool whose every call is a tool error (`isError`). */
-const failing: ToolProvider = {
-  name: 'failing',
-  register(server) {
-    server.registerTool('always_fails', { description: 'Fails.' }, async () => ({ content: [{ type: 'text', text: 'no' }], isError: true }));
-  },
-};
+const alwaysFails = defineTool('always_fails', { description: 'Fails.', input: z.object({}) }, async () => ({ content: [{ type: 'text', text: 'no' }], isError: true }));
+const failing: ToolProvider = { name: 'failing', tools: () => [alwaysFails] };
 
 /** The names a scrape exports: every `# TYPE` line, plus the series suffixes of histograms and summaries. */
 function exportedNames(scrape: string): Set<string> {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { z } from 'zod';
+import { defineTool } from '../../../server/mcp/define-tool.js';
 import type { ToolProvider } from '../../../server/mcp/tool-provider.js';
 import { startTestServer, type TestServer } from '../../helpers/test-server.js';
 
@@ -12,14 +13,8 @@ import { startTestServer, type TestServer } from '../../helpers/test-server.js';
 // test covers their scopes).
 const TOOLS = ['claude_probe', 'files__read', 'other__write'];
 
-const provider: ToolProvider = {
-  name: 'access-probe',
-  register(server) {
-    for (const name of TOOLS) {
-      server.registerTool(name, { description: name, inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: name }] }));
-    }
-  },
-};
+const probeTools = TOOLS.map((name) => defineTool(name, { description: name, input: z.object({}) }, async () => ({ content: [{ type: 'text', text: name }] })));
+const provider: ToolProvider = { name: 'access-probe', tools: () => probeTools };
 
 describe('tool access by scope and policy', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ccm-tool-access-'));
