@@ -14,21 +14,20 @@
  * Prints Markdown; exit code 0 whatever the verdicts (it measures, it does not test).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { bundledClaudePath } from '../server/claude/claude-cli.js';
-import type { RunPriority } from '../server/claude/run-queue.js';
 import { messageText, startMockAnthropicApi, type MockAnthropicApi } from '../test/fixtures/mock-anthropic-api.js';
 import { createClaudeSandbox, type ClaudeSandbox } from '../test/helpers/claude-env.js';
-import { waitFor } from '../test/helpers/http.js';
+import { burstReport, runBurst } from './support/claude-burst.js';
 import { median, percentile } from './support/load.js';
-import { createSandbox, settlesWithin, sleep, spawnChild, stopAllChildren } from './support/processes.js';
+import { createSandbox, settlesWithin, spawnChild, stopAllChildren } from './support/processes.js';
 import { fixed, table, verdict, whole } from './support/report.js';
-import { CLI, startOurServer, type OurServer } from './support/servers.js';
+import { CLI, startOurServer } from './support/servers.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
@@ -45,12 +44,8 @@ const SLOTS = 4;
 const TARGET = { ratio: 1.05, addedMs: 50 } as const;
 /** One call (either path) that has not finished by then fails the run: the mock answers in milliseconds. */
 const CALL_TIMEOUT_MS = 60_000;
-/** The burst as a whole: 50 runs, four at a time, ~1-2 s each on a loaded 2-core machine. */
-const BURST_TIMEOUT_MS = 300_000;
-/** How long the slot holders wait before the mock answers them: time for the burst to arrive and queue up. */
-const HOLD_MS = 5000;
-/** Mock delay of every burst call, so each run takes a little longer than the binary's start-up alone. */
-const BURST_REPLY_DELAY_MS = 250;
+/** Each burst call, queue wait included: 50 runs four at a time take ~1 min on a loaded 2-core machine. */
+const BURST_CALL_TIMEOUT_MS = 300_000;
 const log = (text: string) => process.stderr.write(`[bench:claude] ${text}\n`);
 
 const PROMPT = 'bench-claude: greet the benchmark';
@@ -145,124 +140,7 @@ async function latency(client: Client, binary: string, sandbox: ClaudeSandbox, m
   return { server, bare };
 }
 
-/**
- * Watches the server's Claude Code processes through /proc (its direct children whose working directory is one of
- * the burst's folders): the kernel's start time of each, in clock ticks since boot, and the most alive at once. A
- * process starts the moment its run leaves the queue, so start order is dequeue order, without the binary's own
- * start-up time (which varies by hundreds of ms when four start together) blurring it.
- */
-function watchClaudeProcesses(serverPid: number, folder: string, everyMs: number) {
-  const startTicks = new Map<string, number>();
-  let mostAlive = 0;
-  const scan = () => {
-    let alive = 0;
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        // "pid (comm) state ppid ...": fields after the last ')' start at field 3 (state); starttime is field 22.
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (Number(fields[1]) !== serverPid || fields[0] === 'Z') continue;
-        const cwd = readlinkSync(`/proc/${entry}/cwd`);
-        if (path.dirname(cwd) !== folder) continue;
-        alive += 1;
-        const call = path.basename(cwd);
-        if (!startTicks.has(call)) startTicks.set(call, Number(fields[19]));
-      } catch {
-        // the process ended between readdir and read
-      }
-    }
-    mostAlive = Math.max(mostAlive, alive);
-  };
-  const timer = setInterval(scan, everyMs);
-  return { startTicks, mostAlive: () => mostAlive, stop: () => clearInterval(timer) };
-}
-
-/** One gauge from the server's /metrics (Prometheus text). */
-async function gauge(baseUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  const match = new RegExp(`^${name} (\\d+(?:\\.\\d+)?)$`, 'm').exec(text);
-  return match ? Number(match[1]) : Number.NaN;
-}
-
-interface BurstCall {
-  id: string;
-  /** undefined: one of the calls holding the slots while the others queue. */
-  priority?: RunPriority;
-  ok: boolean;
-  error?: string;
-  ms: number;
-  apiRequests: number;
-  /** Kernel start time of its Claude Code process (clock ticks since boot). */
-  startTick?: number;
-  /** Epoch ms of its first request at the mock. */
-  firstRequestAt?: number;
-}
-
-/** The burst: `SLOTS` calls take the slots, then `CALLS - SLOTS` arrive at once with mixed priorities. */
-async function burst(server: OurServer, client: Client, mock: MockAnthropicApi, sandbox: ClaudeSandbox) {
-  const folder = path.join(sandbox.workspace, 'burst');
-  const priorities: RunPriority[] = ['low', 'normal', 'high'];
-  const planned = [
-    ...Array.from({ length: SLOTS }, (_, i) => ({ id: `hold-${i + 1}`, priority: undefined })),
-    ...Array.from({ length: CALLS - SLOTS }, (_, i) => ({ id: `call-${String(i + 1).padStart(2, '0')}`, priority: priorities[i % 3] })),
-  ];
-  for (const call of planned) {
-    mkdirSync(path.join(folder, call.id), { recursive: true });
-    mock.on({ prompt: `[${call.id}]`, replies: [{ kind: 'text', text: `answer ${call.id}`, delayMs: call.priority ? BURST_REPLY_DELAY_MS : HOLD_MS }] });
-  }
-  const watcher = watchClaudeProcesses(server.child.pid, folder, 50);
-  const ask = async (call: (typeof planned)[number]): Promise<BurstCall> => {
-    const started = performance.now();
-    const args = { query: `[${call.id}] answer with your label`, workingDirectory: path.join(folder, call.id), ...(call.priority ? { priority: call.priority } : {}) };
-    try {
-      const answer = await client.callTool({ name: 'claude_ask', arguments: args }, { timeout: BURST_TIMEOUT_MS });
-      const s = answer.structuredContent as Structured | undefined;
-      const ok = !answer.isError && s?.result === `answer ${call.id}`;
-      return { ...call, ok, ...(ok ? {} : { error: JSON.stringify(s?.error ?? s?.result ?? null) }), ms: performance.now() - started, apiRequests: 0 };
-    } catch (error) {
-      return { ...call, ok: false, error: (error as Error).message, ms: performance.now() - started, apiRequests: 0 };
-    }
-  };
-  try {
-    const holders = planned.filter((c) => !c.priority).map(ask);
-    await waitFor(() => planned.slice(0, SLOTS).every((c) => mock.requestsFor(`[${c.id}]`).length > 0), CALL_TIMEOUT_MS);
-    const queued = planned.filter((c) => c.priority).map(ask);
-    // All of them wait at once when the queue gauge reaches their number while the holders still hold the slots.
-    let deepest = 0;
-    const until = Date.now() + HOLD_MS;
-    while (deepest < CALLS - SLOTS && Date.now() < until) {
-      deepest = Math.max(deepest, await gauge(server.state.url, 'claude_queue_depth'));
-      if (deepest < CALLS - SLOTS) await sleep(25);
-    }
-    const calls = await Promise.all([...holders, ...queued]);
-    for (const call of calls) {
-      const requests = mock.requestsFor(`[${call.id}]`);
-      call.apiRequests = requests.length;
-      if (requests[0]) call.firstRequestAt = requests[0].receivedAt;
-      const tick = watcher.startTicks.get(call.id);
-      if (tick !== undefined) call.startTick = tick;
-    }
-    return { calls, deepest, mostAlive: watcher.mostAlive() };
-  } finally {
-    watcher.stop();
-  }
-}
-
-/** Pairs (a of a higher class, b of a lower one) where b's process started strictly before a's. */
-function inversions(calls: BurstCall[], key: (call: BurstCall) => number | undefined): number {
-  const rank: Record<RunPriority, number> = { high: 0, normal: 1, low: 2 };
-  let count = 0;
-  for (const a of calls) {
-    for (const b of calls) {
-      const [ka, kb] = [key(a), key(b)];
-      if (ka === undefined || kb === undefined) continue;
-      if (rank[a.priority!] < rank[b.priority!] && kb < ka) count += 1;
-    }
-  }
-  return count;
-}
-
+/** Both paths' figures, the ratio and the ms added, with the target's PASS/FAIL. */
 function latencyReport(server: Sample[], bare: Sample[]): string[] {
   const totals = (samples: Sample[]) => samples.map((x) => x.totalMs);
   const [mServer, mBare] = [median(totals(server)), median(totals(bare))];
@@ -296,64 +174,6 @@ function latencyReport(server: Sample[], bare: Sample[]): string[] {
   ];
 }
 
-function burstReport(result: Awaited<ReturnType<typeof burst>>): string[] {
-  const { calls, deepest, mostAlive } = result;
-  const queued = calls.filter((c) => c.priority);
-  const sortedTicks = queued.map((c) => c.startTick).filter((t): t is number => t !== undefined).sort((a, b) => a - b);
-  // Competition ranking: processes started in the same clock tick share a position.
-  const position = (c: BurstCall) => (c.startTick === undefined ? undefined : 1 + sortedTicks.filter((t) => t < c.startTick!).length);
-  const rows = [...(['high', 'normal', 'low'] as const).map((p) => [p, queued.filter((c) => c.priority === p)] as const), ['holding the slots', calls.filter((c) => !c.priority)] as const].map(
-    ([label, group]) => {
-      const positions = group.map(position).filter((n): n is number => n !== undefined);
-      return [
-        label,
-        String(group.length),
-        String(group.filter((c) => c.ok).length),
-        String(group.filter((c) => !c.ok).length),
-        label === 'holding the slots' ? '-' : positions.length ? `${Math.min(...positions)}-${Math.max(...positions)}` : 'n/a',
-        fixed(median(group.map((c) => c.ms)) / 1000, 1),
-        fixed(Math.max(...group.map((c) => c.ms)) / 1000, 1),
-      ];
-    },
-  );
-  const answered = calls.filter((c) => c.ok).length;
-  const lost = calls.filter((c) => !c.ok || c.apiRequests !== 1).length;
-  const seen = queued.filter((c) => c.startTick !== undefined).length;
-  const byStart = inversions(queued, (c) => c.startTick);
-  const byApi = inversions(queued, (c) => c.firstRequestAt);
-  const failures = calls.filter((c) => !c.ok).slice(0, 5).map((c) => `- ${c.id} (${c.priority ?? 'holder'}): ${c.error}`);
-  return [
-    `## ${calls.length} concurrent \`claude_ask\` calls, MAX_CONCURRENT_RUNS=${SLOTS}`,
-    '',
-    `${SLOTS} calls (mock reply after ${HOLD_MS / 1000} s) take the slots; then ${queued.length} calls are sent at once, priorities ` +
-      `low, normal, high in turn (mock reply after ${BURST_REPLY_DELAY_MS} ms). "start position" is the order in which the ` +
-      "server's Claude Code processes started (kernel start time from /proc, 10 ms ticks; one folder per call identifies " +
-      'the process), among the queued calls.',
-    '',
-    table(['priority', 'calls', 'own reply', 'failed', 'start position', 'median s to answer', 'max s to answer'], rows),
-    '',
-    table(
-      ['check', 'result', 'verdict'],
-      [
-        [`all ${calls.length} answered with their own reply`, `${answered}/${calls.length}`, verdict(answered === calls.length)],
-        ['none lost (no error or timeout, exactly one API request per call)', `${lost} lost`, verdict(lost === 0)],
-        [`${queued.length} waiting at once (claude_queue_depth)`, `deepest ${whole(deepest)}`, verdict(deepest === queued.length)],
-        [`at most ${SLOTS} Claude Code processes at once`, `most seen ${mostAlive}`, verdict(mostAlive <= SLOTS)],
-        [
-          'priority honoured: no process of a lower priority started before one of a higher',
-          `${byStart} inverted pairs (${seen}/${queued.length} processes seen)`,
-          verdict(seen === queued.length ? byStart === 0 : undefined),
-        ],
-      ],
-      ['l', 'r', 'r'],
-    ),
-    '',
-    `For comparison, ordered by each call's first request at the mock instead (after the binary's start-up): ${byApi} inverted pairs.`,
-    '',
-    ...(failures.length ? ['Failures (first 5):', ...failures, ''] : []),
-  ];
-}
-
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm run bench:claude does)`);
   const binary = bundledClaudePath();
@@ -363,10 +183,10 @@ async function main(): Promise<void> {
   const claude = createClaudeSandbox(mock.url);
   mock.on({ prompt: PROMPT, replies: [{ kind: 'text', text: REPLY }] });
   process.on('SIGINT', () => void stopAllChildren().finally(() => process.exit(130)));
-  const version = execFileSync(binary, ['--version'], { env: claude.env, encoding: 'utf8', timeout: 30_000 }).trim();
   const client = new Client({ name: 'bench-claude', version: '1.0.0' });
   const loadAtStart = os.loadavg();
   try {
+    const version = execFileSync(binary, ['--version'], { env: claude.env, encoding: 'utf8', timeout: 30_000 }).trim();
     const server = await startOurServer(sandbox, 'server', 100, {
       ...claude.env,
       WORKSPACE_ROOTS: claude.workspace,
@@ -378,7 +198,17 @@ async function main(): Promise<void> {
     const { server: viaServer, bare } = await latency(client, binary, claude, mock);
     const loadAfterLatency = os.loadavg();
     log(`burst: ${CALLS} calls`);
-    const burstResult = await burst(server, client, mock, claude);
+    const burst = await runBurst({
+      server,
+      client,
+      mock,
+      folder: path.join(claude.workspace, 'burst'),
+      calls: CALLS,
+      slots: SLOTS,
+      holdMs: 5000,
+      replyDelayMs: 250,
+      callTimeoutMs: BURST_CALL_TIMEOUT_MS,
+    });
     const loadAtEnd = os.loadavg();
     const loads = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
     const cpu = os.cpus();
@@ -392,7 +222,7 @@ async function main(): Promise<void> {
           `the Agent SDK's bundled claude ${version}; mock Messages API on 127.0.0.1 in this process.`,
         '',
         ...latencyReport(viaServer, bare),
-        ...burstReport(burstResult),
+        ...burstReport(burst),
         'Measurement only: the exit code is 0 whatever the verdicts.',
         '',
       ].join('\n'),
