@@ -3,7 +3,10 @@ import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose'
 import type { KeyValueStore } from '../storage/types.js';
 import type { Grant } from './grants.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
+import { createRevocations, type Revocations } from './revocations.js';
+import { hashToken } from './secrets.js';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
+import { createVerifiedCache, type VerifiedEntry } from './verified-cache.js';
 
 /** RFC 9068 §2.1 media type of JWT access tokens. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -32,10 +35,28 @@ export interface AccessTokensOptions {
   ttlSeconds: number;
   /** Whether the grant still exists; `false` makes every token of it invalid (family and code-replay revocation). */
   grantAlive: (grantId: string) => Promise<boolean>;
+  /**
+   * The revocation generation shared with the grant store and API keys (default: one over `store`). Liveness of a
+   * verified token is confirmed again only when it has moved.
+   */
+  revocations?: Revocations;
+  /** Most verified tokens remembered (default {@link DEFAULT_TOKEN_CACHE_SIZE}). */
+  cacheSize?: number;
   now?: () => number;
 }
 
-/** RFC 9068 JWT access tokens: issuing, verifying (with revocation) and revoking. */
+/** Verified access tokens remembered per process by default: a few MB at most. */
+export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
+
+/** Clock skew accepted on `exp`, in seconds; the cache honours the same bound. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+/**
+ * RFC 9068 JWT access tokens: issuing, verifying (with revocation) and revoking. A token's signature and claims are
+ * verified once per process and remembered (by hash, until its `exp`), and its liveness (grant not revoked, token not
+ * revoked) is confirmed again whenever the revocation generation has moved, so revocation takes effect on the next
+ * request while a steady stream of requests with one token costs a hash and one small storage read each.
+ */
 export interface AccessTokens {
   readonly ttlSeconds: number;
   issue(grant: Grant, scopes?: readonly string[]): Promise<string>;
@@ -57,6 +78,8 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
   const { keys, store, issuer } = options;
   const now = options.now ?? Date.now;
   const ttl = Math.min(options.ttlSeconds, 3600);
+  const revocations = options.revocations ?? createRevocations({ store, now });
+  const verified = createVerifiedCache<AccessTokenClaims>({ maxEntries: options.cacheSize ?? DEFAULT_TOKEN_CACHE_SIZE, now });
 
   async function verifySignature(token: string): Promise<AccessTokenClaims> {
     const { payload } = await jwtVerify(
@@ -66,7 +89,7 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
         if (!key) throw new joseErrors.JWKSNoMatchingKey();
         return key;
       },
-      { issuer, typ: ACCESS_TOKEN_TYP, algorithms: [SIGNING_ALG], clockTolerance: 5, currentDate: new Date(now()), requiredClaims: ['exp', 'iat', 'jti', 'sub', 'aud'] },
+      { issuer, typ: ACCESS_TOKEN_TYP, algorithms: [SIGNING_ALG], clockTolerance: CLOCK_TOLERANCE_SECONDS, currentDate: new Date(now()), requiredClaims: ['exp', 'iat', 'jti', 'sub', 'aud'] },
     );
     const claims = payload as JWTPayload & Partial<AccessTokenClaims>;
     if (typeof claims.gid !== 'string' || typeof claims.client_id !== 'string' || typeof claims.scope !== 'string') {
@@ -75,9 +98,32 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
     return claims as AccessTokenClaims;
   }
 
+  /** The signature-checked token, from the cache or verified now. Throws when the token is invalid or expired. */
+  async function signed(key: string, token: string): Promise<VerifiedEntry<AccessTokenClaims>> {
+    const cached = verified.get(key);
+    if (cached) return cached;
+    // Shared by every request presenting the token from now on: nobody may change it.
+    const claims = Object.freeze(await verifySignature(token));
+    // jose accepts a token while exp > now - tolerance (whole seconds): the entry ends at that same instant.
+    return verified.set(key, claims, (claims.exp + CLOCK_TOLERANCE_SECONDS) * 1000);
+  }
+
   async function live(claims: AccessTokenClaims): Promise<boolean> {
     if (!(await options.grantAlive(claims.gid))) return false;
     return (await store.get(REVOKED, claims.jti)) === undefined;
+  }
+
+  /** Whether the token is still live, asking storage only when something was revoked since the last confirmation. */
+  async function stillLive(key: string, entry: VerifiedEntry<AccessTokenClaims>): Promise<boolean> {
+    // Read before confirming: a revocation that lands during the confirmation moves the generation past the stamp.
+    const generation = await revocations.generation();
+    if (entry.liveAt === generation) return true;
+    if (!(await live(entry.value))) {
+      verified.delete(key);
+      return false;
+    }
+    entry.liveAt = generation;
+    return true;
   }
 
   return {
@@ -96,30 +142,36 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
         .sign(key.privateKey);
     },
     async verify(token, audience) {
-      let claims: AccessTokenClaims;
+      const key = hashToken(token);
+      let entry: VerifiedEntry<AccessTokenClaims>;
       try {
-        claims = await verifySignature(token);
+        entry = await signed(key, token);
       } catch {
         throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token is invalid or expired');
       }
+      const claims = entry.value;
       const audiences = Array.isArray(claims.aud) ? (claims.aud as string[]) : [claims.aud];
       if (!audiences.some((aud) => aud === audience || aud === `${audience}/`)) {
         throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token is not meant for this resource');
       }
-      if (!(await live(claims))) throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token was revoked');
+      if (!(await stillLive(key, entry))) throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token was revoked');
       return claims;
     },
     async inspect(token) {
+      const key = hashToken(token);
       try {
-        const claims = await verifySignature(token);
-        return (await live(claims)) ? claims : undefined;
+        const entry = await signed(key, token);
+        return (await stillLive(key, entry)) ? entry.value : undefined;
       } catch {
         return undefined;
       }
     },
     async revoke(claims) {
       const remaining = claims.exp - Math.floor(now() / 1000) + 10;
-      if (remaining > 0) await store.set(REVOKED, claims.jti, true, remaining);
+      if (remaining > 0) {
+        await store.set(REVOKED, claims.jti, true, remaining);
+        await revocations.revoked();
+      }
     },
   };
 }

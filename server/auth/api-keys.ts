@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { KeyValueStore } from '../storage/types.js';
+import { createRevocations, type Revocations } from './revocations.js';
 import { hashToken, randomToken } from './secrets.js';
+import { createVerifiedCache } from './verified-cache.js';
 
 /** An API key as stored: only its SHA-256 is kept; the key itself is shown once at creation. */
 export interface ApiKeyRecord {
@@ -38,8 +40,21 @@ export const API_KEY_PREFIX = 'ccm_';
 /** Scopes a key gets when none are given: everything. */
 export const API_KEY_DEFAULT_SCOPES = ['*'];
 
-/** Creates the {@link ApiKeyStore}: configured keys (hashed in memory) plus keys stored through the storage port. */
-export function createApiKeyStore(store: KeyValueStore, configured: readonly ConfiguredApiKey[] = [], now: () => number = Date.now): ApiKeyStore {
+/** Stored keys remembered per process after a successful lookup. */
+const KEY_CACHE_SIZE = 1000;
+
+/**
+ * Creates the {@link ApiKeyStore}: configured keys (hashed in memory) plus keys stored through the storage port.
+ * A stored key found once is remembered and trusted while the revocation generation stands still (a revoke moves
+ * it); when `revocations` reuses its reading for a while, such a request needs no storage round trip at all.
+ */
+export function createApiKeyStore(
+  store: KeyValueStore,
+  configured: readonly ConfiguredApiKey[] = [],
+  now: () => number = Date.now,
+  revocations: Revocations = createRevocations({ store, now }),
+): ApiKeyStore {
+  const found = createVerifiedCache<ApiKeyRecord>({ maxEntries: KEY_CACHE_SIZE, now });
   const fromConfig = new Map<string, ApiKeyRecord>();
   for (const entry of configured) {
     const hash = hashToken(entry.key);
@@ -63,13 +78,29 @@ export function createApiKeyStore(store: KeyValueStore, configured: readonly Con
     },
     async revoke(id) {
       for (const entry of await store.list<ApiKeyRecord>(NS)) {
-        if (entry.value.id === id) return store.delete(NS, entry.id);
+        if (entry.value.id !== id) continue;
+        const removed = await store.delete(NS, entry.id);
+        if (removed) await revocations.revoked();
+        return removed;
       }
       return false;
     },
     async find(key) {
       const hash = hashToken(key);
-      return fromConfig.get(hash) ?? (await store.get<ApiKeyRecord>(NS, hash));
+      const configuredKey = fromConfig.get(hash);
+      if (configuredKey) return configuredKey;
+      const cached = found.get(hash);
+      // Only a remembered key needs the generation (unknown keys cost one read, as before). It is read before the
+      // lookup that confirms the key, so a revocation racing the lookup moves it past the stamp.
+      const generation = cached ? await revocations.generation() : undefined;
+      if (cached && cached.liveAt === generation) return cached.value;
+      const record = await store.get<ApiKeyRecord>(NS, hash);
+      if (!record) {
+        found.delete(hash);
+        return undefined;
+      }
+      found.set(hash, record, Number.POSITIVE_INFINITY).liveAt = generation;
+      return record;
     },
   };
 }

@@ -12,6 +12,7 @@ import { createClientRepository, type ClientRepository, type StaticClientConfig 
 import { createExternalVerifier } from './external-verifier.js';
 import { createGrantStore, type GrantStore } from './grants.js';
 import { createInteractions, type Interactions } from './interactions.js';
+import { createRevocations } from './revocations.js';
 import { MCP_ENDPOINT_SCOPES } from './scopes.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
 import { createTokenService, type TokenService } from './token-service.js';
@@ -125,17 +126,20 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
     inactiveTtlSeconds: settings.refreshTokenTtlSeconds * 2,
     metadataDocuments: settings.oauthCimdEnabled ? createClientMetadataDocuments({ allowPrivate: settings.oauthCimdAllowPrivate }) : undefined,
   });
-  const grants = createGrantStore({ store: storage, refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds });
+  // One generation for every credential kind: what this process revokes, its caches see at once.
+  const revocations = createRevocations({ store: storage });
+  const grants = createGrantStore({ store: storage, refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds, revocations });
   const tokens = createAccessTokens({
     keys,
     store: storage,
     issuer: urls.issuer,
     ttlSeconds: settings.accessTokenTtlSeconds,
     grantAlive: async (grantId) => (await grants.get(grantId)) !== undefined,
+    revocations,
   });
   const codes = createAuthorizationCodes({ store: storage, ttlSeconds: settings.authCodeTtlSeconds });
   const interactions = createInteractions({ store: storage, ttlSeconds: 600 });
-  const apiKeys = createApiKeyStore(storage, configuredApiKeys(settings));
+  const apiKeys = createApiKeyStore(storage, configuredApiKeys(settings), Date.now, revocations);
   const upstream = settings.oidcIssuer
     ? createUpstreamOidc({
         settings: { ...settings, oidcIssuer: settings.oidcIssuer, oidcClientId: settings.oidcClientId! },

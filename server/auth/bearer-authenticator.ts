@@ -1,5 +1,5 @@
 import type { Caller } from '../mcp/caller.js';
-import type { AccessTokens } from './access-tokens.js';
+import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
 import type { ApiKeyStore } from './api-keys.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
 import { missingScopes } from './scopes.js';
@@ -56,6 +56,22 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
     ].join(', ');
   const refuse = (code: OAuthErrorCode, message: string, withError = true) =>
     new OAuthError(code, message, challenge(withError ? code : undefined, withError ? message : undefined));
+  // Verified claims are remembered by the token service (one object per token), so their caller is built once too.
+  const callers = new WeakMap<AccessTokenClaims, Caller>();
+  const callerOf = (claims: AccessTokenClaims): Caller => {
+    let caller = callers.get(claims);
+    if (!caller) {
+      caller = Object.freeze({
+        clientId: principalId(claims.client_id, claims.sub),
+        oauthClientId: claims.client_id,
+        subject: claims.sub,
+        scopes: Object.freeze(claims.scope.split(' ').filter(Boolean)),
+        method: 'oauth' as const,
+      });
+      callers.set(claims, caller);
+    }
+    return caller;
+  };
 
   return async function authenticateBearer({ authorization, tokenInQuery }) {
     if (authorization && tokenInQuery) {
@@ -77,14 +93,7 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
       }
       if (options.external) return options.external(token);
       if (!options.tokens) throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token is invalid');
-      const claims = await options.tokens.verify(token, options.resource);
-      return {
-        clientId: principalId(claims.client_id, claims.sub),
-        oauthClientId: claims.client_id,
-        subject: claims.sub,
-        scopes: claims.scope.split(' ').filter(Boolean),
-        method: 'oauth',
-      };
+      return callerOf(await options.tokens.verify(token, options.resource));
     };
     let caller: Caller;
     try {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { KeyValueStore } from '../storage/types.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
+import { createRevocations, type Revocations } from './revocations.js';
 import { hashToken, randomToken } from './secrets.js';
 
 /**
@@ -25,6 +26,11 @@ export interface GrantStoreOptions {
   store: KeyValueStore;
   /** Lifetime of a refresh token (and of an idle grant): each rotation extends the grant this long. */
   refreshTokenTtlSeconds: number;
+  /**
+   * Told of every revoked grant, so caches of verified access tokens in every process sharing the storage confirm
+   * their grant again (default: one over `store`; the server passes the one its access tokens read).
+   */
+  revocations?: Revocations;
   now?: () => number;
 }
 
@@ -70,6 +76,7 @@ interface RefreshRecord {
 export function createGrantStore(options: GrantStoreOptions): GrantStore {
   const { store, refreshTokenTtlSeconds: ttl } = options;
   const now = options.now ?? Date.now;
+  const revocations = options.revocations ?? createRevocations({ store, now });
   const invalid = () => new OAuthError(OAuthErrorCode.InvalidGrant, 'The refresh token is invalid, expired or revoked');
 
   const self: GrantStore = {
@@ -79,7 +86,11 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       return grant;
     },
     get: (id) => store.get<Grant>(GRANTS, id),
-    revoke: (id) => store.delete(GRANTS, id),
+    async revoke(id) {
+      const removed = await store.delete(GRANTS, id);
+      if (removed) await revocations.revoked();
+      return removed;
+    },
     async list(filter = {}) {
       const entries = await store.list<Grant>(GRANTS);
       return entries

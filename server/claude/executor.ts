@@ -1,21 +1,30 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import {
-  query,
-  type CanUseTool,
-  type EffortLevel,
-  type Options,
-  type PermissionMode,
-  type SDKMessage,
-  type SDKResultMessage,
-  type SDKUserMessage,
+import type {
+  CanUseTool,
+  EffortLevel,
+  Options,
+  PermissionMode,
+  SDKMessage,
+  SDKResultMessage,
+  SDKUserMessage,
 } from '@anthropic-ai/claude-agent-sdk';
+import type * as AgentSdkModule from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from '../logging/logger.js';
 import { requireCli, type ClaudeCli } from './cli-path.js';
 import { spawnChild, waitForExit } from './child-process.js';
 import { ClaudeError } from './errors.js';
 import { classify, partial, stopError, toOutcome } from './run-outcome.js';
 import { RunQueue, type RunPriority } from './run-queue.js';
+
+type AgentSdk = typeof AgentSdkModule;
+let agentSdk: Promise<AgentSdk> | undefined;
+
+/** The Agent SDK, loaded by the first run: a server that never runs Claude does not pay its start-up cost. */
+function loadAgentSdk(): Promise<AgentSdk> {
+  agentSdk ??= import('@anthropic-ai/claude-agent-sdk');
+  return agentSdk;
+}
 
 /** Everything one run needs, already validated and clamped by the caller (the tool layer). */
 export interface RunRequest {
@@ -183,6 +192,7 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
   }
 
   async function execute(request: RunRequest, tracked: Tracked, executable: string | undefined): Promise<RunOutcome> {
+    const { query } = await loadAgentSdk();
     if (tracked.stopReason) throw stopError(tracked.stopReason, 'before it started');
     tracked.status = 'running';
     tracked.startedAt = Date.now();

@@ -2,7 +2,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
 import type { GatewayConfig, UpstreamServerConfig } from './config.js';
-import { UpstreamConnection } from './upstream.js';
+import { loadUpstreamModule } from './upstream-loader.js';
+import type { UpstreamConnection } from './upstream.js';
 import { UpstreamSupervisor } from './supervisor.js';
 
 /** Options of {@link GatewayRegistry}. */
@@ -128,6 +129,7 @@ export class GatewayRegistry {
   async openSessionConnection(name: string, onLost: () => void, onCatalogChanged: () => void): Promise<UpstreamConnection> {
     const supervisor = this.servers.get(name);
     if (!supervisor) throw new Error(`unknown upstream ${name}`);
+    const { UpstreamConnection } = await loadUpstreamModule();
     const connection = new UpstreamConnection({
       name: `${name}.session`,
       config: supervisor.config,

@@ -1,7 +1,8 @@
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
 import { isStdio, type UpstreamServerConfig } from './config.js';
-import { UpstreamConnection, type UpstreamCatalog, type UpstreamStatus } from './upstream.js';
+import type { UpstreamCatalog, UpstreamConnection, UpstreamStatus } from './upstream.js';
+import { loadUpstreamModule } from './upstream-loader.js';
 
 /** Health figures of one upstream (`/health/servers`). */
 export interface UpstreamHealth {
@@ -100,6 +101,7 @@ export class UpstreamSupervisor {
   private async connectOnce(reason: 'start' | 'restart'): Promise<void> {
     const generation = ++this.generation;
     this.statusValue = reason === 'start' ? 'starting' : 'restarting';
+    const { UpstreamConnection } = await loadUpstreamModule();
     const connection = new UpstreamConnection({
       name: this.name,
       config: this.config,
