@@ -29,25 +29,29 @@ function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string,
 }
 
 /**
- * Builds a {@link ToolDefinition} from zod schemas and a body. The listing is computed once; each call costs one
- * `safeParse` (when validating) and the body.
+ * Builds a {@link ToolDefinition} from zod schemas and a body. The listing is computed once, when first needed; each
+ * call costs one `safeParse` (when validating) and the body.
  */
 export function defineTool<S extends z.ZodType>(
   name: string,
   spec: ToolSpec<S>,
   run: (args: z.infer<S>, call: ToolCall) => Promise<CallToolResult>,
 ): ToolDefinition {
-  const tool: Tool = {
-    name,
-    ...(spec.title ? { title: spec.title } : {}),
-    description: spec.description,
-    inputSchema: jsonSchemaOf(spec.input, 'input') as Tool['inputSchema'],
-    ...(spec.output ? { outputSchema: jsonSchemaOf(spec.output, 'output') as Tool['outputSchema'] } : {}),
-    ...(spec.annotations ? { annotations: spec.annotations } : {}),
-  };
+  let listed: Tool | undefined;
   const validate = spec.validate ?? true;
   return {
-    tool,
+    // Converted on first use (the first tools/list or call), not at start-up.
+    get tool(): Tool {
+      listed ??= {
+        name,
+        ...(spec.title ? { title: spec.title } : {}),
+        description: spec.description,
+        inputSchema: jsonSchemaOf(spec.input, 'input') as Tool['inputSchema'],
+        ...(spec.output ? { outputSchema: jsonSchemaOf(spec.output, 'output') as Tool['outputSchema'] } : {}),
+        ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      };
+      return listed;
+    },
     async call(call) {
       if (!validate) return run(call.args as z.infer<S>, call);
       const parsed = spec.input.safeParse(call.args);

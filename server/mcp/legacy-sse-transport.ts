@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { toWebRequest } from '@modelcontextprotocol/node';
 import {
   isJsonContentType,
   JSONRPC_VERSION,
@@ -221,6 +220,8 @@ type MessageBody = { tooLarge: true } | { tooLarge: false; text: string; request
  * after. `parsedBody` (from a body parser) is re-serialized by `toWebRequest`, so it is bounded the same way.
  */
 async function readMessageBody(req: IncomingMessage, parsedBody: unknown, maxBytes: number): Promise<MessageBody> {
+  // Loaded with the first legacy SSE message: most deployments never see one, so start-up does not pay for it.
+  const { toWebRequest } = await import('@modelcontextprotocol/node');
   let request: Request;
   try {
     request = await toWebRequest(req, parsedBody, { maxRequestBodySize: maxBytes });

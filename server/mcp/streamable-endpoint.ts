@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import {
   classifyInboundRequest,
   createMcpHandler,
@@ -15,7 +14,7 @@ import { callerFromAuthInfo, toAuthInfo, type Caller } from './caller.js';
 import { BoundedEventStore } from './event-store.js';
 import type { ServerFactory } from './server-factory.js';
 import type { SessionRegistry } from './session-registry.js';
-import { toBodylessWebRequest, writeWebResponse } from './web-bridge.js';
+import { serveWebHandler, toBodylessWebRequest, writeWebResponse } from './web-bridge.js';
 
 /** Options of {@link createStreamableEndpoint}. */
 export interface StreamableEndpointOptions {
@@ -63,16 +62,10 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
     (ctx) => factory({ caller: callerFromAuthInfo(ctx.authInfo), era: 'modern', mode: 'stateless-http' }),
     { legacy: 'reject', keepAliveMs: options.keepAliveMs, maxRequestBodySize: options.maxBodyBytes, onerror },
   );
-  const modernNode = toNodeHandler(modern, { maxRequestBodySize: options.maxBodyBytes, onerror });
-  const legacyStatelessNode: NodeMcpRequestHandler = toNodeHandler(
-    {
-      fetch: legacyStatelessFallback(
-        (ctx) => factory({ caller: callerFromAuthInfo(ctx.authInfo), era: 'legacy', mode: 'stateless-http' }),
-        onerror,
-        { maxRequestBodySize: options.maxBodyBytes },
-      ),
-    },
-    { maxRequestBodySize: options.maxBodyBytes, onerror },
+  const legacyStatelessFetch = legacyStatelessFallback(
+    (ctx) => factory({ caller: callerFromAuthInfo(ctx.authInfo), era: 'legacy', mode: 'stateless-http' }),
+    onerror,
+    { maxRequestBodySize: options.maxBodyBytes },
   );
 
   async function openSession(req: AuthedRequest, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
@@ -149,9 +142,9 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
           mcpNameHeader: header(req, 'mcp-name'),
           body,
         });
-        if (outcome.kind !== 'legacy') return modernNode(req, res, body);
+        if (outcome.kind !== 'legacy') return serveWebHandler(modern.fetch, req, res, body);
       }
-      if (options.legacyStateless) return legacyStatelessNode(req, res, body);
+      if (options.legacyStateless) return serveWebHandler(legacyStatelessFetch, req, res, body);
       if (method === 'POST' && isInitializeRequest(body)) return openSession(req, res, body, caller);
       throw new AppError(
         AppErrorCode.SessionRequired,

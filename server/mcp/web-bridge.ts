@@ -1,18 +1,54 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 
 /**
  * Builds the web-standard `Request` the SDK's web transports take from a Node request whose body was already
  * parsed (the transport receives it as `parsedBody`, so no body is attached and nothing is serialised again).
  * The URL's host is fixed: Host was validated earlier and the transport never reads it.
  */
-export function toBodylessWebRequest(req: IncomingMessage): Request {
+export function toBodylessWebRequest(req: IncomingMessage, signal?: AbortSignal): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
     if (Array.isArray(value)) for (const item of value) headers.append(name, item);
     else headers.set(name, value);
   }
-  return new Request(`http://localhost${req.url ?? '/'}`, { method: req.method ?? 'GET', headers });
+  return new Request(`http://localhost${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, ...(signal ? { signal } : {}) });
+}
+
+/** What the SDK's web-standard handlers take besides the request. */
+export interface WebHandlerOptions {
+  parsedBody?: unknown;
+  authInfo?: AuthInfo;
+}
+
+/**
+ * Serves a Node request with one of the SDK's web-standard handlers (`createMcpHandler(...).fetch`, the legacy
+ * stateless fallback): the request's signal aborts when the client goes away, and the response is streamed back.
+ * Errors the handler throws propagate to the caller (the HTTP layer's error translator answers them).
+ */
+export async function serveWebHandler(
+  fetch: (request: Request, options: WebHandlerOptions) => Promise<Response>,
+  req: IncomingMessage & { auth?: AuthInfo },
+  res: ServerResponse,
+  body: unknown,
+): Promise<void> {
+  const abort = new AbortController();
+  let finished = false;
+  const onClose = () => {
+    if (!finished) abort.abort();
+  };
+  res.once('close', onClose);
+  try {
+    const response = await fetch(toBodylessWebRequest(req, abort.signal), {
+      ...(body !== undefined ? { parsedBody: body } : {}),
+      ...(req.auth ? { authInfo: req.auth } : {}),
+    });
+    await writeWebResponse(response, res);
+  } finally {
+    finished = true;
+    res.off('close', onClose);
+  }
 }
 
 /**

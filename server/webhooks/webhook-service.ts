@@ -5,17 +5,23 @@ import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { KeyValueStore, Storage, WorkQueue } from '../storage/types.js';
 import { toWebhookEvent, wants, type WebhookPayload } from './catalog.js';
-import { backoffMs, deliver, type DeliveryResult } from './delivery.js';
-import { signedHeaders } from './signature.js';
+import { createDeliverer } from './delivery.js';
+import { createDispatcher, DISABLED, DLQ, queueOf } from './dispatcher.js';
 
 /** One configured endpoint. `id` is derived from the URL, so it is stable across restarts and replicas. */
 export interface WebhookEndpoint {
+  /** First 12 hex digits of the URL's SHA-256. */
   id: string;
   url: string;
+  /** One `whsec_` secret, or two during a rotation (both signatures are sent). */
   secrets: readonly string[];
+  /** Event types it receives; empty: every type. */
   events: readonly string[];
+  /** Extra headers sent with every delivery. */
   headers: Readonly<Record<string, string>>;
   enabled: boolean;
+  /** Most deliveries in flight at once (WEBHOOK_MAX_IN_FLIGHT, or the entry's `maxInFlight`); 1 = strictly one at a time. */
+  maxInFlight: number;
 }
 
 /** A dead-lettered delivery, kept 30 days for `webhooks dlq` and `webhooks replay`. */
@@ -39,21 +45,16 @@ export interface DispatchSettings {
   pollMs?: number;
 }
 
-const DLQ = 'webhook-dlq';
-const DISABLED = 'webhook-disabled';
-const DLQ_TTL_SECONDS = 30 * 24 * 3600;
-const BATCH = 20;
-
-/** The outbox queue of an endpoint. */
-export const queueOf = (endpoint: Pick<WebhookEndpoint, 'id'>) => `webhooks:${endpoint.id}`;
+// Where `webhooks list` and other callers have always found it.
+export { queueOf };
 
 /** The endpoints of a config: WEBHOOK_URL first, then `webhookEndpoints`. */
 export function configuredEndpoints(config: Config): WebhookEndpoint[] {
   const endpoints: WebhookEndpoint[] = [];
-  const add = (url: string, secret: string | readonly string[], events: readonly string[], headers: Record<string, string>, enabled: boolean) =>
-    endpoints.push({ id: createHash('sha256').update(url).digest('hex').slice(0, 12), url, secrets: typeof secret === 'string' ? [secret] : [...secret], events, headers, enabled });
-  if (config.webhookUrl) add(config.webhookUrl, config.webhookSecret, config.webhookEvents, {}, true);
-  for (const entry of config.webhookEndpoints) add(entry.url, entry.secret, entry.events, entry.headers, entry.enabled);
+  const add = (url: string, secret: string | readonly string[], events: readonly string[], headers: Record<string, string>, enabled: boolean, maxInFlight: number) =>
+    endpoints.push({ id: createHash('sha256').update(url).digest('hex').slice(0, 12), url, secrets: typeof secret === 'string' ? [secret] : [...secret], events, headers, enabled, maxInFlight });
+  if (config.webhookUrl) add(config.webhookUrl, config.webhookSecret, config.webhookEvents, {}, true, config.webhookMaxInFlight);
+  for (const entry of config.webhookEndpoints) add(entry.url, entry.secret, entry.events, entry.headers, entry.enabled, entry.maxInFlight ?? config.webhookMaxInFlight);
   return endpoints;
 }
 
@@ -75,20 +76,35 @@ export interface WebhookService {
   stop(): Promise<void>;
 }
 
+/** Most events one outbox write stores; a larger burst is written in several transactions. */
+const WRITE_BATCH = 500;
+
 /**
  * Subscribes to the bus and writes every published event, once per endpoint that wants it, to that endpoint's
- * durable outbox queue; a dispatcher delivers each queue one event at a time, in order, retrying with backoff.
- * Emitters never wait: the write happens in the subscriber, and a failing store is logged, never thrown.
+ * durable outbox queue; a dispatcher delivers each queue (see dispatcher.ts: in order, a bounded window of requests
+ * in flight, retries with backoff). Emitters never wait: events are buffered and written after the emitting code
+ * has run (one write, so one commit, per endpoint per burst), and a failing store is logged, never thrown.
  */
 export function createWebhookService(options: WebhookServiceOptions): WebhookService {
   const { storage, events, logger, metrics, settings } = options;
   const endpoints = options.endpoints.filter((endpoint) => endpoint.enabled);
   const pending = new Set<Promise<unknown>>();
   const draining = new Map<string, Promise<void>>();
-  const pausedUntil = new Map<string, number>();
+  /** Endpoints kicked while their drain was running, or with more to send: drained again at once, not at the next poll. */
+  const rekick = new Set<string>();
+  /** Events waiting for the next outbox write, per endpoint, in emission order. */
+  const buffered = new Map<WebhookEndpoint, WebhookPayload[]>();
+  let flushScheduled = false;
   let stopped = false;
-  /** Set first on stop: no new delivery loop starts while the last outbox writes finish. */
+  /** Set first on stop: no new delivery starts while the last outbox writes finish. */
   let halted = false;
+  const deliverer = createDeliverer({ allowPrivate: settings.allowPrivate });
+  const dispatcher = createDispatcher({ storage, deliverer, logger, metrics, settings, halted: () => halted });
+
+  const track = (work: Promise<unknown>) => {
+    pending.add(work);
+    void work.finally(() => pending.delete(work));
+  };
 
   const unsubscribe = events.onAny((event) => {
     const published = toWebhookEvent(event);
@@ -96,82 +112,54 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
     const payload: WebhookPayload = { id: `msg_${randomUUID()}`, type: published.type, timestamp: new Date(event.timestamp).toISOString(), data: published.data };
     for (const endpoint of endpoints) {
       if (!wants(endpoint.events, payload.type)) continue;
-      const write = storage
-        .enqueue(queueOf(endpoint), payload)
-        .then(() => kick(endpoint))
-        .catch((error: unknown) => logger.error('webhook outbox write failed', { event: payload.type, endpoint: endpoint.id, error, category: 'storage' }))
-        .finally(() => pending.delete(write));
-      pending.add(write);
+      const list = buffered.get(endpoint);
+      if (list) list.push(payload);
+      else buffered.set(endpoint, [payload]);
+    }
+    // setImmediate, not a microtask: a loop emitting many events finishes first and they share one write.
+    if (buffered.size > 0 && !flushScheduled) {
+      flushScheduled = true;
+      track(new Promise<void>((resolve) => setImmediate(resolve)).then(flush));
     }
   });
 
+  async function flush(): Promise<void> {
+    flushScheduled = false;
+    const batches = [...buffered];
+    buffered.clear();
+    await Promise.all(
+      batches.map(async ([endpoint, payloads]) => {
+        for (let from = 0; from < payloads.length; from += WRITE_BATCH) {
+          const chunk = payloads.slice(from, from + WRITE_BATCH);
+          try {
+            await storage.enqueueMany(queueOf(endpoint), chunk);
+          } catch (error) {
+            logger.error('webhook outbox write failed', { events: chunk.length, event: chunk[0]?.type, endpoint: endpoint.id, error, category: 'storage' });
+          }
+        }
+        kick(endpoint);
+      }),
+    );
+  }
+
   const kick = (endpoint: WebhookEndpoint) => {
-    if (halted || draining.has(endpoint.id) || (pausedUntil.get(endpoint.id) ?? 0) > Date.now()) return;
-    const run = drain(endpoint)
+    if (halted || dispatcher.pausedUntil(endpoint.id) > Date.now()) return;
+    if (draining.has(endpoint.id)) {
+      rekick.add(endpoint.id);
+      return;
+    }
+    const run = dispatcher
+      .drain(endpoint)
+      .then((state) => {
+        if (state === 'more') rekick.add(endpoint.id);
+      })
       .catch((error: unknown) => void logger.error('webhook dispatcher failed', { endpoint: endpoint.id, error, category: 'internal' }))
-      .finally(() => draining.delete(endpoint.id));
+      .finally(() => {
+        draining.delete(endpoint.id);
+        if (rekick.delete(endpoint.id)) kick(endpoint);
+      });
     draining.set(endpoint.id, run);
   };
-
-  async function drain(endpoint: WebhookEndpoint): Promise<void> {
-    if (await storage.get(DISABLED, endpoint.id)) return;
-    for (let round = 0; round < 100 && !halted; round += 1) {
-      const items = await storage.claim<WebhookPayload>(queueOf(endpoint), { max: BATCH, leaseMs: settings.timeoutMs + 5000 });
-      if (items.length === 0) return;
-      for (const item of items) {
-        if (halted) return; // unacknowledged items come back when their lease ends
-        const body = JSON.stringify(item.payload);
-        const headers = { 'content-type': 'application/json', 'user-agent': 'claude-code-mcp-webhooks', ...endpoint.headers, ...signedHeaders(endpoint.secrets, item.payload.id, body) };
-        const started = process.hrtime.bigint();
-        const result = await deliver({ url: endpoint.url, body, headers, timeoutMs: settings.timeoutMs, allowPrivate: settings.allowPrivate });
-        metrics?.webhookDeliveryDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        const next = await settle(endpoint, item, result);
-        if (next === 'stop') return;
-      }
-    }
-  }
-
-  /** Acts on one attempt's result; `stop` ends this drain (endpoint paused or disabled). */
-  async function settle(endpoint: WebhookEndpoint, item: { id: string; payload: WebhookPayload; attempts: number; enqueuedAt: number }, result: DeliveryResult): Promise<'next' | 'stop'> {
-    const queue = queueOf(endpoint);
-    const type = item.payload.type;
-    switch (result.kind) {
-      case 'delivered':
-        await storage.ack(queue, item.id);
-        metrics?.webhookDeliveries.inc({ event: type, outcome: 'delivered' });
-        return 'next';
-      case 'gone':
-        await storage.set(DISABLED, endpoint.id, { url: endpoint.url, at: new Date().toISOString(), status: 410 });
-        logger.warn('webhook endpoint answered 410 Gone: disabled', { endpoint: endpoint.id, url: endpoint.url, category: 'upstream' });
-        await deadLetter(endpoint, item, '410 Gone: endpoint disabled');
-        return 'stop';
-      case 'rejected':
-        logger.warn('webhook delivery rejected', { endpoint: endpoint.id, event: type, id: item.payload.id, reason: result.reason, category: 'upstream' });
-        await deadLetter(endpoint, item, result.reason);
-        return 'next';
-      case 'retry': {
-        const attempts = item.attempts + 1;
-        if (attempts >= settings.maxAttempts || Date.now() - item.enqueuedAt >= settings.maxAgeMs) {
-          await deadLetter(endpoint, item, `gave up after ${attempts} attempts: ${result.reason}`);
-          return 'next';
-        }
-        const delayMs = backoffMs(settings.retryBaseMs, item.attempts);
-        await storage.retry(queue, item.id, { delayMs });
-        metrics?.webhookDeliveries.inc({ event: type, outcome: 'retry' });
-        logger.info('webhook delivery failed; retrying', { endpoint: endpoint.id, event: type, id: item.payload.id, attempt: attempts, delayMs, reason: result.reason });
-        // A failing endpoint is paused, not hammered: one attempt per backoff period.
-        pausedUntil.set(endpoint.id, Date.now() + delayMs);
-        return 'stop';
-      }
-    }
-  }
-
-  async function deadLetter(endpoint: WebhookEndpoint, item: { id: string; payload: WebhookPayload; attempts: number }, reason: string): Promise<void> {
-    const letter: DeadLetter = { endpointId: endpoint.id, url: endpoint.url, payload: item.payload, attempts: item.attempts + 1, reason, deadAt: new Date().toISOString() };
-    await storage.set(DLQ, `${item.payload.id}:${endpoint.id}`, letter, DLQ_TTL_SECONDS);
-    await storage.ack(queueOf(endpoint), item.id);
-    metrics?.webhookDeliveries.inc({ event: item.payload.type, outcome: 'dead_letter' });
-  }
 
   const poll = setInterval(() => endpoints.forEach(kick), settings.pollMs ?? 250);
   poll.unref();
@@ -188,11 +176,13 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
     stop() {
       stopping ??= (async () => {
         halted = true;
-        await Promise.allSettled([...pending]);
+        // Events emitted while the last writes run (server.shutdown, sessions ending) are written too.
+        while (pending.size > 0) await Promise.allSettled([...pending]);
         stopped = true;
         clearInterval(poll);
         unsubscribe();
-        await Promise.allSettled([...draining.values()]);
+        while (draining.size > 0) await Promise.allSettled([...draining.values()]);
+        deliverer.close();
       })();
       return stopping;
     },

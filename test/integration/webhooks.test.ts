@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
 import { isDisabled, listDeadLetters, replayDeadLetter } from '../../server/webhooks/webhook-service.js';
@@ -21,29 +24,48 @@ interface Receiver {
   url: string;
   port: number;
   deliveries: Delivery[];
+  /** Most requests open at once (received, not yet answered). */
+  peakOpen: () => number;
+  /** TCP connections the dispatcher opened. */
+  connections: () => number;
   close(): Promise<void>;
 }
 
-async function startReceiver(answer: (delivery: Delivery, index: number) => number | 'hang' = () => 204, port = 0): Promise<Receiver> {
+async function startReceiver(
+  answer: (delivery: Delivery, index: number) => number | 'hang' = () => 204,
+  port = 0,
+  { answerAfterMs = 0 }: { answerAfterMs?: number } = {},
+): Promise<Receiver> {
   const deliveries: Delivery[] = [];
+  let open = 0;
+  let peakOpen = 0;
+  let connections = 0;
   const server: Server = createServer((req, res) => {
     let body = '';
+    open += 1;
+    peakOpen = Math.max(peakOpen, open);
     req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
       const delivery: Delivery = { headers: req.headers, body, payload: JSON.parse(body) as Delivery['payload'] };
       deliveries.push(delivery);
       const status = answer(delivery, deliveries.length - 1);
       if (status === 'hang') return;
-      res.statusCode = status;
-      res.end();
+      setTimeout(() => {
+        open -= 1;
+        res.statusCode = status;
+        res.end();
+      }, answerAfterMs);
     });
   });
+  server.on('connection', () => (connections += 1));
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const bound = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${bound}/hook`,
     port: bound,
     deliveries,
+    peakOpen: () => peakOpen,
+    connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -155,12 +177,62 @@ describe('webhooks', () => {
     expect(byServer('after-gone')).toHaveLength(0);
   });
 
-  it('delivers one endpoint’s events in the order they happened while the receiver is healthy', async () => {
+  it('with WEBHOOK_MAX_IN_FLIGHT=1, delivers one endpoint’s events one at a time, in the order they happened, on one connection', async () => {
     receiver = await startReceiver();
-    server = await startTestServer({ ...FAST, webhookUrl: receiver.url, webhookSecret: [secret()], webhookEvents: ['upstream.restarted'] });
+    server = await startTestServer({ ...FAST, webhookUrl: receiver.url, webhookSecret: [secret()], webhookEvents: ['upstream.restarted'], webhookMaxInFlight: 1 });
     for (let i = 0; i < 20; i += 1) server.container.events.emit('upstream.restarted', { server: 'memory', restartCount: i });
     await waitFor(() => receiver!.deliveries.length === 20, 15_000);
     expect(receiver.deliveries.map((d) => d.payload.data.restartCount)).toEqual([...Array(20).keys()]);
+    expect(receiver.peakOpen()).toBe(1);
+    expect(receiver.connections()).toBe(1); // kept alive between deliveries
+  });
+
+  it('sends a burst through a window of WEBHOOK_MAX_IN_FLIGHT requests on kept-alive connections, each event once, none far ahead of its turn (SQLite outbox)', async () => {
+    const window = 4;
+    const count = 60;
+    receiver = await startReceiver(() => 204, 0, { answerAfterMs: 15 });
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'ccm-webhooks-'));
+    server = await startTestServer({ ...FAST, storage: 'sqlite', dataDir, webhookTimeoutMs: 5000, webhookUrl: receiver.url, webhookSecret: [secret()], webhookEvents: ['upstream.restarted'], webhookMaxInFlight: window });
+    try {
+      for (let i = 0; i < count; i += 1) server.container.events.emit('upstream.restarted', { server: 'memory', restartCount: i });
+      await waitFor(() => receiver!.deliveries.length === count, 15_000);
+      const order = receiver.deliveries.map((d) => d.payload.data.restartCount as number);
+      expect([...order].sort((a, b) => a - b)).toEqual([...Array(count).keys()]);
+      expect(receiver.peakOpen()).toBeLessThanOrEqual(window);
+      expect(receiver.peakOpen()).toBeGreaterThan(1);
+      expect(receiver.connections()).toBeLessThanOrEqual(window);
+      // An event starts only once every event more than `window` places before it has been answered, so none
+      // arrives more than window - 1 places early.
+      order.forEach((n, arrived) => expect(n - arrived).toBeLessThan(window));
+      const deadline = Date.now() + 5000;
+      while ((await server.container.webhooks!.queueDepth()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await server.container.webhooks!.queueDepth()).toBe(0); // every delivered event was acknowledged
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(receiver.deliveries).toHaveLength(count); // and none was sent twice
+    } finally {
+      await server.stop();
+      server = undefined;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a failure inside a window pauses the endpoint; the events behind it go out after the backoff, not after their lease', async () => {
+    const seen = new Set<string>();
+    receiver = await startReceiver((delivery) => {
+      const first = !seen.has(delivery.payload.id);
+      seen.add(delivery.payload.id);
+      return first && delivery.payload.data.restartCount === 5 ? 503 : 204;
+    });
+    // Timeout 3 s: a claim's lease is 11 s, far longer than the whole test may take.
+    server = await startTestServer({ ...FAST, webhookTimeoutMs: 3000, webhookUrl: receiver.url, webhookSecret: [secret()], webhookEvents: ['upstream.restarted'], webhookMaxInFlight: 4 });
+    const started = Date.now();
+    for (let i = 0; i < 40; i += 1) server.container.events.emit('upstream.restarted', { server: 'memory', restartCount: i });
+    await waitFor(() => seen.size === 40, 10_000);
+    expect(Date.now() - started).toBeLessThan(5000);
+    const attempts = (n: number) => receiver!.deliveries.filter((d) => d.payload.data.restartCount === n);
+    expect(attempts(5)).toHaveLength(2);
+    expect(attempts(5)[1]!.payload.id).toBe(attempts(5)[0]!.payload.id);
+    expect(receiver.deliveries).toHaveLength(41); // the others once each
   });
 
   it('refuses loopback and private addresses unless WEBHOOK_ALLOW_PRIVATE=true', async () => {

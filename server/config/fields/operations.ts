@@ -93,10 +93,11 @@ export const operationsFields = {
         events: z.array(z.string()).default([]),
         headers: z.record(z.string(), z.string()).default({}),
         enabled: bool().default(true),
+        maxInFlight: int(1, 64).optional(),
       }),
     )
     .default([])
-    .describe('Webhook endpoints `{url, secret (one or two whsec_ secrets), events, headers, enabled}`: an array in the config file, a JSON array in env.')
+    .describe('Webhook endpoints `{url, secret (one or two whsec_ secrets), events, headers, enabled, maxInFlight}`: an array in the config file, a JSON array in env.')
     .register(fieldMeta, {
       env: 'WEBHOOK_ENDPOINTS',
       group: 'Operations',
@@ -108,6 +109,11 @@ export const operationsFields = {
     .default(false)
     .describe('Allow webhook deliveries to loopback, private and link-local addresses (refused by default).')
     .register(fieldMeta, { env: 'WEBHOOK_ALLOW_PRIVATE', group: 'Operations' }),
+  /** Deliveries in flight at once per endpoint; 1 keeps strict order while the receiver answers 2xx. */
+  webhookMaxInFlight: int(1, 64)
+    .default(8)
+    .describe('Most webhook deliveries in flight at once per endpoint (started in outbox order); 1 sends one at a time, in strict order.')
+    .register(fieldMeta, { env: 'WEBHOOK_MAX_IN_FLIGHT', group: 'Operations' }),
   /** Time limit of one delivery attempt. */
   webhookTimeoutMs: int(100, 120_000)
     .default(10_000)
