@@ -26,6 +26,8 @@ export interface AuthSettings {
   refreshTokenTtlSeconds: number;
   authCodeTtlSeconds: number;
   signingKeyRotationSeconds: number;
+  /** AUTH_REVOCATION_CHECK_MS: how long a reading of the revocation generation may be reused (0: never). */
+  authRevocationCheckMs: number;
   consentTtlSeconds: number;
   loginSessionTtlSeconds: number;
   oauthStaticClientsPath?: string;
@@ -126,8 +128,8 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
     inactiveTtlSeconds: settings.refreshTokenTtlSeconds * 2,
     metadataDocuments: settings.oauthCimdEnabled ? createClientMetadataDocuments({ allowPrivate: settings.oauthCimdAllowPrivate }) : undefined,
   });
-  // One generation for every credential kind: what this process revokes, its caches see at once.
-  const revocations = createRevocations({ store: storage });
+  // One generation for every credential kind: what this process revokes, its caches see at once whatever the interval.
+  const revocations = createRevocations({ store: storage, checkIntervalMs: settings.authRevocationCheckMs });
   const grants = createGrantStore({ store: storage, refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds, revocations });
   const tokens = createAccessTokens({
     keys,
@@ -206,6 +208,8 @@ export interface ExternalSettings {
   authExternalClientSecret?: string;
   apiKeys: readonly string[];
   apiKeysPath?: string;
+  /** AUTH_REVOCATION_CHECK_MS, for API keys. */
+  authRevocationCheckMs: number;
 }
 
 /**
@@ -239,7 +243,12 @@ export function createExternalResourceServer(options: {
       resourceMetadataUrl: own.resourceMetadataUrl,
       requiredScopes: MCP_ENDPOINT_SCOPES,
       external,
-      apiKeys: createApiKeyStore(options.storage, configuredApiKeys(settings)),
+      apiKeys: createApiKeyStore(
+        options.storage,
+        configuredApiKeys(settings),
+        Date.now,
+        createRevocations({ store: options.storage, checkIntervalMs: settings.authRevocationCheckMs }),
+      ),
     }),
   };
 }

@@ -38,6 +38,17 @@ export const authFields = {
     .default(30 * 86_400)
     .describe('Age in seconds after which a new token-signing key (ES256) takes over; the old one is published until its tokens expire.')
     .register(fieldMeta, { env: 'SIGNING_KEY_ROTATION_SECONDS', group: 'Auth' }),
+  /**
+   * How long a process may reuse its last reading of the shared revocation generation (a storage key every
+   * revocation moves). 0 reads it on every authenticated request, so a revocation made anywhere (another replica, the
+   * `clients`/`keys`/`users` commands) takes effect on the very next request (RFC 7009 §2, checklist J.52). A
+   * positive value saves that read (a Redis round trip) at the price of revocations made by another process taking
+   * up to this long to reach this one; revocations made by this process take effect at once either way.
+   */
+  authRevocationCheckMs: int(0, 60_000)
+    .default(0)
+    .describe('How long (ms) a replica may reuse its last check for revocations made by other processes; 0 checks on every request.')
+    .register(fieldMeta, { env: 'AUTH_REVOCATION_CHECK_MS', group: 'Auth' }),
   /** How long a user's consent to a client is remembered. */
   consentTtlSeconds: int(0, 365 * 86_400)
     .default(90 * 86_400)

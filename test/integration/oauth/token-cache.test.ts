@@ -25,11 +25,32 @@ function initialize(mcpUrl: string, token: string): Promise<number> {
 
 describe('remembered access tokens on an in-process server', () => {
   let server: TestServer;
+  let slowChecks: TestServer;
   beforeAll(async () => {
     server = await startOAuthServer();
+    slowChecks = await startOAuthServer({ authRevocationCheckMs: 60_000 });
   });
   afterAll(async () => {
     await server.stop();
+    await slowChecks.stop();
+  });
+
+  it('with AUTH_REVOCATION_CHECK_MS, a revocation made through this process still applies on the next request', async () => {
+    const registered = await fetch(`${slowChecks.url}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'ci', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', scope: 'mcp:tools' }),
+    });
+    const client = (await registered.json()) as { client_id: string; client_secret: string };
+    const credentials = { client_id: client.client_id, client_secret: client.client_secret };
+    const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+    const issue = async () => ((await (await fetch(`${slowChecks.url}/token`, form({ grant_type: 'client_credentials', scope: 'mcp:tools', ...credentials }))).json()) as { access_token: string }).access_token;
+    const [first, second] = [await issue(), await issue()];
+    expect(await initialize(slowChecks.mcpUrl, first)).toBe(200);
+    expect(await initialize(slowChecks.mcpUrl, second)).toBe(200);
+    expect((await fetch(`${slowChecks.url}/revoke`, form({ token: first, token_type_hint: 'access_token', ...credentials }))).status).toBe(200);
+    expect(await initialize(slowChecks.mcpUrl, first)).toBe(401);
+    expect(await initialize(slowChecks.mcpUrl, second)).toBe(200);
   });
 
   it('a token that expires while remembered is refused from its expiry (plus the 5 s skew) on', async () => {
@@ -56,6 +77,28 @@ describe('remembered access tokens on an in-process server', () => {
   });
 });
 
+/** A `serve` process on SQLite in `sandbox`, a client_credentials client of it, and a fresh access token. */
+async function servingProcess(sandbox: Sandbox, extraEnv: Record<string, string> = {}) {
+  const env = sandbox.env({ STORAGE: 'sqlite', AUTH_MODE: 'oauth', AUTH_INITIAL_ADMIN: 'false', ...extraEnv });
+  const served = spawnCli(['serve'], { env, cwd: sandbox.cwd });
+  const listening = await waitFor(() => served.logLines().find((line) => line.message === 'listening'), 'listening');
+  const url = `http://127.0.0.1:${Number(listening.port)}`;
+  const registered = await fetch(`${url}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: 'ci', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', scope: 'mcp:tools' }),
+  });
+  const client = (await registered.json()) as { client_id: string; client_secret: string };
+  const issued = await fetch(`${url}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret, scope: 'mcp:tools' }),
+  });
+  const { access_token: token } = (await issued.json()) as { access_token: string };
+  const revokeClient = () => runCli(['clients', 'revoke', client.client_id], { env, cwd: sandbox.cwd });
+  return { mcpUrl: `${url}/mcp`, token, revokeClient };
+}
+
 describe('revocation by another process sharing the storage', () => {
   let sandbox: Sandbox;
   afterEach(async () => {
@@ -65,28 +108,21 @@ describe('revocation by another process sharing the storage', () => {
 
   it('`clients revoke` run beside a serving process fails its remembered token on the next request', async () => {
     sandbox = createSandbox();
-    const env = sandbox.env({ STORAGE: 'sqlite', AUTH_MODE: 'oauth', AUTH_INITIAL_ADMIN: 'false' });
-    const served = spawnCli(['serve'], { env, cwd: sandbox.cwd });
-    const listening = await waitFor(() => served.logLines().find((line) => line.message === 'listening'), 'listening');
-    const url = `http://127.0.0.1:${Number(listening.port)}`;
+    const { mcpUrl, token, revokeClient } = await servingProcess(sandbox);
+    expect(await initialize(mcpUrl, token)).toBe(200);
+    expect(await initialize(mcpUrl, token)).toBe(200);
+    expect((await revokeClient()).stdout).toContain('revoked 1 grant(s)');
+    expect(await initialize(mcpUrl, token)).toBe(401);
+  });
 
-    const registered = await fetch(`${url}/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_name: 'ci', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', scope: 'mcp:tools' }),
-    });
-    const client = (await registered.json()) as { client_id: string; client_secret: string };
-    const issued = await fetch(`${url}/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret, scope: 'mcp:tools' }),
-    });
-    const { access_token: token } = (await issued.json()) as { access_token: string };
-    expect(await initialize(`${url}/mcp`, token)).toBe(200);
-    expect(await initialize(`${url}/mcp`, token)).toBe(200);
-
-    const revoked = await runCli(['clients', 'revoke', client.client_id], { env, cwd: sandbox.cwd });
-    expect(revoked.stdout).toContain('revoked 1 grant(s)');
-    expect(await initialize(`${url}/mcp`, token)).toBe(401);
+  it('with AUTH_REVOCATION_CHECK_MS, another process\'s revocation is refused within that bound', async () => {
+    sandbox = createSandbox();
+    const { mcpUrl, token, revokeClient } = await servingProcess(sandbox, { AUTH_REVOCATION_CHECK_MS: '1500' });
+    expect(await initialize(mcpUrl, token)).toBe(200);
+    expect((await revokeClient()).stdout).toContain('revoked 1 grant(s)');
+    const revokedAt = Date.now();
+    await waitFor(async () => (await initialize(mcpUrl, token)) === 401, 'the revoked token refused', 10_000);
+    // The bound, plus the time one refused request takes on a loaded machine.
+    expect(Date.now() - revokedAt).toBeLessThan(1500 + 1000);
   });
 });
