@@ -1,22 +1,27 @@
 /**
- * Operations benchmark: `npm run bench:ops [-- --seconds 4 --rounds 2 --concurrency 8 --events 5000 --storage sqlite]`.
+ * Operations benchmark: `npm run bench:ops [-- --seconds 4 --rounds 2 --concurrency 8 --events 5000 --storage sqlite
+ * --max-in-flight 8 --only calls|webhooks]`.
  *
  * 1. `tools/call server_status` throughput over Streamable HTTP with rate limits + webhooks + /metrics on versus off,
  *    in alternating rounds on two in-process servers (the HTTP and tool instrumentation that feeds /health and
  *    /metrics is part of both: it is always wired). Target: on >= 0.95x off.
- * 2. The webhook dispatcher: N events emitted on the bus of a server with SQLite storage, delivered signed to a local
- *    receiver; events/s from the first emit to the last unique delivery, and loss. Target: >= 1,000 events/s, 0 lost.
+ * 2. The webhook dispatcher: N events emitted on the bus of a server with SQLite storage (or `--storage memory|redis`),
+ *    delivered signed to a local receiver; events/s from the first emit to the last unique delivery, loss,
+ *    duplicates and what the receiver saw (peak requests in flight, connections). Target: >= 1,000 events/s, 0 lost.
+ *
+ * Both parts print the load average: the figures are only comparable between runs on a similarly loaded machine.
  *
  * Prints Markdown to stdout, writes nothing into the repository, exits 0: it measures, it does not test.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Redis } from 'ioredis';
 import { configSchema, type Config } from '../server/config/schema.js';
 import { createSilentLogger } from '../server/logging/logger.js';
 import { startHttpServer, type RunningHttpServer } from '../server/runtime.js';
@@ -29,13 +34,19 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     events: { type: 'string', default: '5000' },
     storage: { type: 'string', default: 'sqlite' },
+    'max-in-flight': { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const CONCURRENCY = Number(values.concurrency);
 const EVENTS = Number(values.events);
-const STORAGE = values.storage as 'sqlite' | 'memory';
+const STORAGE = values.storage as 'sqlite' | 'memory' | 'redis';
+/** WEBHOOK_MAX_IN_FLIGHT for the dispatcher run; the configured default when omitted. */
+const MAX_IN_FLIGHT = values['max-in-flight'] === undefined ? undefined : Number(values['max-in-flight']);
+/** `calls` or `webhooks` to run one part only. */
+const ONLY = values.only as 'calls' | 'webhooks' | undefined;
 const log = (text: string) => process.stderr.write(`${text}\n`);
 
 function config(overrides: Partial<Config>): Config {
@@ -43,26 +54,64 @@ function config(overrides: Partial<Config>): Config {
   return Object.freeze(configSchema.parse({ storage: 'memory', port: 0, host: '127.0.0.1', dataDir, authMode: 'none', logLevel: 'error', ...overrides }));
 }
 
-async function receiver(): Promise<{ url: string; ids: Set<string>; deliveries: () => number; close(): Promise<void> }> {
+/** What the local receiver saw. */
+interface Sink {
+  url: string;
+  /** Distinct `webhook-id`s received. */
+  ids: Set<string>;
+  /** Requests received, duplicates included. */
+  deliveries: () => number;
+  /** Most requests open at once. */
+  peakInFlight: () => number;
+  /** TCP connections opened to it. */
+  connections: () => number;
+  close(): Promise<void>;
+}
+
+async function receiver(): Promise<Sink> {
   const ids = new Set<string>();
   let deliveries = 0;
+  let inFlight = 0;
+  let peakInFlight = 0;
+  let connections = 0;
   const server = createServer((req, res) => {
     const id = req.headers['webhook-id'];
+    inFlight += 1;
+    peakInFlight = Math.max(peakInFlight, inFlight);
     req.resume().on('end', () => {
       deliveries += 1;
+      inFlight -= 1;
       if (typeof id === 'string') ids.add(id);
       res.statusCode = 204;
       res.end();
     });
   });
+  server.on('connection', () => (connections += 1));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     ids,
     deliveries: () => deliveries,
+    peakInFlight: () => peakInFlight,
+    connections: () => connections,
     close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
   };
 }
+
+/** Deletes what the run left in Redis (queue counters, server bookkeeping) under its own key prefix. */
+async function removeRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
+      if (keys.length > 0) await redis.del(...keys);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The load averages (1, 5, 15 min), which the figures should be read against when the machine is shared. */
+const load = () => loadavg().map((value) => value.toFixed(2)).join(' / ');
 
 /** Calls/s of `concurrency` clients calling server_status in a loop for `seconds`. */
 async function throughput(server: RunningHttpServer): Promise<number> {
@@ -87,10 +136,10 @@ async function throughput(server: RunningHttpServer): Promise<number> {
   return calls / SECONDS;
 }
 
-async function main(): Promise<void> {
+/** Part 1: tools/call with operations on and off, alternating rounds. Returns Markdown lines. */
+async function callsPart(sink: Sink, secret: string): Promise<string[]> {
   const logger = createSilentLogger();
-  const sink = await receiver();
-  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const loadBefore = load();
   const off = await startHttpServer(config({ metricsEnabled: false, webhooksEnabled: false, rateLimitEnabled: false }), { logger });
   const on = await startHttpServer(
     config({ rateLimitEnabled: true, rateLimitRequests: 10_000_000, rateLimitToolPoints: 10_000_000, rateLimitGlobalRequests: 100_000_000, webhookUrl: sink.url, webhookSecret: [secret], webhookAllowPrivate: true }),
@@ -110,42 +159,86 @@ async function main(): Promise<void> {
   }
   await off.close('bench');
   await on.close('bench');
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  // An even count has two middle values; their mean, not the upper one, is the median.
+  const median = sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return [
+    `### tools/call throughput, operations on vs off (${CONCURRENCY} clients, ${SECONDS} s per cell)`,
+    '',
+    '| round | off (calls/s) | on (calls/s) | on / off |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+    '',
+    `Median ratio ${median.toFixed(3)} — target >= 0.95: ${median >= 0.95 ? 'met' : 'NOT met'}. Load average (1/5/15 min) before ${loadBefore}, after ${load()}.`,
+    '',
+  ];
+}
 
+/** Part 2: N events emitted on the bus at once, delivered to the local receiver. Returns Markdown lines. */
+async function webhooksPart(sink: Sink, secret: string): Promise<string[]> {
+  const logger = createSilentLogger();
   log(`webhooks: ${EVENTS} events`);
+  const loadBefore = load();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ccm-bench-wh-'));
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redisKeyPrefix = `ccm-bench:${randomUUID()}:`;
+  const storage = STORAGE === 'redis' ? { storage: 'redis', redisUrl, redisKeyPrefix } : { storage: STORAGE };
   const hooks = await startHttpServer(
-    Object.freeze(configSchema.parse({ storage: STORAGE, port: 0, host: '127.0.0.1', dataDir, authMode: 'none', webhookUrl: sink.url, webhookSecret: [secret], webhookAllowPrivate: true, webhookEvents: ['upstream.restarted'] })),
+    Object.freeze(
+      configSchema.parse({
+        ...storage,
+        port: 0,
+        host: '127.0.0.1',
+        dataDir,
+        authMode: 'none',
+        webhookUrl: sink.url,
+        webhookSecret: [secret],
+        webhookAllowPrivate: true,
+        webhookEvents: ['upstream.restarted'],
+        ...(MAX_IN_FLIGHT === undefined ? {} : { webhookMaxInFlight: MAX_IN_FLIGHT }),
+      }),
+    ),
     { logger },
   );
-  const before = sink.ids.size;
+  const window = hooks.container.config.webhookMaxInFlight;
+  const [idsBefore, deliveriesBefore, connectionsBefore] = [sink.ids.size, sink.deliveries(), sink.connections()];
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < EVENTS; i += 1) hooks.container.events.emit('upstream.restarted', { server: 'bench', restartCount: i });
   const deadline = Date.now() + 120_000;
-  while (sink.ids.size - before < EVENTS && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (sink.ids.size - idsBefore < EVENTS && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   const seconds = (performance.now() - started) / 1000;
-  const delivered = sink.ids.size - before;
+  const cpu = process.cpuUsage(cpuBefore);
+  const delivered = sink.ids.size - idsBefore;
+  const duplicates = sink.deliveries() - deliveriesBefore - delivered;
+  // Acknowledgements trail the last answer by one batch; an outbox left non-empty would mean events were kept twice.
+  const drainDeadline = Date.now() + 10_000;
+  while ((await hooks.container.webhooks!.queueDepth()) > 0 && Date.now() < drainDeadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  const leftInOutbox = await hooks.container.webhooks!.queueDepth();
   await hooks.close('bench');
-  await sink.close();
   rmSync(dataDir, { recursive: true, force: true });
-
-  const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+  if (STORAGE === 'redis') await removeRedisKeys(redisUrl, redisKeyPrefix);
   const rate = delivered / seconds;
-  process.stdout.write(
-    [
-      `### tools/call throughput, operations on vs off (${CONCURRENCY} clients, ${SECONDS} s per cell)`,
-      '',
-      '| round | off (calls/s) | on (calls/s) | on / off |',
-      '| --- | --- | --- | --- |',
-      ...rows,
-      '',
-      `Median ratio ${median.toFixed(3)} — target >= 0.95: ${median >= 0.95 ? 'met' : 'NOT met'}.`,
-      '',
-      `### Webhook dispatcher (${STORAGE} outbox, one endpoint, local receiver)`,
-      '',
-      `${delivered}/${EVENTS} events delivered (${EVENTS - delivered} lost) in ${seconds.toFixed(2)} s: ${rate.toFixed(0)} events/s — target >= 1,000/s with 0 lost: ${rate >= 1000 && delivered === EVENTS ? 'met' : 'NOT met'}.`,
-      '',
-    ].join('\n'),
-  );
+  return [
+    `### Webhook dispatcher (${STORAGE} outbox, one endpoint, local receiver, WEBHOOK_MAX_IN_FLIGHT=${window})`,
+    '',
+    `${delivered}/${EVENTS} events delivered (${EVENTS - delivered} lost, ${duplicates} duplicates, ${leftInOutbox} left in the outbox) in ${seconds.toFixed(2)} s: ` +
+      `${rate.toFixed(0)} events/s — target >= 1,000/s with 0 lost: ${rate >= 1000 && delivered === EVENTS ? 'met' : 'NOT met'}.`,
+    `CPU time of the process (dispatcher and receiver together) ${((cpu.user + cpu.system) / EVENTS).toFixed(0)} µs per event, which the load of other processes inflates less than events/s. ` +
+      `Receiver: peak requests open at once ${sink.peakInFlight()}, connections ${sink.connections() - connectionsBefore}. Load average (1/5/15 min) before ${loadBefore}, after ${load()}.`,
+    '',
+  ];
+}
+
+async function main(): Promise<void> {
+  const sink = await receiver();
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const lines: string[] = [];
+  if (ONLY !== 'webhooks') lines.push(...(await callsPart(sink, secret)));
+  if (ONLY !== 'calls') lines.push(...(await webhooksPart(sink, secret)));
+  await sink.close();
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 await main();
