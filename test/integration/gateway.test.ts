@@ -179,6 +179,23 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
     }
   });
 
+  it('passes a JSON-RPC error the upstream answers through with its code and data, on both endpoints', async () => {
+    for (const [url, name] of [[server.mcpUrl, 'fx__over_quota'], [`${server.url}/servers/fx/mcp`, 'over_quota']] as const) {
+      const client = await connect(url);
+      try {
+        const failure = await client.callTool({ name, arguments: {} }).then(
+          () => undefined,
+          (error: unknown) => error as { code?: number; message?: string; data?: { retryAfterSeconds?: number } },
+        );
+        expect(failure?.code).toBe(-32050);
+        expect(failure?.message).toContain('quota exceeded');
+        expect(failure?.data).toEqual({ retryAfterSeconds: 60 });
+      } finally {
+        await client.close();
+      }
+    }
+  });
+
   it('serves one upstream unprefixed at /servers/{name}/mcp and /servers/{name}/sse', async () => {
     const client = await connect(`${server.url}/servers/fx/mcp`);
     try {
