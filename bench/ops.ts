@@ -113,8 +113,11 @@ async function removeRedisKeys(url: string, prefix: string): Promise<void> {
 /** The load averages (1, 5, 15 min), which the figures should be read against when the machine is shared. */
 const load = () => loadavg().map((value) => value.toFixed(2)).join(' / ');
 
-/** Calls/s of `concurrency` clients calling server_status in a loop for `seconds`. */
-async function throughput(server: RunningHttpServer): Promise<number> {
+/**
+ * Calls/s of `concurrency` clients calling server_status in a loop for `seconds`, and the process CPU time per call
+ * (clients and server together: the clients' share is the same with operations on and off).
+ */
+async function throughput(server: RunningHttpServer): Promise<{ rate: number; cpuUs: number }> {
   const clients = await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       const client = new Client({ name: 'bench-ops', version: '1.0.0' });
@@ -123,6 +126,7 @@ async function throughput(server: RunningHttpServer): Promise<number> {
     }),
   );
   let calls = 0;
+  const cpuBefore = process.cpuUsage();
   const until = Date.now() + SECONDS * 1000;
   await Promise.all(
     clients.map(async (client) => {
@@ -132,8 +136,16 @@ async function throughput(server: RunningHttpServer): Promise<number> {
       }
     }),
   );
+  const cpu = process.cpuUsage(cpuBefore);
   await Promise.all(clients.map((client) => client.close()));
-  return calls / SECONDS;
+  return { rate: calls / SECONDS, cpuUs: (cpu.user + cpu.system) / calls };
+}
+
+/** The median; the mean of the two middle values for an even count. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** Part 1: tools/call with operations on and off, alternating rounds. Returns Markdown lines. */
@@ -147,30 +159,32 @@ async function callsPart(sink: Sink, secret: string): Promise<string[]> {
   );
   const rows: string[] = [];
   const ratios: number[] = [];
+  const cpuRatios: number[] = [];
   await throughput(off); // warm-up
   await throughput(on);
   for (let round = 1; round <= ROUNDS; round += 1) {
-    log(`round ${round}: off`);
-    const offRate = await throughput(off);
-    log(`round ${round}: on`);
-    const onRate = await throughput(on);
-    ratios.push(onRate / offRate);
-    rows.push(`| ${round} | ${offRate.toFixed(0)} | ${onRate.toFixed(0)} | ${(onRate / offRate).toFixed(3)} |`);
+    // Alternate which goes first, so a load change during a round does not always favour the same side.
+    log(`round ${round}`);
+    const [offCell, onCell] = round % 2 ? [await throughput(off), await throughput(on)] : [await throughput(on), await throughput(off)].reverse();
+    ratios.push(onCell!.rate / offCell!.rate);
+    cpuRatios.push(offCell!.cpuUs / onCell!.cpuUs);
+    rows.push(
+      `| ${round} | ${offCell!.rate.toFixed(0)} | ${onCell!.rate.toFixed(0)} | ${(onCell!.rate / offCell!.rate).toFixed(3)} | ${offCell!.cpuUs.toFixed(0)} | ${onCell!.cpuUs.toFixed(0)} | ${(offCell!.cpuUs / onCell!.cpuUs).toFixed(3)} |`,
+    );
   }
   await off.close('bench');
   await on.close('bench');
-  const sorted = [...ratios].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  // An even count has two middle values; their mean, not the upper one, is the median.
-  const median = sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  const ratio = median(ratios);
   return [
     `### tools/call throughput, operations on vs off (${CONCURRENCY} clients, ${SECONDS} s per cell)`,
     '',
-    '| round | off (calls/s) | on (calls/s) | on / off |',
-    '| --- | --- | --- | --- |',
+    '| round | off (calls/s) | on (calls/s) | on / off | off (CPU µs/call) | on (CPU µs/call) | off / on CPU |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    `Median ratio ${median.toFixed(3)} — target >= 0.95: ${median >= 0.95 ? 'met' : 'NOT met'}. Load average (1/5/15 min) before ${loadBefore}, after ${load()}.`,
+    `Median throughput ratio ${ratio.toFixed(3)} — target >= 0.95: ${ratio >= 0.95 ? 'met' : 'NOT met'}. ` +
+      `Median CPU ratio (the throughput ratio a CPU-bound server would show, less affected by other processes) ${median(cpuRatios).toFixed(3)}. ` +
+      `Load average (1/5/15 min) before ${loadBefore}, after ${load()}.`,
     '',
   ];
 }
