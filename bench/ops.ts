@@ -1,5 +1,5 @@
 /**
- * Operations benchmark: `npm run bench:ops [-- --seconds 4 --rounds 2 --concurrency 8 --events 5000 --storage sqlite
+ * Operations benchmark: `npm run bench:ops [-- --seconds 4 --rounds 5 --concurrency 8 --events 5000 --storage sqlite
  * --max-in-flight 8 --only calls|webhooks]`.
  *
  * 1. `tools/call server_status` throughput over Streamable HTTP with rate limits + webhooks + /metrics on versus off,
@@ -30,7 +30,7 @@ const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     seconds: { type: 'string', default: '4' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '8' },
     events: { type: 'string', default: '5000' },
     storage: { type: 'string', default: 'sqlite' },
