@@ -228,7 +228,8 @@ describe('webhooks', () => {
     const started = Date.now();
     for (let i = 0; i < 40; i += 1) server.container.events.emit('upstream.restarted', { server: 'memory', restartCount: i });
     await waitFor(() => seen.size === 40, 10_000);
-    expect(Date.now() - started).toBeLessThan(5000);
+    // Waiting out the lease would take at least 11 s; the margin below it is for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(9000);
     const attempts = (n: number) => receiver!.deliveries.filter((d) => d.payload.data.restartCount === n);
     expect(attempts(5)).toHaveLength(2);
     expect(attempts(5)[1]!.payload.id).toBe(attempts(5)[0]!.payload.id);
