@@ -1,11 +1,17 @@
 /**
  * `npm run bench:auth`: what authentication costs. Two servers in their own processes, identical but for AUTH_MODE:
- * `none` and `oauth` (the built-in authorization server, RFC 9068 JWT access tokens verified on every request).
+ * `none` and `oauth` (the built-in authorization server, RFC 9068 JWT access tokens checked on every request).
  * Measures `tools/call server_status` throughput with the same v1 client on both, interleaved, medians of rounds,
- * and the token endpoint's requests/s (client_credentials). Prints Markdown; exit code 0 whatever the verdicts.
+ * the token endpoint's requests/s (client_credentials), and, in this process, what authenticating one request costs
+ * (a token's first use, with its signature check, and a remembered token). Prints Markdown; exit code 0 whatever the
+ * verdicts.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createAuthServer } from '../server/auth/auth-server.js';
+import { configSchema } from '../server/config/schema.js';
+import { createStorage } from '../server/storage/create-storage.js';
 import { median, percentile, runCell, type CellResult, type Target } from './support/load.js';
 import { createSandbox, stopAllChildren } from './support/processes.js';
 import { fixed, table, verdict, whole } from './support/report.js';
@@ -67,6 +73,32 @@ async function tokenEndpoint(baseUrl: string, form: URLSearchParams, concurrency
   return { perSec: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
+/**
+ * Authentication alone, in this process, on SQLite storage as the servers use: the bearer authenticator of the
+ * built-in authorization server against `tokens` distinct tokens once each (first use: signature check, grant and
+ * revocation reads) and one token `repeats` times (remembered: a hash and the revocation-generation read).
+ */
+async function authenticationCost(dir: string, tokens: number, repeats: number) {
+  const config = configSchema.parse({ storage: 'sqlite', dataDir: dir, authMode: 'oauth' });
+  const storage = await createStorage({ kind: 'sqlite', path: path.join(dir, 'auth-cost.db') });
+  try {
+    const auth = createAuthServer({ settings: config, storage, publicUrl: 'http://127.0.0.1:1', mcpPathPrefix: config.mcpPathPrefix });
+    const grant = await auth.grants.create({ clientId: 'bench', subject: 'bench', scopes: ['mcp:tools'], resource: auth.urls.resource, kind: 'client_credentials' });
+    const presented = await Promise.all(
+      Array.from({ length: tokens }, async () => ({ authorization: `Bearer ${await auth.tokens.issue(grant)}`, tokenInQuery: false })),
+    );
+    let started = performance.now();
+    for (const one of presented) await auth.authenticate(one);
+    const firstUseUs = ((performance.now() - started) * 1000) / tokens;
+    started = performance.now();
+    for (let i = 0; i < repeats; i += 1) await auth.authenticate(presented[0]!);
+    const rememberedUs = ((performance.now() - started) * 1000) / repeats;
+    return { firstUseUs, rememberedUs };
+  } finally {
+    await storage.close();
+  }
+}
+
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm run bench:auth does)`);
   const sandbox = createSandbox('ccm-bench-auth-');
@@ -103,6 +135,7 @@ async function main(): Promise<void> {
       }),
     );
     const tokenRun = await tokenEndpoint(secured.state.url, form, 8, SECONDS);
+    const cost = await authenticationCost(sandbox.dir('auth-cost'), 2000, 50_000);
     const ratio16 = median(ratios.get(16)!);
     const out = [
       `# Authentication benchmark: claude-code-mcp`,
@@ -118,6 +151,10 @@ async function main(): Promise<void> {
       '## Token endpoint (client_credentials, 8 workers)',
       '',
       table(['requests/s', 'p50 ms', 'p99 ms', 'errors'], [[whole(tokenRun.perSec), fixed(tokenRun.p50, 2), fixed(tokenRun.p99, 2), String(tokenRun.errors)]], ['r', 'r', 'r', 'r']),
+      '',
+      '## Authenticating one request (in this process, SQLite)',
+      '',
+      table(['token', 'µs per request'], [['first use (signature check, grant and revocation reads)', fixed(cost.firstUseUs, 1)], ['remembered (hash, revocation-generation read)', fixed(cost.rememberedUs, 1)]], ['l', 'r']),
       '',
       'Measurement only: the exit code is 0 whatever the verdicts.',
     ];
