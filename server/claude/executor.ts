@@ -11,6 +11,7 @@ import type {
 } from '@anthropic-ai/claude-agent-sdk';
 import type * as AgentSdkModule from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from '../logging/logger.js';
+import { bundledClaudePath } from './claude-cli.js';
 import { requireCli, type ClaudeCli } from './cli-path.js';
 import { spawnChild, waitForExit } from './child-process.js';
 import { ClaudeError } from './errors.js';
@@ -142,6 +143,10 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
   const queue = new RunQueue({ maxConcurrent: options.maxConcurrentRuns, maxQueued: options.maxQueuedRuns });
   const runs = new Map<string, Tracked>();
   let shuttingDown = false;
+  // Named for the SDK when CLAUDE_CLI_PATH is unset: left to itself it picks between its glibc and musl builds on every
+  // query with process.report.getReport(), which blocks the event loop for 5-15 ms. Unset when the package is missing
+  // (a musl system), where the SDK's own lookup applies.
+  const bundled = bundledClaudePath();
 
   const publicView = (run: Tracked): LiveRun => ({
     id: run.id,
@@ -156,7 +161,7 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
 
   async function run(request: RunRequest, hooks: { onQueued?: (run: LiveRun) => void } = {}): Promise<RunOutcome> {
     if (shuttingDown) throw new ClaudeError('busy', 'the server is shutting down');
-    const executable = requireCli(options.cli);
+    const executable = requireCli(options.cli) ?? bundled;
     const queueAbort = new AbortController();
     let resolveSettled!: () => void;
     const tracked: Tracked = {
