@@ -16,7 +16,6 @@ import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { RequestStats } from './metrics/request-stats.js';
 import { toolMetrics } from './metrics/tool-metrics.js';
 import type { ToolCallInterceptor } from './mcp/tool-interceptor.js';
-import { createConfiguredRateLimits } from './limits/configured-rate-limits.js';
 import type { RateLimits } from './limits/rate-limits.js';
 import { configuredEndpoints, createWebhookService, type WebhookService } from './webhooks/webhook-service.js';
 import { createServerFactory, type ServerFactory } from './mcp/server-factory.js';
@@ -153,7 +152,10 @@ export async function createContainer(config: Config, options: ContainerOptions)
     providers,
     'claude-code-mcp: Claude Code and other MCP servers behind one endpoint. Call server_status for its state.',
   );
-  const rateLimits = config.rateLimitEnabled ? await createConfiguredRateLimits({ config, logger, metrics, events }) : undefined;
+  // Loaded only when enabled: rate-limiter-flexible is start-up time a server without limits does not need.
+  const rateLimits = config.rateLimitEnabled
+    ? await (await import('./limits/configured-rate-limits.js')).createConfiguredRateLimits({ config, logger, metrics, events })
+    : undefined;
   let closed = false;
   return {
     config,

@@ -163,14 +163,3 @@ interface Limiter {
   /** Gives back points a refused consumption added. */
   refund(key: string, cost: number): Promise<void>;
 }
-
-/**
- * `RateLimit-Policy` and `RateLimit` header values (draft-ietf-httpapi-ratelimit-headers-09: a named policy with
- * quota `q` and window `w` seconds; remaining `r` and seconds to reset `t`).
- */
-export function rateLimitHeaders(decision: LimitDecision): Record<string, string> {
-  return {
-    'RateLimit-Policy': `"${decision.scope}";q=${decision.limit};w=${decision.windowSeconds}`,
-    RateLimit: `"${decision.scope}";r=${decision.remaining};t=${decision.resetSeconds}`,
-  };
-}

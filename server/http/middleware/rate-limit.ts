@@ -1,8 +1,19 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { AppError, AppErrorCode } from '../../errors/app-error.js';
-import { rateLimitHeaders, type LimitDecision, type RateLimits } from '../../limits/rate-limits.js';
+import type { LimitDecision, RateLimits } from '../../limits/rate-limits.js';
 import type { Caller } from '../../mcp/caller.js';
 import { JsonRpcServerErrorCode } from './error-handler.js';
+
+/**
+ * `RateLimit-Policy` and `RateLimit` header values (draft-ietf-httpapi-ratelimit-headers-09: a named policy with
+ * quota `q` and window `w` seconds; remaining `r` and seconds to reset `t`).
+ */
+export function rateLimitHeaders(decision: LimitDecision): Record<string, string> {
+  return {
+    'RateLimit-Policy': `"${decision.scope}";q=${decision.limit};w=${decision.windowSeconds}`,
+    RateLimit: `"${decision.scope}";r=${decision.remaining};t=${decision.resetSeconds}`,
+  };
+}
 
 /**
  * The key a caller's limits are counted under: the owning client id when authenticated (API key, OAuth token), the
