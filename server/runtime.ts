@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { createApp } from './app.js';
@@ -10,6 +10,9 @@ import { LOCAL_CALLER } from './mcp/caller.js';
 import { createSseEndpoint, type SseEndpoint } from './mcp/sse-endpoint.js';
 import { createStreamableEndpoint, type StreamableEndpoint } from './mcp/streamable-endpoint.js';
 import { createServerEndpoints } from './gateway/server-endpoints.js';
+
+/** Requests held while the server finishes starting; more are answered 503. */
+const MAX_EARLY_REQUESTS = 1_000;
 
 /** A listening HTTP server and how to stop it. */
 export interface RunningHttpServer {
@@ -44,6 +47,15 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   const { logger, sessions, factory, events } = container;
   const http = createServer();
   http.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts, so they close first
+  // The socket listens before the app exists (its port, when 0, names every URL the app serves). Requests that arrive
+  // in between wait for the app instead of being dropped with no answer; past a bound they get 503.
+  let app: RequestListener | undefined;
+  const early: Array<[IncomingMessage, ServerResponse]> = [];
+  http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (app) return app(req, res);
+    if (early.length < MAX_EARLY_REQUESTS) return void early.push([req, res]);
+    res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' }).end(JSON.stringify({ error: 'starting', message: 'The server is starting; retry shortly' }));
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -109,7 +121,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     }
   }
   for (const warning of warnings) logger.warn(warning.toUpperCase(), { host: config.host });
-  const app = createApp({
+  const ready = createApp({
     config,
     logger,
     publicUrl: url,
@@ -129,7 +141,8 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     metrics: { metrics: container.metrics, requestStats: container.requestStats },
     ...(container.rateLimits ? { rateLimits: container.rateLimits } : {}),
   });
-  http.on('request', app);
+  app = ready;
+  for (const [req, res] of early.splice(0)) ready(req, res);
   sessions.start();
   events.emit('server.started', { version: container.version, url, transports: [...container.transports], pid: process.pid });
   logger.info('listening', { url: `${url}${config.mcpPathPrefix}/mcp`, host: config.host, port, storage: container.storage.kind });

@@ -114,6 +114,25 @@ async function openStreamableSession(url: string): Promise<{ reader: ReadableStr
 const messages = (lines: LogLine[]) => lines.map((line) => line.message);
 
 describe('serve in the foreground', () => {
+  it('answers requests that arrive while it is still starting (first start, OAuth on), none left hanging', async () => {
+    const [port] = await freePorts(1);
+    spawnCli(['serve'], { env: sandbox.env({ PORT: String(port), AUTH_MODE: 'oauth', HOST: '127.0.0.1', STORAGE: 'sqlite' }), cwd: sandbox.cwd });
+    const outcomes: string[] = [];
+    const started = Date.now();
+    // Polled from the moment the process starts, so some requests land between listen() and the app being ready.
+    for (;;) {
+      if (Date.now() - started > 15_000) throw new Error(`no 200 within 15 s: ${outcomes.join(', ')}`);
+      const outcome = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(3000) }).then(
+        (response) => String(response.status),
+        (error: Error) => (error.name === 'TimeoutError' ? 'timeout' : 'refused'),
+      );
+      outcomes.push(outcome);
+      if (outcome === '200') break;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(outcomes.filter((outcome) => outcome !== 'refused' && outcome !== '200')).toEqual([]);
+  });
+
   it('SIGTERM closes open SSE and Streamable HTTP streams, ends their sessions and exits 0', async () => {
     const startedAt = Date.now();
     const { server, url } = await serve([], { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS) });
