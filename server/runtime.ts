@@ -49,10 +49,10 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   http.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts, so they close first
   // The socket listens before the app exists (its port, when 0, names every URL the app serves). Requests that arrive
   // in between wait for the app instead of being dropped with no answer; past a bound they get 503.
-  let app: RequestListener | undefined;
+  const serving: { app?: RequestListener } = {};
   const early: Array<[IncomingMessage, ServerResponse]> = [];
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (app) return app(req, res);
+    if (serving.app) return serving.app(req, res);
     if (early.length < MAX_EARLY_REQUESTS) return void early.push([req, res]);
     res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' }).end(JSON.stringify({ error: 'starting', message: 'The server is starting; retry shortly' }));
   });
@@ -141,7 +141,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     metrics: { metrics: container.metrics, requestStats: container.requestStats },
     ...(container.rateLimits ? { rateLimits: container.rateLimits } : {}),
   });
-  app = ready;
+  serving.app = ready;
   for (const [req, res] of early.splice(0)) ready(req, res);
   sessions.start();
   events.emit('server.started', { version: container.version, url, transports: [...container.transports], pid: process.pid });
