@@ -14,7 +14,7 @@ import { callerFromAuthInfo, toAuthInfo, type Caller } from './caller.js';
 import { BoundedEventStore } from './event-store.js';
 import type { ServerFactory } from './server-factory.js';
 import type { SessionRegistry } from './session-registry.js';
-import { serveWebHandler, toBodylessWebRequest, writeWebResponse } from './web-bridge.js';
+import { serveWebHandler, toTransportRequest, writeWebResponse } from './web-bridge.js';
 
 /** Options of {@link createStreamableEndpoint}. */
 export interface StreamableEndpointOptions {
@@ -168,7 +168,7 @@ async function serve(
   res: ServerResponse,
   body: unknown,
 ): Promise<void> {
-  const response = await transport.handleRequest(toBodylessWebRequest(req), { parsedBody: body, authInfo: req.auth });
+  const response = await transport.handleRequest(toTransportRequest(req), { parsedBody: body, authInfo: req.auth });
   await writeWebResponse(response, res);
 }
 
