@@ -14,8 +14,10 @@ export interface GatewayProviderOptions {
   registry: GatewayRegistry;
   logger: Logger;
   /**
-   * Whether a caller may see and call a tool, asked with the aggregated name `{prefix}__{tool}` (so
-   * `gateway:<server>` scopes and per-client patterns apply on every endpoint). Default: everything.
+   * Whether a caller may see and use a prompt (asked with its aggregated name `{prefix}__{prompt}`) or a server's
+   * resources (asked with `{prefix}__*`), so `gateway:<server>` scopes and per-client patterns apply on every
+   * endpoint. Tools are checked by the server factory's tool catalog with each definition's `accessName`.
+   * Default: everything.
    */
   toolAccess?: (caller: Caller, toolName: string) => boolean;
   /** Serve only this upstream, with its own (unprefixed) names: `/servers/{name}/mcp`. */
@@ -71,8 +73,10 @@ interface Desired {
  * `{server}__{prompt}`, and its resources under `{server}+{uri}` (the scheme gains the server name, so URIs stay
  * valid and distinct). With `only`, one upstream with its own names.
  *
- * Each assembled server instance follows the registry: when an upstream goes down its items are removed, when it is
- * up again they come back, and the SDK sends `list_changed` for each change.
+ * Tools are shared definitions (`tools()`), rebuilt when the registry changes; listeners hear only real changes of
+ * the tool set, and the server factory sends `tools/list_changed` to live sessions. Prompts and resources are
+ * registered per instance and follow the registry the same way: when an upstream goes down its items are removed,
+ * when it is up again they come back, and the SDK sends `list_changed` for each change.
  */
 export function createGatewayProvider({ registry, logger, toolAccess, only }: GatewayProviderOptions): ToolProvider {
   let cachedDesired: Desired | undefined;
