@@ -59,6 +59,7 @@ describe('metrics and /health summary', () => {
     await client.callTool({ name: 'slow_count', arguments: { steps: 1, delayMs: 0 } });
     await client.callTool({ name: 'slow_count', arguments: { steps: 1, delayMs: 0 } });
     await client.callTool({ name: 'always_fails', arguments: {} });
+    await client.callTool({ name: 'slow_count', arguments: { steps: 0, delayMs: 0 } }); // invalid arguments: a tool error
     await fetch(`${server.url}/servers/no-such-upstream/mcp/extra/${'x'.repeat(10)}`); // a raw path that must not become a label
   });
 
@@ -114,8 +115,9 @@ describe('metrics and /health summary', () => {
     const text = await scrape();
     expect(sample(text, 'mcp_tool_calls_total', { tool: 'slow_count', outcome: 'ok' })).toBe(2);
     expect(sample(text, 'mcp_tool_calls_total', { tool: 'always_fails', outcome: 'error' })).toBe(1);
-    expect(sample(text, 'mcp_tool_duration_seconds_count', { tool: 'slow_count' })).toBe(2);
-    expect(sample(text, 'mcp_requests_total', { method: 'tools/call', outcome: 'ok' })).toBe(3);
+    expect(sample(text, 'mcp_tool_calls_total', { tool: 'slow_count', outcome: 'error' })).toBe(1);
+    expect(sample(text, 'mcp_tool_duration_seconds_count', { tool: 'slow_count' })).toBe(3);
+    expect(sample(text, 'mcp_requests_total', { method: 'tools/call', outcome: 'ok' })).toBe(4);
     expect(sample(text, 'mcp_requests_total', { method: 'initialize', outcome: 'ok' })).toBe(1);
     expect(sample(text, 'mcp_sessions_active', { transport: 'streamable-http' })).toBe(1);
     expect(sample(text, 'http_request_duration_seconds_count', { route: '/mcp', method: 'POST', status: '200' })).toBeGreaterThanOrEqual(4);
