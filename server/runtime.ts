@@ -120,6 +120,19 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
       }
     }
   }
+  // Provider sign-ins are confirmed on a timer (one pass at a time), so a sign-in revoked at the provider ends its
+  // tokens within about 1.25 x OIDC_RECHECK_MS even if the client never refreshes (checklist L.58).
+  let rechecking: Promise<unknown> | undefined;
+  const recheck =
+    auth?.upstream && config.oidcRecheckMs > 0
+      ? setInterval(() => {
+          rechecking ??= auth
+            .recheckUpstream(config.oidcRecheckMs)
+            .catch((error: unknown) => logger.warn('could not confirm provider sign-ins', { error, category: 'auth' }))
+            .finally(() => (rechecking = undefined));
+        }, Math.max(1_000, Math.floor(config.oidcRecheckMs / 4)))
+      : undefined;
+  recheck?.unref();
   for (const warning of warnings) logger.warn(warning.toUpperCase(), { host: config.host });
   const ready = createApp({
     config,
@@ -158,6 +171,8 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     close(reason = 'shutdown') {
       closing ??= (async () => {
         draining = true;
+        clearInterval(recheck);
+        await rechecking;
         const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
         events.emit('server.shutdown', { reason, uptimeSeconds: Math.round((Date.now() - container.startedAt) / 1000) });
         await streamable.close();

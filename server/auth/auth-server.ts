@@ -84,6 +84,11 @@ export interface AuthServer {
   authorize: AuthorizeService;
   token: TokenService;
   authenticate: BearerAuthenticator;
+  /**
+   * Confirms provider sign-ins not confirmed for `maxAgeMs` and revokes the grants whose sign-in the provider
+   * revoked (checklist L.58); resolves to how many. Nothing to do without OIDC_ISSUER.
+   */
+  recheckUpstream(maxAgeMs: number): Promise<number>;
 }
 
 /** `R` and friends from the public URL: scheme and host lower-cased by URL parsing, no trailing slash. */
@@ -181,6 +186,15 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
       events,
       grantStillValid: upstream ? (grantId) => upstream.stillValid(grantId, settings.refreshTokenTtlSeconds) : undefined,
     }),
+    async recheckUpstream(maxAgeMs) {
+      if (!upstream) return 0;
+      return upstream.recheck(maxAgeMs, async (grantId) => {
+        const grant = await grants.get(grantId);
+        if (!(await grants.revoke(grantId))) return;
+        events?.emit('auth.revoked', { clientId: grant?.clientId ?? '', grantId, reason: 'upstream' });
+        options.logger?.info('grant revoked: the identity provider no longer accepts the sign-in', { grantId, category: 'auth' });
+      });
+    },
     authenticate: createBearerAuthenticator({
       resource: urls.resource,
       resourceMetadataUrl: urls.resourceMetadataUrl,

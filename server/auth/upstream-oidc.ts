@@ -56,6 +56,21 @@ export interface UpstreamOidc {
   link(grantId: string, refreshToken: string, ttlSeconds: number): Promise<void>;
   /** Refreshes the provider grant tied to `grantId` (if any); `false` when the provider refuses (grant revoked there). */
   stillValid(grantId: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Confirms with the provider every linked grant not confirmed for `maxAgeMs`, one at a time, and calls `revoke` for
+   * each the provider refuses. A provider that cannot be reached counts as no answer (checked again next time).
+   * Resolves to the number of grants revoked.
+   */
+  recheck(maxAgeMs: number, revoke: (grantId: string) => Promise<void>): Promise<number>;
+}
+
+/** A provider refresh token tied to one of our grants, with when the provider last confirmed it. */
+interface UpstreamLink {
+  refreshToken: string;
+  /** Epoch ms of the link or of the last successful refresh. */
+  checkedAt?: number;
+  /** Epoch ms at which the link expires with its grant. */
+  expiresAt?: number;
 }
 
 const NS = 'auth:upstream-state';
@@ -142,18 +157,25 @@ export function createUpstreamOidc(options: UpstreamOidcOptions): UpstreamOidc {
     },
 
     async link(grantId, refreshToken, ttlSeconds) {
-      await store.set(LINKS, grantId, { refreshToken }, ttlSeconds);
+      const now = Date.now();
+      await store.set<UpstreamLink>(LINKS, grantId, { refreshToken, checkedAt: now, expiresAt: now + ttlSeconds * 1000 }, ttlSeconds);
     },
 
     async stillValid(grantId, ttlSeconds) {
-      const linked = await store.get<{ refreshToken: string }>(LINKS, grantId);
+      const linked = await store.get<UpstreamLink>(LINKS, grantId);
       if (!linked) return true; // not an upstream sign-in, or the provider issued no refresh token
       try {
         const as = await discover();
         const response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, linked.refreshToken, insecure);
         const result = await oauth.processRefreshTokenResponse(as, client, response);
         // Providers that rotate refresh tokens return a new one; keep whichever is current.
-        await store.set(LINKS, grantId, { refreshToken: result.refresh_token ?? linked.refreshToken }, ttlSeconds);
+        const now = Date.now();
+        await store.set<UpstreamLink>(
+          LINKS,
+          grantId,
+          { refreshToken: result.refresh_token ?? linked.refreshToken, checkedAt: now, expiresAt: now + ttlSeconds * 1000 },
+          ttlSeconds,
+        );
         return true;
       } catch (error) {
         if (error instanceof oauth.ResponseBodyError) {
@@ -162,6 +184,22 @@ export function createUpstreamOidc(options: UpstreamOidcOptions): UpstreamOidc {
         }
         throw error; // network trouble: a transient failure, not a revocation
       }
+    },
+
+    async recheck(maxAgeMs, revoke) {
+      const now = Date.now();
+      let revoked = 0;
+      for (const { id, value } of await store.list<UpstreamLink>(LINKS)) {
+        if (now - (value.checkedAt ?? 0) < maxAgeMs) continue;
+        // A re-check keeps the link's own lifetime (that of its grant), it does not extend it.
+        const ttlSeconds = Math.max(1, Math.ceil(((value.expiresAt ?? now + maxAgeMs) - now) / 1000));
+        const valid = await this.stillValid(id, ttlSeconds).catch(() => true);
+        if (!valid) {
+          await revoke(id);
+          revoked += 1;
+        }
+      }
+      return revoked;
     },
   };
 }

@@ -114,6 +114,18 @@ export const authFields = {
     .default('your identity provider')
     .describe('Name of the OpenID Connect provider shown on the sign-in button.')
     .register(fieldMeta, { env: 'OIDC_PROVIDER_NAME', group: 'Auth' }),
+  /**
+   * How often each provider sign-in is confirmed with the provider (a refresh of its token) while its grant lives. A
+   * sign-in the provider revoked ends the grant, and its access tokens fail on their next request; 0 confirms only
+   * when the client refreshes.
+   */
+  oidcRecheckMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(300_000)
+    .describe('How often (ms) each OIDC sign-in is confirmed with the provider; a revoked one ends its grant and tokens at once. 0: only at refresh.')
+    .register(fieldMeta, { env: 'OIDC_RECHECK_MS', group: 'Auth' }),
   /** Accept Client ID Metadata Documents: an https URL as client_id, fetched with SSRF protection and cached. */
   oauthCimdEnabled: bool()
     .default(true)

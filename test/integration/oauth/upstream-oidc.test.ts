@@ -187,6 +187,27 @@ describe('upstream OpenID Connect sign-in', () => {
     upstreamRevoked = false;
   });
 
+  it('L58: a sign-in the provider revokes ends our tokens at the next confirmation, without any refresh', async () => {
+    nextUser = { email: 'alice@example.com', deny: false };
+    upstreamRevoked = false;
+    const browser = new TestBrowser({ username: '', password: '' });
+    const { verifier, challenge } = pkce();
+    const done = await browser.get(await toCallback(browser, { code_challenge: challenge }));
+    const code = new URL(done.headers.get('location')!).searchParams.get('code')!;
+    const tokens = (await tokenRequest(server, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: client.clientId })).body;
+    const bearer = { authorization: `Bearer ${tokens.access_token as string}` };
+    // Confirmed within OIDC_RECHECK_MS (the server runs this on a timer): still accepted there, nothing revoked.
+    expect(await server.auth!.recheckUpstream(0)).toBe(0);
+    expect((await mcpInitialize(server, bearer)).status).toBe(200);
+
+    upstreamRevoked = true;
+    expect(await server.auth!.recheckUpstream(0)).toBeGreaterThanOrEqual(1);
+    expect((await mcpInitialize(server, bearer)).status).toBe(401);
+    const refused = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string, client_id: client.clientId });
+    expect(refused.body.error).toBe('invalid_grant');
+    upstreamRevoked = false;
+  });
+
   it('L57: a callback from another browser (no upstream cookie) is refused', async () => {
     nextUser = { email: 'alice@example.com', deny: false };
     const callback = await toCallback(new TestBrowser({ username: '', password: '' }));
