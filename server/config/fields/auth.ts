@@ -124,7 +124,7 @@ export const authFields = {
     .int()
     .min(0)
     .default(300_000)
-    .describe('How often (ms) each OIDC sign-in is confirmed with the provider; a revoked one ends its grant and tokens at once. 0: only at refresh.')
+    .describe('How often (ms) each OIDC sign-in is confirmed with the provider; one it revoked then ends its grant and tokens. 0: only at refresh.')
     .register(fieldMeta, { env: 'OIDC_RECHECK_MS', group: 'Auth' }),
   /** Accept Client ID Metadata Documents: an https URL as client_id, fetched with SSRF protection and cached. */
   oauthCimdEnabled: bool()
