@@ -138,6 +138,16 @@ describe('upstream OpenID Connect sign-in', () => {
     return back.headers.get('location')!;
   }
 
+  /** Alice signs in through the provider and the client redeems the code: our tokens for a provider-linked grant. */
+  async function signInThroughProvider(): Promise<Record<string, unknown>> {
+    nextUser = { email: 'alice@example.com', deny: false };
+    const browser = new TestBrowser({ username: '', password: '' });
+    const { verifier, challenge } = pkce();
+    const done = await browser.get(await toCallback(browser, { code_challenge: challenge }));
+    const code = new URL(done.headers.get('location')!).searchParams.get('code')!;
+    return (await tokenRequest(server, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: client.clientId })).body;
+  }
+
   it('L56-59: consent first, then the provider; the client gets our own code, state and iss; the upstream token is useless here', async () => {
     nextUser = { email: 'alice@example.com', deny: false };
     const browser = new TestBrowser({ username: '', password: '' });
@@ -167,13 +177,8 @@ describe('upstream OpenID Connect sign-in', () => {
   });
 
   it('L58: our refresh refreshes the provider grant first; once the provider revokes it, our refresh fails and the family dies', async () => {
-    nextUser = { email: 'alice@example.com', deny: false };
     upstreamRevoked = false;
-    const browser = new TestBrowser({ username: '', password: '' });
-    const { verifier, challenge } = pkce();
-    const done = await browser.get(await toCallback(browser, { code_challenge: challenge }));
-    const code = new URL(done.headers.get('location')!).searchParams.get('code')!;
-    const tokens = (await tokenRequest(server, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: client.clientId })).body;
+    const tokens = await signInThroughProvider();
     const before = upstreamRefreshes;
     const refreshed = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string, client_id: client.clientId });
     expect(refreshed.status).toBe(200);
@@ -188,13 +193,8 @@ describe('upstream OpenID Connect sign-in', () => {
   });
 
   it('L58: a sign-in the provider revokes ends our tokens at the next confirmation, without any refresh', async () => {
-    nextUser = { email: 'alice@example.com', deny: false };
     upstreamRevoked = false;
-    const browser = new TestBrowser({ username: '', password: '' });
-    const { verifier, challenge } = pkce();
-    const done = await browser.get(await toCallback(browser, { code_challenge: challenge }));
-    const code = new URL(done.headers.get('location')!).searchParams.get('code')!;
-    const tokens = (await tokenRequest(server, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: client.clientId })).body;
+    const tokens = await signInThroughProvider();
     const bearer = { authorization: `Bearer ${tokens.access_token as string}` };
     // Confirmed within OIDC_RECHECK_MS (the server runs this on a timer): still accepted there, nothing revoked.
     expect(await server.auth!.recheckUpstream(0)).toBe(0);
