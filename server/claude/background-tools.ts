@@ -1,4 +1,3 @@
-import { defineTool } from '../mcp/define-tool.js';
 import type { ToolDefinition } from '../mcp/tool-provider.js';
 import type { BackgroundTasks, TaskRecord } from './background-tasks.js';
 import { ClaudeError } from './errors.js';
@@ -28,9 +27,9 @@ export function taskView(task: TaskRecord) {
 export function backgroundTasksTool(
   tasks: BackgroundTasks,
   schema: ReturnType<typeof claudeInputSchemas>['tasks'],
-  handler: ReturnType<typeof createToolHandler>,
+  claudeTool: ReturnType<typeof createToolHandler>,
 ): ToolDefinition {
-  return defineTool(
+  return claudeTool(
     'claude_background_tasks',
     {
       title: 'Background Claude tasks',
@@ -38,11 +37,10 @@ export function backgroundTasksTool(
         'Your background tasks (claude_ask with backgroundTask: true): list them with status, timings and cost; stop one; ' +
         'read its transcript tail and summary (logs); or run it again (restart resumes its session).',
       input: schema,
-      validate: false,
       output: tasksOutputSchema,
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
-    handler('claude_background_tasks', schema, async (args, { caller }) => {
+    async (args, { caller }) => {
       const owner = caller.clientId;
       if (args.action === 'list') {
         const list = (await tasks.list(owner)).map(taskView);
@@ -63,6 +61,6 @@ export function backgroundTasksTool(
         return { content: [{ type: 'text', text }], structuredContent: { action: 'logs', task: view, log } };
       }
       return { content: [{ type: 'text', text: `${task.taskId} ${task.status}` }], structuredContent: { action: args.action, task: view } };
-    }),
+    },
   );
 }

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { defineTool } from '../mcp/define-tool.js';
 import type { ToolDefinition } from '../mcp/tool-provider.js';
 import { parseCliJson, runClaudeCli } from './claude-cli.js';
 import { ClaudeError } from './errors.js';
@@ -16,7 +15,7 @@ export interface CatalogDeps {
   env: Readonly<Record<string, string>>;
   /** The `claude` executable for plugin subcommands; undefined -> the tools answer `cli_not_found`. */
   executable: () => string | undefined;
-  handler: ReturnType<typeof createToolHandler>;
+  claudeTool: ReturnType<typeof createToolHandler>;
 }
 
 interface CliPlugin {
@@ -48,7 +47,7 @@ const pluginSchema = z.object({ id: z.string(), version: z.string().optional(), 
 
 /** claude_subagent_list, claude_plugin_list and claude_plugin_install. */
 export function catalogTools(deps: CatalogDeps): ToolDefinition[] {
-  const { workspaces, env, handler } = deps;
+  const { workspaces, env, claudeTool } = deps;
   const cli = (args: string[], cwd: string) => {
     const executable = deps.executable();
     if (!executable) throw new ClaudeError('cli_not_found', 'the Claude Code CLI is not available on this server');
@@ -57,17 +56,16 @@ export function catalogTools(deps: CatalogDeps): ToolDefinition[] {
   const installed = async (cwd: string) => parseCliJson<CliPlugin[]>(await cli(['plugin', 'list', '--json'], cwd));
   const tools: ToolDefinition[] = [];
 
-  tools.push(defineTool(
+  tools.push(claudeTool(
     'claude_subagent_list',
     {
       title: 'List Claude Code subagents',
       description: 'Subagents available to runs: project (.claude/agents), user (~/.claude/agents) and installed plugins, with description, tools and model.',
       input: subagentInput,
-      validate: false,
       output: z.object({ subagents: z.array(subagentSchema) }),
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
-    handler('claude_subagent_list', subagentInput, async (args, { caller }) => {
+    async (args, { caller }) => {
       const cwd = workspaces.resolve(caller.clientId, args.workingDirectory);
       const found: SubagentInfo[] = [...readAgentsDirectory(path.join(cwd, '.claude', 'agents'), 'project')];
       if (env.HOME) found.push(...readAgentsDirectory(path.join(env.HOME, '.claude', 'agents'), 'user'));
@@ -79,20 +77,19 @@ export function catalogTools(deps: CatalogDeps): ToolDefinition[] {
       const subagents = found.map(({ path: _path, ...rest }) => rest);
       const text = subagents.length === 0 ? 'no subagents' : subagents.map((a) => `${a.name} (${a.source}): ${a.description}`).join('\n');
       return { content: [{ type: 'text', text }], structuredContent: { subagents } };
-    }),
+    },
   ));
 
-  tools.push(defineTool(
+  tools.push(claudeTool(
     'claude_plugin_list',
     {
       title: 'List Claude Code plugins',
       description: 'Plugins installed for Claude Code on this server (user scope, and project scope of the working directory).',
       input: pluginListInput,
-      validate: false,
       output: z.object({ plugins: z.array(pluginSchema) }),
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
-    handler('claude_plugin_list', pluginListInput, async (args, { caller }) => {
+    async (args, { caller }) => {
       const cwd = workspaces.resolve(caller.clientId, args.workingDirectory);
       const plugins = (await installed(cwd)).map((p) => ({
         id: p.id,
@@ -102,10 +99,10 @@ export function catalogTools(deps: CatalogDeps): ToolDefinition[] {
       }));
       const text = plugins.length === 0 ? 'no plugins installed' : plugins.map((p) => `${p.id} ${p.version ?? ''} (${p.scope})`).join('\n');
       return { content: [{ type: 'text', text }], structuredContent: { plugins } };
-    }),
+    },
   ));
 
-  tools.push(defineTool(
+  tools.push(claudeTool(
     'claude_plugin_install',
     {
       title: 'Install a Claude Code plugin',
@@ -113,11 +110,10 @@ export function catalogTools(deps: CatalogDeps): ToolDefinition[] {
         'Installs a plugin (plugin or plugin@marketplace) for every run of this server (scope user) or one project (scope project). ' +
         'marketplace may name a known marketplace or a marketplace directory inside a workspace root. Needs the claude:admin scope.',
       input: pluginInstallInput,
-      validate: false,
       output: z.object({ pluginId: z.string(), scope: z.string(), message: z.string() }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     },
-    handler('claude_plugin_install', pluginInstallInput, async (args, { caller }) => {
+    async (args, { caller }) => {
       const cwd = workspaces.resolve(caller.clientId, args.workingDirectory);
       let spec = args.plugin;
       if (args.marketplace) {
@@ -136,7 +132,7 @@ export function catalogTools(deps: CatalogDeps): ToolDefinition[] {
       if (result.outcome && result.outcome !== 'ok') throw new ClaudeError('internal', result.message ?? `install of ${spec} failed`);
       const structuredContent = { pluginId: result.pluginId ?? spec, scope: result.scope ?? args.scope, message: result.message ?? 'installed' };
       return { content: [{ type: 'text', text: structuredContent.message }], structuredContent };
-    }),
+    },
   ));
   return tools;
 }

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { EventBus } from '../events/bus.js';
 import type { Caller } from '../mcp/caller.js';
-import { defineTool } from '../mcp/define-tool.js';
 import type { ToolCall, ToolDefinition } from '../mcp/tool-provider.js';
 import { lastMessageUuid, type CheckpointRecord, type CheckpointStore } from './checkpoints.js';
 import { ClaudeError } from './errors.js';
@@ -17,7 +16,7 @@ export interface CheckpointToolDeps {
   /** HOME of the Claude child (where transcripts live). */
   home: string | undefined;
   events: EventBus;
-  handler: ReturnType<typeof createToolHandler>;
+  claudeTool: ReturnType<typeof createToolHandler>;
   /** Forks `sessionId` at `atMessage` and asks `query` there (restore + continue). */
   fork(call: ToolCall, record: SessionRecord, atMessage: string, query: string): Promise<RunOutcome>;
 }
@@ -55,8 +54,8 @@ const toView = (c: CheckpointRecord) => ({
 
 /** claude_checkpoint: checkpoints of the calling client's own sessions only. */
 export function checkpointTool(deps: CheckpointToolDeps): ToolDefinition {
-  const { checkpoints, events, handler } = deps;
-  return defineTool(
+  const { checkpoints, events, claudeTool } = deps;
+  return claudeTool(
     'claude_checkpoint',
     {
       title: 'Checkpoints of a Claude session',
@@ -65,11 +64,10 @@ export function checkpointTool(deps: CheckpointToolDeps): ToolDefinition {
         'later files removed — and optionally continue the conversation from there with `query`, as a fork); compare (files ' +
         'added/changed/removed and a unified diff, against another checkpoint or now); delete. `.git` is never touched.',
       input: input,
-      validate: false,
       output,
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
     },
-    handler('claude_checkpoint', input, async (args, call) => {
+    async (args, call) => {
       const { caller } = call;
       const owner = caller.clientId;
       const session = await deps.owned(caller, args.sessionId);
@@ -119,6 +117,6 @@ export function checkpointTool(deps: CheckpointToolDeps): ToolDefinition {
           return { content: [{ type: 'text', text }], structuredContent: { action: 'restore', checkpoint: toView(record), ...changes, ...(fork ? { fork } : {}) } };
         }
       }
-    }),
+    },
   );
 }

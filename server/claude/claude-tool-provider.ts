@@ -3,7 +3,6 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from '../mcp/caller.js';
-import { defineTool } from '../mcp/define-tool.js';
 import type { ToolDefinition, ToolProvider } from '../mcp/tool-provider.js';
 import type { BackgroundTasks } from './background-tasks.js';
 import { backgroundTasksTool } from './background-tools.js';
@@ -54,7 +53,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
   const { executor, sessions, tasks, workspaces, policy, events, logger } = options;
   const schemas = claudeInputSchemas(options.limits);
 
-  const handler = createToolHandler(events, logger);
+  const claudeTool = createToolHandler(events, logger);
 
   /**
    * Permission prompts: a tool that is neither allowed nor disallowed is put to the user through MCP elicitation
@@ -141,7 +140,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
   }
 
   const tools: ToolDefinition[] = [];
-  tools.push(defineTool(
+  tools.push(claudeTool(
     'claude_ask',
     {
       title: 'Ask Claude Code',
@@ -149,11 +148,10 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
         'Runs Claude Code on a task in a workspace directory and returns its answer, session id, cost and usage. ' +
         'Pass sessionId to continue one of your sessions. Tools not allowed are denied (listed in permissionDenials).',
       input: schemas.ask,
-      validate: false,
       output: runOutputSchema,
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
     },
-    handler('claude_ask', schemas.ask, async (args, { caller, ctx, server }) => {
+    async (args, { caller, ctx, server }) => {
       const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
       const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
       const limits = limitsOf(args);
@@ -188,21 +186,20 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
       }
       const outcome = await runFor(caller, ctx, request, undefined, undefined, permissionPrompt(server, ctx));
       return success(outcome, cwd);
-    }),
+    },
   ));
 
-  tools.push(defineTool(
+  tools.push(claudeTool(
     'claude_plan',
     {
       title: 'Plan with Claude Code',
       description:
         'Runs Claude Code in plan mode with read-only tools: it investigates and returns a plan without changing any file.',
       input: schemas.plan,
-      validate: false,
       output: runOutputSchema,
       annotations: { readOnlyHint: true, openWorldHint: true },
     },
-    handler('claude_plan', schemas.plan, async (args, { caller, ctx }) => {
+    async (args, { caller, ctx }) => {
       const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
       const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
       const limits = limitsOf({ permissionMode: 'plan', allowedTools: PLAN_TOOLS, disallowedTools: WRITE_TOOLS, ...(args.maxTurns ? { maxTurns: args.maxTurns } : {}) });
@@ -232,20 +229,19 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
       );
       const result = plan ?? outcome.result;
       return success({ ...outcome, result }, cwd);
-    }),
+    },
   ));
 
-  tools.push(defineTool(
+  tools.push(claudeTool(
     'claude_resume',
     {
       title: 'Resume a Claude Code session',
       description: 'Continues one of your sessions with a new message, or forks it (fork: true) into a new session with the same history.',
       input: schemas.resume,
-      validate: false,
       output: runOutputSchema,
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
     },
-    handler('claude_resume', schemas.resume, async (args, { caller, ctx, server }) => {
+    async (args, { caller, ctx, server }) => {
       const record = await owned(caller, args.sessionId);
       const cwd = workspaces.resolve(caller.clientId, record.cwd);
       const limits = limitsOf(args.maxTurns ? { maxTurns: args.maxTurns } : {});
@@ -266,20 +262,19 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
         permissionPrompt(server, ctx),
       );
       return success(outcome, cwd, args.fork ? { forkedFrom: record.sessionId } : {});
-    }),
+    },
   ));
 
-  tools.push(defineTool(
+  tools.push(claudeTool(
     'claude_abort',
     {
       title: 'Abort a Claude Code run',
       description: 'Interrupts your run working on a session (or a run id) gracefully, then aborts it if it does not stop.',
       input: schemas.abort,
-      validate: false,
       output: abortOutputSchema,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
-    handler('claude_abort', schemas.abort, async (args, { caller }) => {
+    async (args, { caller }) => {
       if (args.taskId) {
         const before = await tasks.get(caller.clientId, args.taskId);
         if (before.status !== 'running') throw new ClaudeError('not_found', `task ${args.taskId} is not running (${before.status})`);
@@ -298,17 +293,17 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
       }
       const structuredContent = { aborted: true, ...(args.sessionId ? { sessionId: args.sessionId } : {}), ...(args.runId ? { runId: args.runId } : {}) };
       return { content: [{ type: 'text' as const, text: `aborting ${args.sessionId ?? args.runId}` }], structuredContent };
-    }),
+    },
   ));
 
-  tools.push(backgroundTasksTool(tasks, schemas.tasks, handler));
-  tools.push(...catalogTools({ workspaces, env: options.env, executable: options.executable, handler }));
+  tools.push(backgroundTasksTool(tasks, schemas.tasks, claudeTool));
+  tools.push(...catalogTools({ workspaces, env: options.env, executable: options.executable, claudeTool }));
   tools.push(checkpointTool({
     checkpoints: options.checkpoints,
     owned,
     home: options.env.HOME,
     events,
-    handler,
+    claudeTool,
     fork: (call, session, atMessage, query) =>
       runFor(
         call.caller,

@@ -2,7 +2,8 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
-import type { ToolCall } from '../mcp/tool-provider.js';
+import { defineTool, type ToolSpec } from '../mcp/define-tool.js';
+import type { ToolCall, ToolDefinition } from '../mcp/tool-provider.js';
 import { ClaudeError, toolErrorResult } from './errors.js';
 import { describeIssues } from './tool-schemas.js';
 
@@ -24,13 +25,19 @@ export interface ToolContext {
 /** A tool body: gets parsed arguments and the call, returns a result with `structuredContent`, throws {@link ClaudeError}s. */
 export type ToolBody<A> = (args: A, call: ToolCall) => Promise<CallToolResult & { structuredContent: Record<string, unknown> }>;
 
+/** A Claude tool's description and schemas, as for {@link defineTool}; the tool validates its own arguments. */
+export type ClaudeToolSpec<S extends z.ZodType> = Omit<ToolSpec<S>, 'validate'>;
+
 /**
- * Wraps tool bodies: parses the arguments with the tool's zod schema (bad input -> `invalid_input`), emits
- * `tool.called` / `tool.completed` / `tool.error`, and turns every failure into a categorised tool error.
+ * Returns `claudeTool(name, spec, body)`, which defines a Claude tool: its body gets the arguments parsed with
+ * `spec.input` (bad input -> `invalid_input`), `tool.called` / `tool.completed` / `tool.error` are emitted, and every
+ * failure becomes a categorised tool error.
  */
 export function createToolHandler(events: EventBus, logger: Logger) {
-  return function handler<S extends z.ZodType>(tool: string, schema: S, body: ToolBody<z.infer<S>>) {
-    return async (raw: Record<string, unknown>, call: ToolCall): Promise<CallToolResult> => {
+  return function claudeTool<S extends z.ZodType>(tool: string, spec: ClaudeToolSpec<S>, body: ToolBody<z.infer<S>>): ToolDefinition {
+    const schema = spec.input;
+    return defineTool(tool, { ...spec, validate: false }, async (_unvalidated, call): Promise<CallToolResult> => {
+      const raw = call.args;
       const { caller } = call;
       const started = Date.now();
       const sessionHint = typeof raw.sessionId === 'string' ? raw.sessionId : undefined;
@@ -67,7 +74,7 @@ export function createToolHandler(events: EventBus, logger: Logger) {
         });
         return result;
       }
-    };
+    });
   };
 }
 
