@@ -107,18 +107,6 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     resourceServer = createExternalResourceServer({ settings: config, storage: container.storage, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
   } else if (effectiveAuthMode(config) === 'oauth') {
     auth = createAuthServer({ settings: config, storage: container.storage, events, logger, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
-    // With an identity provider configured, people sign in there: no generated local account is needed.
-    if (config.authInitialAdmin && !config.oidcIssuer) {
-      const admin = await auth.users.ensureInitialAdmin();
-      const announce = options.announce ?? ((text: string) => logger.warn(text));
-      if (admin) {
-        announce(
-          `First start: no users existed, so user "${admin.username}" was created with the one-time password ${admin.password} ` +
-            `(shown only now). Sign in with it when an MCP client opens ${url}/authorize, and add your own users with ` +
-            '`claude-code-mcp users add <name>`.',
-        );
-      }
-    }
   }
   // Provider sign-ins are confirmed on a timer (one pass at a time), so a sign-in revoked at the provider ends its
   // tokens within about 1.25 x OIDC_RECHECK_MS even if the client never refreshes (checklist L.58).
@@ -156,6 +144,19 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   });
   serving.app = ready;
   for (const [req, res] of early.splice(0)) ready(req, res);
+  // Created once the app serves (a password hash is ~40 ms): nobody can sign in with it before it is printed below.
+  // With an identity provider configured, people sign in there: no generated local account is needed.
+  if (auth && config.authInitialAdmin && !config.oidcIssuer) {
+    const admin = await auth.users.ensureInitialAdmin();
+    const announce = options.announce ?? ((text: string) => logger.warn(text));
+    if (admin) {
+      announce(
+        `First start: no users existed, so user "${admin.username}" was created with the one-time password ${admin.password} ` +
+          `(shown only now). Sign in with it when an MCP client opens ${url}/authorize, and add your own users with ` +
+          '`claude-code-mcp users add <name>`.',
+      );
+    }
+  }
   sessions.start();
   events.emit('server.started', { version: container.version, url, transports: [...container.transports], pid: process.pid });
   logger.info('listening', { url: `${url}${config.mcpPathPrefix}/mcp`, host: config.host, port, storage: container.storage.kind });
