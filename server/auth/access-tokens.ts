@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
+import { loadJose } from './jose.js';
 import type { KeyValueStore } from '../storage/types.js';
 import type { Grant } from './grants.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
@@ -82,6 +83,7 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
   const verified = createVerifiedCache<AccessTokenClaims>({ maxEntries: options.cacheSize ?? DEFAULT_TOKEN_CACHE_SIZE, now });
 
   async function verifySignature(token: string): Promise<AccessTokenClaims> {
+    const { jwtVerify, errors: joseErrors } = await loadJose();
     const { payload } = await jwtVerify(
       token,
       async (header) => {
@@ -131,6 +133,7 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
     async issue(grant, scopes = grant.scopes) {
       const key = await keys.active();
       const iat = Math.floor(now() / 1000);
+      const { SignJWT } = await loadJose();
       return new SignJWT({ client_id: grant.clientId, scope: scopes.join(' '), gid: grant.id })
         .setProtectedHeader({ alg: SIGNING_ALG, typ: ACCESS_TOKEN_TYP, kid: key.kid })
         .setIssuer(issuer)

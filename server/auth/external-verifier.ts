@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import type { createRemoteJWKSet, JWTPayload } from 'jose';
+import { loadJose } from './jose.js';
 import type { Caller } from '../mcp/caller.js';
 import { principalId } from './bearer-authenticator.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
@@ -71,7 +72,7 @@ export function createExternalVerifier(options: ExternalVerifierOptions): Extern
       }
       if (!uri) throw new Error('external issuer metadata has no jwks_uri');
     }
-    jwks = createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, timeoutDuration: 5000 });
+    jwks = (await loadJose()).createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, timeoutDuration: 5000 });
     return jwks;
   }
 
@@ -82,6 +83,7 @@ export function createExternalVerifier(options: ExternalVerifierOptions): Extern
   }
 
   async function verifyJwt(token: string): Promise<Caller> {
+    const { jwtVerify } = await loadJose();
     const { payload } = await jwtVerify(token, await keySet(), {
       issuer: options.issuer,
       algorithms: [...algorithms],

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import type { CryptoKey, JWK } from 'jose';
+import { loadJose } from './jose.js';
 import type { KeyValueStore } from '../storage/types.js';
 
 /** Algorithm of every access token this server signs (RFC 9068 §2.1 requires an asymmetric one; ES256 is compact). */
@@ -62,6 +63,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
   }
 
   async function create(): Promise<StoredKey> {
+    const { exportJWK, generateKeyPair } = await loadJose();
     const { privateKey, publicKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
     const kid = randomUUID();
     const key: StoredKey = {
@@ -79,7 +81,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
   async function importKey(jwk: JWK, cacheKey: string): Promise<CryptoKey> {
     let key = imported.get(cacheKey);
     if (!key) {
-      key = (await importJWK(jwk, SIGNING_ALG)) as CryptoKey;
+      key = (await (await loadJose()).importJWK(jwk, SIGNING_ALG)) as CryptoKey;
       imported.set(cacheKey, key);
     }
     return key;
