@@ -7,6 +7,7 @@ import type { SseEndpoint } from '../../mcp/sse-endpoint.js';
 import type { StreamableEndpoint } from '../../mcp/streamable-endpoint.js';
 import { mcpCors } from '../middleware/cors.js';
 import { markMcpRoute } from '../middleware/error-handler.js';
+import { jsonBody } from '../middleware/json-body.js';
 import { requireAllowedOrigin } from '../middleware/origin-check.js';
 
 /** Resolves the caller of a request; throws to refuse it. */
@@ -33,7 +34,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
   const { prefix, streamable, sse, authenticate } = options;
   const router = express.Router();
   // strict: false lets a valid-JSON-but-not-JSON-RPC body reach the SDK, which answers it with -32600.
-  const json = express.json({ limit: options.maxBodyBytes, strict: false, type: ['application/json', 'application/*+json'] });
+  const json = jsonBody({ limit: options.maxBodyBytes });
   const jsonRpc: RequestHandler = function requireJsonRpc(req, _res, next) {
     // No parsed body means a non-JSON content type: the SDK answers that with 415.
     if (req.body === undefined || isJsonRpcPayload(req.body)) return next();

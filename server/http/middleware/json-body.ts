@@ -1,0 +1,75 @@
+import express, { type RequestHandler } from 'express';
+import { AppError, AppErrorCode } from '../../errors/app-error.js';
+
+/** Options of {@link jsonBody}. */
+export interface JsonBodyOptions {
+  /** Most bytes accepted (MAX_BODY_BYTES); more is a 413. */
+  limit: number;
+}
+
+const JSON_TYPE = /^application\/(?:[^/;\s]+\+)?json$/;
+
+/**
+ * Parses a JSON request body into `req.body`, as `express.json({ strict: false })` would, for the MCP routes that
+ * take one on every call. The common case (uncompressed UTF-8 JSON) is read here directly: one buffer, one
+ * `JSON.parse`, no content-type library work per call. Compressed bodies and explicit non-UTF-8 charsets go to
+ * body-parser, which inflates and decodes them. Like body-parser: a body of another type, or none, leaves `req.body`
+ * undefined; an empty JSON body is `{}`; errors are 413 (too large), 400 (not JSON, or cut short).
+ */
+export function jsonBody({ limit }: JsonBodyOptions): RequestHandler {
+  const fallback = express.json({ limit, strict: false, type: ['application/json', 'application/*+json'] });
+  return function readJsonBody(req, res, next) {
+    const contentType = req.headers['content-type'];
+    if (!contentType) return next();
+    const separator = contentType.indexOf(';');
+    const mediaType = (separator === -1 ? contentType : contentType.slice(0, separator)).trim().toLowerCase();
+    if (!JSON_TYPE.test(mediaType)) return next();
+    const encoding = req.headers['content-encoding'];
+    const charset = separator === -1 ? undefined : /charset\s*=\s*"?([^";\s]+)/i.exec(contentType.slice(separator))?.[1]?.toLowerCase();
+    if ((encoding && encoding.toLowerCase() !== 'identity') || (charset && charset !== 'utf-8' && charset !== 'utf8')) return fallback(req, res, next);
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return next();
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) return next(new AppError(AppErrorCode.BodyTooLarge, 'Request body too large (MAX_BODY_BYTES)'));
+
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let settled = false;
+    const finish = (error?: AppError) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('aborted', onAborted);
+      req.off('error', onAborted);
+      if (error) {
+        req.pause();
+        return next(error);
+      }
+      const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, received).toString('utf8');
+      if (text.length === 0) {
+        req.body = {};
+        return next();
+      }
+      try {
+        req.body = JSON.parse(text);
+      } catch {
+        return next(new AppError(AppErrorCode.InvalidJson, 'Parse error: request body is not valid JSON'));
+      }
+      next();
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) return finish(new AppError(AppErrorCode.BodyTooLarge, 'Request body too large (MAX_BODY_BYTES)'));
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      if (!Number.isNaN(declared) && received !== declared) return finish(new AppError(AppErrorCode.InvalidJson, 'Request body was cut short'));
+      finish();
+    };
+    const onAborted = () => finish(new AppError(AppErrorCode.InvalidJson, 'Request body was cut short'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('aborted', onAborted);
+    req.on('error', onAborted);
+  };
+}
