@@ -10,6 +10,7 @@ import { LOCAL_CALLER } from './mcp/caller.js';
 import { createSseEndpoint, type SseEndpoint } from './mcp/sse-endpoint.js';
 import { createStreamableEndpoint, type StreamableEndpoint } from './mcp/streamable-endpoint.js';
 import { createServerEndpoints } from './gateway/server-endpoints.js';
+import type { ServerFactory } from './mcp/server-factory.js';
 
 /** Requests held while the server finishes starting; more are answered 503. */
 const MAX_EARLY_REQUESTS = 1_000;
@@ -71,34 +72,26 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   const port = (http.address() as AddressInfo).port;
   const url = publicBaseUrl(config, port);
   let draining = false;
-  const streamable = createStreamableEndpoint({
-    factory,
-    sessions,
-    logger,
-    legacyStateless: config.legacyStateless,
-    keepAliveMs: config.keepAliveMs,
-    retryMs: config.sseRetryMs,
-    eventStore: { maxEvents: config.eventStoreMaxEvents, maxBytes: config.eventStoreMaxBytes },
-    maxBodyBytes: config.maxBodyBytes,
+  // `/mcp` and, per upstream, `/servers/{name}/mcp` and `/sse`: the same transports and session registry, each
+  // around its own server factory.
+  const endpointsFor = (factory: ServerFactory) => ({
+    streamable: createStreamableEndpoint({
+      factory,
+      sessions,
+      logger,
+      legacyStateless: config.legacyStateless,
+      keepAliveMs: config.keepAliveMs,
+      retryMs: config.sseRetryMs,
+      eventStore: { maxEvents: config.eventStoreMaxEvents, maxBytes: config.eventStoreMaxBytes },
+      maxBodyBytes: config.maxBodyBytes,
+    }),
+    sse: createSseEndpoint({ factory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes }),
   });
-  const sse = createSseEndpoint({ factory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes });
-  // `/servers/{name}/mcp` and `/sse`: the same transports and session registry around a one-upstream factory.
+  const { streamable, sse } = endpointsFor(factory);
   const serverEndpoints = createServerEndpoints({
     gateway: container.gateway,
     assemble: (name, provider) => container.assemble(`claude-code-mcp/${name}`, [provider]),
-    build: (serverFactory) => ({
-      streamable: createStreamableEndpoint({
-        factory: serverFactory,
-        sessions,
-        logger,
-        legacyStateless: config.legacyStateless,
-        keepAliveMs: config.keepAliveMs,
-        retryMs: config.sseRetryMs,
-        eventStore: { maxEvents: config.eventStoreMaxEvents, maxBytes: config.eventStoreMaxBytes },
-        maxBodyBytes: config.maxBodyBytes,
-      }),
-      sse: createSseEndpoint({ factory: serverFactory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes }),
-    }),
+    build: endpointsFor,
   });
   const warnings = authWarnings(config);
   let auth: AuthServer | undefined;
