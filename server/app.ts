@@ -92,6 +92,26 @@ export function createApp(deps: AppDeps): Express {
     app.use(requireAllowedHost([...config.allowedHosts, new URL(deps.publicUrl).hostname]));
   }
 
+  // The MCP routes come first: they serve nearly every request, which then skips the other routers' route matching.
+  const limit = deps.rateLimits ? limitMcpRequests(deps.rateLimits) : undefined;
+  const protectedBy = deps.auth ?? deps.resourceServer;
+  const authenticate = deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate, deps.events) : async () => LOCAL_CALLER);
+  const isOriginAllowed = compileOriginAllowList(config.allowedOrigins);
+  if (deps.gateway) {
+    if (config.baseDomain) app.use(hostRouting({ baseDomain: config.baseDomain, prefix: config.mcpPathPrefix }));
+    app.use(gatewayMcpRouter({ prefix: config.mcpPathPrefix, endpoints: deps.gateway.endpoints, authenticate, isOriginAllowed, maxBodyBytes: config.maxBodyBytes, ...(limit ? { limit } : {}) }));
+  }
+  app.use(
+    mcpRouter({
+      prefix: config.mcpPathPrefix,
+      streamable: deps.streamable,
+      sse: deps.sse,
+      authenticate,
+      isOriginAllowed,
+      maxBodyBytes: config.maxBodyBytes,
+      ...(limit ? { limit } : {}),
+    }),
+  );
   app.use(['/.well-known', '/health'], publicCors());
   app.use(
     healthRouter({
@@ -114,14 +134,9 @@ export function createApp(deps: AppDeps): Express {
     const oauthPaths = [OAUTH_PATHS.token, OAUTH_PATHS.register, OAUTH_PATHS.revoke, OAUTH_PATHS.introspect, OAUTH_PATHS.authorize, OAUTH_PATHS.login, OAUTH_PATHS.consent];
     app.use(oauthAbuseCeiling(deps.rateLimits, [...oauthPaths, ...oauthPaths.map((path) => `/oauth${path}`)]));
   }
-  const limit = deps.rateLimits ? limitMcpRequests(deps.rateLimits) : undefined;
   if (deps.auth) app.use(oauthRouter({ auth: deps.auth, events: deps.events }));
   else if (deps.resourceServer) app.use(protectedResourceRouter({ urls: deps.resourceServer.urls }));
-  const protectedBy = deps.auth ?? deps.resourceServer;
-  const authenticate = deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate, deps.events) : async () => LOCAL_CALLER);
-  const isOriginAllowed = compileOriginAllowList(config.allowedOrigins);
   if (deps.gateway) {
-    if (config.baseDomain) app.use(hostRouting({ baseDomain: config.baseDomain, prefix: config.mcpPathPrefix }));
     app.use(
       gatewayOpsRouter({
         gateway: deps.gateway.service,
@@ -130,19 +145,7 @@ export function createApp(deps: AppDeps): Express {
         thresholds: { rssMb: config.gatewayAlertRssMb, cpuPercent: config.gatewayAlertCpuPercent },
       }),
     );
-    app.use(gatewayMcpRouter({ prefix: config.mcpPathPrefix, endpoints: deps.gateway.endpoints, authenticate, isOriginAllowed, maxBodyBytes: config.maxBodyBytes, ...(limit ? { limit } : {}) }));
   }
-  app.use(
-    mcpRouter({
-      prefix: config.mcpPathPrefix,
-      streamable: deps.streamable,
-      sse: deps.sse,
-      authenticate,
-      isOriginAllowed,
-      maxBodyBytes: config.maxBodyBytes,
-      ...(limit ? { limit } : {}),
-    }),
-  );
   app.use(notFound);
   app.use(errorHandler(logger));
   return app;
