@@ -105,7 +105,7 @@ export function createUpstreamOidc(options: UpstreamOidcOptions): UpstreamOidc {
         throw error;
       }));
 
-  return {
+  const upstream: UpstreamOidc = {
     async start(interactionId, remember) {
       const as = await discover();
       const verifier = oauth.generateRandomCodeVerifier();
@@ -193,7 +193,7 @@ export function createUpstreamOidc(options: UpstreamOidcOptions): UpstreamOidc {
         if (now - (value.checkedAt ?? 0) < maxAgeMs) continue;
         // A re-check keeps the link's own lifetime (that of its grant), it does not extend it.
         const ttlSeconds = Math.max(1, Math.ceil(((value.expiresAt ?? now + maxAgeMs) - now) / 1000));
-        const valid = await this.stillValid(id, ttlSeconds).catch(() => true);
+        const valid = await upstream.stillValid(id, ttlSeconds).catch(() => true);
         if (!valid) {
           await revoke(id);
           revoked += 1;
@@ -202,4 +202,5 @@ export function createUpstreamOidc(options: UpstreamOidcOptions): UpstreamOidc {
       return revoked;
     },
   };
+  return upstream;
 }

@@ -139,6 +139,11 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
     return applyPolicy(policy, args);
   }
 
+  /** What every run a tool starts has: the prompt, where, its queue priority, the clamped limits, the model. */
+  function baseRequest(args: { query: string; priority?: RunRequest['priority']; model?: string }, cwd: string, limits: ReturnType<typeof applyPolicy>) {
+    return { prompt: args.query, cwd, priority: args.priority ?? 'normal', ...limits, ...(args.model ? { model: args.model } : {}) };
+  }
+
   const tools: ToolDefinition[] = [];
   tools.push(claudeTool(
     'claude_ask',
@@ -157,11 +162,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
       const limits = limitsOf(args);
       const thinking = args.thinkingLevel ? THINKING_LEVELS[args.thinkingLevel] : undefined;
       const request = {
-        prompt: args.query,
-        cwd,
-        priority: args.priority ?? 'normal',
-        ...limits,
-        ...(args.model ? { model: args.model } : {}),
+        ...baseRequest(args, cwd, limits),
         ...(record ? { resume: record.sessionId } : {}),
         ...(args.subagent ? { agent: args.subagent } : {}),
         ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
@@ -208,11 +209,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
         caller,
         ctx,
         {
-          prompt: args.query,
-          cwd,
-          priority: args.priority ?? 'normal',
-          ...limits,
-          ...(args.model ? { model: args.model } : {}),
+          ...baseRequest(args, cwd, limits),
           ...(record ? { resume: record.sessionId } : {}),
           ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
         },
@@ -249,11 +246,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
         caller,
         ctx,
         {
-          prompt: args.query,
-          cwd,
-          priority: args.priority ?? 'normal',
-          ...limits,
-          ...(args.model ? { model: args.model } : {}),
+          ...baseRequest(args, cwd, limits),
           resume: record.sessionId,
           ...(args.fork ? { forkSession: true } : {}),
         },
