@@ -79,6 +79,14 @@ export class BoundedEventStore implements EventStore {
 
   /** Stores `message` as the newest event of `streamId`, evicting the oldest events beyond the bounds. */
   async storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
+    return this.append(streamId, message);
+  }
+
+  /**
+   * {@link storeEvent} without the promise, for a transport that writes the event in the same tick. `json`, the
+   * message already serialised for the wire, saves serialising it again to count its bytes.
+   */
+  append(streamId: StreamId, message: JSONRPCMessage, json?: string): EventId {
     this.seq += 1;
     const eventId = `${streamId}_${this.seq}`;
     let log = this.streams.get(streamId);
@@ -86,7 +94,7 @@ export class BoundedEventStore implements EventStore {
       log = { events: [], nextStreamSeq: 0, replays: 0 };
       this.streams.set(streamId, log);
     }
-    const bytes = Buffer.byteLength(JSON.stringify(message)) + Buffer.byteLength(eventId) + Buffer.byteLength(streamId);
+    const bytes = Buffer.byteLength(json ?? JSON.stringify(message)) + Buffer.byteLength(eventId) + Buffer.byteLength(streamId);
     const event: StoredEvent = { eventId, streamId, message, bytes, streamSeq: log.nextStreamSeq };
     log.nextStreamSeq += 1;
     log.events.push(event);

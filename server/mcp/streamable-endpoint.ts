@@ -5,7 +5,6 @@ import {
   createMcpHandler,
   isInitializeRequest,
   legacyStatelessFallback,
-  WebStandardStreamableHTTPServerTransport,
   type McpHttpHandler,
 } from '@modelcontextprotocol/server';
 import { AppError, AppErrorCode } from '../errors/app-error.js';
@@ -14,7 +13,8 @@ import { callerFromAuthInfo, toAuthInfo, type Caller } from './caller.js';
 import { BoundedEventStore } from './event-store.js';
 import type { ServerFactory } from './server-factory.js';
 import type { SessionRegistry } from './session-registry.js';
-import { serveWebHandler, toTransportRequest, writeWebResponse } from './web-bridge.js';
+import { NodeStreamableTransport } from './node-streamable-transport.js';
+import { serveWebHandler } from './web-bridge.js';
 
 /** Options of {@link createStreamableEndpoint}. */
 export interface StreamableEndpointOptions {
@@ -55,7 +55,7 @@ type AuthedRequest = IncomingMessage & { auth?: ReturnType<typeof toAuthInfo> };
  */
 export function createStreamableEndpoint(options: StreamableEndpointOptions): StreamableEndpoint {
   const { factory, sessions, logger } = options;
-  const transports = new Map<string, WebStandardStreamableHTTPServerTransport>();
+  const transports = new Map<string, NodeStreamableTransport>();
   const onerror = (error: Error) => logger.debug('mcp transport error', { error: error.message });
 
   const modern: McpHttpHandler = createMcpHandler(
@@ -75,15 +75,13 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
     }
     const protocolVersion = (body as { params?: { protocolVersion?: unknown } }).params?.protocolVersion;
     const server = factory({ caller, era: 'legacy', mode: 'streamable-http' });
-    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
-      eventStore:
-        options.eventStore.maxEvents > 0
-          ? new BoundedEventStore({ maxEvents: options.eventStore.maxEvents, maxBytes: options.eventStore.maxBytes })
-          : undefined,
-      retryInterval: options.retryMs,
+    const transport: NodeStreamableTransport = new NodeStreamableTransport({
+      sessionId: randomUUID(),
+      ...(options.eventStore.maxEvents > 0
+        ? { eventStore: new BoundedEventStore({ maxEvents: options.eventStore.maxEvents, maxBytes: options.eventStore.maxBytes }) }
+        : {}),
+      retryMs: options.retryMs,
       keepAliveMs: options.keepAliveMs,
-      maxRequestBodySize: options.maxBodyBytes,
       onsessioninitialized: (id) => {
         transports.set(id, transport);
         sessions.add({
@@ -108,7 +106,7 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
     } finally {
       release();
       // A rejected initialize never gets a session id: nothing else will ever close this pair.
-      if (transport.sessionId === undefined) await server.close();
+      if (!transport.isInitialized) await server.close();
     }
   }
 
@@ -162,14 +160,8 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
   };
 }
 
-async function serve(
-  transport: WebStandardStreamableHTTPServerTransport,
-  req: AuthedRequest,
-  res: ServerResponse,
-  body: unknown,
-): Promise<void> {
-  const response = await transport.handleRequest(toTransportRequest(req), { parsedBody: body, authInfo: req.auth });
-  await writeWebResponse(response, res);
+function serve(transport: NodeStreamableTransport, req: AuthedRequest, res: ServerResponse, body: unknown): Promise<void> {
+  return transport.handleRequest(req, res, body, req.auth);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

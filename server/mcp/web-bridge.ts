@@ -10,16 +10,6 @@ export function toBodylessWebRequest(req: IncomingMessage, signal?: AbortSignal)
   return new Request(`http://localhost${req.url ?? '/'}`, { method: req.method ?? 'GET', headers: webHeaders(req), ...(signal ? { signal } : {}) });
 }
 
-/**
- * The request the SDK's sessionful transport reads: `method` and `headers.get()` (accept, content-type, session id,
- * protocol version, last-event-id), handed on to tool handlers as `ctx.http.req` with `url`. Its body arrives as
- * `parsedBody`. A full web `Request` also builds an AbortSignal and parses the URL on every call, which nothing on
- * this path reads: about a tenth of the transport's cost per call.
- */
-export function toTransportRequest(req: IncomingMessage): Request {
-  return { method: req.method ?? 'GET', url: `http://localhost${req.url ?? '/'}`, headers: webHeaders(req) } as Request;
-}
-
 function webHeaders(req: IncomingMessage): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { jsonHeaders } from '../helpers/http.js';
+import { readSse } from '../helpers/sse.js';
+
+/**
+ * Wire behaviour of the sessionful Streamable HTTP transport (server/mcp/node-streamable-transport.ts), read off raw
+ * HTTP so that nothing a client library smooths over goes unseen.
+ */
+describe('sessionful Streamable HTTP on the wire', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ sseRetryMs: 1500 });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  async function open(protocolVersion = '2025-11-25'): Promise<{ sessionId: string; initialize: Response }> {
+    const initialize = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: jsonHeaders(),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    });
+    const sessionId = initialize.headers.get('mcp-session-id')!;
+    const initialized = await post(sessionId, { jsonrpc: '2.0', method: 'notifications/initialized' }, protocolVersion);
+    expect(initialized.status).toBe(202);
+    return { sessionId, initialize };
+  }
+
+  function post(sessionId: string, body: unknown, protocolVersion = '2025-11-25'): Promise<Response> {
+    return fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: jsonHeaders({ 'mcp-session-id': sessionId, 'mcp-protocol-version': protocolVersion }),
+      body: JSON.stringify(body),
+    });
+  }
+
+  it('opens each answer stream of a 2025-11-25 client with a priming event (id, retry, empty data)', async () => {
+    const { initialize } = await open();
+    expect(initialize.headers.get('content-type')).toBe('text/event-stream');
+    const { events, ended } = await readSse(initialize, () => false, 5_000);
+    expect(ended).toBe(true);
+    expect(events[0]).toMatchObject({ data: '' });
+    expect(events[0]!.id).toEqual(expect.any(String));
+    expect(events[1]).toMatchObject({ event: 'message', id: expect.any(String) });
+    expect(JSON.parse(events[1]!.data)).toMatchObject({ id: 1, result: { protocolVersion: '2025-11-25' } });
+  });
+
+  it('sends no priming event to a 2025-06-18 client, whose SSE parser may not accept empty data', async () => {
+    const { initialize } = await open('2025-06-18');
+    const { events } = await readSse(initialize, () => false, 5_000);
+    expect(events).toHaveLength(1);
+    expect(JSON.parse(events[0]!.data)).toMatchObject({ id: 1, result: { protocolVersion: '2025-06-18' } });
+  });
+
+  it('answers a batch of requests on one stream that ends once both are answered', async () => {
+    const { sessionId } = await open();
+    const response = await post(sessionId, [
+      { jsonrpc: '2.0', id: 'a', method: 'tools/list' },
+      { jsonrpc: '2.0', id: 'b', method: 'tools/call', params: { name: 'server_status', arguments: {} } },
+    ]);
+    expect(response.status).toBe(200);
+    const { events, ended } = await readSse(response, () => false, 5_000);
+    expect(ended).toBe(true);
+    const ids = events.filter((event) => event.data).map((event) => (JSON.parse(event.data) as { id: string }).id);
+    expect(ids.sort()).toEqual(['a', 'b']);
+  });
+
+  it('allows one standalone GET stream per session (409 for a second) and frees it when the client leaves', async () => {
+    const { sessionId } = await open();
+    const headers = { accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
+    const first = new AbortController();
+    const stream = await fetch(server.mcpUrl, { headers, signal: first.signal });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('mcp-session-id')).toBe(sessionId);
+    const second = await fetch(server.mcpUrl, { headers });
+    expect(second.status).toBe(409);
+    expect(await second.json()).toMatchObject({ error: { code: -32000, message: expect.stringContaining('Only one SSE stream') } });
+    first.abort();
+    let third: Response | undefined;
+    for (let attempt = 0; attempt < 50 && third?.status !== 200; attempt += 1) {
+      await third?.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      third = await fetch(server.mcpUrl, { headers });
+    }
+    expect(third!.status).toBe(200);
+    await third!.body?.cancel();
+  });
+
+  it('refuses an unsupported protocol version header, a second initialize and a GET that does not accept SSE', async () => {
+    const { sessionId } = await open();
+    const badVersion = await post(sessionId, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, '1999-01-01');
+    expect(badVersion.status).toBe(400);
+    expect(await badVersion.json()).toMatchObject({ error: { code: -32000, message: expect.stringContaining('Unsupported protocol version: 1999-01-01') } });
+
+    const again = await post(sessionId, { jsonrpc: '2.0', id: 3, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    expect(again.status).toBe(400);
+    expect(await again.json()).toMatchObject({ error: { code: -32600, message: 'Invalid Request: Server already initialized' } });
+
+    const notSse = await fetch(server.mcpUrl, { headers: { accept: 'application/json', 'mcp-session-id': sessionId } });
+    expect(notSse.status).toBe(406);
+  });
+
+  it('ends the session on DELETE: 200, then 404 for the same id', async () => {
+    const { sessionId } = await open();
+    const headers = { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
+    const deleted = await fetch(server.mcpUrl, { method: 'DELETE', headers });
+    expect(deleted.status).toBe(200);
+    const after = await post(sessionId, { jsonrpc: '2.0', id: 4, method: 'tools/list' });
+    expect(after.status).toBe(404);
+    await after.text();
+  });
+});
