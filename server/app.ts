@@ -19,6 +19,7 @@ import { OAUTH_PATHS } from './http/routes/oauth/metadata.js';
 import type { RequestStats } from './metrics/request-stats.js';
 import type { GatewayService } from './gateway/gateway-service.js';
 import type { ServerEndpoints } from './gateway/server-endpoints.js';
+import { DirectRoutes } from './http/direct-routes.js';
 import { gatewayMcpRouter, gatewayOpsRouter, hostRouting } from './http/routes/gateway-routes.js';
 import { healthRouter } from './http/routes/health-routes.js';
 import { mcpRouter, type Authenticate } from './http/routes/mcp-routes.js';
@@ -97,12 +98,15 @@ export function createApp(deps: AppDeps): Express {
   const protectedBy = deps.auth ?? deps.resourceServer;
   const authenticate = deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate, deps.events) : async () => LOCAL_CALLER);
   const isOriginAllowed = compileOriginAllowList(config.allowedOrigins);
+  const direct = new DirectRoutes();
+  if (deps.gateway && config.baseDomain) app.use(hostRouting({ baseDomain: config.baseDomain, prefix: config.mcpPathPrefix }));
+  app.use(direct.middleware());
   if (deps.gateway) {
-    if (config.baseDomain) app.use(hostRouting({ baseDomain: config.baseDomain, prefix: config.mcpPathPrefix }));
-    app.use(gatewayMcpRouter({ prefix: config.mcpPathPrefix, endpoints: deps.gateway.endpoints, authenticate, isOriginAllowed, maxBodyBytes: config.maxBodyBytes, ...(limit ? { limit } : {}) }));
+    app.use(gatewayMcpRouter({ prefix: config.mcpPathPrefix, endpoints: deps.gateway.endpoints, authenticate, isOriginAllowed, maxBodyBytes: config.maxBodyBytes, direct, ...(limit ? { limit } : {}) }));
   }
   app.use(
     mcpRouter({
+      direct,
       prefix: config.mcpPathPrefix,
       streamable: deps.streamable,
       sse: deps.sse,

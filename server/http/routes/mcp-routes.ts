@@ -5,6 +5,7 @@ import type { Caller } from '../../mcp/caller.js';
 import { isJsonRpcPayload } from '../../mcp/jsonrpc.js';
 import type { SseEndpoint } from '../../mcp/sse-endpoint.js';
 import type { StreamableEndpoint } from '../../mcp/streamable-endpoint.js';
+import type { DirectRoutes } from '../direct-routes.js';
 import { mcpCors } from '../middleware/cors.js';
 import { markMcpRoute } from '../middleware/error-handler.js';
 import { jsonBody } from '../middleware/json-body.js';
@@ -24,6 +25,8 @@ export interface McpRouterOptions {
   maxBodyBytes: number;
   /** Rate limits, run after authentication and body parsing (absent: no limits). */
   limit?: RequestHandler;
+  /** Also registers the Streamable HTTP chains here, for dispatch ahead of the router (see {@link DirectRoutes}). */
+  direct?: DirectRoutes;
 }
 
 /**
@@ -61,9 +64,15 @@ export function mcpRouter(options: McpRouterOptions): Router {
     res.setHeader('Allow', 'GET, POST, DELETE, OPTIONS');
     next(new AppError(AppErrorCode.MethodNotAllowed, `${req.method} is not supported on the MCP endpoint`));
   });
-  router.post(`${prefix}/mcp`, identify, json, jsonRpc, ...limited, streamableHandler);
-  router.get(`${prefix}/mcp`, identify, ...limited, streamableHandler);
-  router.delete(`${prefix}/mcp`, identify, ...limited, streamableHandler);
+  const chains: Record<'POST' | 'GET' | 'DELETE', RequestHandler[]> = {
+    POST: [identify, json, jsonRpc, ...limited, streamableHandler],
+    GET: [identify, ...limited, streamableHandler],
+    DELETE: [identify, ...limited, streamableHandler],
+  };
+  router.post(`${prefix}/mcp`, ...chains.POST);
+  router.get(`${prefix}/mcp`, ...chains.GET);
+  router.delete(`${prefix}/mcp`, ...chains.DELETE);
+  for (const [method, chain] of Object.entries(chains)) options.direct?.add(`${prefix}/mcp`, method, [...guard, ...chain]);
 
   const sseRoutes: Array<[string, string]> = [
     [`${prefix}/sse`, `${prefix}/messages`],
