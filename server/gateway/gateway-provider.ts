@@ -1,12 +1,13 @@
 import { completable, ProtocolError, ProtocolErrorCode, ResourceTemplate, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
-import type { CallToolResult, CreateMessageResult, Prompt, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/client';
+import type { Prompt, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from '../mcp/caller.js';
 import type { ToolDefinition, ToolProvider } from '../mcp/tool-provider.js';
+import { relayRequestOptions, relayToolCall } from './call-relay.js';
 import { assignNames, SEPARATOR, type NameRequest } from './naming.js';
 import type { GatewayRegistry } from './registry.js';
-import type { RelayTarget, UpstreamConnection } from './upstream.js';
+import type { UpstreamConnection } from './upstream.js';
 import type { UpstreamSupervisor } from './supervisor.js';
 
 /** Options of {@link createGatewayProvider}. */
@@ -157,64 +158,6 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     return live;
   }
 
-  /**
-   * Request options relaying the client's cancellation (its abort signal) upstream and the upstream's progress back
-   * under the client's own token. Progress is sent in order; `flush` waits for the last one so it never arrives
-   * after the result.
-   */
-  function relayOptions(ctx: ServerContext, timeoutMs: number) {
-    const progressToken = ctx.mcpReq._meta?.progressToken;
-    let sent: Promise<unknown> = Promise.resolve();
-    const enqueue = (send: () => Promise<unknown>) => {
-      sent = sent.then(send).catch(() => undefined);
-    };
-    // Tool calls time out on our own timer, reset by each progress notification we relay (the SDK's reset only sees
-    // progress it tracks itself, and tool-call progress is tracked by the connection).
-    const controller = new AbortController();
-    const forwardAbort = () => controller.abort(ctx.mcpReq.signal.reason);
-    ctx.mcpReq.signal.addEventListener('abort', forwardAbort, { once: true });
-    let timer: NodeJS.Timeout | undefined;
-    const touch = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => controller.abort(new ProtocolError(ProtocolErrorCode.InternalError, `no answer or progress within ${timeoutMs} ms`)), timeoutMs);
-      timer.unref();
-    };
-    return {
-      signal: ctx.mcpReq.signal,
-      timeout: timeoutMs,
-      resetTimeoutOnProgress: true,
-      flush: () => sent,
-      enqueue,
-      touch,
-      /** Signal and SDK timeout of a tool call: our timer decides, the SDK's is only a backstop. */
-      get callSignal() {
-        if (!timer) touch();
-        return controller.signal;
-      },
-      callTimeoutMs: 2_147_483_647,
-      dispose() {
-        clearTimeout(timer);
-        ctx.mcpReq.signal.removeEventListener('abort', forwardAbort);
-      },
-      ...(progressToken !== undefined
-        ? {
-            onprogress: (progress: { progress: number; total?: number; message?: string }) =>
-              enqueue(() => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...progress } })),
-          }
-        : {}),
-    };
-  }
-
-  async function relayed<T>(ctx: ServerContext, timeoutMs: number, request: (options: ReturnType<typeof relayOptions>) => Promise<T>): Promise<T> {
-    const options = relayOptions(ctx, timeoutMs);
-    try {
-      return await request(options);
-    } finally {
-      options.dispose();
-      await options.flush();
-    }
-  }
-
   /** Completion of prompt or template arguments, forwarded upstream when the upstream offers completions. */
   function completerFor(
     state: InstanceState,
@@ -306,7 +249,7 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
       const argsSchema = promptArgsSchema(prompt, completerFor(state, supervisor, { type: 'ref/prompt', name: prompt.name }));
       const forward = async (args: Record<string, string> | undefined, ctx: ServerContext) => {
         const connection = await connectionFor(state, supervisor);
-        return connection.client.getPrompt({ name: prompt.name, ...(args ? { arguments: args } : {}) }, relayOptions(ctx, supervisor.config.timeoutMs));
+        return connection.client.getPrompt({ name: prompt.name, ...(args ? { arguments: args } : {}) }, relayRequestOptions(ctx, supervisor.config.timeoutMs));
       };
       const meta = { ...(prompt.title ? { title: prompt.title } : {}), ...(prompt.description ? { description: prompt.description } : {}) };
       const handle = argsSchema
@@ -352,6 +295,7 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
 
   /** A gateway tool: listed with the upstream's own schemas (the upstream validates its arguments), called through it. */
   function toolDefinition(name: string, supervisor: UpstreamSupervisor, tool: Tool): ToolDefinition {
+    const mirrorsHeaders = JSON.stringify(tool.inputSchema).includes('"x-mcp-header"');
     return {
       tool: {
         name,
@@ -376,30 +320,7 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
           throw new Error((error as Error).message);
         }
         // An error the upstream answered (a JSON-RPC error with its code) propagates as such to the client.
-        return relayed(ctx, supervisor.config.timeoutMs, (options) => {
-          const clientToken = ctx.mcpReq._meta?.progressToken;
-          // Our own token upstream (see UpstreamConnection.trackProgress); the client's token on the way back.
-          const progress =
-            clientToken === undefined
-              ? undefined
-              : connection.trackProgress(({ progress: value, total, message }) => {
-                  options.touch();
-                  options.enqueue(() =>
-                    ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: clientToken, progress: value, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) } }),
-                  );
-                });
-          const target: RelayTarget = {
-            owner: state,
-            sample: (params) => ctx.mcpReq.requestSampling(params) as Promise<CreateMessageResult>,
-            elicit: (params) => ctx.mcpReq.elicitInput(params as Parameters<ServerContext['mcpReq']['elicitInput']>[0]),
-            // Logged through the request, so the client's logging/setLevel applies and it arrives before the result.
-            log: (params) => options.enqueue(() => ctx.mcpReq.log(params.level, params.data, params.logger)),
-          };
-          const params = { name: tool.name, arguments: { ...args }, ...(progress ? { _meta: { progressToken: progress.token } } : {}) };
-          return connection
-            .withRelay(target, () => connection.client.callTool(params, { signal: options.callSignal, timeout: options.callTimeoutMs }) as Promise<CallToolResult>)
-            .finally(() => progress?.done());
-        });
+        return relayToolCall(connection, { owner: state, ctx, name: tool.name, args, timeoutMs: supervisor.config.timeoutMs, mirrorsHeaders });
       },
     };
   }
@@ -433,7 +354,7 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
 
   async function readUpstream(state: InstanceState, supervisor: UpstreamSupervisor, upstreamUri: string, exposedUri: string, ctx: ServerContext) {
     const connection = await connectionFor(state, supervisor);
-    const result = await connection.client.readResource({ uri: upstreamUri }, { ...relayOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' });
+    const result = await connection.client.readResource({ uri: upstreamUri }, { ...relayRequestOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' });
     const prefix = exposedUri.slice(0, exposedUri.length - upstreamUri.length);
     return { ...result, contents: result.contents.map((content) => ({ ...content, uri: content.uri === upstreamUri ? exposedUri : `${prefix}${content.uri}` })) };
   }

@@ -146,17 +146,18 @@ export class UpstreamConnection {
   }
 
   /**
-   * Runs `call` with `target` registered as a destination for the upstream's sampling/elicitation requests. Over a
-   * shared stdio connection a server-to-client request carries no link to the call that caused it, so it is relayed
-   * only while every call in flight belongs to one client session (always true with `isolation: "session"`).
+   * Registers `target` as a destination for the upstream's sampling/elicitation requests and log messages while a
+   * forwarded call is in flight; the caller must {@link detachRelay} it when the call settles. Over a shared stdio
+   * connection a server-to-client request carries no link to the call that caused it, so it is relayed only while
+   * every call in flight belongs to one client session (always true with `isolation: "session"`).
    */
-  async withRelay<T>(target: RelayTarget, call: () => Promise<T>): Promise<T> {
+  attachRelay(target: RelayTarget): void {
     this.relayTargets.add(target);
-    try {
-      return await call();
-    } finally {
-      this.relayTargets.delete(target);
-    }
+  }
+
+  /** Ends what {@link attachRelay} began. */
+  detachRelay(target: RelayTarget): void {
+    this.relayTargets.delete(target);
   }
 
   private relayTarget(kind: string): RelayTarget {

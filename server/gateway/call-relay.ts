@@ -1,0 +1,256 @@
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  SdkError,
+  SdkErrorCode,
+  type CallToolResult,
+  type CreateMessageRequest,
+  type CreateMessageResult,
+  type ElicitRequest,
+  type ElicitResult,
+  type LoggingMessageNotification,
+  type RequestOptions,
+  type StandardSchemaV1,
+  specTypeSchemas,
+} from '@modelcontextprotocol/client';
+import type { ServerContext } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import type { ProgressParams, RelayTarget, UpstreamConnection } from './upstream.js';
+
+/** One `tools/call` to forward upstream for a client's call. */
+export interface ToolCallRelayOptions {
+  /** Identifies the client session whose call this is (see {@link RelayTarget.owner}). */
+  owner: object;
+  /** The client's request: abort signal, progress token, notifications, sampling, elicitation, logging. */
+  ctx: ServerContext;
+  /** The upstream's own tool name. */
+  name: string;
+  /** The arguments as the client sent them (the upstream validates them). */
+  args: Readonly<Record<string, unknown>>;
+  /** No answer and no progress within this time fails the call (and cancels it upstream). */
+  timeoutMs: number;
+  /**
+   * The tool declares `x-mcp-header` parameters (SEP-2243): only the SDK's `callTool` mirrors them into
+   * `Mcp-Param-*` headers and recovers from a header mismatch, so such a call goes through it.
+   */
+  mirrorsHeaders: boolean;
+}
+
+/** The SDK's request timeout when our own timer decides (the largest a Node timer takes). */
+const BACKSTOP_TIMEOUT_MS = 2_147_483_647;
+
+/** Result families other than a tool's: such a body without `content` is not an empty tool success (the SDK's rule). */
+const OTHER_RESULT_KEYS = ['task', 'inputRequests', 'requestState'] as const;
+
+/**
+ * Whether a result is the common plain shape: text blocks only, no annotations or `_meta`, `isError` a boolean and
+ * `structuredContent` an object when present. Every such value passes the SDK's schema, so it needs no zod pass.
+ */
+function isPlainToolResult(value: unknown): value is CallToolResult {
+  if (typeof value !== 'object' || value === null) return false;
+  const { content, isError, structuredContent, _meta } = value as Record<string, unknown>;
+  if (!Array.isArray(content) || _meta !== undefined || (isError !== undefined && typeof isError !== 'boolean')) return false;
+  if (structuredContent !== undefined && (typeof structuredContent !== 'object' || structuredContent === null || Array.isArray(structuredContent))) return false;
+  for (const block of content as unknown[]) {
+    if (typeof block !== 'object' || block === null) return false;
+    const { type, text, annotations, _meta: blockMeta } = block as Record<string, unknown>;
+    if (type !== 'text' || typeof text !== 'string' || annotations !== undefined || blockMeta !== undefined) return false;
+  }
+  return true;
+}
+
+/** Issues reported as the SDK reports a failed result check: `Invalid result for tools/call: <zod's issue list>`. */
+function invalid(issues: readonly object[]): StandardSchemaV1.FailureResult {
+  return { issues: [{ message: JSON.stringify(issues, null, 2) }] };
+}
+
+/** The one rule of the 2025 result schema that the current one (SEP-2106: any JSON value) no longer has. */
+const LEGACY_STRUCTURED_CONTENT = z.object({ structuredContent: z.record(z.string(), z.unknown()).optional() });
+
+/** The SDK's full check of a result, for what {@link isPlainToolResult} cannot vouch for. */
+function fullCheck(value: unknown, legacy: boolean): StandardSchemaV1.Result<CallToolResult> | Promise<StandardSchemaV1.Result<CallToolResult>> {
+  if (typeof value === 'object' && value !== null && (value as { content?: unknown }).content === undefined) {
+    const key = OTHER_RESULT_KEYS.find((candidate) => candidate in value);
+    if (key) return invalid([{ code: 'custom', message: `content is required when the body carries '${key}' — another result family cannot default into an empty tools/call success`, path: [] }]);
+  }
+  const verdict = (checked: StandardSchemaV1.Result<unknown>): StandardSchemaV1.Result<CallToolResult> => {
+    if (checked.issues) return invalid(checked.issues);
+    const legacyCheck = legacy ? LEGACY_STRUCTURED_CONTENT.safeParse(checked.value) : undefined;
+    return legacyCheck && !legacyCheck.success ? invalid(legacyCheck.error.issues) : { value: checked.value as CallToolResult };
+  };
+  const checked = specTypeSchemas.CallToolResult['~standard'].validate(value);
+  return checked instanceof Promise ? checked.then(verdict) : verdict(checked);
+}
+
+/**
+ * The result check of a relayed `tools/call` on a connection of one protocol era. The SDK's `callTool` runs zod over
+ * every content block and ajv over `structuredContent`, but the upstream is the authority on its tool's output and
+ * our server checks every result against the served era's schema before it answers. So the common plain result
+ * passes on a few property reads, and anything else gets the SDK's own checks, so a broken result is still a tool
+ * error the model reads (`SdkError(InvalidResult)`), not a protocol failure. No longer checked: `structuredContent`
+ * against the tool's `outputSchema`.
+ */
+function resultCheck(legacy: boolean): StandardSchemaV1<unknown, CallToolResult> {
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'claude-code-mcp',
+      validate: (value) => (isPlainToolResult(value) ? { value } : fullCheck(value, legacy)),
+    },
+  };
+}
+
+const LEGACY_RESULT = resultCheck(true);
+const MODERN_RESULT = resultCheck(false);
+
+/** Why a relayed call ended on our timer; `SdkError(RequestTimeout)` carries it to the tool result. */
+function timeoutReason(timeoutMs: number): ProtocolError {
+  return new ProtocolError(ProtocolErrorCode.InternalError, `no answer or progress within ${timeoutMs} ms`);
+}
+
+/**
+ * A forwarded call while it is in flight: where the upstream's sampling, elicitation and log messages go, and the
+ * ordered queue of what is relayed to the client, so every notification is sent before the result. The methods
+ * live on the prototype, so a call allocates this one object.
+ */
+class CallRelay implements RelayTarget {
+  /** Tail of the notifications relayed so far; absent until the first (most calls relay none). */
+  private sent: Promise<unknown> | undefined;
+
+  constructor(
+    readonly owner: object,
+    private readonly ctx: ServerContext,
+  ) {}
+
+  sample(params: CreateMessageRequest['params']): Promise<CreateMessageResult> {
+    return this.ctx.mcpReq.requestSampling(params) as Promise<CreateMessageResult>;
+  }
+
+  elicit(params: ElicitRequest['params']): Promise<ElicitResult> {
+    return this.ctx.mcpReq.elicitInput(params as Parameters<ServerContext['mcpReq']['elicitInput']>[0]);
+  }
+
+  /** Logged through the request, so the client's logging/setLevel applies and it arrives before the result. */
+  log(params: LoggingMessageNotification['params']): void {
+    this.enqueue(() => this.ctx.mcpReq.log(params.level, params.data, params.logger));
+  }
+
+  /** Relays an upstream progress notification under the client's own token. */
+  progress(progressToken: string | number, { progress, total, message }: ProgressParams): void {
+    this.enqueue(() =>
+      this.ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) } }),
+    );
+  }
+
+  /** Settles when everything relayed so far has been sent (or failed); `undefined` when nothing was. */
+  flushed(): Promise<unknown> | undefined {
+    return this.sent;
+  }
+
+  private enqueue(send: () => Promise<unknown>): void {
+    this.sent = (this.sent ?? Promise.resolve()).then(send).catch(() => undefined);
+  }
+}
+
+function send(connection: UpstreamConnection, params: { name: string; arguments: Record<string, unknown>; _meta?: { progressToken: string } }, options: RequestOptions, mirrorsHeaders: boolean) {
+  return mirrorsHeaders
+    ? (connection.client.callTool(params, options) as Promise<CallToolResult>)
+    : connection.client.request({ method: 'tools/call', params }, connection.client.getProtocolEra() === 'modern' ? MODERN_RESULT : LEGACY_RESULT, options);
+}
+
+/**
+ * Forwards a client's `tools/call` upstream and answers with the upstream's result; a JSON-RPC error the upstream
+ * answers propagates with its code and data. While the call is in flight the upstream's sampling, elicitation and log
+ * messages go to this client (see {@link UpstreamConnection.attachRelay}); the client's cancellation is relayed
+ * upstream; and when the client asked for progress, the upstream's progress comes back under the client's token, in
+ * order and before the result, each one resetting the timeout.
+ */
+export async function relayToolCall(connection: UpstreamConnection, { owner, ctx, name, args, timeoutMs, mirrorsHeaders }: ToolCallRelayOptions): Promise<CallToolResult> {
+  const relay = new CallRelay(owner, ctx);
+  const clientToken = ctx.mcpReq._meta?.progressToken;
+  // The SDK serializes the arguments and never writes to them.
+  const params = { name, arguments: args as Record<string, unknown> };
+  connection.attachRelay(relay);
+  try {
+    return await (clientToken === undefined
+      ? withoutProgress(connection, params, ctx.mcpReq.signal, timeoutMs, mirrorsHeaders)
+      : withProgress(connection, relay, clientToken, params, ctx.mcpReq.signal, timeoutMs, mirrorsHeaders));
+  } finally {
+    connection.detachRelay(relay);
+    const sent = relay.flushed();
+    if (sent) await sent;
+  }
+}
+
+/**
+ * A call without progress: the upstream gets no progress token, so nothing can reset the timeout and the SDK's own
+ * timer is ours. The client's signal goes to the SDK as it is (it sends `notifications/cancelled` upstream).
+ */
+async function withoutProgress(
+  connection: UpstreamConnection,
+  params: { name: string; arguments: Record<string, unknown> },
+  clientSignal: AbortSignal,
+  timeoutMs: number,
+  mirrorsHeaders: boolean,
+): Promise<CallToolResult> {
+  try {
+    return await send(connection, params, { signal: clientSignal, timeout: timeoutMs }, mirrorsHeaders);
+  } catch (error) {
+    // The SDK's timer fired (not the client cancelling): the same error as the timer of withProgress gives.
+    if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout && !clientSignal.aborted) {
+      throw new SdkError(SdkErrorCode.RequestTimeout, String(timeoutReason(timeoutMs)));
+    }
+    throw error;
+  }
+}
+
+/**
+ * A call whose progress is relayed. The upstream gets our own token (see {@link UpstreamConnection.trackProgress}), so
+ * the SDK never sees the progress and cannot reset its timeout: our timer decides, reset by each progress relayed,
+ * and the SDK's timeout is only a backstop.
+ */
+async function withProgress(
+  connection: UpstreamConnection,
+  relay: CallRelay,
+  clientToken: string | number,
+  params: { name: string; arguments: Record<string, unknown> },
+  clientSignal: AbortSignal,
+  timeoutMs: number,
+  mirrorsHeaders: boolean,
+): Promise<CallToolResult> {
+  const controller = new AbortController();
+  const forwardAbort = () => controller.abort(clientSignal.reason);
+  if (clientSignal.aborted) forwardAbort();
+  else clientSignal.addEventListener('abort', forwardAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(timeoutReason(timeoutMs)), timeoutMs);
+  timer.unref();
+  const progress = connection.trackProgress((params) => {
+    timer.refresh();
+    relay.progress(clientToken, params);
+  });
+  try {
+    return await send(connection, { ...params, _meta: { progressToken: progress.token } }, { signal: controller.signal, timeout: BACKSTOP_TIMEOUT_MS }, mirrorsHeaders);
+  } finally {
+    progress.done();
+    clearTimeout(timer);
+    clientSignal.removeEventListener('abort', forwardAbort);
+  }
+}
+
+/**
+ * Options of a forwarded request other than a tool call (prompts, resource reads): the client's cancellation (its
+ * abort signal) relayed upstream, and the upstream's progress relayed back under the client's own token, in order.
+ */
+export function relayRequestOptions(ctx: ServerContext, timeoutMs: number): RequestOptions {
+  const progressToken = ctx.mcpReq._meta?.progressToken;
+  if (progressToken === undefined) return { signal: ctx.mcpReq.signal, timeout: timeoutMs, resetTimeoutOnProgress: true };
+  let sent: Promise<unknown> = Promise.resolve();
+  return {
+    signal: ctx.mcpReq.signal,
+    timeout: timeoutMs,
+    resetTimeoutOnProgress: true,
+    onprogress: (progress) => {
+      sent = sent.then(() => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...progress } })).catch(() => undefined);
+    },
+  };
+}
