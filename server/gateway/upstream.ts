@@ -16,6 +16,7 @@ import {
   type Transport,
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { CoalescingStdioClientTransport } from './stdio-transport.js';
 import type { Logger } from '../logging/logger.js';
 import { isStdio, type UpstreamServerConfig } from './config.js';
 import { StderrLog } from './stderr-log.js';
@@ -226,7 +227,7 @@ export class UpstreamConnection {
   private buildTransport(): Transport {
     const { config, name } = this.options;
     if (isStdio(config)) {
-      const transport = new StdioClientTransport({
+      const transport = new CoalescingStdioClientTransport({
         command: config.command,
         args: [...config.args],
         env: { ...this.options.baseEnv, ...config.env },
