@@ -35,6 +35,7 @@ interface SseStream {
   res: ServerResponse;
   /** Events already written by a replay, not to be written twice. */
   replayed?: Set<string>;
+  write(json: string, eventId: string | undefined): void;
   close(): void;
 }
 
@@ -54,6 +55,8 @@ const SSE_HEADERS = {
 } as const;
 const MAX_BATCH = 1_000;
 const STANDALONE = '_GET_stream';
+/** How long a POST's answer stream may hold its headers back waiting for its first event. */
+const HOLD_HEADERS_MS = 50;
 
 /**
  * The server side of one sessionful Streamable HTTP session (MCP 2025-03-26 to 2025-11-25, spec "Transports"),
@@ -159,7 +162,7 @@ export class NodeStreamableTransport implements Transport {
     const streamId = randomUUID();
     const version = typeof initialize?.params?.protocolVersion === 'string' ? initialize.params.protocolVersion : (header(req, 'mcp-protocol-version') ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION);
     const resumable = this.options.eventStore !== undefined && this.supportsPriming(version);
-    this.openStream(streamId, res, resumable);
+    this.openStream(streamId, res, { priming: resumable, holdHeaders: true });
     for (const message of requests) this.requestStreams.set(message.id, streamId);
     for (const message of messages) {
       const extra: MessageExtraInfo = { request: request as unknown as Request, ...(authInfo ? { authInfo } : {}) };
@@ -179,9 +182,8 @@ export class NodeStreamableTransport implements Transport {
     const lastEventId = header(req, 'last-event-id');
     if (this.options.eventStore && lastEventId) return this.replay(lastEventId, res);
     if (this.streams.has(STANDALONE)) return this.refuse(res, 409, -32000, 'Conflict: Only one SSE stream is allowed per session');
-    this.openStream(STANDALONE, res, false);
     // The client learns the stream is open from its headers; nothing else may be written for a while.
-    res.flushHeaders();
+    this.openStream(STANDALONE, res, {});
   }
 
   private async handleDelete(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -223,8 +225,7 @@ export class NodeStreamableTransport implements Transport {
       res.end();
       return;
     }
-    this.openStream(streamId, res, false, replayed);
-    res.flushHeaders();
+    this.openStream(streamId, res, { replayed });
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
@@ -235,14 +236,14 @@ export class NodeStreamableTransport implements Transport {
       if (response) throw new Error('Cannot send a response on a standalone SSE stream unless resuming a previous client request');
       const eventId = this.options.eventStore?.append(STANDALONE, message, json);
       const stream = this.streams.get(STANDALONE);
-      if (stream && (eventId === undefined || !stream.replayed?.has(eventId))) writeEvent(stream.res, json, eventId);
+      if (stream && (eventId === undefined || !stream.replayed?.has(eventId))) stream.write(json, eventId);
       return;
     }
     const streamId = this.requestStreams.get(requestId);
     if (streamId === undefined) throw new Error(`No connection established for request ID: ${String(requestId)}`);
     const eventId = this.options.eventStore?.append(streamId, message, json);
     const stream = this.streams.get(streamId);
-    if (stream && (eventId === undefined || !stream.replayed?.has(eventId))) writeEvent(stream.res, json, eventId);
+    if (stream && (eventId === undefined || !stream.replayed?.has(eventId))) stream.write(json, eventId);
     else if (!stream && !this.options.eventStore && response) {
       this.onerror?.(new Error(`Response for request ID ${String(requestId)} is undeliverable: per-request stream is disconnected and no eventStore is configured`));
     }
@@ -280,14 +281,33 @@ export class NodeStreamableTransport implements Transport {
   }
 
   /**
-   * Starts an SSE answer on `res` and registers it as `streamId`. The headers and the priming event wait in the
-   * socket's buffer until the end of this tick, so an answer ready by then leaves in a single write.
+   * Starts an SSE response on `res` and registers it as `streamId`.
+   *
+   * Writes are few: each write to a socket is a system call that wakes the client, which on small machines costs as
+   * much as the rest of a short call. The headers (and the priming event) of a POST's answer are held in the
+   * socket's buffer until its first event, so a call answered without progress leaves in one write together with the
+   * end of the stream; if nothing comes within {@link HOLD_HEADERS_MS} they go out alone, so the client still sees
+   * the stream open. Events written in one turn of the event loop share a write. A GET stream's headers go at once.
    */
-  private openStream(streamId: string, res: ServerResponse, priming: boolean, replayed?: Set<string>): void {
+  private openStream(streamId: string, res: ServerResponse, how: { priming?: boolean; holdHeaders?: boolean; replayed?: Set<string> }): void {
     if (!res.headersSent) this.writeHead(res);
     res.cork();
-    process.nextTick(() => res.uncork());
-    if (priming) {
+    let corked = true;
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      clearTimeout(hold);
+      res.uncork();
+    };
+    let hold: NodeJS.Timeout | undefined;
+    if (how.holdHeaders) {
+      hold = setTimeout(uncork, HOLD_HEADERS_MS);
+      hold.unref();
+    } else {
+      res.flushHeaders();
+      process.nextTick(uncork);
+    }
+    if (how.priming) {
       const eventId = this.options.eventStore!.append(streamId, {} as JSONRPCMessage, '{}');
       res.write(this.options.retryMs === undefined ? `id: ${eventId}\ndata: \n\n` : `id: ${eventId}\nretry: ${this.options.retryMs}\ndata: \n\n`);
     }
@@ -298,14 +318,27 @@ export class NodeStreamableTransport implements Transport {
     }
     const stream: SseStream = {
       res,
-      ...(replayed ? { replayed } : {}),
+      ...(how.replayed ? { replayed: how.replayed } : {}),
+      write: (json, eventId) => {
+        if (res.writableEnded) return;
+        res.write(eventId === undefined ? `event: message\ndata: ${json}\n\n` : `event: message\nid: ${eventId}\ndata: ${json}\n\n`);
+        if (corked) {
+          // Later events of this turn (the rest of a batch, the end of the stream) join this write.
+          corked = false;
+          clearTimeout(hold);
+          process.nextTick(() => res.uncork());
+        }
+      },
       close: () => {
         forget();
+        // end() flushes whatever is still corked, in the same write.
+        corked = false;
         if (!res.writableEnded) res.end();
       },
     };
     const forget = () => {
       clearInterval(keepAlive);
+      clearTimeout(hold);
       res.off('close', forget);
       if (this.streams.get(streamId) === stream) this.streams.delete(streamId);
     };
