@@ -1,19 +1,17 @@
+// Values come from the server package, which is loaded at start-up anyway: importing them from the client package
+// here would load the whole client SDK with the gateway provider, which upstream-loader.ts defers to the first
+// upstream. The SDK's error classes are branded, so `instanceof` holds across the two packages' copies.
+import type { CreateMessageRequest, CreateMessageResult, ElicitRequest, ElicitResult, LoggingMessageNotification, RequestOptions } from '@modelcontextprotocol/client';
 import {
   ProtocolError,
   ProtocolErrorCode,
   SdkError,
   SdkErrorCode,
-  type CallToolResult,
-  type CreateMessageRequest,
-  type CreateMessageResult,
-  type ElicitRequest,
-  type ElicitResult,
-  type LoggingMessageNotification,
-  type RequestOptions,
-  type StandardSchemaV1,
   specTypeSchemas,
-} from '@modelcontextprotocol/client';
-import type { ServerContext } from '@modelcontextprotocol/server';
+  type CallToolResult,
+  type ServerContext,
+  type StandardSchemaV1,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { ProgressParams, RelayTarget, UpstreamConnection } from './upstream.js';
 
