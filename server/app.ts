@@ -1,4 +1,5 @@
-import express, { type Express } from 'express';
+import type { RequestListener } from 'node:http';
+import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AuthServer, ProtectedResource } from './auth/auth-server.js';
 import type { Config } from './config/schema.js';
@@ -70,18 +71,21 @@ export interface AppDeps {
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
-/** Builds the Express app. Never listens and never reads the environment: `main.ts` does both. */
-export function createApp(deps: AppDeps): Express {
+/**
+ * Builds the app: the Express app, fronted by the direct MCP routes (see {@link DirectRoutes}), as one request
+ * listener. Never listens and never reads the environment: `main.ts` does both.
+ */
+export function createApp(deps: AppDeps): RequestListener {
   const { config, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', trustProxySetting(config.trustProxy));
 
-  app.use(requestContext());
-  app.use(accessLog(logger));
-  if (deps.metrics) app.use(httpMetrics({ metrics: deps.metrics.metrics, stats: deps.metrics.requestStats }));
-  app.use(
+  // Every request goes through these first, whether Express routes it or DirectRoutes does (see below).
+  const prelude: RequestHandler[] = [requestContext(), accessLog(logger)];
+  if (deps.metrics) prelude.push(httpMetrics({ metrics: deps.metrics.metrics, stats: deps.metrics.requestStats }));
+  prelude.push(
     helmet({
       contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
       crossOriginResourcePolicy: { policy: 'cross-origin' },
@@ -90,8 +94,9 @@ export function createApp(deps: AppDeps): Express {
   );
   // DNS-rebinding protection: a loopback-bound server must not answer pages that resolved evil.com to 127.0.0.1.
   if (LOOPBACK_HOSTS.has(config.host) || config.host.startsWith('127.')) {
-    app.use(requireAllowedHost([...config.allowedHosts, new URL(deps.publicUrl).hostname]));
+    prelude.push(requireAllowedHost([...config.allowedHosts, new URL(deps.publicUrl).hostname]));
   }
+  app.use(prelude);
 
   // The MCP routes come first: they serve nearly every request, which then skips the other routers' route matching.
   const limit = deps.rateLimits ? limitMcpRequests(deps.rateLimits) : undefined;
@@ -99,8 +104,8 @@ export function createApp(deps: AppDeps): Express {
   const authenticate = deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate, deps.events) : async () => LOCAL_CALLER);
   const isOriginAllowed = compileOriginAllowList(config.allowedOrigins);
   const direct = new DirectRoutes();
-  if (deps.gateway && config.baseDomain) app.use(hostRouting({ baseDomain: config.baseDomain, prefix: config.mcpPathPrefix }));
-  app.use(direct.middleware());
+  const routedByHost = deps.gateway && config.baseDomain ? hostRouting({ baseDomain: config.baseDomain, prefix: config.mcpPathPrefix }) : undefined;
+  if (routedByHost) app.use(routedByHost);
   if (deps.gateway) {
     app.use(gatewayMcpRouter({ prefix: config.mcpPathPrefix, endpoints: deps.gateway.endpoints, authenticate, isOriginAllowed, maxBodyBytes: config.maxBodyBytes, direct, ...(limit ? { limit } : {}) }));
   }
@@ -151,8 +156,17 @@ export function createApp(deps: AppDeps): Express {
     );
   }
   app.use(notFound);
-  app.use(errorHandler(logger));
-  return app;
+  const translateErrors = errorHandler(logger);
+  app.use(translateErrors);
+  const hostSuffix = routedByHost ? `.${config.baseDomain!.toLowerCase()}` : undefined;
+  return direct.listener(app, {
+    prelude,
+    onError: translateErrors,
+    // Host routing rewrites the path first, which only the Express app does: such requests go there.
+    ...(hostSuffix
+      ? { bypass: (req) => `${req.headers.host ?? ''} ${String(req.headers['x-forwarded-host'] ?? '')}`.toLowerCase().includes(hostSuffix) }
+      : {}),
+  });
 }
 
 /** TRUST_PROXY as Express expects it: a comma list becomes an array of addresses/subnets. */
