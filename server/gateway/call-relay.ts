@@ -150,10 +150,40 @@ class CallRelay implements RelayTarget {
   }
 }
 
-function send(connection: UpstreamConnection, params: { name: string; arguments: Record<string, unknown>; _meta?: { progressToken: string } }, options: RequestOptions, mirrorsHeaders: boolean) {
-  return mirrorsHeaders
-    ? (connection.client.callTool(params, options) as Promise<CallToolResult>)
-    : connection.client.request({ method: 'tools/call', params }, connection.client.getProtocolEra() === 'modern' ? MODERN_RESULT : LEGACY_RESULT, options);
+/**
+ * A 2025-era `tools/call` result that came by the direct path, handled as the SDK handles one it receives: a later
+ * revision's `resultType` dropped, then the result check, a failure being the SDK's `SdkError(InvalidResult)`.
+ */
+function checkedDirectResult(raw: unknown): CallToolResult | Promise<CallToolResult> {
+  let result = raw;
+  if (typeof raw === 'object' && raw !== null && 'resultType' in raw) {
+    const { resultType: _dropped, ...rest } = raw as Record<string, unknown>;
+    result = rest;
+  }
+  const verdict = (checked: StandardSchemaV1.Result<CallToolResult>): CallToolResult => {
+    if (!checked.issues) return checked.value;
+    throw new SdkError(SdkErrorCode.InvalidResult, `Invalid result for tools/call: ${checked.issues.map((issue) => issue.message).join(', ')}`);
+  };
+  const checked = LEGACY_RESULT['~standard'].validate(result);
+  return checked instanceof Promise ? checked.then(verdict) : verdict(checked);
+}
+
+/**
+ * Sends the call: by the connection's direct path when it has one (a stdio upstream: no SDK Protocol bookkeeping or
+ * zod passes per call), else through the SDK client. `timeoutMs` undefined means the caller's own timer decides.
+ */
+function send(
+  connection: UpstreamConnection,
+  params: { name: string; arguments: Record<string, unknown>; _meta?: { progressToken: string } },
+  signal: AbortSignal,
+  timeoutMs: number | undefined,
+  mirrorsHeaders: boolean,
+): Promise<CallToolResult> {
+  const options: RequestOptions = { signal, timeout: timeoutMs ?? BACKSTOP_TIMEOUT_MS };
+  if (mirrorsHeaders) return connection.client.callTool(params, options) as Promise<CallToolResult>;
+  const direct = connection.direct;
+  if (direct) return direct.request('tools/call', params, { signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }).then(checkedDirectResult);
+  return connection.client.request({ method: 'tools/call', params }, connection.client.getProtocolEra() === 'modern' ? MODERN_RESULT : LEGACY_RESULT, options);
 }
 
 /**
@@ -166,7 +196,7 @@ function send(connection: UpstreamConnection, params: { name: string; arguments:
 export async function relayToolCall(connection: UpstreamConnection, { owner, ctx, name, args, timeoutMs, mirrorsHeaders }: ToolCallRelayOptions): Promise<CallToolResult> {
   const relay = new CallRelay(owner, ctx);
   const clientToken = ctx.mcpReq._meta?.progressToken;
-  // The SDK serializes the arguments and never writes to them.
+  // Both paths serialize the arguments and never write to them.
   const params = { name, arguments: args as Record<string, unknown> };
   connection.attachRelay(relay);
   try {
@@ -181,8 +211,9 @@ export async function relayToolCall(connection: UpstreamConnection, { owner, ctx
 }
 
 /**
- * A call without progress: the upstream gets no progress token, so nothing can reset the timeout and the SDK's own
- * timer is ours. The client's signal goes to the SDK as it is (it sends `notifications/cancelled` upstream).
+ * A call without progress: the upstream gets no progress token, so nothing can reset the timeout and the request's own
+ * timer (the SDK's, or the direct path's) is ours. The client's signal goes to the request as it is (giving up sends
+ * `notifications/cancelled` upstream).
  */
 async function withoutProgress(
   connection: UpstreamConnection,
@@ -192,9 +223,9 @@ async function withoutProgress(
   mirrorsHeaders: boolean,
 ): Promise<CallToolResult> {
   try {
-    return await send(connection, params, { signal: clientSignal, timeout: timeoutMs }, mirrorsHeaders);
+    return await send(connection, params, clientSignal, timeoutMs, mirrorsHeaders);
   } catch (error) {
-    // The SDK's timer fired (not the client cancelling): the same error as the timer of withProgress gives.
+    // The request's timer fired (not the client cancelling): the same error as the timer of withProgress gives.
     if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout && !clientSignal.aborted) {
       throw new SdkError(SdkErrorCode.RequestTimeout, String(timeoutReason(timeoutMs)));
     }
@@ -204,8 +235,8 @@ async function withoutProgress(
 
 /**
  * A call whose progress is relayed. The upstream gets our own token (see {@link UpstreamConnection.trackProgress}), so
- * the SDK never sees the progress and cannot reset its timeout: our timer decides, reset by each progress relayed,
- * and the SDK's timeout is only a backstop.
+ * the SDK never sees the progress and cannot reset its timeout: our timer decides, reset by each progress relayed
+ * (the SDK's timeout, on that path, is only a backstop).
  */
 async function withProgress(
   connection: UpstreamConnection,
@@ -227,7 +258,7 @@ async function withProgress(
     relay.progress(clientToken, params);
   });
   try {
-    return await send(connection, { ...params, _meta: { progressToken: progress.token } }, { signal: controller.signal, timeout: BACKSTOP_TIMEOUT_MS }, mirrorsHeaders);
+    return await send(connection, { ...params, _meta: { progressToken: progress.token } }, controller.signal, undefined, mirrorsHeaders);
   } finally {
     progress.done();
     clearTimeout(timer);

@@ -16,7 +16,7 @@ import {
   type Transport,
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { CoalescingStdioClientTransport } from './stdio-transport.js';
+import { CoalescingStdioClientTransport, type DirectRequester } from './stdio-transport.js';
 import type { Logger } from '../logging/logger.js';
 import { isStdio, type UpstreamServerConfig } from './config.js';
 import { StderrLog } from './stderr-log.js';
@@ -180,6 +180,16 @@ export class UpstreamConnection {
     return { token, done: () => this.progressListeners.delete(token) };
   }
 
+  /**
+   * Where requests can go below the SDK client's Protocol layer (see {@link CoalescingStdioClientTransport}): a stdio
+   * upstream on the 2025 protocol era, whose results the SDK would pass on as they came (`resultType` aside); else
+   * `undefined`, and requests go through {@link client}. A modern-era result needs the SDK's decoding (`resultType`,
+   * `input_required` rounds), and HTTP/SSE transports have no such path.
+   */
+  get direct(): DirectRequester | undefined {
+    return this.transport instanceof CoalescingStdioClientTransport && this.client.getProtocolEra() === 'legacy' ? this.transport : undefined;
+  }
+
   /** Pid of a stdio child, when running. */
   get pid(): number | undefined {
     return this.transport instanceof StdioClientTransport ? (this.transport.pid ?? undefined) : undefined;
@@ -195,7 +205,8 @@ export class UpstreamConnection {
     const { config, name } = this.options;
     const transport = this.buildTransport();
     this.transport = transport;
-    // The SDK chains a handler set before connect() and calls it first, synchronously, for every message. Progress
+    // The SDK chains a handler set before connect() and calls it first, synchronously, for every message it gets
+    // (all but the answers to direct requests, which the stdio transport settles in the same arrival order). Progress
     // is taken here, in arrival order, because the SDK client handles a response before a progress notification
     // that arrived just ahead of it and drops that last notification.
     transport.onmessage = (message) => {

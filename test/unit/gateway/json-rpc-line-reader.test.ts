@@ -1,0 +1,115 @@
+import { describe, expect, it } from '@jest/globals';
+import { deserializeMessage, type JSONRPCMessage } from '@modelcontextprotocol/client';
+import { isJsonRpcMessage, JsonRpcLineReader } from '../../../server/gateway/json-rpc-line-reader.js';
+
+/** Lines an upstream may write: what the SDK's zod parse takes must pass the envelope check, and what it refuses fail. */
+const LINES = [
+  '{"jsonrpc":"2.0","id":1,"result":{}}',
+  '{"jsonrpc":"2.0","id":"gw-7","result":{"content":[{"type":"text","text":"hi"}],"isError":false}}',
+  '{"jsonrpc":"2.0","id":1,"result":{"_meta":{"progressToken":1}}}',
+  '{"jsonrpc":"2.0","id":1,"result":{"_meta":5}}',
+  '{"jsonrpc":"2.0","id":1,"result":[]}',
+  '{"jsonrpc":"2.0","id":1,"result":null}',
+  '{"jsonrpc":"2.0","id":1.5,"result":{}}',
+  '{"jsonrpc":"2.0","id":null,"result":{}}',
+  '{"jsonrpc":"2.0","result":{}}',
+  '{"jsonrpc":"2.0","id":1,"result":{},"extra":true}',
+  '{"jsonrpc":"1.0","id":1,"result":{}}',
+  '{"id":1,"result":{}}',
+  '{"jsonrpc":"2.0","id":"gw-1","error":{"code":-32050,"message":"quota exceeded","data":{"retryAfterSeconds":60}}}',
+  '{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"}}',
+  '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}',
+  '{"jsonrpc":"2.0","id":1,"error":{"code":"x","message":"m"}}',
+  '{"jsonrpc":"2.0","id":1,"error":{"code":1.5,"message":"m"}}',
+  '{"jsonrpc":"2.0","id":1,"error":{"code":1}}',
+  '{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m","extra":1}}',
+  '{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"},"result":{}}',
+  '{"jsonrpc":"2.0","id":3,"method":"sampling/createMessage","params":{"maxTokens":5}}',
+  '{"jsonrpc":"2.0","id":"s-1","method":"ping"}',
+  '{"jsonrpc":"2.0","id":3,"method":"ping","params":[]}',
+  '{"jsonrpc":"2.0","id":3,"method":7}',
+  '{"jsonrpc":"2.0","id":3,"method":"ping","result":{}}',
+  '{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"gw-1","progress":1,"total":3}}',
+  '{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}',
+  '{"jsonrpc":"2.0","method":"notifications/message","params":null}',
+  '{"jsonrpc":"2.0","method":"notifications/message","params":{},"extra":1}',
+  '{"jsonrpc":"2.0"}',
+  '[{"jsonrpc":"2.0","id":1,"result":{}}]',
+  '42',
+  '"text"',
+  'null',
+];
+
+function sdkAccepts(line: string): boolean {
+  try {
+    deserializeMessage(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readAll(reader: JsonRpcLineReader): { messages: JSONRPCMessage[]; errors: string[] } {
+  const messages: JSONRPCMessage[] = [];
+  const errors: string[] = [];
+  // The SDK transport's loop: an error is reported and reading goes on.
+  for (;;) {
+    try {
+      const message = reader.readMessage();
+      if (message === null) return { messages, errors };
+      messages.push(message);
+    } catch (error) {
+      errors.push((error as Error).message);
+    }
+  }
+}
+
+describe('JsonRpcLineReader', () => {
+  it.each(LINES)('takes or refuses %s as the SDK deserializer does', (line) => {
+    expect(isJsonRpcMessage(JSON.parse(line))).toBe(sdkAccepts(line));
+  });
+
+  it('splits a stream into messages across chunk boundaries, CRLF included, skipping lines that are not JSON', () => {
+    const reader = new JsonRpcLineReader(1024, () => false);
+    const stream = '{"jsonrpc":"2.0","id":1,"result":{}}\r\nnot json at all\n\n{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}\n{"jsonrpc":"2.0","id":2,';
+    for (const part of [stream.slice(0, 10), stream.slice(10, 45), stream.slice(45)]) reader.append(Buffer.from(part));
+    expect(readAll(reader)).toEqual({
+      messages: [
+        { jsonrpc: '2.0', id: 1, result: {} },
+        { jsonrpc: '2.0', method: 'notifications/tools/list_changed' },
+      ],
+      errors: [],
+    });
+    reader.append(Buffer.from('"result":{"ok":true}}\n'));
+    expect(readAll(reader).messages).toEqual([{ jsonrpc: '2.0', id: 2, result: { ok: true } }]);
+  });
+
+  it('reports JSON that is not a JSON-RPC message and reads on past it', () => {
+    const reader = new JsonRpcLineReader(1024, () => false);
+    reader.append(Buffer.from('{"jsonrpc":"2.0","id":1,"result":[]}\n{"jsonrpc":"2.0","id":2,"result":{}}\n'));
+    const { messages, errors } = readAll(reader);
+    expect(messages).toEqual([{ jsonrpc: '2.0', id: 2, result: {} }]);
+    expect(errors).toEqual([expect.stringContaining('Invalid JSON-RPC message')]);
+  });
+
+  it('offers every message to claim in arrival order and returns only what it leaves', () => {
+    const offered: unknown[] = [];
+    const reader = new JsonRpcLineReader(1024, (message) => {
+      offered.push('method' in message ? message.method : message.id);
+      return 'id' in message && typeof message.id === 'string';
+    });
+    reader.append(Buffer.from(['{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1}}', '{"jsonrpc":"2.0","id":"gw-1","result":{}}', '{"jsonrpc":"2.0","id":4,"result":{}}', ''].join('\n')));
+    expect(readAll(reader).messages).toEqual([
+      { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 't', progress: 1 } },
+      { jsonrpc: '2.0', id: 4, result: {} },
+    ]);
+    expect(offered).toEqual(['notifications/progress', 'gw-1', 4]);
+  });
+
+  it('refuses to hold more than its maximum while waiting for a newline', () => {
+    const reader = new JsonRpcLineReader(16, () => false);
+    reader.append(Buffer.from('{"jsonrpc":'));
+    expect(() => reader.append(Buffer.from('"2.0","id":1'))).toThrow('ReadBuffer exceeded maximum size of 16 bytes');
+    expect(reader.readMessage()).toBeNull();
+  });
+});
