@@ -13,8 +13,6 @@ export interface IdleMemoryResult {
   mbPer1000: number;
   /** V8 heap used (after the forced GC) scaled the same way; NaN without forced GC. */
   heapMbPer1000: number;
-  /** RSS growth read once the server had been idle long enough to settle (see {@link IdleOptions.idle}); NaN without. */
-  idleMbPer1000: number;
 }
 
 /** Reported "MB" are MiB (2^20 bytes), as `ps`/`top` show RSS. */
@@ -36,39 +34,18 @@ export interface IdleOptions {
    * without it RSS includes garbage.
    */
   gc?: () => Promise<{ heapUsed: number }>;
-  /**
-   * Also reads RSS once the server has been idle until it stops moving: at least `minMs`, then until three readings
-   * a second apart agree within 1 MB, at most `maxMs`. An idle V8 isolate returns the garbage of a burst on its own
-   * (its memory reducer starts a collection some seconds after allocation stops), so this reading holds what the
-   * idle sessions keep, without a forced collection.
-   */
-  idle?: { minMs: number; maxMs: number };
 }
 
 interface Reading {
   rss: number;
   /** Heap used after a forced GC, or NaN. */
   heap: number;
-  /** RSS once settled while idle, or NaN. */
-  idleRss: number;
 }
 
-async function readAfterSettle(options: IdleOptions, idle = false): Promise<Reading> {
+async function readAfterSettle(options: IdleOptions): Promise<Reading> {
   await sleep(options.settleMs);
   const memory = await options.gc?.();
-  const rss = readRssBytes(options.pid);
-  return { rss, heap: memory?.heapUsed ?? Number.NaN, idleRss: idle && options.idle ? await readWhenIdle(options.pid, options.idle, options.settleMs) : Number.NaN };
-}
-
-async function readWhenIdle(pid: number, { minMs, maxMs }: { minMs: number; maxMs: number }, alreadyWaitedMs: number): Promise<number> {
-  const readings: number[] = [];
-  for (let waited = alreadyWaitedMs; waited < maxMs; waited += 1000) {
-    await sleep(1000);
-    readings.push(readRssBytes(pid));
-    const last = readings.slice(-3);
-    if (waited + 1000 >= minMs && last.length === 3 && Math.max(...last) - Math.min(...last) <= MIB) break;
-  }
-  return readings.at(-1)!;
+  return { rss: readRssBytes(options.pid), heap: memory?.heapUsed ?? Number.NaN };
 }
 
 const TIMEOUT_MS = 10_000;
@@ -104,13 +81,13 @@ async function deleteStreamableSession(mcpUrl: string, id: string): Promise<void
 export async function measureStreamableIdle(mcpUrl: string, options: IdleOptions): Promise<IdleMemoryResult> {
   const warm = await mapLimit(Array.from({ length: options.warmupSessions }), options.parallel, () => openStreamableSession(mcpUrl));
   await mapLimit(warm, options.parallel, (id) => deleteStreamableSession(mcpUrl, id));
-  const before = await readAfterSettle(options, true);
+  const before = await readAfterSettle(options);
   const ids: string[] = [];
   try {
     await mapLimit(Array.from({ length: options.sessions }), options.parallel, async () => {
       ids.push(await openStreamableSession(mcpUrl));
     });
-    const open = await readAfterSettle(options, true);
+    const open = await readAfterSettle(options);
     await mapLimit(ids.splice(0), options.parallel, (id) => deleteStreamableSession(mcpUrl, id));
     return result(options, before, open, await readAfterSettle(options));
   } finally {
@@ -150,13 +127,13 @@ function openSseStream(sseUrl: string): Promise<ClientRequest> {
 export async function measureSseIdle(sseUrl: string, options: IdleOptions): Promise<IdleMemoryResult> {
   const warm = await mapLimit(Array.from({ length: options.warmupSessions }), options.parallel, () => openSseStream(sseUrl));
   for (const req of warm) req.destroy();
-  const before = await readAfterSettle(options, true);
+  const before = await readAfterSettle(options);
   const streams: ClientRequest[] = [];
   try {
     await mapLimit(Array.from({ length: options.sessions }), options.parallel, async () => {
       streams.push(await openSseStream(sseUrl));
     });
-    const open = await readAfterSettle(options, true);
+    const open = await readAfterSettle(options);
     for (const req of streams.splice(0)) req.destroy();
     return result(options, before, open, await readAfterSettle(options));
   } finally {
@@ -174,6 +151,5 @@ function result(options: IdleOptions, before: Reading, open: Reading, after: Rea
     rssAfterCloseBytes: after.rss,
     mbPer1000: per1000(open.rss - before.rss),
     heapMbPer1000: per1000(open.heap - before.heap),
-    idleMbPer1000: per1000(open.idleRss - before.idleRss),
   };
 }

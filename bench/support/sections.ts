@@ -102,14 +102,6 @@ export function ratioReport(results: RoundResult[], options: BenchOptions): { li
 }
 
 /** The idle-session memory table. */
-/** How long a no-GC memory row waits for the server to settle while idle (see IdleOptions.idle). */
-export const IDLE_SETTLE = { minMs: 20_000, maxMs: 45_000 } as const;
-
-/** The per-1,000 figure a row's target is read on: the idle reading where there is one, else the 2 s one. */
-export function judgedMbPer1000(r: IdleMemoryResult): number {
-  return Number.isNaN(r.idleMbPer1000) ? r.mbPer1000 : r.idleMbPer1000;
-}
-
 export function memoryReport(results: IdleMemoryResult[], sessions: number): string[] {
   const mb = (bytes: number) => fixed(bytes / MIB, 1);
   const rows = results.map((r) => [
@@ -119,27 +111,22 @@ export function memoryReport(results: IdleMemoryResult[], sessions: number): str
     mb(r.rssOpenBytes),
     mb(r.rssAfterCloseBytes),
     fixed(r.mbPer1000, 1),
-    Number.isNaN(r.idleMbPer1000) ? 'n/a' : fixed(r.idleMbPer1000, 1),
     fixed(r.heapMbPer1000, 1),
-    r.label.startsWith('ours') ? `<= ${TARGETS.mbPer1000Sessions}: ${verdict(judgedMbPer1000(r) <= TARGETS.mbPer1000Sessions)}` : '',
+    r.label.startsWith('ours') ? `<= ${TARGETS.mbPer1000Sessions}: ${verdict(r.mbPer1000 <= TARGETS.mbPer1000Sessions)}` : '',
   ]);
   return [
     `## RSS per 1,000 idle sessions (VmRSS of the server process, MB = MiB)`,
     '',
     `A fresh server process per row; ${whole(sessions)} sessions opened 16 at a time after a warm-up of 50 (opened and closed); ` +
-      'each reading after a 2 s settle. "no GC": `node build/server/main.js serve` (or the baseline) as is. Read 2 s after ' +
-      'the burst, its RSS still holds the garbage of 1,000 handshakes and the young generation grown for them; the "idle" ' +
-      'column reads the same process again once it has been idle until RSS stops moving (at least ' +
-      `${IDLE_SETTLE.minMs / 1000} s, at most ${IDLE_SETTLE.maxMs / 1000} s, before and after opening): V8 returns that garbage on its own when ` +
-      'allocation stops, so this is what idle sessions keep, and the figure the target is read on for these rows. ' +
-      '"forced GC": the same server code (startHttpServer, resp. the ' +
+      'each reading after a 2 s settle. "no GC": `node build/server/main.js serve` (or the baseline) as is, so RSS includes ' +
+      'garbage not yet collected and young-generation growth. "forced GC": the same server code (startHttpServer, resp. the ' +
       'baseline) run with --expose-gc, two full collections before each reading: closer to what idle sessions retain; its ' +
       '"heap" column is V8 heap used after those collections (the most stable figure). ' +
       'Streamable HTTP: raw ' +
       '`initialize` + `notifications/initialized` (2025-11-25), no GET stream, then DELETE. SSE: `GET /sse` held open until the ' +
       '`endpoint` event, then the client disconnects.',
     '',
-    table(['server / transport', 'sessions', 'RSS before', 'RSS open', 'RSS after close', 'RSS MB per 1,000 (2 s)', 'RSS MB per 1,000 (idle)', 'heap MB per 1,000', 'target (RSS)'], rows),
+    table(['server / transport', 'sessions', 'RSS before', 'RSS open', 'RSS after close', 'RSS MB per 1,000', 'heap MB per 1,000', 'target (RSS)'], rows),
     '',
   ];
 }
