@@ -79,13 +79,29 @@ export function mcpRouter(options: McpRouterOptions): Router {
     [`${prefix}/mcp/sse`, `${prefix}/mcp/message`],
   ];
   for (const [streamPath, messagesPath] of sseRoutes) {
-    router.get(streamPath, ...guard, identify, ...limited, async function openSse(req, res) {
-      await sse.open(req, res, res.locals.caller as Caller, messagesPath);
-    });
-    router.post(messagesPath, ...guard, identify, json, jsonRpc, ...limited, async function postSse(req, res) {
-      const sessionId = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
-      await sse.post(req, res, req.body, res.locals.caller as Caller, sessionId);
-    });
+    const open: RequestHandler[] = [
+      ...guard,
+      identify,
+      ...limited,
+      async function openSse(req, res) {
+        await sse.open(req, res, res.locals.caller as Caller, messagesPath);
+      },
+    ];
+    const post: RequestHandler[] = [
+      ...guard,
+      identify,
+      json,
+      jsonRpc,
+      ...limited,
+      async function postSse(req, res) {
+        const sessionId = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
+        await sse.post(req, res, req.body, res.locals.caller as Caller, sessionId);
+      },
+    ];
+    router.get(streamPath, ...open);
+    router.post(messagesPath, ...post);
+    options.direct?.add(streamPath, 'GET', open);
+    options.direct?.add(messagesPath, 'POST', post);
   }
   return router;
 }
