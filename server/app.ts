@@ -20,7 +20,7 @@ import { OAUTH_PATHS } from './http/routes/oauth/metadata.js';
 import type { RequestStats } from './metrics/request-stats.js';
 import type { GatewayService } from './gateway/gateway-service.js';
 import type { ServerEndpoints } from './gateway/server-endpoints.js';
-import { DirectRoutes } from './http/direct-routes.js';
+import { DirectRoutes, type ExpressReadyClasses } from './http/direct-routes.js';
 import { gatewayMcpRouter, gatewayOpsRouter, hostRouting } from './http/routes/gateway-routes.js';
 import { healthRouter } from './http/routes/health-routes.js';
 import { mcpRouter, type Authenticate } from './http/routes/mcp-routes.js';
@@ -67,6 +67,8 @@ export interface AppDeps {
   metrics?: { metrics: Metrics; requestStats: RequestStats };
   /** Rate limits (RATE_LIMIT_ENABLED): MCP routes are limited per client, per tool and globally; OAuth gets an abuse ceiling. */
   rateLimits?: RateLimits;
+  /** The HTTP server's request and response classes, given the app's prototypes here (see expressReadyClasses). */
+  classes?: ExpressReadyClasses;
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -78,6 +80,7 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 export function createApp(deps: AppDeps): RequestListener {
   const { config, logger } = deps;
   const app = express();
+  deps.classes?.adopt(app);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', trustProxySetting(config.trustProxy));

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import type { AddressInfo } from 'node:net';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { createApp } from './app.js';
+import { expressReadyClasses } from './http/direct-routes.js';
 import { createAuthServer, createExternalResourceServer, type AuthServer, type ProtectedResource } from './auth/auth-server.js';
 import { authWarnings, effectiveAuthMode, publicBaseUrl } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -46,7 +47,8 @@ export type StartOptions = Omit<ContainerOptions, 'transports'> & {
 export async function startHttpServer(config: Config, options: StartOptions): Promise<RunningHttpServer> {
   const container = await createContainer(config, { ...options, transports: ['streamable-http', 'sse'] });
   const { logger, sessions, factory, events } = container;
-  const http = createServer();
+  const classes = expressReadyClasses();
+  const http = createServer({ IncomingMessage: classes.IncomingMessage, ServerResponse: classes.ServerResponse });
   http.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts, so they close first
   // The socket listens before the app exists (its port, when 0, names every URL the app serves). Requests that arrive
   // in between wait for the app instead of being dropped with no answer; past a bound they get 503.
@@ -116,6 +118,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   recheck?.unref();
   for (const warning of warnings) logger.warn(warning.toUpperCase(), { host: config.host });
   const ready = createApp({
+    classes,
     config,
     logger,
     publicUrl: url,

@@ -1,4 +1,4 @@
-import type { IncomingMessage, RequestListener } from 'node:http';
+import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http';
 import type { ErrorRequestHandler, Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import { AppError, AppErrorCode } from '../errors/app-error.js';
 
@@ -111,8 +111,10 @@ export class DirectRoutes {
       const res = outgoing as Response;
       req.res = res;
       res.req = req;
-      Object.setPrototypeOf(req, app.request);
-      Object.setPrototypeOf(res, app.response);
+      // Instances of expressReadyClasses() already inherit from the app's prototypes: changing an object's prototype
+      // per request costs a new hidden class and its allocations.
+      if (!Object.prototype.isPrototypeOf.call(app.request, req)) Object.setPrototypeOf(req, app.request);
+      if (!Object.prototype.isPrototypeOf.call(app.response, res)) Object.setPrototypeOf(res, app.response);
       res.locals ??= Object.create(null) as Record<string, unknown>;
       req.originalUrl ??= req.url;
       req.baseUrl = '';
@@ -142,4 +144,30 @@ function run(handlers: readonly RequestHandler[], template: string, params: Reco
     }
   };
   next();
+}
+
+/** Request and response classes for `http.createServer` whose instances inherit an Express app's prototypes. */
+export interface ExpressReadyClasses {
+  IncomingMessage: typeof IncomingMessage;
+  ServerResponse: typeof ServerResponse;
+  /** Puts `app`'s request and response prototypes under the classes (once, when the app exists). */
+  adopt(app: Express): void;
+}
+
+/**
+ * Node request and response classes that can be given an Express app's prototypes once, so requests start out with
+ * `req.get`, `res.status` and the rest instead of having their prototype swapped on every request (which Express and
+ * {@link DirectRoutes.listener} otherwise do, at the cost of a new hidden class per object).
+ */
+export function expressReadyClasses(): ExpressReadyClasses {
+  class AppRequest extends IncomingMessage {}
+  class AppResponse<Req extends IncomingMessage = IncomingMessage> extends ServerResponse<Req> {}
+  return {
+    IncomingMessage: AppRequest,
+    ServerResponse: AppResponse as typeof ServerResponse,
+    adopt(app) {
+      Object.setPrototypeOf(AppRequest.prototype, app.request);
+      Object.setPrototypeOf(AppResponse.prototype, app.response);
+    },
+  };
 }
