@@ -36,7 +36,8 @@ export interface LegacySsePostExtra {
   authInfo?: AuthInfo;
 }
 
-const SSE_HEADERS = {
+/** Response headers of every SSE stream we serve (both transports). */
+export const SSE_HEADERS = {
   'Content-Type': 'text/event-stream',
   'Cache-Control': 'no-cache, no-transform',
   Connection: 'keep-alive',

@@ -13,6 +13,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { BoundedEventStore } from './event-store.js';
 import { isJsonRpcPayload } from './jsonrpc.js';
+import { SSE_HEADERS } from './legacy-sse-transport.js';
 
 /** Options of {@link NodeStreamableTransport}. */
 export interface NodeStreamableTransportOptions {
@@ -46,13 +47,6 @@ export interface TransportRequestView {
   headers: { get(name: string): string | null };
 }
 
-const SSE_HEADERS = {
-  'Content-Type': 'text/event-stream',
-  'Cache-Control': 'no-cache, no-transform',
-  Connection: 'keep-alive',
-  // nginx buffers responses by default, which would hold SSE frames back until the buffer fills.
-  'X-Accel-Buffering': 'no',
-} as const;
 const MAX_BATCH = 1_000;
 const STANDALONE = '_GET_stream';
 /** How long a POST's answer stream may hold its headers back waiting for its first event. */
