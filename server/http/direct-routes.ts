@@ -102,6 +102,13 @@ export class DirectRoutes {
 
   /** The server's request listener: registered routes here, everything else through `app`. */
   listener(app: Express, options: DirectListenerOptions): RequestListener {
+    // Each route's chain with the prelude in front, built on first use instead of per request.
+    const withPrelude = new WeakMap<readonly RequestHandler[], readonly RequestHandler[]>();
+    const fullChain = (chain: readonly RequestHandler[]) => {
+      let full = withPrelude.get(chain);
+      if (!full) withPrelude.set(chain, (full = [...options.prelude, ...chain]));
+      return full;
+    };
     return (incoming, outgoing) => {
       const match = options.bypass?.(incoming) ? undefined : this.match(incoming);
       if (!match) return app(incoming, outgoing);
@@ -119,7 +126,7 @@ export class DirectRoutes {
       req.originalUrl ??= req.url;
       req.baseUrl = '';
       const onError = (error: unknown) => options.onError(error, req, res, () => undefined);
-      run([...options.prelude, ...match.chain], match.template, match.params, req, res, (error?: unknown) =>
+      run(fullChain(match.chain), match.template, match.params, req, res, (error?: unknown) =>
         // A chain ends by answering; one that runs out of handlers answered nothing, which is a route that does not exist.
         onError(error ?? new AppError(AppErrorCode.NotFound, `No route for ${req.method} ${match.template}`)),
       );

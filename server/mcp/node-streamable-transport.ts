@@ -315,7 +315,7 @@ export class NodeStreamableTransport implements Transport {
       ...(how.replayed ? { replayed: how.replayed } : {}),
       write: (json, eventId) => {
         if (res.writableEnded) return;
-        res.write(eventId === undefined ? `event: message\ndata: ${json}\n\n` : `event: message\nid: ${eventId}\ndata: ${json}\n\n`);
+        writeEvent(res, json, eventId);
         if (corked) {
           // Later events of this turn (the rest of a batch, the end of the stream) join this write.
           corked = false;
