@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, AppErrorCode } from '../errors/app-error.js';
 import type { Logger } from '../logging/logger.js';
 import { toAuthInfo, type Caller } from './caller.js';
+import { installFastDispatch } from './fast-dispatch.js';
 import { LegacySseTransport } from './legacy-sse-transport.js';
 import type { ServerFactory } from './server-factory.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -63,6 +64,7 @@ export function createSseEndpoint(options: SseEndpointOptions): SseEndpoint {
         });
         try {
           await server.connect(transport);
+          installFastDispatch(server.server, transport);
         } catch (error) {
           await sessions.remove(id, 'closed');
           throw error;

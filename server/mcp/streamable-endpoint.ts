@@ -11,6 +11,7 @@ import { AppError, AppErrorCode } from '../errors/app-error.js';
 import type { Logger } from '../logging/logger.js';
 import { callerFromAuthInfo, toAuthInfo, type Caller } from './caller.js';
 import { BoundedEventStore } from './event-store.js';
+import { classifyJsonRpc, installFastDispatch } from './fast-dispatch.js';
 import type { ServerFactory } from './server-factory.js';
 import type { SessionRegistry } from './session-registry.js';
 import { NodeStreamableTransport } from './node-streamable-transport.js';
@@ -102,6 +103,7 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
     };
     try {
       await server.connect(transport);
+      installFastDispatch(server.server, transport);
       await serve(transport, req, res, body);
     } finally {
       release();
@@ -132,7 +134,7 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
       if (sessionId && !options.legacyStateless) return handleInSession(req, res, body, caller, sessionId);
 
       const method = (req.method ?? 'GET').toUpperCase();
-      if (method === 'POST') {
+      if (method === 'POST' && !isPlainLegacyInitialize(req, body)) {
         const outcome = classifyInboundRequest({
           httpMethod: method,
           protocolVersionHeader: header(req, 'mcp-protocol-version'),
@@ -158,6 +160,18 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
       return transports.size;
     },
   };
+}
+
+/**
+ * Whether a POST is a 2025-era `initialize` the SDK's classifier would call legacy without a doubt: a well-formed
+ * request, no `MCP-Protocol-Version` header, and no `_meta` in its params (where a 2026-07-28 envelope would be).
+ * Such a request skips `classifyInboundRequest`, whose zod guards made up a tenth of what opening a session
+ * allocated; anything else is still classified by the SDK.
+ */
+function isPlainLegacyInitialize(req: IncomingMessage, body: unknown): boolean {
+  if (req.headers['mcp-protocol-version'] !== undefined || classifyJsonRpc(body) !== 'request') return false;
+  const { method, params } = body as { method: string; params?: { _meta?: unknown } };
+  return method === 'initialize' && params?._meta === undefined;
 }
 
 function serve(transport: NodeStreamableTransport, req: AuthedRequest, res: ServerResponse, body: unknown): Promise<void> {

@@ -1,0 +1,168 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  McpServer,
+  type JSONRPCMessage,
+  type Transport,
+} from '@modelcontextprotocol/server';
+import { classifyJsonRpc, installFastDispatch, type JsonRpcKind } from '../../../server/mcp/fast-dispatch.js';
+
+/** What the SDK's `Protocol.connect` decides for a message, in its order. */
+function sdkKind(value: unknown): JsonRpcKind {
+  if (isJSONRPCResultResponse(value)) return 'result';
+  if (isJSONRPCErrorResponse(value)) return 'error';
+  if (isJSONRPCRequest(value)) return 'request';
+  if (isJSONRPCNotification(value)) return 'notification';
+  return 'invalid';
+}
+
+const IDS: unknown[] = [1, 0, -7, 'abc', '', 1.5, 2 ** 53, -(2 ** 53), null, true, {}, [], undefined, Number.NaN];
+const METHODS: unknown[] = ['tools/call', '', 7, null, undefined];
+const META: unknown[] = [
+  undefined,
+  {},
+  { progressToken: 'p' },
+  { progressToken: 3 },
+  { progressToken: 3.5 },
+  { progressToken: null },
+  { progressToken: {} },
+  { 'io.modelcontextprotocol/related-task': { taskId: 't' } },
+  { 'io.modelcontextprotocol/related-task': { taskId: 1 } },
+  { 'io.modelcontextprotocol/related-task': 'x' },
+  { other: [1, 2] },
+  null,
+  'meta',
+  [],
+];
+const PARAMS: unknown[] = [undefined, {}, { a: 1 }, null, [], 'p', 3, ...META.map((_meta) => ({ _meta, x: 1 }))];
+const RESULTS: unknown[] = [{}, { content: [] }, { _meta: {} }, { _meta: null }, { _meta: 'm' }, { _meta: { 'io.modelcontextprotocol/serverInfo': 5 } }, null, [], 'r', 0, undefined];
+const ERRORS: unknown[] = [
+  { code: -32601, message: 'nope' },
+  { code: -32601, message: 'nope', data: { x: 1 } },
+  { code: -32601.5, message: 'nope' },
+  { code: '1', message: 'nope' },
+  { code: 1 },
+  { message: 'm' },
+  { code: 1, message: 2 },
+  null,
+  [],
+  'e',
+  undefined,
+];
+
+/** Every combination of the fields that decide a message's kind, with and without each key. */
+function corpus(): unknown[] {
+  const out: unknown[] = [null, [], 'x', 1, undefined, {}, [{ jsonrpc: '2.0', method: 'a' }]];
+  const with_ = (base: Record<string, unknown>, key: string, value: unknown) => (value === undefined ? [base, { ...base, [key]: undefined }] : [{ ...base, [key]: value }]);
+  for (const jsonrpc of ['2.0', '1.0', 2, undefined]) {
+    const base = jsonrpc === undefined ? {} : { jsonrpc };
+    for (const id of IDS) {
+      for (const withId of with_(base, 'id', id)) {
+        for (const method of METHODS) {
+          for (const withMethod of method === undefined ? [withId] : [{ ...withId, method }]) {
+            for (const params of PARAMS) out.push(...with_(withMethod, 'params', params));
+          }
+        }
+        for (const result of RESULTS) out.push(...with_(withId, 'result', result));
+        for (const error of ERRORS) out.push(...with_(withId, 'error', error));
+      }
+    }
+  }
+  // Extra keys: the SDK's envelopes are strict.
+  out.push(
+    { jsonrpc: '2.0', id: 1, method: 'm', extra: 1 },
+    { jsonrpc: '2.0', method: 'm', extra: 1 },
+    { jsonrpc: '2.0', id: 1, result: {}, method: 'm' },
+    { jsonrpc: '2.0', id: 1, result: {}, error: { code: 1, message: 'm' } },
+    { jsonrpc: '2.0', id: 1, error: { code: 1, message: 'm' }, method: 'm' },
+    { jsonrpc: '2.0', id: 1, method: 'm', params: {}, result: {} },
+  );
+  return out;
+}
+
+describe('classifyJsonRpc', () => {
+  it('decides every message of a combinatorial corpus as the SDK guards do', () => {
+    const messages = corpus();
+    expect(messages.length).toBeGreaterThan(5_000);
+    const mismatches = messages
+      .map((message) => ({ message, ours: classifyJsonRpc(message), sdk: sdkKind(message) }))
+      .filter((row) => row.ours !== row.sdk);
+    expect(mismatches.slice(0, 5)).toEqual([]);
+    // The corpus reaches every kind, so agreement is not agreement on "invalid" alone.
+    const kinds = new Set(messages.map(classifyJsonRpc));
+    expect([...kinds].sort()).toEqual(['error', 'invalid', 'notification', 'request', 'result']);
+  });
+});
+
+/** A transport that records what the server sends. */
+function recordingTransport(): Transport & { sent: JSONRPCMessage[] } {
+  return {
+    sent: [],
+    async start() {},
+    async close() {},
+    async send(message) {
+      this.sent.push(message);
+    },
+  };
+}
+
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+} as JSONRPCMessage;
+
+async function connected() {
+  const server = new McpServer({ name: 's', version: '1' }, { capabilities: { tools: {} } });
+  server.server.setRequestHandler('tools/list', () => ({ tools: [] }));
+  const transport = recordingTransport();
+  await server.connect(transport);
+  const errors: Error[] = [];
+  const previous = server.server.onerror;
+  server.server.onerror = (error) => {
+    errors.push(error);
+    previous?.(error);
+  };
+  return { server, transport, errors };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+describe('installFastDispatch', () => {
+  it('hands each kind of message to the same server method as the SDK, with the same answers', async () => {
+    const runs = [];
+    for (const fast of [false, true]) {
+      const { server, transport, errors } = await connected();
+      if (fast) expect(installFastDispatch(server.server, transport)).toBe(true);
+      transport.onmessage!(INITIALIZE);
+      await settle();
+      transport.onmessage!({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
+      transport.onmessage!({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} } as JSONRPCMessage);
+      transport.onmessage!({ jsonrpc: '2.0', id: 3, method: 'no/such' } as JSONRPCMessage);
+      transport.onmessage!({ jsonrpc: '2.0', id: 4, method: 'tools/list', params: { cursor: 5 } } as JSONRPCMessage);
+      transport.onmessage!({ jsonrpc: '2.0', id: 5, method: 'tools/list', extra: true } as unknown as JSONRPCMessage);
+      await settle();
+      runs.push({ sent: transport.sent, errors: errors.map((error) => error.message) });
+      await server.close();
+    }
+    const [sdk, ours] = runs;
+    expect(ours!.sent).toEqual(sdk!.sent);
+    expect(ours!.errors).toEqual(sdk!.errors);
+    // The run exercised answers, a method-not-found error, params the SDK refuses and an unknown message.
+    const outcome = (message: JSONRPCMessage) => [(message as { id: number }).id, 'error' in message ? message.error.code : 'ok'];
+    expect(ours!.sent.map(outcome).sort()).toEqual([[1, 'ok'], [2, 'ok'], [3, -32601], [4, -32603]]);
+    expect(ours!.errors.some((message) => message.startsWith('Unknown message type'))).toBe(true);
+  });
+
+  it('changes nothing when the server lacks the dispatch members it relies on', async () => {
+    const transport = recordingTransport();
+    const original = () => undefined;
+    transport.onmessage = original;
+    expect(installFastDispatch({}, transport)).toBe(false);
+    expect(transport.onmessage).toBe(original);
+  });
+});
