@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { measureStreamableIdle } from './support/idle-sessions.js';
+import { IDLE_WARMUP_SESSIONS, measureStreamableIdle } from './support/idle-sessions.js';
 import { mapLimit, median, runCell, type CellResult, type Connection, type Target } from './support/load.js';
 import { createSandbox, freePort, sleep, spawnChild, stopAllChildren, trackPid, type ManagedChild, type Sandbox } from './support/processes.js';
 import { fixed, table, verdict, whole } from './support/report.js';
@@ -358,7 +358,7 @@ async function main(): Promise<void> {
     await Promise.all([ours.child.stop(), native.stop(), supergateway.stop(), mcpProxy.stop()]);
     const fresh = await startOurs(sandbox, 'ours-memory');
     await waitForHttp(`${fresh.url}/health/servers`, fresh.child, 30_000, (status, body) => status === 200 && body.includes('"running":1'));
-    const idle = await measureStreamableIdle(`${fresh.url}/servers/x/mcp`, { label: 'ours /servers/x/mcp', pid: fresh.child.pid, sessions: Number(values.sessions), settleMs: 1500, parallel: 16, warmupSessions: 50 });
+    const idle = await measureStreamableIdle(`${fresh.url}/servers/x/mcp`, { label: 'ours /servers/x/mcp', pid: fresh.child.pid, sessions: Number(values.sessions), settleMs: 1500, parallel: 16, warmupSessions: IDLE_WARMUP_SESSIONS });
     out.push(
       table(
         ['measure', 'value', 'target', 'met'],

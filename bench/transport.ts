@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { requestGc } from './support/gc-ipc.js';
-import { measureSseIdle, measureStreamableIdle, type IdleMemoryResult, type IdleOptions } from './support/idle-sessions.js';
+import { IDLE_WARMUP_SESSIONS, measureSseIdle, measureStreamableIdle, type IdleMemoryResult, type IdleOptions } from './support/idle-sessions.js';
 import { runCell, type CellTiming, type Target } from './support/load.js';
 import { createSandbox, openFileLimit, sleep, stopAllChildren, type ManagedChild } from './support/processes.js';
 import { fixed, verdict, whole } from './support/report.js';
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
         sessions: options.sessions,
         settleMs: 2000,
         parallel: 16,
-        warmupSessions: 50,
+        warmupSessions: IDLE_WARMUP_SESSIONS,
         gc: gc ? () => requestGc(server.child.child) : undefined,
       });
       const memory: IdleMemoryResult[] = [];

@@ -15,6 +15,12 @@ export interface IdleMemoryResult {
   heapMbPer1000: number;
 }
 
+/**
+ * Warm-up sessions of every idle measurement: opening one allocates 50-100 KB (ours and the SDK baseline alike),
+ * so 500 allocate more than a young generation's worth.
+ */
+export const IDLE_WARMUP_SESSIONS = 500;
+
 /** Reported "MB" are MiB (2^20 bytes), as `ps`/`top` show RSS. */
 export const MIB = 1024 * 1024;
 
@@ -27,7 +33,12 @@ export interface IdleOptions {
   settleMs: number;
   /** Handshakes in flight at once. */
   parallel: number;
-  /** Sessions opened and closed first, so lazily compiled code is not counted as per-session memory. */
+  /**
+   * Sessions opened and closed before the first reading, so one-time costs are not counted as per-session memory:
+   * lazily compiled code, and V8's young generation, whose pages (up to 32 MB) are first touched only after some
+   * tens of MB have been allocated. A server that has run for a while has paid both; {@link IDLE_WARMUP_SESSIONS}
+   * opens enough sessions to pay them here.
+   */
   warmupSessions: number;
   /**
    * Forces a full GC in the server before each reading and returns its heap used afterwards (see gc-ipc.ts);
