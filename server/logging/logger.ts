@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import winston from 'winston';
 import { currentContext } from './context.js';
+import { LineBatcher } from './line-batcher.js';
 import { redactField } from './redact.js';
 
 /** The logger every module receives; winston's, narrowed to what we use. */
@@ -44,8 +45,9 @@ const redactFormat = winston.format((info) => {
 
 /** Creates the process logger: request context added, secrets redacted, JSON or pretty. */
 export function createLogger(options: LoggerOptions): Logger {
-  const stream = options.stream ?? process.stdout;
-  const pretty = options.format === 'pretty' || (options.format === 'auto' && stream.isTTY === true);
+  const destination = options.stream ?? process.stdout;
+  const pretty = options.format === 'pretty' || (options.format === 'auto' && destination.isTTY === true);
+  const stream = destination === process.stdout || destination === process.stderr ? batcherFor(destination) : destination;
   const output = pretty
     ? winston.format.combine(
         winston.format.colorize(),
@@ -67,6 +69,15 @@ export function createLogger(options: LoggerOptions): Logger {
     ),
     transports: [new winston.transports.Stream({ stream })],
   });
+}
+
+/** One batcher per process stream, shared by every logger writing there so their lines keep one order. */
+const batchers = new Map<NodeJS.WritableStream, LineBatcher>();
+
+function batcherFor(stream: NodeJS.WritableStream & { isTTY?: boolean }): LineBatcher {
+  let batcher = batchers.get(stream);
+  if (!batcher) batchers.set(stream, (batcher = new LineBatcher(stream)));
+  return batcher;
 }
 
 /** A logger that writes nothing, for tests and for code paths that take an optional logger. */
