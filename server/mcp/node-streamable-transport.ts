@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
@@ -82,6 +81,8 @@ export class NodeStreamableTransport implements Transport {
   private supportedVersions: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS;
   private initialized = false;
   private closed = false;
+  /** POST answer streams opened so far; names the next one. */
+  private streamCount = 0;
 
   constructor(options: NodeStreamableTransportOptions) {
     this.options = options;
@@ -153,7 +154,9 @@ export class NodeStreamableTransport implements Transport {
       return;
     }
 
-    const streamId = randomUUID();
+    // Stream ids only need to be unique within the session (event ids are `${streamId}_${seq}`, looked up per session):
+    // a counter keeps every event id on the wire short.
+    const streamId = `${(this.streamCount += 1)}`;
     const version = typeof initialize?.params?.protocolVersion === 'string' ? initialize.params.protocolVersion : (header(req, 'mcp-protocol-version') ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION);
     const resumable = this.options.eventStore !== undefined && this.supportsPriming(version);
     this.openStream(streamId, res, { priming: resumable, holdHeaders: true });
