@@ -1,6 +1,5 @@
 import type { RequestListener } from 'node:http';
 import express, { type RequestHandler } from 'express';
-import helmet from 'helmet';
 import type { AuthServer, ProtectedResource } from './auth/auth-server.js';
 import type { Config } from './config/schema.js';
 import type { EventBus } from './events/bus.js';
@@ -11,6 +10,7 @@ import { errorHandler, notFound } from './http/middleware/error-handler.js';
 import { requireAllowedHost } from './http/middleware/host-check.js';
 import { compileOriginAllowList } from './http/middleware/origin-check.js';
 import { requestContext } from './http/middleware/request-context.js';
+import { apiSecurityHeaders, documentSecurityHeaders } from './http/middleware/security-headers.js';
 import { httpMetrics } from './http/middleware/http-metrics.js';
 import { metricsRouter } from './http/routes/metrics-routes.js';
 import type { Metrics } from './metrics/metrics.js';
@@ -88,17 +88,13 @@ export function createApp(deps: AppDeps): RequestListener {
   // Every request goes through these first, whether Express routes it or DirectRoutes does (see below).
   const prelude: RequestHandler[] = [requestContext(), accessLog(logger)];
   if (deps.metrics) prelude.push(httpMetrics({ metrics: deps.metrics.metrics, stats: deps.metrics.requestStats }));
-  prelude.push(
-    helmet({
-      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-      crossOriginResourcePolicy: { policy: 'cross-origin' },
-      strictTransportSecurity: deps.publicUrl.startsWith('https://'),
-    }),
-  );
   // DNS-rebinding protection: a loopback-bound server must not answer pages that resolved evil.com to 127.0.0.1.
-  if (LOOPBACK_HOSTS.has(config.host) || config.host.startsWith('127.')) {
-    prelude.push(requireAllowedHost([...config.allowedHosts, new URL(deps.publicUrl).hostname]));
-  }
+  const hostCheck =
+    LOOPBACK_HOSTS.has(config.host) || config.host.startsWith('127.') ? [requireAllowedHost([...config.allowedHosts, new URL(deps.publicUrl).hostname])] : [];
+  const headers = { hsts: deps.publicUrl.startsWith('https://') };
+  // The MCP routes DirectRoutes serves answer programs, not browsers: they get the API header set.
+  const directPrelude = [...prelude, apiSecurityHeaders(headers), ...hostCheck];
+  prelude.push(documentSecurityHeaders(headers), ...hostCheck);
   app.use(prelude);
 
   // The MCP routes come first: they serve nearly every request, which then skips the other routers' route matching.
@@ -163,7 +159,7 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(translateErrors);
   const hostSuffix = routedByHost ? `.${config.baseDomain!.toLowerCase()}` : undefined;
   return direct.listener(app, {
-    prelude,
+    prelude: directPrelude,
     onError: translateErrors,
     // Host routing rewrites the path first, which only the Express app does: such requests go there.
     ...(hostSuffix
