@@ -120,7 +120,8 @@ export class CoalescingStdioClientTransport extends StdioClientTransport impleme
 
   override send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
-    if (stdin && !this.corked && !stdin.destroyed) {
+    // A lone call in flight has nothing to share a write with: it goes out at once instead of at the check phase.
+    if (stdin && !this.corked && !stdin.destroyed && this.pending.size > 1) {
       this.corked = true;
       stdin.cork();
       setImmediate(() => {
