@@ -1,5 +1,5 @@
 /**
- * Gateway benchmark: `npm run bench:gateway [-- --seconds 2 --rounds 2 --concurrency 1,8,32 --sessions 1000]`.
+ * Gateway benchmark: `npm run bench:gateway [-- --seconds 2 --rounds 3 --concurrency 1,8,32 --sessions 1000]`.
  *
  * `tools/call echo` of one stdio upstream (bench/support/echo-server.mjs) through our gateway at `/servers/x/mcp` and
  * at `/mcp` (`x__echo`), against (a) the same tool served natively over HTTP by the SDK (the floor of an HTTP hop),
@@ -35,7 +35,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '0.5' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1,8,32' },
     sessions: { type: 'string', default: '1000' },
   },
