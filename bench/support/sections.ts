@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { ServerState } from '../../server/cli/process-files.js';
-import { MIB, type IdleMemoryResult } from './idle-sessions.js';
+import { IDLE_WARMUP_SESSIONS, MIB, type IdleMemoryResult } from './idle-sessions.js';
 import { median, type CellResult, type Target } from './load.js';
 import { openFileLimit } from './processes.js';
 import { fixed, table, verdict, whole } from './report.js';
@@ -117,9 +117,10 @@ export function memoryReport(results: IdleMemoryResult[], sessions: number): str
   return [
     `## RSS per 1,000 idle sessions (VmRSS of the server process, MB = MiB)`,
     '',
-    `A fresh server process per row; ${whole(sessions)} sessions opened 16 at a time after a warm-up of 50 (opened and closed); ` +
+    `A fresh server process per row; ${whole(sessions)} sessions opened 16 at a time after a warm-up of ${whole(IDLE_WARMUP_SESSIONS)} ` +
+      '(opened and closed, so the one-time commit of V8\'s young generation and lazily compiled code are paid before the first reading); ' +
       'each reading after a 2 s settle. "no GC": `node build/server/main.js serve` (or the baseline) as is, so RSS includes ' +
-      'garbage not yet collected and young-generation growth. "forced GC": the same server code (startHttpServer, resp. the ' +
+      'garbage not yet collected. "forced GC": the same server code (startHttpServer, resp. the ' +
       'baseline) run with --expose-gc, two full collections before each reading: closer to what idle sessions retain; its ' +
       '"heap" column is V8 heap used after those collections (the most stable figure). ' +
       'Streamable HTTP: raw ' +
