@@ -2,24 +2,26 @@ import { request, type ClientRequest } from 'node:http';
 import { mapLimit } from './load.js';
 import { readRssBytes, sleep } from './processes.js';
 
-/** RSS of a server before, while holding and after closing `sessions` idle sessions. */
+/**
+ * RSS of a server already holding `sessions` idle sessions (the fill), then holding twice as many, then after closing
+ * them all. The per-session figure is the growth from the second batch: the marginal cost of a session.
+ */
 export interface IdleMemoryResult {
   label: string;
   sessions: number;
   rssBeforeBytes: number;
   rssOpenBytes: number;
   rssAfterCloseBytes: number;
-  /** (open - before) scaled to 1,000 sessions, in MB (MiB, see {@link MIB}). */
+  /** (open - before) scaled to 1,000 sessions, in MB (MiB, see {@link MIB}): what the second batch added. */
   mbPer1000: number;
+  /** What the fill added to the warmed-up server, scaled the same way: includes one-time costs (see {@link IdleOptions.warmupSessions}). */
+  fillMbPer1000: number;
   /** V8 heap used (after the forced GC) scaled the same way; NaN without forced GC. */
   heapMbPer1000: number;
 }
 
-/**
- * Warm-up sessions of every idle measurement: opening one allocates 50-100 KB (ours and the SDK baseline alike),
- * so 500 allocate more than a young generation's worth.
- */
-export const IDLE_WARMUP_SESSIONS = 500;
+/** Warm-up sessions of every idle measurement (opened and closed): enough to compile the handshake's code. */
+export const IDLE_WARMUP_SESSIONS = 50;
 
 /** Reported "MB" are MiB (2^20 bytes), as `ps`/`top` show RSS. */
 export const MIB = 1024 * 1024;
@@ -34,10 +36,10 @@ export interface IdleOptions {
   /** Handshakes in flight at once. */
   parallel: number;
   /**
-   * Sessions opened and closed before the first reading, so one-time costs are not counted as per-session memory:
-   * lazily compiled code, and V8's young generation, whose pages (up to 32 MB) are first touched only after some
-   * tens of MB have been allocated. A server that has run for a while has paid both; {@link IDLE_WARMUP_SESSIONS}
-   * opens enough sessions to pay them here.
+   * Sessions opened and closed before anything is read, so lazily compiled code is not counted. Other one-time
+   * costs are paid by the fill: V8 first touches the pages of its young generation (up to 32 MB) only after tens of
+   * MB have been allocated, and a fill of `sessions` held open does that without leaving freed room in the old
+   * generation (closed warm-up sessions would: new sessions fill such room without any RSS growth).
    */
   warmupSessions: number;
   /**
@@ -90,17 +92,21 @@ async function deleteStreamableSession(mcpUrl: string, id: string): Promise<void
 
 /** RSS per idle 2025-era Streamable HTTP session (sessionful, no GET stream), for ours or the baseline. */
 export async function measureStreamableIdle(mcpUrl: string, options: IdleOptions): Promise<IdleMemoryResult> {
-  const warm = await mapLimit(Array.from({ length: options.warmupSessions }), options.parallel, () => openStreamableSession(mcpUrl));
-  await mapLimit(warm, options.parallel, (id) => deleteStreamableSession(mcpUrl, id));
-  const before = await readAfterSettle(options);
+  const warmup = await mapLimit(Array.from({ length: options.warmupSessions }), options.parallel, () => openStreamableSession(mcpUrl));
+  await mapLimit(warmup, options.parallel, (id) => deleteStreamableSession(mcpUrl, id));
+  const warm = await readAfterSettle(options);
   const ids: string[] = [];
-  try {
-    await mapLimit(Array.from({ length: options.sessions }), options.parallel, async () => {
+  const openBatch = () =>
+    mapLimit(Array.from({ length: options.sessions }), options.parallel, async () => {
       ids.push(await openStreamableSession(mcpUrl));
     });
+  try {
+    await openBatch();
+    const before = await readAfterSettle(options);
+    await openBatch();
     const open = await readAfterSettle(options);
     await mapLimit(ids.splice(0), options.parallel, (id) => deleteStreamableSession(mcpUrl, id));
-    return result(options, before, open, await readAfterSettle(options));
+    return result(options, warm, before, open, await readAfterSettle(options));
   } finally {
     // A failure part-way must not leave sessions behind for the next measurement.
     await mapLimit(ids, options.parallel, (id) => deleteStreamableSession(mcpUrl, id).catch(() => undefined));
@@ -136,23 +142,27 @@ function openSseStream(sseUrl: string): Promise<ClientRequest> {
 
 /** RSS per idle legacy SSE session: streams held open, then closed by the client. */
 export async function measureSseIdle(sseUrl: string, options: IdleOptions): Promise<IdleMemoryResult> {
-  const warm = await mapLimit(Array.from({ length: options.warmupSessions }), options.parallel, () => openSseStream(sseUrl));
-  for (const req of warm) req.destroy();
-  const before = await readAfterSettle(options);
+  const warmup = await mapLimit(Array.from({ length: options.warmupSessions }), options.parallel, () => openSseStream(sseUrl));
+  for (const req of warmup) req.destroy();
+  const warm = await readAfterSettle(options);
   const streams: ClientRequest[] = [];
-  try {
-    await mapLimit(Array.from({ length: options.sessions }), options.parallel, async () => {
+  const openBatch = () =>
+    mapLimit(Array.from({ length: options.sessions }), options.parallel, async () => {
       streams.push(await openSseStream(sseUrl));
     });
+  try {
+    await openBatch();
+    const before = await readAfterSettle(options);
+    await openBatch();
     const open = await readAfterSettle(options);
     for (const req of streams.splice(0)) req.destroy();
-    return result(options, before, open, await readAfterSettle(options));
+    return result(options, warm, before, open, await readAfterSettle(options));
   } finally {
     for (const req of streams) req.destroy();
   }
 }
 
-function result(options: IdleOptions, before: Reading, open: Reading, after: Reading): IdleMemoryResult {
+function result(options: IdleOptions, warm: Reading, before: Reading, open: Reading, after: Reading): IdleMemoryResult {
   const per1000 = (bytes: number) => (bytes / MIB) * (1000 / options.sessions);
   return {
     label: options.label,
@@ -161,6 +171,7 @@ function result(options: IdleOptions, before: Reading, open: Reading, after: Rea
     rssOpenBytes: open.rss,
     rssAfterCloseBytes: after.rss,
     mbPer1000: per1000(open.rss - before.rss),
+    fillMbPer1000: per1000(before.rss - warm.rss),
     heapMbPer1000: per1000(open.heap - before.heap),
   };
 }

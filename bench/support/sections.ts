@@ -110,6 +110,7 @@ export function memoryReport(results: IdleMemoryResult[], sessions: number): str
     mb(r.rssBeforeBytes),
     mb(r.rssOpenBytes),
     mb(r.rssAfterCloseBytes),
+    fixed(r.fillMbPer1000, 1),
     fixed(r.mbPer1000, 1),
     fixed(r.heapMbPer1000, 1),
     r.label.startsWith('ours') ? `<= ${TARGETS.mbPer1000Sessions}: ${verdict(r.mbPer1000 <= TARGETS.mbPer1000Sessions)}` : '',
@@ -117,9 +118,12 @@ export function memoryReport(results: IdleMemoryResult[], sessions: number): str
   return [
     `## RSS per 1,000 idle sessions (VmRSS of the server process, MB = MiB)`,
     '',
-    `A fresh server process per row; ${whole(sessions)} sessions opened 16 at a time after a warm-up of ${whole(IDLE_WARMUP_SESSIONS)} ` +
-      '(opened and closed, so the one-time commit of V8\'s young generation and lazily compiled code are paid before the first reading); ' +
-      'each reading after a 2 s settle. "no GC": `node build/server/main.js serve` (or the baseline) as is, so RSS includes ' +
+    `A fresh server process per row. After a warm-up of ${whole(IDLE_WARMUP_SESSIONS)} sessions (opened and closed: compiles ` +
+      `the handshake's code), a fill of ${whole(sessions)} sessions is opened and kept ("RSS before"; what it added is "fill"), ` +
+      `then ${whole(sessions)} more ("RSS open"): the per-session figure is what that second batch added, the marginal cost of a ` +
+      'session. The fill pays the one-time costs (V8 first touches the pages of its young generation, up to 32 MB, only after ' +
+      'tens of MB have been allocated) without leaving freed room in the old generation that new sessions could fill unseen. ' +
+      'Sessions are opened 16 at a time; each reading after a 2 s settle. "no GC": `node build/server/main.js serve` (or the baseline) as is, so RSS includes ' +
       'garbage not yet collected. "forced GC": the same server code (startHttpServer, resp. the ' +
       'baseline) run with --expose-gc, two full collections before each reading: closer to what idle sessions retain; its ' +
       '"heap" column is V8 heap used after those collections (the most stable figure). ' +
@@ -127,7 +131,7 @@ export function memoryReport(results: IdleMemoryResult[], sessions: number): str
       '`initialize` + `notifications/initialized` (2025-11-25), no GET stream, then DELETE. SSE: `GET /sse` held open until the ' +
       '`endpoint` event, then the client disconnects.',
     '',
-    table(['server / transport', 'sessions', 'RSS before', 'RSS open', 'RSS after close', 'RSS MB per 1,000', 'heap MB per 1,000', 'target (RSS)'], rows),
+    table(['server / transport', 'sessions', 'RSS before', 'RSS open', 'RSS after close', 'fill MB per 1,000', 'RSS MB per 1,000', 'heap MB per 1,000', 'target (RSS)'], rows),
     '',
   ];
 }
