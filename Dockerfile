@@ -1,11 +1,12 @@
 # syntax=docker/dockerfile:1
-# Build stage: compiles TypeScript and the better-sqlite3 native addon.
+# Build stage: compiles TypeScript (and bundles the server's own modules) and the better-sqlite3 native addon.
 FROM node:24-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
 COPY server ./server
 COPY test/fixtures ./test/fixtures
 RUN npm run build && npm prune --omit=dev
