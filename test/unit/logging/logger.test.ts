@@ -88,6 +88,15 @@ describe('createLogger', () => {
     expect(String((entry.error as { stack: string }).stack)).toContain('logger.test');
   });
 
+  it('starts each JSON line with timestamp, level and message, then the fields as given', async () => {
+    const { logger, waitForLines } = capture({ defaultMeta: { service: 'claude-code-mcp' } });
+    logger.info('tool call', { channel: 'tool', tool: 'echo', bytes: 9007199254740993n, timestamp: 'not ours' });
+    const [line] = await waitForLines(1);
+    expect(Object.keys(parse(line!))).toEqual(['timestamp', 'level', 'message', 'service', 'channel', 'tool', 'bytes']);
+    expect(parse(line!)).toMatchObject({ level: 'info', message: 'tool call', bytes: '9007199254740993' });
+    expect(parse(line!).timestamp).not.toBe('not ours');
+  });
+
   it('drops lines below the configured level', async () => {
     const { logger, waitForLines } = capture({ level: 'warn' });
     logger.info('too chatty');

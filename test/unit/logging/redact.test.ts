@@ -94,6 +94,10 @@ describe('redact', () => {
     expect(JSON.stringify(redact(deep))).toContain('[Truncated]');
   });
 
+  it('writes a bigint as its decimal string, at any depth', () => {
+    expect(redact({ size: 12345678901234567890n, nested: [{ id: -1n }] })).toEqual({ size: '12345678901234567890', nested: [{ id: '-1' }] });
+  });
+
   it('passes primitives through', () => {
     expect(redact(42)).toBe(42);
     expect(redact(null)).toBeNull();
@@ -134,6 +138,14 @@ describe('redactText', () => {
     expect(redactText('refresh_token=r1&client_secret=cs&code_verifier=v&api_key=k&password=p')).toBe(
       'refresh_token=[REDACTED]&client_secret=[REDACTED]&code_verifier=[REDACTED]&api_key=[REDACTED]&password=[REDACTED]',
     );
+  });
+
+  it('masks credentials in any letter case, so the quick pre-check misses none', () => {
+    expect(redactText('BEARER abc.def')).toBe('BEARER [REDACTED]');
+    expect(redactText('auth bAsIc dXNlcjpwYXNz')).toBe('auth bAsIc [REDACTED]');
+    expect(redactText('HTTPS://Alice:PW@example.com')).toBe('HTTPS://[REDACTED]@example.com');
+    expect(redactText('PASSWORD=hunter2 and Client_Secret=cs')).toBe('PASSWORD=[REDACTED] and Client_Secret=[REDACTED]');
+    expect(redactText('x\nBearer\ttok')).toBe('x\nBearer [REDACTED]');
   });
 
   it('leaves ordinary text alone', () => {
