@@ -1,4 +1,4 @@
-import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
+import type { CallToolRequest, JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, ServerContext, Transport } from '@modelcontextprotocol/server';
 
 /** What a JSON-RPC message is, decided as the MCP SDK's message guards decide it. */
 export type JsonRpcKind = 'request' | 'notification' | 'result' | 'error' | 'invalid';
@@ -106,5 +106,72 @@ export function installFastDispatch(protocol: object, transport: Transport): boo
         return dispatch._onerror(new Error(`Unknown message type: ${JSON.stringify(message)}`));
     }
   };
+  return true;
+}
+
+/** A `tools/call` request handler, as the SDK's `Protocol` stores and calls it. */
+type StoredHandler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<unknown>;
+
+/** The SDK `Server` members {@link installFastToolCall} works with. */
+interface ToolCallInternals {
+  _requestHandlers: Map<string, StoredHandler>;
+  _wrapHandler(method: string, handler: (request: JSONRPCRequest, ctx: ServerContext) => unknown): StoredHandler;
+  _servedModernEra(): boolean;
+  _negotiatedProtocolVersion: string | undefined;
+}
+
+const CALL_PARAMS_KEYS = new Set(['name', 'arguments', '_meta']);
+const PLAIN_RESULT_KEYS = new Set(['content', 'isError', 'structuredContent']);
+const TEXT_BLOCK_KEYS = new Set(['type', 'text']);
+
+/**
+ * A `tools/call` whose params the 2025-era schema takes as they are: only `name` (a string), `arguments` (an object)
+ * and `_meta` (which {@link classifyJsonRpc} has already checked as the SDK does). Anything else (a `task`, unknown
+ * keys the schema would strip, a wrong type) goes to the SDK.
+ */
+function isPlainCallParams(params: unknown): params is { name: string; arguments?: Record<string, unknown> } {
+  if (!isPlainObject(params) || !hasOnly(params, CALL_PARAMS_KEYS) || typeof params.name !== 'string') return false;
+  return params.arguments === undefined || isPlainObject(params.arguments);
+}
+
+/**
+ * A result the 2025-era `CallToolResult` schema returns unchanged: text blocks of exactly `type` and `text` (the
+ * schema strips other keys of a block), `isError` a boolean and `structuredContent` an object when present, nothing
+ * else. Every such value passes the schema, and its parse is a copy with the same JSON.
+ */
+function isPlainCallResult(result: unknown): boolean {
+  if (!isPlainObject(result) || !hasOnly(result, PLAIN_RESULT_KEYS) || !Array.isArray(result.content)) return false;
+  if (result.isError !== undefined && typeof result.isError !== 'boolean') return false;
+  if (result.structuredContent !== undefined && !isPlainObject(result.structuredContent)) return false;
+  for (const block of result.content as unknown[]) {
+    if (!isPlainObject(block) || !hasOnly(block, TEXT_BLOCK_KEYS) || block.type !== 'text' || typeof block.text !== 'string') return false;
+  }
+  return true;
+}
+
+/**
+ * Lets the common `tools/call` of a 2025-era session skip the SDK server's three zod passes: its params are parsed
+ * twice (by `setRequestHandler`'s wrapper and by the `Server`'s own `tools/call` wrapper) and its result once. When the
+ * params are plain ({@link isPlainCallParams}), `handler` (the one registered with `setRequestHandler`) gets the
+ * request as it came; when its result is plain ({@link isPlainCallResult}) it is answered as it is, otherwise it goes
+ * through the SDK's result handling, which is the same as before. Everything else (2026-era sessions, a
+ * `requestState`, params with anything more) is handled by the SDK as before. Errors pass through unchanged, as the
+ * SDK passes them on a 2025-era request.
+ *
+ * Call it right after registering `handler` for `tools/call`. Like {@link installFastDispatch} it uses `Server`
+ * members the SDK does not export; without them it changes nothing and returns false.
+ */
+export function installFastToolCall(server: object, handler: (request: CallToolRequest, ctx: ServerContext) => Promise<unknown>): boolean {
+  const internals = server as Partial<ToolCallInternals>;
+  const sdkHandler = internals._requestHandlers instanceof Map ? internals._requestHandlers.get('tools/call') : undefined;
+  if (typeof sdkHandler !== 'function' || typeof internals._wrapHandler !== 'function' || typeof internals._servedModernEra !== 'function') return false;
+  const sdk = internals as ToolCallInternals;
+  sdk._requestHandlers.set('tools/call', (request, ctx) => {
+    if (sdk._negotiatedProtocolVersion === undefined || sdk._servedModernEra() || !isPlainCallParams(request.params) || ctx.mcpReq.requestState() !== undefined) {
+      return sdkHandler(request, ctx);
+    }
+    // Plain params are what the SDK's parse would hand the handler, as they came.
+    return handler(request as unknown as CallToolRequest, ctx).then((result) => (isPlainCallResult(result) ? result : sdk._wrapHandler('tools/call', () => result)(request, ctx)));
+  });
   return true;
 }

@@ -1,5 +1,6 @@
 import { McpServer, ProtocolError, ProtocolErrorCode, type CallToolRequest, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import { currentContext } from '../logging/context.js';
+import { installFastToolCall } from './fast-dispatch.js';
 import { ToolCatalog, type ToolAccess } from './tool-catalog.js';
 import { intercept, type ToolCallInterceptor } from './tool-interceptor.js';
 import type { ToolCall, ToolProvider, ToolProviderContext } from './tool-provider.js';
@@ -69,7 +70,9 @@ export function createServerFactory({ name, version, instructions, providers, to
       { capabilities: { tools: { listChanged: true }, logging: {} }, ...(instructions ? { instructions } : {}) },
     );
     server.server.setRequestHandler('tools/list', () => ({ tools: catalog.listFor(context.caller) }));
-    server.server.setRequestHandler('tools/call', (request, ctx) => callTool(server, context, request.params, ctx));
+    const handleCall = (request: CallToolRequest, ctx: ServerContext) => callTool(server, context, request.params, ctx);
+    server.server.setRequestHandler('tools/call', handleCall);
+    installFastToolCall(server.server, handleCall);
     for (const provider of providers) provider.register?.(server, context);
     if (context.mode !== 'stateless-http') {
       listening.add(server);

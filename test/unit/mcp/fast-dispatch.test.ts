@@ -5,10 +5,13 @@ import {
   isJSONRPCRequest,
   isJSONRPCResultResponse,
   McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+  type CallToolRequest,
   type JSONRPCMessage,
   type Transport,
 } from '@modelcontextprotocol/server';
-import { classifyJsonRpc, installFastDispatch, type JsonRpcKind } from '../../../server/mcp/fast-dispatch.js';
+import { classifyJsonRpc, installFastDispatch, installFastToolCall, type JsonRpcKind } from '../../../server/mcp/fast-dispatch.js';
 
 /** What the SDK's `Protocol.connect` decides for a message, in its order. */
 function sdkKind(value: unknown): JsonRpcKind {
@@ -164,5 +167,113 @@ describe('installFastDispatch', () => {
     transport.onmessage = original;
     expect(installFastDispatch({}, transport)).toBe(false);
     expect(transport.onmessage).toBe(original);
+  });
+});
+
+/** What the test server's tools answer, by tool name: plain results, and each way a result can be other than plain. */
+const TOOL_RESULTS: Record<string, unknown> = {
+  plain: { content: [{ type: 'text', text: 'ok' }] },
+  plainError: { content: [{ type: 'text', text: 'bad' }, { type: 'text', text: '' }], isError: true },
+  structured: { content: [], structuredContent: { a: [1, { b: null }] }, isError: false },
+  extraBlockKey: { content: [{ type: 'text', text: 'x', extra: 1 }] },
+  annotated: { content: [{ type: 'text', text: 'x', annotations: { priority: 0.5 } }] },
+  blockMeta: { content: [{ type: 'text', text: 'x', _meta: { k: 1 } }] },
+  image: { content: [{ type: 'image', data: 'AAAA', mimeType: 'image/png' }] },
+  badText: { content: [{ type: 'text', text: 5 }] },
+  badType: { content: [{ type: 'video', text: 'x' }] },
+  noContent: { isError: false },
+  extraKey: { content: [], extra: 'x' },
+  resultMeta: { content: [], _meta: { k: 1 } },
+  badIsError: { content: [], isError: 'yes' },
+  arrayStructured: { content: [], structuredContent: [1] },
+  nullStructured: { content: [], structuredContent: null },
+  contentNotArray: { content: 'text' },
+  nullResult: null,
+  taskFamily: { task: {} },
+  resultType: { content: [], resultType: 'complete' },
+};
+/** Tools that fail instead: a JSON-RPC error of the tool's own, and a plain exception. */
+const THROWS: Record<string, () => never> = {
+  protocolError: () => {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'nope', { why: 'test' });
+  },
+  exception: () => {
+    throw new Error('boom');
+  },
+};
+
+/** `tools/call` params, by how they differ from plain; `NAME` is replaced by each tool's name. */
+const NAME = Symbol('name');
+const CALL_PARAMS: unknown[] = [
+  { name: NAME, arguments: { text: 'hi', n: 1, nested: { a: [1, 'x'] } } },
+  { name: NAME },
+  { name: NAME, arguments: {}, _meta: { progressToken: 7 } },
+  { name: NAME, _meta: { 'io.modelcontextprotocol/related-task': { taskId: 't' }, other: 1 } },
+  { name: NAME, arguments: [] },
+  { name: NAME, arguments: null },
+  { name: NAME, arguments: 'x' },
+  { name: NAME, extra: true },
+  { name: NAME, task: { ttl: 1000 } },
+  { name: NAME, task: 'bad' },
+  { name: 5 },
+  {},
+  undefined,
+];
+
+async function toolServer(fast: boolean) {
+  const { server, transport, errors } = await connected();
+  let asSent = 0;
+  const handler = async (request: CallToolRequest) => {
+    // The SDK hands its handler a parsed copy; the fast path the params as they came (the test freezes them).
+    if (Object.isFrozen(request.params)) asSent += 1;
+    const name = request.params.name;
+    THROWS[name]?.();
+    return structuredClone(TOOL_RESULTS[name]) as never;
+  };
+  server.server.setRequestHandler('tools/call', handler);
+  if (fast) expect(installFastToolCall(server.server, handler)).toBe(true);
+  return { server, transport, errors, asSent: () => asSent };
+}
+
+describe('installFastToolCall', () => {
+  it('answers every tools/call of a combinatorial corpus exactly as the SDK does, skipping its parses for plain ones', async () => {
+    const runs = [];
+    for (const fast of [false, true]) {
+      const { server, transport, errors, asSent } = await toolServer(fast);
+      let id = 0;
+      const call = (params: unknown) => {
+        const frozen = params === undefined ? undefined : Object.freeze(params);
+        transport.onmessage!({ jsonrpc: '2.0', id: (id += 1), method: 'tools/call', ...(frozen === undefined ? {} : { params: frozen }) } as JSONRPCMessage);
+      };
+      // Before initialize: no protocol era yet, which the SDK handles.
+      call({ name: 'plain' });
+      await settle();
+      transport.onmessage!(INITIALIZE);
+      await settle();
+      transport.onmessage!({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
+      for (const name of [...Object.keys(TOOL_RESULTS), ...Object.keys(THROWS)]) {
+        for (const params of CALL_PARAMS) {
+          call(typeof params === 'object' && params !== null ? Object.fromEntries(Object.entries(params).map(([key, value]) => [key, value === NAME ? name : value])) : params);
+        }
+      }
+      await settle();
+      // The fast path answers in fewer turns, so answers can leave in another order: compare them by id.
+      const byId = (a: JSONRPCMessage, b: JSONRPCMessage) => Number((a as { id?: number }).id) - Number((b as { id?: number }).id);
+      runs.push({ sent: [...transport.sent].sort(byId), errors: errors.map((error) => error.message), asSent: asSent() });
+      await server.close();
+    }
+    const [sdk, ours] = runs;
+    expect(ours!.sent).toHaveLength(sdk!.sent.length);
+    expect(ours!.sent).toEqual(sdk!.sent);
+    expect(ours!.errors).toEqual(sdk!.errors);
+    // The corpus reached the fast path (plain params: 4 shapes for each of the 21 tools) and every kind of answer.
+    expect(sdk!.asSent).toBe(0);
+    expect(ours!.asSent).toBe(4 * 21);
+    const codes = new Set(ours!.sent.map((message) => ('error' in message ? message.error.code : 'result' in message && (message.result as { isError?: boolean }).isError ? 'tool error' : 'ok')));
+    expect([...codes].sort()).toEqual([-32602, -32603, 'ok', 'tool error'].sort());
+  });
+
+  it('changes nothing when the server lacks the members it relies on', () => {
+    expect(installFastToolCall({}, async () => ({}))).toBe(false);
   });
 });
