@@ -159,7 +159,7 @@ export class NodeStreamableTransport implements Transport {
     const streamId = `${(this.streamCount += 1)}`;
     const version = typeof initialize?.params?.protocolVersion === 'string' ? initialize.params.protocolVersion : (header(req, 'mcp-protocol-version') ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION);
     const resumable = this.options.eventStore !== undefined && this.supportsPriming(version);
-    this.openStream(streamId, res, { priming: resumable, holdHeaders: true });
+    this.openStream(streamId, res, { priming: resumable, holdHeaders: true, deferStart: true });
     for (const message of requests) this.requestStreams.set(message.id, streamId);
     for (const message of messages) {
       const extra: MessageExtraInfo = { request: request as unknown as Request, ...(authInfo ? { authInfo } : {}) };
@@ -285,39 +285,56 @@ export class NodeStreamableTransport implements Transport {
    * socket's buffer until its first event, so a call answered without progress leaves in one write together with the
    * end of the stream; if nothing comes within {@link HOLD_HEADERS_MS} they go out alone, so the client still sees
    * the stream open. Events written in one turn of the event loop share a write. A GET stream's headers go at once.
+   *
+   * With `deferStart`, the stream is registered at once but its headers, priming event and keep-alive are prepared in
+   * the check phase of this turn, or before its first write or its close if that comes sooner: the request is handed
+   * to the server first, so a relayed call reaches its upstream sooner and the stream is set up while the upstream
+   * works. What goes on the wire, and in which order, is the same.
    */
-  private openStream(streamId: string, res: ServerResponse, how: { priming?: boolean; holdHeaders?: boolean; replayed?: Set<string> }): void {
-    if (!res.headersSent) this.writeHead(res);
-    res.cork();
-    let corked = true;
+  private openStream(
+    streamId: string,
+    res: ServerResponse,
+    how: { priming?: boolean; holdHeaders?: boolean; replayed?: Set<string>; deferStart?: boolean },
+  ): void {
+    let started = false;
+    let forgotten = false;
+    let corked = false;
+    let hold: NodeJS.Timeout | undefined;
+    let keepAlive: NodeJS.Timeout | undefined;
     const uncork = () => {
       if (!corked) return;
       corked = false;
       clearTimeout(hold);
       res.uncork();
     };
-    let hold: NodeJS.Timeout | undefined;
-    if (how.holdHeaders) {
-      hold = setTimeout(uncork, HOLD_HEADERS_MS);
-      hold.unref();
-    } else {
-      res.flushHeaders();
-      process.nextTick(uncork);
-    }
-    if (how.priming) {
-      const eventId = this.options.eventStore!.append(streamId, {} as JSONRPCMessage, '{}');
-      res.write(this.options.retryMs === undefined ? `id: ${eventId}\ndata: \n\n` : `id: ${eventId}\nretry: ${this.options.retryMs}\ndata: \n\n`);
-    }
-    let keepAlive: NodeJS.Timeout | undefined;
-    if (this.options.keepAliveMs > 0) {
-      keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.options.keepAliveMs);
-      keepAlive.unref();
-    }
+    const start = () => {
+      if (started) return;
+      started = true;
+      if (!res.headersSent) this.writeHead(res);
+      res.cork();
+      corked = true;
+      if (how.holdHeaders) {
+        hold = setTimeout(uncork, HOLD_HEADERS_MS);
+        hold.unref();
+      } else {
+        res.flushHeaders();
+        process.nextTick(uncork);
+      }
+      if (how.priming) {
+        const eventId = this.options.eventStore!.append(streamId, {} as JSONRPCMessage, '{}');
+        res.write(this.options.retryMs === undefined ? `id: ${eventId}\ndata: \n\n` : `id: ${eventId}\nretry: ${this.options.retryMs}\ndata: \n\n`);
+      }
+      if (this.options.keepAliveMs > 0) {
+        keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.options.keepAliveMs);
+        keepAlive.unref();
+      }
+    };
     const stream: SseStream = {
       res,
       ...(how.replayed ? { replayed: how.replayed } : {}),
       write: (json, eventId) => {
         if (res.writableEnded) return;
+        start();
         writeEvent(res, json, eventId);
         if (corked) {
           // Later events of this turn (the rest of a batch, the end of the stream) join this write.
@@ -327,6 +344,7 @@ export class NodeStreamableTransport implements Transport {
         }
       },
       close: () => {
+        if (!res.writableEnded && !res.destroyed) start();
         forget();
         // end() flushes whatever is still corked, in the same write.
         corked = false;
@@ -334,6 +352,7 @@ export class NodeStreamableTransport implements Transport {
       },
     };
     const forget = () => {
+      forgotten = true;
       clearInterval(keepAlive);
       clearTimeout(hold);
       res.off('close', forget);
@@ -341,6 +360,11 @@ export class NodeStreamableTransport implements Transport {
     };
     res.once('close', forget);
     this.streams.set(streamId, stream);
+    if (!how.deferStart) start();
+    else
+      setImmediate(() => {
+        if (!forgotten) start();
+      });
   }
 
   private checkSession(req: IncomingMessage, res: ServerResponse): boolean {

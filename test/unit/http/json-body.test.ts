@@ -14,6 +14,10 @@ describe('jsonBody middleware', () => {
   beforeAll(async () => {
     const app = express();
     app.post('/', jsonBody({ limit: 64 }), (req, res) => void res.json({ body: req.body === undefined ? 'undefined' : req.body }));
+    // As on the MCP routes: an asynchronous step (authentication) before the body is read. `flowing` tells whether
+    // the body was read through 'data' events (true) or straight from the parser's buffer (null).
+    const later: express.RequestHandler = (_req, _res, next) => void Promise.resolve().then(() => next());
+    app.post('/after-auth', later, jsonBody({ limit: 64 }), (req, res) => void res.json({ body: req.body ?? 'undefined', flowing: req.readableFlowing }));
     app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
       res.status(error instanceof AppError ? error.status : 500).json({ error: error instanceof AppError ? error.code : String(error) });
     });
@@ -54,6 +58,27 @@ describe('jsonBody middleware', () => {
       req.end(`${'y'.repeat(40)}"}`);
     });
     expect(streamed).toBe(413);
+  });
+
+  it('reads a body that arrived whole from the buffer, and one still arriving from its events', async () => {
+    /** Node's client writes the headers and a body given to `end()` in one packet; `split` sends the body 50 ms later. */
+    const afterAuth = (body: string, split = false) =>
+      new Promise<unknown>((resolve, reject) => {
+        const req = httpRequest(`${url}after-auth`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          res.on('end', () => resolve(JSON.parse(text)));
+        });
+        req.on('error', reject);
+        if (!split) return void req.end(body);
+        req.flushHeaders();
+        setTimeout(() => req.end(body), 50);
+      });
+    expect(await afterAuth('{"whole":"é"}')).toEqual({ body: { whole: 'é' }, flowing: null });
+    expect(await afterAuth('')).toEqual({ body: {}, flowing: null });
+    expect(await afterAuth('{"a":')).toEqual({ error: 'invalid_json' });
+    // The request is not complete when the middleware runs.
+    expect(await afterAuth('{"split":[1,2,3]}', true)).toEqual({ body: { split: [1, 2, 3] }, flowing: true });
   });
 
   it('hands compressed bodies to body-parser, which inflates them', async () => {
