@@ -35,6 +35,8 @@ interface SseStream {
   res: ServerResponse;
   /** Events already written by a replay, not to be written twice. */
   replayed?: Set<string>;
+  /** Writes the headers and priming event of a stream whose start was deferred; nothing once done. */
+  start(): void;
   write(json: string, eventId: string | undefined): void;
   close(): void;
 }
@@ -238,8 +240,10 @@ export class NodeStreamableTransport implements Transport {
     }
     const streamId = this.requestStreams.get(requestId);
     if (streamId === undefined) throw new Error(`No connection established for request ID: ${String(requestId)}`);
-    const eventId = this.options.eventStore?.append(streamId, message, json);
     const stream = this.streams.get(streamId);
+    // The priming event is stored first, so its id precedes every message's and a resume from it misses none.
+    stream?.start();
+    const eventId = this.options.eventStore?.append(streamId, message, json);
     if (stream && (eventId === undefined || !stream.replayed?.has(eventId))) stream.write(json, eventId);
     else if (!stream && !this.options.eventStore && response) {
       this.onerror?.(new Error(`Response for request ID ${String(requestId)} is undeliverable: per-request stream is disconnected and no eventStore is configured`));
@@ -332,6 +336,9 @@ export class NodeStreamableTransport implements Transport {
     const stream: SseStream = {
       res,
       ...(how.replayed ? { replayed: how.replayed } : {}),
+      start: () => {
+        if (!res.writableEnded && !res.destroyed) start();
+      },
       write: (json, eventId) => {
         if (res.writableEnded) return;
         start();
@@ -344,7 +351,7 @@ export class NodeStreamableTransport implements Transport {
         }
       },
       close: () => {
-        if (!res.writableEnded && !res.destroyed) start();
+        stream.start();
         forget();
         // end() flushes whatever is still corked, in the same write.
         corked = false;

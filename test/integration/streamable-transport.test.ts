@@ -48,6 +48,25 @@ describe('sessionful Streamable HTTP on the wire', () => {
     expect(JSON.parse(events[1]!.data)).toMatchObject({ id: 1, result: { protocolVersion: '2025-11-25' } });
   });
 
+  it('keeps headers, priming event and answer in order when the answer is sent before the stream was set up', async () => {
+    // The SDK answers an unknown method synchronously, while the request is being handed over: before the check
+    // phase in which the answer stream is otherwise prepared.
+    const { sessionId } = await open();
+    const response = await post(sessionId, { jsonrpc: '2.0', id: 7, method: 'no/such/method' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    expect(response.headers.get('mcp-session-id')).toBe(sessionId);
+    const { events, ended } = await readSse(response, () => false, 5_000);
+    expect(ended).toBe(true);
+    expect(events).toHaveLength(2);
+    expect(events[0]).toMatchObject({ data: '' });
+    expect(events[0]!.id).toEqual(expect.any(String));
+    expect(JSON.parse(events[1]!.data)).toMatchObject({ id: 7, error: { code: -32601 } });
+    // Event ids of a stream count up: the priming event was stored first.
+    const seq = (id: string | undefined) => Number(id!.split('_').pop());
+    expect(seq(events[1]!.id)).toBe(seq(events[0]!.id) + 1);
+  });
+
   it('sends no priming event to a 2025-06-18 client, whose SSE parser may not accept empty data', async () => {
     const { initialize } = await open('2025-06-18');
     const { events } = await readSse(initialize, () => false, 5_000);
