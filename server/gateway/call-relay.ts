@@ -13,6 +13,7 @@ import {
   type StandardSchemaV1,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { isPlainCallResult } from '../mcp/fast-dispatch.js';
 import type { ProgressParams, RelayTarget, UpstreamConnection } from './upstream.js';
 
 /** One `tools/call` to forward upstream for a client's call. */
@@ -40,23 +41,6 @@ const BACKSTOP_TIMEOUT_MS = 2_147_483_647;
 /** Result families other than a tool's: such a body without `content` is not an empty tool success (the SDK's rule). */
 const OTHER_RESULT_KEYS = ['task', 'inputRequests', 'requestState'] as const;
 
-/**
- * Whether a result is the common plain shape: text blocks only, no annotations or `_meta`, `isError` a boolean and
- * `structuredContent` an object when present. Every such value passes the SDK's schema, so it needs no zod pass.
- */
-function isPlainToolResult(value: unknown): value is CallToolResult {
-  if (typeof value !== 'object' || value === null) return false;
-  const { content, isError, structuredContent, _meta } = value as Record<string, unknown>;
-  if (!Array.isArray(content) || _meta !== undefined || (isError !== undefined && typeof isError !== 'boolean')) return false;
-  if (structuredContent !== undefined && (typeof structuredContent !== 'object' || structuredContent === null || Array.isArray(structuredContent))) return false;
-  for (const block of content as unknown[]) {
-    if (typeof block !== 'object' || block === null) return false;
-    const { type, text, annotations, _meta: blockMeta } = block as Record<string, unknown>;
-    if (type !== 'text' || typeof text !== 'string' || annotations !== undefined || blockMeta !== undefined) return false;
-  }
-  return true;
-}
-
 /** Issues reported as the SDK reports a failed result check: `Invalid result for tools/call: <zod's issue list>`. */
 function invalid(issues: readonly object[]): StandardSchemaV1.FailureResult {
   return { issues: [{ message: JSON.stringify(issues, null, 2) }] };
@@ -65,7 +49,7 @@ function invalid(issues: readonly object[]): StandardSchemaV1.FailureResult {
 /** The one rule of the 2025 result schema that the current one (SEP-2106: any JSON value) no longer has. */
 const LEGACY_STRUCTURED_CONTENT = z.object({ structuredContent: z.record(z.string(), z.unknown()).optional() });
 
-/** The SDK's full check of a result, for what {@link isPlainToolResult} cannot vouch for. */
+/** The SDK's full check of a result, for what {@link isPlainCallResult} cannot vouch for. */
 function fullCheck(value: unknown, legacy: boolean): StandardSchemaV1.Result<CallToolResult> | Promise<StandardSchemaV1.Result<CallToolResult>> {
   if (typeof value === 'object' && value !== null && (value as { content?: unknown }).content === undefined) {
     const key = OTHER_RESULT_KEYS.find((candidate) => candidate in value);
@@ -93,7 +77,7 @@ function resultCheck(legacy: boolean): StandardSchemaV1<unknown, CallToolResult>
     '~standard': {
       version: 1,
       vendor: 'claude-code-mcp',
-      validate: (value) => (isPlainToolResult(value) ? { value } : fullCheck(value, legacy)),
+      validate: (value) => (isPlainCallResult(value) ? { value } : fullCheck(value, legacy)),
     },
   };
 }

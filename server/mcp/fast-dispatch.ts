@@ -1,4 +1,4 @@
-import type { CallToolRequest, JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, ServerContext, Transport } from '@modelcontextprotocol/server';
+import type { CallToolRequest, CallToolResult, JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, ServerContext, Transport } from '@modelcontextprotocol/server';
 
 /** What a JSON-RPC message is, decided as the MCP SDK's message guards decide it. */
 export type JsonRpcKind = 'request' | 'notification' | 'result' | 'error' | 'invalid';
@@ -137,9 +137,10 @@ function isPlainCallParams(params: unknown): params is { name: string; arguments
 /**
  * A result the 2025-era `CallToolResult` schema returns unchanged: text blocks of exactly `type` and `text` (the
  * schema strips other keys of a block), `isError` a boolean and `structuredContent` an object when present, nothing
- * else. Every such value passes the schema, and its parse is a copy with the same JSON.
+ * else. Every such value passes the schema of either era, and its parse is a copy with the same JSON. The gateway's
+ * relay uses it too, to spare such a result the SDK client's check.
  */
-function isPlainCallResult(result: unknown): boolean {
+export function isPlainCallResult(result: unknown): result is CallToolResult {
   if (!isPlainObject(result) || !hasOnly(result, PLAIN_RESULT_KEYS) || !Array.isArray(result.content)) return false;
   if (result.isError !== undefined && typeof result.isError !== 'boolean') return false;
   if (result.structuredContent !== undefined && !isPlainObject(result.structuredContent)) return false;
