@@ -128,7 +128,7 @@ function renderDefault(field: FieldInfo): string {
 function renderDescription(field: FieldInfo): string {
   let text = field.description;
   if (FLAG_KEYS.includes(field.key)) text += ` Flag: \`--${kebab(field.key)}\`.`;
-  if (field.meta.secret) text += ' **Secret:** masked by `config check`.';
+  if (field.meta.secret) text += ` **Secret:** masked by \`config check\`; also read from \`${field.meta.env}_FILE\`.`;
   return cell(text);
 }
 
@@ -150,6 +150,10 @@ function renderConfigurationDoc(): string {
     '5. command-line flags.',
     '',
     'An environment variable set to the empty string counts as unset.',
+    '',
+    'Every **secret** setting can also be read from a file: `<VARIABLE>_FILE=/run/secrets/name` (the Docker and',
+    'Kubernetes secrets convention; one trailing newline is dropped). The secret then never appears in the process',
+    'environment. Setting both `<VARIABLE>` and `<VARIABLE>_FILE` is an error.',
     '',
     '## Config file',
     '',
@@ -230,7 +234,7 @@ function renderEnvExample(): string {
     lines.push('', `# ── ${group} ${'─'.repeat(Math.max(3, 72 - group.length))}`);
     for (const field of inGroup) {
       lines.push('', `# ${field.description}`);
-      lines.push(`# Type: ${field.type}.${field.meta.secret ? ' Secret.' : ''}`);
+      lines.push(`# Type: ${field.type}.${field.meta.secret ? ` Secret: or ${field.meta.env}_FILE=<file holding it>.` : ''}`);
       const hasDefault = field.defaultValue !== undefined && field.defaultValue !== '';
       if (hasDefault) {
         lines.push(`# ${field.meta.env}=${dotenvValue(field.defaultValue!)}`);

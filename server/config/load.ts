@@ -79,11 +79,19 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       sources[key] = 'file';
       labels[key] = `${path.basename(file ?? '')}: ${key}`;
     }
-    const envValue = mergedEnv[meta.env];
+    let envValue = mergedEnv[meta.env];
+    const fileVariable = `${meta.env}_FILE`;
+    const secretFile = meta.secret ? mergedEnv[fileVariable] : undefined;
+    if (secretFile !== undefined && secretFile !== '') {
+      // The Docker/Kubernetes secrets convention: the value lives in a mounted file, never in the environment, so no
+      // process that can read this one's environment (/proc/<pid>/environ) learns it.
+      if (envValue !== undefined && envValue !== '') problems.push(`${meta.env}: set either ${meta.env} or ${fileVariable}, not both`);
+      else envValue = readSecretFile(fileVariable, path.resolve(cwd, secretFile), problems);
+    }
     if (envValue !== undefined && envValue !== '') {
       raw[key] = coerce(configSchema.shape[key], envValue);
       sources[key] = 'env';
-      labels[key] = meta.env;
+      labels[key] = secretFile ? fileVariable : meta.env;
     }
     const flagValue = options.flags?.[key];
     if (flagValue !== undefined) {
@@ -172,6 +180,16 @@ export function authWarnings(config: Pick<Config, 'authMode' | 'mcpDisableAuth' 
 /** The authentication mode in force: MCP_DISABLE_AUTH=true switches it off whatever AUTH_MODE says. */
 export function effectiveAuthMode(config: Pick<Config, 'authMode' | 'mcpDisableAuth'>): Config['authMode'] {
   return config.mcpDisableAuth ? 'none' : config.authMode;
+}
+
+/** A secret's file (`*_FILE`): its content without the trailing newline editors and `echo` add. */
+function readSecretFile(variable: string, file: string, problems: string[]): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    problems.push(`${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    return undefined;
+  }
 }
 
 function readConfigFile(file: string, problems: string[]): Record<string, unknown> {

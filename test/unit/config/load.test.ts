@@ -189,6 +189,24 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads a secret from its *_FILE (the Docker/Kubernetes secrets convention), never from both places', () => {
+    const file = write(path.join(root, 'secrets', 'redis_url'), 'redis://:pa55@127.0.0.1:6379\n');
+    const { config, sources } = load({ env: { STORAGE: 'redis', REDIS_URL_FILE: file } });
+    expect(config.redisUrl).toBe('redis://:pa55@127.0.0.1:6379');
+    expect(sources.redisUrl).toBe('env');
+    // Relative to the working directory, like every other path.
+    write(path.join(cwd, 'keys.txt'), 'k-0123456789:ci');
+    expect(load({ env: { MCP_API_KEYS_FILE: 'keys.txt' } }).config.apiKeys).toEqual(['k-0123456789:ci']);
+    expect(problemsOf(() => load({ env: { STORAGE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_URL_FILE: file } }))).toEqual([
+      'REDIS_URL: set either REDIS_URL or REDIS_URL_FILE, not both',
+    ]);
+    expect(problemsOf(() => load({ env: { WEBHOOK_SECRET_FILE: path.join(root, 'missing') } }))).toEqual([
+      `WEBHOOK_SECRET_FILE: cannot read ${path.join(root, 'missing')} (ENOENT)`,
+    ]);
+    // Only secrets have a *_FILE form: other settings are not secret and stay in plain sight.
+    expect(load({ env: { PORT_FILE: file } }).config.port).toBe(3000);
+  });
+
   it('checks BASE_URL', () => {
     expect(problemsOf(() => load({ env: { BASE_URL: 'ftp://mcp.example.com' } }))).toEqual([
       'BASE_URL: expected an absolute http(s) URL, got "ftp://mcp.example.com"',
