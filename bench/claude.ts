@@ -3,11 +3,14 @@
  * its run queue behaves under a burst. Everything runs against the mock Messages API on 127.0.0.1 (the fixture the
  * Claude tool tests use), with the real `claude` binary the Agent SDK bundles.
  *
- * 1. Latency: `claude_ask` through the server (v2 MCP client -> `node build/server/main.js serve` -> Agent SDK ->
+ * 1. Latency: `claude_ask` through an unsandboxed server (v2 MCP client -> `node build/server/main.js serve` -> Agent SDK ->
  *    claude -> mock) against the same prompt run by the bare binary (`claude -p` with the flags the SDK passes for
  *    that call) against the same mock and the same reply; interleaved rounds, order alternated, medians.
  *    Target: <= 1.05x the bare binary, or <= 50 ms added.
- * 2. Burst: MAX_CONCURRENT_RUNS=4; four calls take the slots, then the other calls arrive at once with mixed
+ * 2. Sandbox: `claude_ask` through a server with CLAUDE_SANDBOX=required against one with CLAUDE_SANDBOX=off, same mock,
+ *    interleaved, medians: a text-only run, and a run with one Bash command (the sandbox is then really entered).
+ *    Target: under 100 ms added per run.
+ * 3. Burst: MAX_CONCURRENT_RUNS=4; four calls take the slots, then the other calls arrive at once with mixed
  *    priorities (submitted low, normal, high in turn, so arrival order is not priority order). Every call must be
  *    answered with its own reply, and the Claude Code processes must have started high before normal before low.
  *
@@ -42,6 +45,9 @@ const WARMUP = Number(values.warmup);
 const CALLS = Number(values.calls);
 const SLOTS = 4;
 const TARGET = { ratio: 1.05, addedMs: 50 } as const;
+/** Most a sandboxed run may add over an unsandboxed one (medians). */
+const SANDBOX_TARGET_MS = 100;
+const BASH_PROMPT = 'bench-claude: run one command';
 /** One call (either path) that has not finished by then fails the run: the mock answers in milliseconds. */
 const CALL_TIMEOUT_MS = 60_000;
 /** Each burst call, queue wait included: 50 runs four at a time take ~1 min on a loaded 2-core machine. */
@@ -140,6 +146,67 @@ async function latency(client: Client, binary: string, sandbox: ClaudeSandbox, m
   return { server, bare };
 }
 
+/** One `claude_ask`, wall time; `args` as given, the answer must be `reply`. */
+async function timedAsk(client: Client, args: Record<string, unknown>, reply: string): Promise<number> {
+  const started = performance.now();
+  const answer = await client.callTool({ name: 'claude_ask', arguments: args }, { timeout: CALL_TIMEOUT_MS });
+  const ms = performance.now() - started;
+  const s = answer.structuredContent as Structured | undefined;
+  if (answer.isError || s?.result !== reply) throw new Error(`claude_ask answered ${JSON.stringify(s)}`);
+  return ms;
+}
+
+/** Sandboxed against unsandboxed servers, interleaved (order alternated), for a text run and a one-command run. */
+async function sandboxOverhead(sandboxed: Client, unsandboxed: Client) {
+  const kinds = {
+    text: { args: { query: PROMPT, ...ASK }, reply: REPLY },
+    bash: { args: { query: BASH_PROMPT, ...ASK, allowedTools: ['Bash'] }, reply: 'ran' },
+  };
+  const samples = { text: { on: [] as number[], off: [] as number[] }, bash: { on: [] as number[], off: [] as number[] } };
+  for (let round = -WARMUP; round < ROUNDS; round += 1) {
+    for (const kind of ['text', 'bash'] as const) {
+      const { args, reply } = kinds[kind];
+      const onFirst = round % 2 === 0;
+      const first = await timedAsk(onFirst ? sandboxed : unsandboxed, args, reply);
+      const second = await timedAsk(onFirst ? unsandboxed : sandboxed, args, reply);
+      if (round < 0) continue;
+      samples[kind].on.push(onFirst ? first : second);
+      samples[kind].off.push(onFirst ? second : first);
+    }
+    if (round >= 0) log(`sandbox round ${round + 1}/${ROUNDS}: bash on ${samples.bash.on.at(-1)!.toFixed(0)} ms, off ${samples.bash.off.at(-1)!.toFixed(0)} ms`);
+  }
+  return samples;
+}
+
+function sandboxReport(samples: Awaited<ReturnType<typeof sandboxOverhead>>): string[] {
+  const rows = (['text', 'bash'] as const).map((kind) => {
+    const { on, off } = samples[kind];
+    const added = median(on) - median(off);
+    const paired = median(on.map((x, i) => x - off[i]!));
+    return [
+      kind === 'text' ? 'text answer' : 'one Bash command',
+      String(on.length),
+      whole(median(on)),
+      whole(median(off)),
+      fixed(added, 0),
+      fixed(paired, 0),
+      verdict(added <= SANDBOX_TARGET_MS),
+    ];
+  });
+  return [
+    '## `claude_ask` sandboxed vs not',
+    '',
+    `Two servers, CLAUDE_SANDBOX=required and CLAUDE_SANDBOX=off, same mock; ${ROUNDS} rounds after ${WARMUP} discarded, ` +
+      'order alternated per round. "one Bash command" runs `echo ran` (inside bubblewrap when sandboxed) and answers.',
+    '',
+    table(
+      ['run', 'rounds', 'sandboxed median ms', 'unsandboxed median ms', 'ms added (medians)', 'ms added (median of pairs)', `target <= ${SANDBOX_TARGET_MS} ms`],
+      rows,
+    ),
+    '',
+  ];
+}
+
 /** Both paths' figures, the ratio and the ms added, with the target's PASS/FAIL. */
 function latencyReport(server: Sample[], bare: Sample[]): string[] {
   const totals = (samples: Sample[]) => samples.map((x) => x.totalMs);
@@ -154,7 +221,7 @@ function latencyReport(server: Sample[], bare: Sample[]): string[] {
     return [label, String(xs.length), whole(median(xs)), whole(percentile(xs, 90)), whole(xs[0]!), whole(xs.at(-1)!), whole(before), whole(after)];
   };
   return [
-    '## `claude_ask` through the server vs the bare binary',
+    '## `claude_ask` through the server (unsandboxed) vs the bare binary',
     '',
     `${ROUNDS} rounds after ${WARMUP} discarded, order alternated per round; wall time per call (server: MCP request to result; ` +
       'bare: spawn to exit). Same prompt, same mock reply, same flags. "to API request" is the median time until the ' +
@@ -182,8 +249,10 @@ async function main(): Promise<void> {
   const mock = await startMockAnthropicApi();
   const claude = createClaudeSandbox(mock.url);
   mock.on({ prompt: PROMPT, replies: [{ kind: 'text', text: REPLY }] });
+  mock.on({ prompt: BASH_PROMPT, replies: [{ kind: 'tool_use', name: 'Bash', input: { command: 'echo ran' } }, { kind: 'text', text: 'ran' }] });
   process.on('SIGINT', () => void stopAllChildren().finally(() => process.exit(130)));
   const client = new Client({ name: 'bench-claude', version: '1.0.0' });
+  const unsandboxedClient = new Client({ name: 'bench-claude-unsandboxed', version: '1.0.0' });
   const loadAtStart = os.loadavg();
   try {
     const version = execFileSync(binary, ['--version'], { env: claude.env, encoding: 'utf8', timeout: 30_000 }).trim();
@@ -194,8 +263,13 @@ async function main(): Promise<void> {
       MAX_QUEUED_RUNS: String(Math.max(100, CALLS)),
     });
     await client.connect(new StreamableHTTPClientTransport(new URL(server.state.mcpUrl)));
-    log(`server pid ${server.child.pid} at ${server.state.mcpUrl}; mock at ${mock.url}`);
-    const { server: viaServer, bare } = await latency(client, binary, claude, mock);
+    // The bare binary runs without a sandbox, so what the server itself adds is measured on an unsandboxed server;
+    // the sandbox's own cost is the next section.
+    const offServer = await startOurServer(sandbox, 'server-unsandboxed', 100, { ...claude.env, WORKSPACE_ROOTS: claude.workspace, CLAUDE_SANDBOX: 'off' });
+    await unsandboxedClient.connect(new StreamableHTTPClientTransport(new URL(offServer.state.mcpUrl)));
+    log(`servers at ${server.state.mcpUrl} (sandboxed) and ${offServer.state.mcpUrl}; mock at ${mock.url}`);
+    const { server: viaServer, bare } = await latency(unsandboxedClient, binary, claude, mock);
+    const sandboxSamples = await sandboxOverhead(client, unsandboxedClient);
     const loadAfterLatency = os.loadavg();
     log(`burst: ${CALLS} calls`);
     const burst = await runBurst({
@@ -217,11 +291,13 @@ async function main(): Promise<void> {
         `# Claude tools benchmark: claude-code-mcp ${server.state.version}`,
         '',
         `- ${new Date().toISOString()}, Node ${process.version}, ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; load average (1/5/15 min) ` +
-          `at start ${loads(loadAtStart)}, after the latency rounds ${loads(loadAfterLatency)}, at the end ${loads(loadAtEnd)}`,
-        '- server: `node build/server/main.js serve` (SQLite, LOG_LEVEL=info, AUTH_MODE=none) in its own process; v2 MCP client; ' +
+          `at start ${loads(loadAtStart)}, after the latency and sandbox rounds ${loads(loadAfterLatency)}, at the end ${loads(loadAtEnd)}`,
+        '- servers: `node build/server/main.js serve` (SQLite, LOG_LEVEL=info, AUTH_MODE=none) in their own processes, one with ' +
+          'CLAUDE_SANDBOX=required (the burst runs there) and one with CLAUDE_SANDBOX=off (the latency rounds); v2 MCP client; ' +
           `the Agent SDK's bundled claude ${version}; mock Messages API on 127.0.0.1 in this process.`,
         '',
         ...latencyReport(viaServer, bare),
+        ...sandboxReport(sandboxSamples),
         ...burstReport(burst),
         'Measurement only: the exit code is 0 whatever the verdicts.',
         '',
@@ -229,6 +305,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await client.close().catch(() => undefined);
+    await unsandboxedClient.close().catch(() => undefined);
     await stopAllChildren();
     await mock.close();
     claude.remove();

@@ -2,6 +2,7 @@ import type { RequestListener } from 'node:http';
 import express, { type RequestHandler } from 'express';
 import type { AuthServer, ProtectedResource } from './auth/auth-server.js';
 import type { Config } from './config/schema.js';
+import type { SandboxStatus } from './claude/sandbox.js';
 import type { EventBus } from './events/bus.js';
 import { accessLog } from './http/middleware/access-log.js';
 import { bearerAuthentication } from './http/middleware/bearer-auth.js';
@@ -59,6 +60,8 @@ export interface AppDeps {
   events?: EventBus;
   /** Problems /health reports loudly (e.g. authentication disabled on a public interface). */
   warnings?: readonly string[];
+  /** Claude's sandbox as the start-up probe found it, shown on /health. */
+  sandbox?: SandboxStatus;
   /** True once shutdown started. */
   draining: () => boolean;
   /** The MCP gateway: per-upstream endpoints, host routing and operator endpoints are mounted when present. */
@@ -131,6 +134,7 @@ export function createApp(deps: AppDeps): RequestListener {
       config: { sessionTimeoutMs: config.sessionTimeoutMs, cleanupIntervalMs: config.cleanupIntervalMs },
       draining: deps.draining,
       warnings: deps.warnings,
+      ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
       ...(deps.gateway ? { requiredUpstreamsDown: deps.gateway.service.requiredDown } : {}),
       ...(deps.metrics ? { requests: () => deps.metrics!.requestStats.summary() } : {}),
     }),

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { sqliteFile } from './config/load.js';
 import { claudeChildEnvironment } from './config/child-env.js';
 import type { Config } from './config/schema.js';
-import { createClaudeService, type ClaudeService } from './claude/claude-service.js';
+import { createClaudeService, serverPaths, type ClaudeService } from './claude/claude-service.js';
 import { createToolAccess, loadToolPolicies } from './auth/tool-access.js';
 import { createEventBus, type EventBus } from './events/bus.js';
 import { gatewayVariables, upstreamBaseEnvironment } from './config/gateway-env.js';
@@ -87,12 +87,14 @@ export async function createContainer(config: Config, options: ContainerOptions)
     events,
     logger,
   });
+  const claudeEnv = claudeChildEnvironment(config.claudeEnvAllow, options.claudeEnvironment);
   const claude = await createClaudeService({
     config,
     storage,
     events,
     logger,
-    env: claudeChildEnvironment(config.claudeEnvAllow, options.claudeEnvironment),
+    env: claudeEnv,
+    protectedPaths: serverPaths({ config, cwd: process.cwd(), ...(claudeEnv.HOME ? { home: claudeEnv.HOME } : {}) }),
   });
   const toolAccess = createToolAccess(loadToolPolicies(config.toolPolicyPath));
   const gatewayEnvironment = options.gatewayEnvironment ?? gatewayVariables();

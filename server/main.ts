@@ -17,6 +17,8 @@ import { backgroundStatus, startInBackground, stopBackground, type CommandResult
 import { webhooksDlq, webhooksList, webhooksReplay } from './cli/webhook-commands.js';
 import { clearState, processFiles, writeState } from './cli/process-files.js';
 import { describeConfig } from './config/describe.js';
+import { claudeChildEnvironment } from './config/child-env.js';
+import { probeSandbox } from './claude/sandbox.js';
 import { gatewayVariables } from './config/gateway-env.js';
 import { ConfigError, kebab, loadConfig, type LoadedConfig } from './config/load.js';
 import type { ConfigKey } from './config/schema.js';
@@ -207,12 +209,25 @@ function buildProgram(): Command {
   const configCommand = program.command('config').description('configuration tools');
   configCommand
     .command('check')
-    .description('validate the configuration and print the effective values (secrets masked) with their sources')
-    .action(() => {
+    .description('validate the configuration, probe Claude\'s sandbox, and print the effective values (secrets masked) with their sources')
+    .action(async () => {
       const loaded = load(opts());
       const gateway = checkGatewayConfig(loaded.config.mcpConfigPath);
-      const summary = { file: loaded.file ?? null, dotenv: loaded.dotenvFile ?? null, settings: describeConfig(loaded), gateway };
-      process.stdout.write(`${JSON.stringify(summary, null, 2)}\nconfiguration OK\n`);
+      // The same probe the server runs at start: can bubblewrap create the sandbox with the PATH Claude gets?
+      const sandbox = await probeSandbox({
+        mode: loaded.config.claudeSandbox,
+        searchPath: claudeChildEnvironment(loaded.config.claudeEnvAllow).PATH ?? '/usr/bin:/bin',
+      });
+      const summary = { file: loaded.file ?? null, dotenv: loaded.dotenvFile ?? null, settings: describeConfig(loaded), gateway, sandbox };
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      if (!sandbox.ready) {
+        throw new ConfigError([
+          `CLAUDE_SANDBOX: required, but the sandbox cannot run: ${sandbox.problem}. ` +
+            'Install bubblewrap and socat (docs/security.md), or set CLAUDE_SANDBOX=off for a trusted single-user setup.',
+        ]);
+      }
+      if (sandbox.mode === 'off') process.stdout.write('warning: CLAUDE_SANDBOX=off: Claude runs are not sandboxed\n');
+      process.stdout.write('configuration OK\n');
     });
   // `--version` everywhere, not only on the root.
   const withVersion = (command: Command): void => {

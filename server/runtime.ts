@@ -8,6 +8,7 @@ import { authWarnings, effectiveAuthMode, publicBaseUrl } from './config/load.js
 import type { Config } from './config/schema.js';
 import { createContainer, type Container, type ContainerOptions } from './container.js';
 import { LOCAL_CALLER } from './mcp/caller.js';
+import { sandboxWarnings } from './claude/sandbox.js';
 import { createSseEndpoint, type SseEndpoint } from './mcp/sse-endpoint.js';
 import { createStreamableEndpoint, type StreamableEndpoint } from './mcp/streamable-endpoint.js';
 import { createServerEndpoints } from './gateway/server-endpoints.js';
@@ -132,7 +133,9 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     auth,
     resourceServer,
     events,
-    warnings,
+    // The sandbox's own warnings were logged when it was probed; /health repeats them on every answer.
+    warnings: [...warnings, ...sandboxWarnings(container.claude.sandbox)],
+    sandbox: container.claude.sandbox,
     draining: () => draining,
     gateway: { service: container.gateway, endpoints: serverEndpoints },
     metrics: { metrics: container.metrics, requestStats: container.requestStats },

@@ -9,12 +9,14 @@ export const SCOPES = {
   tools: 'mcp:tools',
   ask: 'claude:ask',
   plan: 'claude:plan',
+  /** Code-executing tools (Bash, Monitor...) and hooks in Claude runs, when CLAUDE_EXEC_TOOLS=scope. Never a default. */
+  exec: 'claude:exec',
   admin: 'claude:admin',
   gatewayAll: 'gateway:*',
 } as const;
 
 /** Scopes advertised in metadata. `offline_access` is accepted but never advertised in PRM (checklist B.11). */
-export const SUPPORTED_SCOPES: readonly string[] = [SCOPES.tools, SCOPES.ask, SCOPES.plan, SCOPES.admin, SCOPES.gatewayAll];
+export const SUPPORTED_SCOPES: readonly string[] = [SCOPES.tools, SCOPES.ask, SCOPES.plan, SCOPES.exec, SCOPES.admin, SCOPES.gatewayAll];
 
 /** Scopes granted when a client asks for none (RFC 6749 §3.3): basic use. */
 export const DEFAULT_SCOPES: readonly string[] = [SCOPES.tools, SCOPES.ask, SCOPES.plan];

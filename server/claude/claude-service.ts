@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
@@ -11,6 +14,9 @@ import { requireCli, resolveClaudeCli } from './cli-path.js';
 import { createClaudeExecutor, type ClaudeExecutor } from './executor.js';
 import { SessionStore } from './session-store.js';
 import { createWorkspacePolicy, type WorkspacePolicy } from './workspace.js';
+import { SCOPES, scopeCovers } from '../auth/scopes.js';
+import { createRunIsolation, probeSandbox, type SandboxStatus } from './sandbox.js';
+import { createNpmRootShim } from './npm-root-shim.js';
 
 /** Options of {@link createClaudeService}. */
 export interface ClaudeServiceOptions {
@@ -20,6 +26,8 @@ export interface ClaudeServiceOptions {
   logger: Logger;
   /** The allow-listed child environment (config/child-env.ts). */
   env: Readonly<Record<string, string>>;
+  /** Paths of the server no run may read or write (DATA_DIR, config and secret files...); see {@link serverPaths}. */
+  protectedPaths: readonly string[];
 }
 
 /** The Claude Code capability: its executor, its tool provider, and how to stop it. */
@@ -28,6 +36,8 @@ export interface ClaudeService {
   workspaces: WorkspacePolicy;
   tasks: BackgroundTasks;
   provider: ToolProvider;
+  /** CLAUDE_SANDBOX and what the start-up probe found. */
+  sandbox: SandboxStatus;
   /** Interrupts, then aborts every run; resolves when no claude process is left. */
   shutdown(): Promise<void>;
 }
@@ -36,8 +46,16 @@ export interface ClaudeService {
  * Builds the Claude capability from config: resolves the CLI once, validates the workspace roots (a bad root fails
  * startup with the setting's name), and wires executor, session ownership and tools together.
  */
-export async function createClaudeService({ config, storage, events, logger, env }: ClaudeServiceOptions): Promise<ClaudeService> {
+export async function createClaudeService({ config, storage, events, logger, env, protectedPaths }: ClaudeServiceOptions): Promise<ClaudeService> {
   const cli = await resolveClaudeCli(config.claudeCliPath, logger);
+  const sandbox = await probeSandbox({ mode: config.claudeSandbox, searchPath: env.PATH ?? '/usr/bin:/bin' });
+  if (sandbox.mode === 'off') {
+    logger.warn('CLAUDE_SANDBOX=off: Claude runs are not sandboxed; their commands have the server\'s rights. Use it only for a trusted single user.');
+  } else if (!sandbox.ready) {
+    logger.error(`Claude's sandbox cannot run, so no Claude run will start (CLAUDE_SANDBOX=required): ${sandbox.problem}`, { category: 'sandbox_unavailable' });
+  } else {
+    logger.info('Claude runs are sandboxed', { programs: sandbox.programs });
+  }
   const workspaces = createWorkspacePolicy({
     roots: config.workspaceRoots,
     ...(config.defaultWorkingDirectory ? { defaultDirectory: config.defaultWorkingDirectory } : {}),
@@ -45,13 +63,22 @@ export async function createClaudeService({ config, storage, events, logger, env
     protectedDirectory: config.dataDir,
     createRoots: config.workspaceRoots.length === 1 && config.workspaceRoots[0] === './workspace',
   });
+  // Only sandboxed runs ask `npm root -g` at start; see npm-root-shim.ts.
+  const npmShim = sandbox.mode === 'required' && sandbox.ready ? await createNpmRootShim(env.PATH ?? '/usr/bin:/bin') : undefined;
   const executor = createClaudeExecutor({
     cli,
-    env,
+    env: npmShim ? { ...env, PATH: `${npmShim.dir}${path.delimiter}${env.PATH ?? ''}` } : env,
     maxConcurrentRuns: config.maxConcurrentRuns,
     maxQueuedRuns: config.maxQueuedRuns,
     runTimeoutMs: config.runTimeoutMs,
     interruptGraceMs: config.runInterruptGraceMs,
+    isolation: createRunIsolation({
+      mode: config.claudeSandbox,
+      allowedDomains: config.claudeSandboxAllowedDomains,
+      readPaths: config.claudeSandboxReadPaths,
+      protectedPaths,
+    }),
+    sandbox,
     logger,
   });
   const sessions = new SessionStore(storage);
@@ -85,6 +112,9 @@ export async function createClaudeService({ config, storage, events, logger, env
       maxBudgetUsd: config.maxBudgetUsd,
       maxTurns: config.maxTurns,
     },
+    mayExecute: (caller) =>
+      config.claudeExecTools === 'everyone' || (config.claudeExecTools === 'scope' && scopeCovers(caller.scopes, SCOPES.exec)),
+    sandboxMode: config.claudeSandbox,
     limits: { maxPromptLength: config.maxPromptLength },
     events,
     logger,
@@ -94,11 +124,62 @@ export async function createClaudeService({ config, storage, events, logger, env
     workspaces,
     tasks,
     provider,
+    sandbox,
     async shutdown() {
       if (sweep) clearInterval(sweep);
       await executor.shutdown();
+      npmShim?.remove();
       // Task records are written after their runs settle; they must land before storage closes.
       await tasks.drain();
     },
   };
+}
+
+/** What {@link serverPaths} needs to know about where the server lives. */
+export interface ServerPathsOptions {
+  config: Config;
+  /** HOME of the Claude process: its `.claude` folder holds every client's transcripts. */
+  home?: string;
+  /** The server's working directory (its `.env`, `claude-mcp.config.json`). */
+  cwd: string;
+}
+
+/**
+ * The server's own paths, which no Claude run may read or write even when a workspace root contains them (for
+ * example a root that is the operator's home folder): DATA_DIR and the database, every configured file (gateway
+ * config with upstream secrets, API keys, tool policies, static clients, audit log), the server's working directory
+ * and install folder (`.env`, `node_modules`), config folders, the transcripts of other sessions, and the secrets
+ * Docker and Kubernetes mount into containers.
+ */
+export function serverPaths({ config, home, cwd }: ServerPathsOptions): string[] {
+  const configured = [
+    config.dataDir,
+    config.sqlitePath,
+    config.mcpConfigPath,
+    config.apiKeysPath,
+    config.toolPolicyPath,
+    config.oauthStaticClientsPath,
+    config.auditLogPath,
+  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  const homes = home ? [path.join(home, '.claude'), path.join(home, '.claude.json'), path.join(home, '.claude-mcp')] : [];
+  const install = installDirectory();
+  return [
+    ...configured.map((p) => path.resolve(cwd, p)),
+    cwd,
+    ...(install ? [install] : []),
+    ...homes,
+    '/etc/claude-mcp',
+    '/run/secrets',
+    '/var/run/secrets',
+  ];
+}
+
+/** The folder holding the server's package.json (and its node_modules). */
+function installDirectory(): string | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 6; depth += 1) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  return undefined;
 }

@@ -22,6 +22,7 @@ import {
   THINKING_LEVELS,
   type SchemaLimits,
 } from './tool-schemas.js';
+import type { SandboxMode } from './sandbox.js';
 import type { WorkspacePolicy } from './workspace.js';
 
 /** Options of {@link createClaudeToolProvider}. */
@@ -36,6 +37,10 @@ export interface ClaudeToolProviderOptions {
   /** The `claude` executable for subcommands; throws `cli_not_found` when unusable. */
   executable: () => string | undefined;
   policy: RunPolicy;
+  /** Whether `caller` may use code-executing tools and hooks (CLAUDE_EXEC_TOOLS; see policy.ts EXEC_TOOLS). */
+  mayExecute: (caller: Caller) => boolean;
+  /** CLAUDE_SANDBOX: hooks run outside the sandbox, so a sandboxed server refuses them. */
+  sandboxMode: SandboxMode;
   limits: SchemaLimits;
   events: EventBus;
   logger: Logger;
@@ -135,8 +140,34 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
     return { content: [{ type: 'text' as const, text: outcome.result }], structuredContent };
   };
 
-  function limitsOf(args: RequestedLimits): ReturnType<typeof applyPolicy> {
-    return applyPolicy(policy, args);
+  function limitsOf(caller: Caller, args: RequestedLimits): ReturnType<typeof applyPolicy> {
+    return applyPolicy(policy, args, { mayExecute: options.mayExecute(caller) });
+  }
+
+  /**
+   * Hooks are shell commands Claude Code runs itself, outside its command sandbox: a sandboxed server refuses them,
+   * and elsewhere they need the right to execute, like Bash.
+   */
+  function hookCommandsFor(caller: Caller, hooks: Partial<Record<keyof typeof HOOK_EVENTS, string[]>>): Record<string, string[]> {
+    if (options.sandboxMode === 'required') {
+      throw new ClaudeError('permission_denied', 'hooks run outside the sandbox, and this server runs Claude sandboxed (CLAUDE_SANDBOX=required)');
+    }
+    if (!options.mayExecute(caller)) throw new ClaudeError('permission_denied', 'hooks run shell commands, which needs the claude:exec scope on this server');
+    return hookCommandsOf(hooks, policy.disallowedTools);
+  }
+
+  /** The caller's extra working directories, each resolved like `workingDirectory` (inside its workspace). */
+  function extraDirectories(caller: Caller, requested: readonly string[] | undefined, cwd: string): string[] {
+    if (!requested?.length) return [];
+    const resolved = requested.map((dir) => {
+      try {
+        return workspaces.resolve(caller.clientId, dir);
+      } catch (error) {
+        if (error instanceof ClaudeError) throw new ClaudeError(error.category, error.message.replace(/^workingDirectory/, 'additionalDirectories'));
+        throw error;
+      }
+    });
+    return [...new Set(resolved)].filter((dir) => dir !== cwd);
   }
 
   /** What every run a tool starts has: the prompt, where, its queue priority, the clamped limits, the model. */
@@ -159,16 +190,17 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
     async (args, { caller, ctx, server }) => {
       const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
       const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
-      const limits = limitsOf(args);
+      const limits = limitsOf(caller, args);
       const thinking = args.thinkingLevel ? THINKING_LEVELS[args.thinkingLevel] : undefined;
       const request = {
         ...baseRequest(args, cwd, limits),
+        ...(args.additionalDirectories ? { additionalDirectories: extraDirectories(caller, args.additionalDirectories, cwd) } : {}),
         ...(record ? { resume: record.sessionId } : {}),
         ...(args.subagent ? { agent: args.subagent } : {}),
         ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
         ...(thinking ? { effort: thinking.effort, thinkingBudgetTokens: thinking.budgetTokens } : {}),
         ...(args.outputSchema ? { outputSchema: args.outputSchema } : {}),
-        ...(args.hooks ? { hookCommands: hookCommandsOf(args.hooks, policy.disallowedTools) } : {}),
+        ...(args.hooks ? { hookCommands: hookCommandsFor(caller, args.hooks) } : {}),
       };
       if (args.backgroundTask) {
         const task = await tasks.start(caller.clientId, request);
@@ -203,7 +235,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
     async (args, { caller, ctx }) => {
       const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
       const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
-      const limits = limitsOf({ permissionMode: 'plan', allowedTools: PLAN_TOOLS, disallowedTools: WRITE_TOOLS, ...(args.maxTurns ? { maxTurns: args.maxTurns } : {}) });
+      const limits = limitsOf(caller, { permissionMode: 'plan', allowedTools: PLAN_TOOLS, disallowedTools: WRITE_TOOLS, ...(args.maxTurns ? { maxTurns: args.maxTurns } : {}) });
       let plan: string | undefined;
       const outcome = await runFor(
         caller,
@@ -241,7 +273,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
     async (args, { caller, ctx, server }) => {
       const record = await owned(caller, args.sessionId);
       const cwd = workspaces.resolve(caller.clientId, record.cwd);
-      const limits = limitsOf(args.maxTurns ? { maxTurns: args.maxTurns } : {});
+      const limits = limitsOf(caller, args.maxTurns ? { maxTurns: args.maxTurns } : {});
       const outcome = await runFor(
         caller,
         ctx,
@@ -305,7 +337,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
           prompt: query,
           cwd: workspaces.resolve(call.caller.clientId, session.cwd),
           priority: 'normal',
-          ...limitsOf({}),
+          ...limitsOf(call.caller, {}),
           resume: session.sessionId,
           forkSession: true,
           resumeSessionAt: atMessage,
@@ -326,9 +358,7 @@ function describeToolInput(input: Record<string, unknown>): string {
 /** Hook event names of Claude Code for the seed's hook arguments; `onError` fires when a tool fails. */
 const HOOK_EVENTS = { preToolUse: 'PreToolUse', postToolUse: 'PostToolUse', sessionStart: 'SessionStart', preCompact: 'PreCompact', onError: 'PostToolUseFailure' } as const;
 
-/**
- * Hooks are shell commands, as powerful as the Bash tool: where the operator disallows Bash they are refused too.
- */
+/** Hooks are shell commands, as powerful as the Bash tool: where the operator disallows Bash they are refused too. */
 function hookCommandsOf(hooks: Partial<Record<keyof typeof HOOK_EVENTS, string[]>>, disallowed: readonly string[]): Record<string, string[]> {
   if (disallowed.includes('Bash')) throw new ClaudeError('permission_denied', 'hooks run shell commands, and this server disallows Bash');
   const out: Record<string, string[]> = {};

@@ -15,6 +15,7 @@ export const CLAUDE_ERROR_CATEGORIES = [
   'budget_exceeded',
   'permission_denied',
   'workspace_denied',
+  'sandbox_unavailable',
   'session_not_found',
   'not_found',
   'invalid_input',
@@ -36,6 +37,14 @@ export class ClaudeError extends Error {
     super(message);
     this.name = 'ClaudeError';
   }
+}
+
+/** The failure when the sandbox is required and cannot run: nothing runs unsandboxed. */
+export function sandboxUnavailable(problem?: string): ClaudeError {
+  return new ClaudeError(
+    'sandbox_unavailable',
+    `Claude runs are sandboxed on this server and the sandbox cannot start${problem ? ` (${problem})` : ''}; ask the operator (see docs/security.md)`,
+  );
 }
 
 /**

@@ -1,5 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type {
   CanUseTool,
   EffortLevel,
@@ -14,9 +17,10 @@ import type { Logger } from '../logging/logger.js';
 import { bundledClaudePath } from './claude-cli.js';
 import { requireCli, type ClaudeCli } from './cli-path.js';
 import { spawnChild, waitForExit } from './child-process.js';
-import { ClaudeError } from './errors.js';
+import { ClaudeError, sandboxUnavailable } from './errors.js';
 import { classify, partial, stopError, toOutcome } from './run-outcome.js';
 import { RunQueue, type RunPriority } from './run-queue.js';
+import type { RunIsolation, SandboxStatus } from './sandbox.js';
 
 type AgentSdk = typeof AgentSdkModule;
 let agentSdk: Promise<AgentSdk> | undefined;
@@ -34,6 +38,8 @@ export interface RunRequest {
   prompt: string;
   /** Real path inside a workspace root. */
   cwd: string;
+  /** Further working directories (real paths inside the caller's workspace). */
+  additionalDirectories?: readonly string[];
   priority: RunPriority;
   permissionMode: PermissionMode;
   allowedTools: readonly string[];
@@ -108,6 +114,10 @@ export interface ClaudeExecutorOptions {
   runTimeoutMs: number;
   /** Between interrupting a run and killing its process. */
   interruptGraceMs: number;
+  /** The confinement of every run (sandbox.ts). */
+  isolation: RunIsolation;
+  /** What the start-up probe found: with the sandbox required and not working, no run starts. */
+  sandbox: SandboxStatus;
   logger: Logger;
 }
 
@@ -161,6 +171,7 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
 
   async function run(request: RunRequest, hooks: { onQueued?: (run: LiveRun) => void } = {}): Promise<RunOutcome> {
     if (shuttingDown) throw new ClaudeError('busy', 'the server is shutting down');
+    if (!options.sandbox.ready) throw sandboxUnavailable(options.sandbox.problem);
     const executable = requireCli(options.cli) ?? bundled;
     const queueAbort = new AbortController();
     let resolveSettled!: () => void;
@@ -210,9 +221,17 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       await inputDone;
     }
     const stderrTail: string[] = [];
+    // A folder of this run's own for Claude Code's scratch files and the sandbox's proxy sockets: the sandbox lets
+    // commands read it, so it must hold nothing of other runs.
+    const tmpDir = mkdtempSync(path.join(options.env.TMPDIR ?? tmpdir(), 'ccm-run-'));
+    const isolation = options.isolation.optionsFor({ cwd: request.cwd, additionalDirectories: request.additionalDirectories ?? [], tmpDir });
+    if (options.isolation.mode === 'off') {
+      logger.warn('claude run without a sandbox (CLAUDE_SANDBOX=off): its commands have the server\'s rights', { runId: tracked.id, owner: request.owner, cwd: request.cwd });
+    }
     const sdkOptions: Options = {
       cwd: request.cwd,
-      env: { ...options.env, CLAUDE_AGENT_SDK_CLIENT_APP: 'claude-code-mcp' },
+      env: { ...options.env, TMPDIR: tmpDir, CLAUDE_CODE_TMPDIR: tmpDir, CLAUDE_AGENT_SDK_CLIENT_APP: 'claude-code-mcp' },
+      ...(request.additionalDirectories?.length ? { additionalDirectories: [...request.additionalDirectories] } : {}),
       abortController,
       permissionMode: request.permissionMode,
       ...(request.permissionMode === 'bypassPermissions' ? { allowDangerouslySkipPermissions: true } : {}),
@@ -236,7 +255,10 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       // We spawn the process ourselves; stating the delivery keeps the SDK from warning once per process. `argv`
       // also works with an older system binary (CLAUDE_CLI_PATH); we pass no MCP servers today anyway.
       mcpServersDelivery: 'argv',
-      ...(request.hookCommands ? { settings: { hooks: hookSettings(request.hookCommands) } } : {}),
+      settings: { ...isolation.settings, ...(request.hookCommands ? { hooks: hookSettings(request.hookCommands) } : {}) },
+      ...(isolation.sandbox ? { sandbox: isolation.sandbox } : {}),
+      ...(isolation.strictMcpConfig ? { strictMcpConfig: true } : {}),
+      ...(isolation.hooks ? { hooks: isolation.hooks } : {}),
       persistSession: true,
       spawnClaudeCodeProcess: (spawnOptions) =>
         spawnChild(spawnOptions, tracked, options.interruptGraceMs, logger, (data) => {
@@ -289,6 +311,10 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       }
     } catch (error) {
       if (tracked.stopReason) throw stopError(tracked.stopReason, 'while running', partial(result, tracked.sessionId));
+      if ((error as { startupFailureReason?: string }).startupFailureReason === 'sandbox_required_unavailable') {
+        logger.error('claude refused to start: its sandbox cannot run', { runId: tracked.id, error, category: 'sandbox_unavailable' });
+        throw sandboxUnavailable();
+      }
       // After an error result the SDK also throws ("Claude Code returned an error result"); the result says more.
       if (!result) {
         logger.warn('claude run failed', { runId: tracked.id, error, stderr: stderrTail.join('').slice(-2000) });
@@ -300,6 +326,7 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       if (killTimer) clearTimeout(killTimer);
       q.close();
       await waitForExit(tracked.child, options.interruptGraceMs + 3000);
+      rmSync(tmpDir, { recursive: true, force: true });
     }
     if (!result) {
       if (tracked.stopReason) throw stopError(tracked.stopReason, 'while running');

@@ -4,6 +4,13 @@ import { ClaudeError } from './errors.js';
 /** Permission modes from the most restrictive to the most permissive. */
 export const PERMISSION_MODES = ['plan', 'dontAsk', 'default', 'acceptEdits', 'auto', 'bypassPermissions'] as const satisfies readonly PermissionMode[];
 
+/**
+ * Tools that execute code the model writes (and whatever that code starts). A caller needs the right to execute
+ * (CLAUDE_EXEC_TOOLS: the `claude:exec` scope by default) to use them; without it they are removed from every run.
+ * Caller-supplied hooks are shell commands too and follow the same rule (claude-tool-provider.ts).
+ */
+export const EXEC_TOOLS: readonly string[] = ['Bash', 'Monitor', 'PowerShell', 'Workflow'];
+
 /** The ceilings the operator sets (config group Claude). */
 export interface RunPolicy {
   maxPermissionMode: PermissionMode;
@@ -34,15 +41,27 @@ export interface EffectiveLimits {
 /**
  * Applies the operator's ceilings to a request: a permission mode above the ceiling is refused (not silently
  * lowered: the caller should know it did not get what it asked for); operator-disallowed tools are always
- * disallowed and never allowed; turns and budget are clamped to the ceilings.
+ * disallowed and never allowed; turns and budget are clamped to the ceilings. Without `mayExecute`, a request that
+ * names a code-executing tool in `allowedTools` is refused, and those tools are disallowed for the run.
  */
-export function applyPolicy(policy: RunPolicy, requested: RequestedLimits, defaultMode: PermissionMode = 'default'): EffectiveLimits {
+export function applyPolicy(
+  policy: RunPolicy,
+  requested: RequestedLimits,
+  { defaultMode = 'default', mayExecute = true }: { defaultMode?: PermissionMode; mayExecute?: boolean } = {},
+): EffectiveLimits {
   const mode = requested.permissionMode ?? (rank(defaultMode) <= rank(policy.maxPermissionMode) ? defaultMode : policy.maxPermissionMode);
   if (rank(mode) > rank(policy.maxPermissionMode)) {
     throw new ClaudeError('permission_denied', `permissionMode ${mode} is above what this server allows (${policy.maxPermissionMode})`);
   }
-  const disallowed = unique([...policy.disallowedTools, ...(requested.disallowedTools ?? [])]);
-  const banned = new Set(policy.disallowedTools);
+  if (!mayExecute) {
+    const asked = (requested.allowedTools ?? []).filter((tool) => EXEC_TOOLS.includes(baseName(tool)));
+    if (asked.length > 0) {
+      throw new ClaudeError('permission_denied', `allowedTools: ${asked.join(', ')} executes code, which needs the claude:exec scope on this server`);
+    }
+  }
+  const withheld = mayExecute ? [] : EXEC_TOOLS;
+  const disallowed = unique([...policy.disallowedTools, ...withheld, ...(requested.disallowedTools ?? [])]);
+  const banned = new Set([...policy.disallowedTools, ...withheld]);
   const allowed = unique([...(requested.allowedTools ?? policy.defaultAllowedTools)]).filter((tool) => !banned.has(tool) && !banned.has(baseName(tool)));
   return {
     permissionMode: mode,

@@ -1,5 +1,5 @@
 import type { SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
-import { categoryOfApiStatus, ClaudeError } from './errors.js';
+import { categoryOfApiStatus, ClaudeError, sandboxUnavailable } from './errors.js';
 import type { RunOutcome, StopReason } from './executor.js';
 
 /** The error for a run stopped on purpose (abort, timeout, shutdown). */
@@ -50,6 +50,9 @@ export function classify(result: SDKResultMessage, outcome: RunOutcome, apiError
       throw new ClaudeError('budget_exceeded', `the run reached its budget (spent $${result.total_cost_usd.toFixed(4)})`, details);
     default: {
       const errors = (result.errors ?? []).join('\n');
+      if ((result as { startup_failure_reason?: string }).startup_failure_reason === 'sandbox_required_unavailable') {
+        throw sandboxUnavailable();
+      }
       if (/No conversation found/i.test(errors)) throw new ClaudeError('session_not_found', 'no such session', details);
       throw new ClaudeError('internal', firstLine(errors) || 'Claude Code reported an error during execution', details);
     }

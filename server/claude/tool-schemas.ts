@@ -44,7 +44,16 @@ export function claudeInputSchemas({ maxPromptLength }: SchemaLimits) {
     sessionId: sessionId.optional().describe('Continue this session (yours) instead of starting a new one.'),
     subagent: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, { error: 'expected a subagent name' }).optional().describe('Run as this subagent (see claude_subagent_list).'),
     thinkingLevel: z.enum(Object.keys(THINKING_LEVELS) as ['think', 'think-hard', 'think-harder', 'ultrathink']).optional().describe('How hard to think.'),
-    allowedTools: z.array(toolName).max(200).optional().describe('Tools usable without asking (default: the server\'s DEFAULT_ALLOWED_TOOLS).'),
+    additionalDirectories: z
+      .array(z.string().min(1).max(4096))
+      .max(20)
+      .optional()
+      .describe('More directories the run may read and edit; each must lie inside your workspace, like workingDirectory.'),
+    allowedTools: z
+      .array(toolName)
+      .max(200)
+      .optional()
+      .describe('Tools usable without asking (default: the server\'s DEFAULT_ALLOWED_TOOLS). Bash, Monitor, PowerShell and Workflow need the claude:exec scope.'),
     disallowedTools: z.array(toolName).max(200).optional().describe('Tools removed for this run (added to the server\'s list).'),
     permissionMode: z.enum(PERMISSION_MODES).optional().describe('Permission mode, up to the server\'s ceiling (default `default`).'),
     maxBudgetUsd: z.number().positive().max(10_000).optional().describe('Spending cap in USD (clamped to the server ceiling).'),

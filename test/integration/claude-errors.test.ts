@@ -62,9 +62,9 @@ describe('Claude tool errors, input validation, ceilings and ownership (real bin
       expect(inside.s.workingDirectory).toBe(path.join(sandbox.workspace, 'sub'));
     });
 
-    it('refuses hooks when the operator disallows Bash', async () => {
+    it('refuses hooks when the operator disallows Bash, even with the sandbox off', async () => {
       const strict = await startTestServer(
-        { workspaceRoots: [sandbox.workspace], disallowedTools: ['Bash'] },
+        { workspaceRoots: [sandbox.workspace], disallowedTools: ['Bash'], claudeSandbox: 'off' },
         { claudeEnvironment: sandbox.env },
       );
       const strictClient = new Client({ name: 'strict', version: '1' });
@@ -72,6 +72,7 @@ describe('Claude tool errors, input validation, ceilings and ownership (real bin
       try {
         const result = await strictClient.callTool({ name: 'claude_ask', arguments: { query: 'x', hooks: { preToolUse: ['true'] } } });
         expect((result.structuredContent as Structured).error?.category).toBe('permission_denied');
+        expect(JSON.stringify(result.content)).toContain('disallows Bash');
       } finally {
         await strictClient.close();
         await strict.stop();

@@ -9,7 +9,7 @@ import { lastToolResult, messageText, type MockAnthropicApi } from '../fixtures/
 import type { ClaudeSandbox } from '../helpers/claude-env.js';
 import { startClaudeHarness, type ClaudeHarness, type RunStructured, type ToolResult } from '../helpers/claude-harness.js';
 import { waitFor } from '../helpers/http.js';
-import type { TestServer } from '../helpers/test-server.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 type Structured = RunStructured;
 
@@ -185,7 +185,7 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     }
   });
 
-  it('runs hooks: sessionStart, preToolUse and postToolUse commands execute in the working directory', async () => {
+  it('runs hooks where the sandbox is off: sessionStart, preToolUse and postToolUse commands execute in the working directory', async () => {
     mkdirSync(path.join(sandbox.workspace, 'hooked'), { recursive: true });
     const dir = path.join(sandbox.workspace, 'hooked');
     writeFileSync(path.join(dir, 'input.txt'), 'read me\n');
@@ -193,13 +193,23 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
       prompt: 'hooks-run',
       replies: [{ kind: 'tool_use', name: 'Read', input: { file_path: path.join(dir, 'input.txt') } }, { kind: 'text', text: 'hooked' }],
     });
-    const { isError, s } = await call('claude_ask', {
-      query: 'hooks-run',
-      workingDirectory: 'hooked',
-      hooks: { sessionStart: ['touch started.flag'], preToolUse: ['touch pre.flag'], postToolUse: ['touch post.flag'] },
-    });
-    expect(isError).toBeFalsy();
-    expect(s.result).toBe('hooked');
+    const hooks = { sessionStart: ['touch started.flag'], preToolUse: ['touch pre.flag'], postToolUse: ['touch post.flag'] };
+    // Hooks run outside Claude Code's command sandbox, so a sandboxed server refuses them...
+    const refused = await call('claude_ask', { query: 'hooks-run', workingDirectory: 'hooked', hooks });
+    expect(refused.s.error?.category).toBe('permission_denied');
+    // ...and one whose operator switched the sandbox off runs them.
+    const unsandboxed = await startTestServer({ workspaceRoots: [harness.sandbox.workspace], claudeSandbox: 'off' }, { claudeEnvironment: harness.sandbox.env });
+    const client = new Client({ name: 'hooks', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(unsandboxed.mcpUrl)));
+    let result: ToolResult;
+    try {
+      result = (await client.callTool({ name: 'claude_ask', arguments: { query: 'hooks-run', workingDirectory: 'hooked', hooks } }, { timeout: 60_000 })) as ToolResult;
+    } finally {
+      await client.close();
+      await unsandboxed.stop();
+    }
+    expect(result.isError).toBeFalsy();
+    expect((result.structuredContent as RunStructured).result).toBe('hooked');
     expect(['started.flag', 'pre.flag', 'post.flag'].filter((flag) => existsSync(path.join(dir, flag)))).toEqual(['started.flag', 'pre.flag', 'post.flag']);
   });
 

@@ -165,6 +165,20 @@ describe('--help and --version', () => {
     expect(existsSync(pidFile())).toBe(false);
   });
 
+  it('config check runs a real sandbox probe and fails when the sandbox cannot run', async () => {
+    const ok = await cli(['config', 'check']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout.slice(0, ok.stdout.lastIndexOf('}') + 1)).sandbox).toMatchObject({ mode: 'required', ready: true });
+    // bubblewrap and socat are not on the PATH Claude would get.
+    const broken = await cli(['config', 'check'], { PATH: '/nonexistent' });
+    expect(broken.code).toBe(2);
+    expect(JSON.parse(broken.stdout.slice(0, broken.stdout.lastIndexOf('}') + 1)).sandbox).toMatchObject({ mode: 'required', ready: false });
+    expect(broken.stderr).toContain('CLAUDE_SANDBOX: required, but the sandbox cannot run: bubblewrap (bwrap) and socat not found');
+    const off = await cli(['config', 'check'], { PATH: '/nonexistent', CLAUDE_SANDBOX: 'off' });
+    expect(off.code).toBe(0);
+    expect(off.stdout).toContain('warning: CLAUDE_SANDBOX=off');
+  });
+
   it('global flags work after the subcommand too', async () => {
     const result = await cli(['config', 'check', '--port', '4001']);
 

@@ -69,6 +69,46 @@ export const claudeFields = {
     .default('acceptEdits')
     .describe('Most permissive permission mode a caller may request (plan < dontAsk < default < acceptEdits < auto < bypassPermissions).')
     .register(fieldMeta, { env: 'CLAUDE_MAX_PERMISSION_MODE', group: 'Claude' }),
+  /**
+   * How Claude runs are isolated (docs/security.md). `required`: every run works inside Claude Code's sandbox
+   * (bubblewrap on Linux: a private pid namespace, no network but the allow-list, reads limited to the working
+   * directories and system folders) with its file tools confined to the working directories; when the sandbox
+   * cannot start, Claude tools answer `sandbox_unavailable` and nothing runs. `off`: commands run with the server's
+   * own rights (file tools stay confined), for trusted single-user setups only; warned about at start, in /health
+   * and on every run's log line.
+   */
+  claudeSandbox: enumOf(['required', 'off'] as const)
+    .default('required')
+    .describe('`required`: every Claude run is sandboxed (bubblewrap + socat on Linux) and none runs without it; `off`: no OS sandbox, for trusted single-user setups.')
+    .register(fieldMeta, { env: 'CLAUDE_SANDBOX', group: 'Claude' }),
+  /**
+   * Hosts that commands in the sandbox (and WebFetch) may reach, e.g. `registry.npmjs.org,*.github.com`. Empty: no
+   * network at all for them. Loopback, private and metadata addresses are never reachable from the sandbox. Claude
+   * Code's own connection to the Messages API is not affected.
+   */
+  claudeSandboxAllowedDomains: z
+    .array(z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+$/, { error: 'expected host names, optionally starting with *.' }))
+    .default([])
+    .describe('Comma list of hosts sandboxed commands and WebFetch may reach (`*.example.com` allowed); empty: none.')
+    .register(fieldMeta, { env: 'CLAUDE_SANDBOX_ALLOWED_DOMAINS', group: 'Claude', example: 'registry.npmjs.org,*.github.com' }),
+  /**
+   * Extra absolute paths every run may read but not write (toolchains, shared reference data), for the file tools
+   * and for sandboxed commands. Paths of the server itself (DATA_DIR, its working directory, config and secret
+   * files) stay unreadable even when listed here.
+   */
+  claudeSandboxReadPaths: z
+    .array(z.string().regex(/^\//, { error: 'expected absolute paths' }))
+    .default([])
+    .describe('Comma list of absolute paths every run may read (never write) besides its working directories.')
+    .register(fieldMeta, { env: 'CLAUDE_SANDBOX_READ_PATHS', group: 'Claude', example: '/opt/toolchains,/srv/reference' }),
+  /**
+   * Who may use the tools that execute code (Bash, Monitor, PowerShell, Workflow) and run hooks: `scope` (callers
+   * granted `claude:exec`), `everyone` (every caller that may ask), `nobody`.
+   */
+  claudeExecTools: enumOf(['scope', 'everyone', 'nobody'] as const)
+    .default('scope')
+    .describe('Who may use code-executing tools (Bash, Monitor, PowerShell, Workflow): `scope` (the `claude:exec` scope), `everyone`, `nobody`.')
+    .register(fieldMeta, { env: 'CLAUDE_EXEC_TOOLS', group: 'Claude' }),
   /** Tools no run may use, whatever the caller asks (`Bash`, `WebFetch`, `Bash(rm *)`...). */
   disallowedTools: z
     .array(z.string().min(1))

@@ -17,6 +17,8 @@ export interface HealthRouterOptions {
   warnings?: readonly string[];
   /** Gateway upstreams marked `required` that are not running yet; readiness fails while any is listed. */
   requiredUpstreamsDown?: () => string[];
+  /** Whether Claude runs are sandboxed and can start (CLAUDE_SANDBOX and the start-up probe). */
+  sandbox?: { mode: string; ready: boolean; problem?: string };
   /** HTTP request totals since start (totalRequests, successfulRequests, failedRequests, averageResponseTime). */
   requests?: () => RequestSummary;
 }
@@ -38,6 +40,7 @@ export function healthRouter(options: HealthRouterOptions): Router {
       transports: options.transports,
       sessions: { active, limit, oldest, newest, averageAgeSeconds },
       config: options.config,
+      ...(options.sandbox ? { sandbox: options.sandbox } : {}),
       ...(options.requests ? options.requests() : {}),
       ...(options.warnings?.length ? { warnings: options.warnings } : {}),
     });

@@ -41,4 +41,18 @@ describe('applyPolicy', () => {
   it('falls back to the ceiling when the default mode is above it', () => {
     expect(applyPolicy({ ...policy, maxPermissionMode: 'plan' }, {}).permissionMode).toBe('plan');
   });
+
+  it('without the right to execute, refuses code-executing tools a caller names and withholds them from the run', () => {
+    const open: RunPolicy = { ...policy, disallowedTools: [], defaultAllowedTools: ['Read', 'Bash'] };
+    for (const tool of ['Bash', 'Bash(ls *)', 'Monitor', 'PowerShell', 'Workflow']) {
+      expect(() => applyPolicy(open, { allowedTools: ['Read', tool] }, { mayExecute: false })).toThrow(
+        expect.objectContaining({ category: 'permission_denied', message: expect.stringContaining('claude:exec') }),
+      );
+    }
+    // An operator default that includes Bash is narrowed silently: the caller asked for nothing.
+    const limits = applyPolicy(open, {}, { mayExecute: false });
+    expect(limits.allowedTools).toEqual(['Read']);
+    expect(limits.disallowedTools).toEqual(['Bash', 'Monitor', 'PowerShell', 'Workflow']);
+    expect(applyPolicy(open, { allowedTools: ['Bash'] }, { mayExecute: true })).toMatchObject({ allowedTools: ['Bash'], disallowedTools: [] });
+  });
 });
