@@ -318,6 +318,28 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
     expect(history).toContain('work: script');
   });
 
+  it('a background task, and its restart, are sandboxed the same way', async () => {
+    const command = hidden(`cat /proc/${server.pid}/environ; cat ${path.join(outside, 'secret.txt')}`);
+    script('attack: background', [{ name: 'Bash', input: { command } }]);
+    const started = await ask('eve', { query: 'attack: background', allowedTools: ['Bash'], backgroundTask: true });
+    const taskId = started.structured.taskId as string;
+    expect(taskId).toBeDefined();
+    const status = async () =>
+      ((await clients.eve!.callTool({ name: 'claude_background_tasks', arguments: { action: 'list' } })).structuredContent as { tasks: Array<{ taskId: string; status: string }> }).tasks.find(
+        (task) => task.taskId === taskId,
+      )?.status;
+    await waitFor(async () => (await status()) === 'completed', 'the background task to complete', 30_000);
+    await clients.eve!.callTool({ name: 'claude_background_tasks', arguments: { action: 'restart', taskId } });
+    await waitFor(async () => mock.requestsFor('attack: background').length >= 4 && (await status()) === 'completed', 'the restart to complete', 30_000);
+    // Each run (the task, then its restart) sent the model its command's output once.
+    const results = mock
+      .requestsFor('attack: background')
+      .map((request) => lastToolResult(request))
+      .filter((result) => result !== undefined);
+    expect(results.length).toBeGreaterThanOrEqual(2);
+    for (const result of results) expect(result.content).toMatch(/No such file/);
+  });
+
   it('no secret ever reached the model', () => {
     const sent = mock.requests.map((request) => JSON.stringify(request.body)).join('\n');
     expect(mock.requests.length).toBeGreaterThan(10);
