@@ -24,6 +24,8 @@ import { createUserStore, type UserStore } from './users.js';
 export interface AuthSettings {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** REFRESH_REUSE_GRACE_SECONDS: how long the same client may present a just-rotated refresh token again (0: never). */
+  refreshReuseGraceSeconds: number;
   authCodeTtlSeconds: number;
   signingKeyRotationSeconds: number;
   /** AUTH_REVOCATION_CHECK_MS: how long a reading of the revocation generation may be reused (0: never). */
@@ -135,7 +137,12 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
   });
   // One generation for every credential kind: what this process revokes, its caches see at once whatever the interval.
   const revocations = createRevocations({ store: storage, checkIntervalMs: settings.authRevocationCheckMs });
-  const grants = createGrantStore({ store: storage, refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds, revocations });
+  const grants = createGrantStore({
+    store: storage,
+    refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds,
+    reuseGraceSeconds: settings.refreshReuseGraceSeconds,
+    revocations,
+  });
   const tokens = createAccessTokens({
     keys,
     store: storage,

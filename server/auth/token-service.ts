@@ -101,20 +101,24 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
   async function refreshToken(client: OAuthClient, params: Record<string, string>): Promise<TokenResponse> {
     if (!params.refresh_token) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'refresh_token is required');
-    // Check the cheap bindings before rotating, so a bad request does not burn the caller's token.
-    const known = await grants.lookupRefreshToken(params.refresh_token);
-    const grant = known ? await grants.get(known.grantId) : undefined;
-    if (grant && known?.clientId === client.client_id) {
+    // A refresh may narrow the scope, never widen it, and the resource stays the grant's (OAuth 2.1 §4.3.1).
+    const checkWithinGrant = (grant: Grant) => {
       if (params.resource !== undefined && normaliseResource(params.resource, options.resource) !== grant.resource) {
         throw new OAuthError(OAuthErrorCode.InvalidTarget, 'resource is outside the grant');
       }
       if (params.scope !== undefined && missingScopes(grant.scopes, parseScope(params.scope)).length > 0) {
         throw new OAuthError(OAuthErrorCode.InvalidScope, 'scope is broader than the grant');
       }
-    }
+    };
+    // Check the cheap bindings before rotating, so a bad request does not burn the caller's token.
+    const known = await grants.lookupRefreshToken(params.refresh_token);
+    const grant = known ? await grants.get(known.grantId) : undefined;
+    if (grant && known?.clientId === client.client_id) checkWithinGrant(grant);
     const rotation = await grants.rotate(params.refresh_token, client.client_id, (reason, grantId) => {
       if (reason === 'reused') events?.emit('auth.refresh_reused', { clientId: client.client_id, grantId: grantId ?? '' });
     });
+    // Again after: a token presented within the reuse grace was already rotated, so the lookup above did not find it.
+    checkWithinGrant(rotation.grant);
     if (options.grantStillValid && !(await options.grantStillValid(rotation.grant.id))) {
       await grants.revoke(rotation.grant.id);
       events?.emit('auth.revoked', { clientId: client.client_id, grantId: rotation.grant.id, reason: 'upstream' });

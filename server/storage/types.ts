@@ -15,7 +15,8 @@ export interface KeyValueStore {
 
   /**
    * Stores `value`, replacing any previous one. With `ttlSeconds` (> 0) the entry expires after that long:
-   * `get`, `take`, `list` and `setIfAbsent` treat it as absent from then on. Without it the entry never expires.
+   * `get`, `take`, `list`, `setIfAbsent` and `setIfPresent` treat it as absent from then on. Without it the entry
+   * never expires.
    */
   set<T = unknown>(ns: string, id: string, value: T, ttlSeconds?: number): Promise<void>;
 
@@ -24,6 +25,17 @@ export interface KeyValueStore {
    * one gets `true`. Used for uniqueness and replay markers.
    */
   setIfAbsent<T = unknown>(ns: string, id: string, value: T, ttlSeconds?: number): Promise<boolean>;
+
+  /**
+   * Replaces the entry with `value` only when a live one exists, and returns whether it did; never creates an
+   * entry. The TTL is replaced as `set` replaces it (`ttlSeconds` omitted: the entry no longer expires).
+   *
+   * Atomic: the liveness check and the write are one step, so against a concurrent `delete` or `take` of the same
+   * key either the replace happens first (and the delete then removes the new value) or the delete does (and this
+   * returns `false`). An entry deleted last stays deleted. This is what lets a refresh slide a grant's lifetime
+   * without re-creating a grant revoked meanwhile (RFC 9700 §4.14.2).
+   */
+  setIfPresent<T = unknown>(ns: string, id: string, value: T, ttlSeconds?: number): Promise<boolean>;
 
   /**
    * Atomically reads and deletes the entry. Of several concurrent `take`s of one key exactly one receives the value;

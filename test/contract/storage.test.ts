@@ -187,6 +187,64 @@ describe.each(backends)('$name storage', (backend) => {
     expect(await store.setIfAbsent(ns, 'jti', 'late')).toBe(false);
   });
 
+  it('setIfPresent replaces only a live entry, with its TTL, and never creates one', async () => {
+    const ns = fresh('xx');
+    expect(await store.setIfPresent(ns, 'never', 'created', 60)).toBe(false);
+    expect(await store.get(ns, 'never')).toBeUndefined();
+    await store.set(ns, 'deleted', 'old');
+    await store.delete(ns, 'deleted');
+    expect(await store.setIfPresent(ns, 'deleted', 'revived')).toBe(false);
+    await store.set(ns, 'taken', 'old');
+    await store.take(ns, 'taken');
+    expect(await store.setIfPresent(ns, 'taken', 'revived')).toBe(false);
+
+    await store.set(ns, 'slid', { v: 1 }, 1);
+    expect(await store.setIfPresent(ns, 'slid', { v: 2 }, 60)).toBe(true); // a longer lifetime
+    await store.set(ns, 'shortened', 'forever');
+    expect(await store.setIfPresent(ns, 'shortened', 'brief', 1)).toBe(true);
+    await store.set(ns, 'expiring', 'old', 1);
+    await store.set(ns, 'cleared', 'old', 1);
+    expect(await store.setIfPresent(ns, 'cleared', 'kept')).toBe(true); // no TTL given: no expiry, as with set
+    expect(await store.get(ns, 'slid')).toEqual({ v: 2 });
+    expect(await store.get(ns, 'shortened')).toBe('brief');
+
+    await sleep(1200);
+
+    expect(await store.setIfPresent(ns, 'expiring', 'revived', 60)).toBe(false);
+    expect(await store.get(ns, 'expiring')).toBeUndefined();
+    expect(await store.get(ns, 'shortened')).toBeUndefined();
+    expect(await store.get(ns, 'slid')).toEqual({ v: 2 });
+    // list sees the new lifetimes too, not the ones the entries were created with.
+    expect(await store.list(ns)).toEqual([{ id: 'cleared', value: 'kept' }, { id: 'slid', value: { v: 2 } }]);
+    expect(await store.take(ns, 'slid')).toEqual({ v: 2 });
+    await expect(store.setIfPresent(ns, 'cleared', undefined)).rejects.toThrow(TypeError);
+    await expect(store.setIfPresent(ns, 'cleared', 'x', 0)).rejects.toThrow(RangeError);
+    expect(await store.get(ns, 'cleared')).toBe('kept');
+  });
+
+  it('a delete racing setIfPresent calls (on two instances when shared) always leaves the entry deleted', async () => {
+    const ns = fresh('xx-race');
+    const other = backend.shared ? await open() : store;
+    for (let round = 0; round < 40; round++) {
+      const id = `grant-${round}`;
+      await store.set(ns, id, { round, by: 'creator' }, 60);
+      // Writers on both instances, the delete launched among them, so some writes land before it and some after.
+      const writes: Array<Promise<boolean>> = [];
+      let deletion: Promise<boolean> | undefined;
+      for (let i = 0; i < 8; i++) {
+        if (i === round % 8) deletion = (round % 2 ? store : other).delete(ns, id);
+        writes.push((i % 2 ? other : store).setIfPresent(ns, id, { round, by: `writer-${i}` }, 60));
+      }
+      const [deleted] = await Promise.all([deletion as Promise<boolean>, ...writes]);
+      // Nothing else removes the entry, so the delete found it; and no replace can bring it back afterwards.
+      expect(deleted).toBe(true);
+      expect(await store.get(ns, id)).toBeUndefined();
+      expect(await other.get(ns, id)).toBeUndefined();
+      expect(await other.setIfPresent(ns, id, { round, by: 'late' }, 60)).toBe(false);
+    }
+    expect(await store.list(ns)).toEqual([]);
+  });
+
   it('counts 100 concurrent increments exactly', async () => {
     const ns = fresh('incr');
     const results = await Promise.all(Array.from({ length: 100 }, () => store.increment(ns, 'hits')));

@@ -28,6 +28,15 @@ export const authFields = {
     .default(30 * 86_400)
     .describe('Lifetime of refresh tokens in seconds; every refresh rotates the token and restarts it.')
     .register(fieldMeta, { env: 'REFRESH_TOKEN_TTL_SECONDS', group: 'Auth' }),
+  /**
+   * How long after a refresh token was rotated the same client may present it again and get another working token
+   * pair of the same grant (connectors send several refreshes with one token at once). Reuse later, or by another
+   * client, still revokes the whole family (RFC 9700 §4.14.2); 0 treats every second presentation as theft.
+   */
+  refreshReuseGraceSeconds: int(0, 3600)
+    .default(60)
+    .describe('Seconds after a refresh token was rotated during which the same client may present it again (concurrent refreshes) without revoking its grant; 0 disables.')
+    .register(fieldMeta, { env: 'REFRESH_REUSE_GRACE_SECONDS', group: 'Auth' }),
   /** Lifetime of authorization codes (OAuth 2.1: at most 10 minutes). */
   authCodeTtlSeconds: int(10, 600)
     .default(300)

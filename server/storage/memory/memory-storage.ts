@@ -46,7 +46,7 @@ interface Job {
  * and nothing is shared between processes.
  *
  * Every operation completes synchronously inside its promise, so the atomicity the port asks for (`take`,
- * `setIfAbsent`, `increment`, `claim`) holds by construction on Node's single thread.
+ * `setIfAbsent`, `setIfPresent`, `increment`, `claim`) holds by construction on Node's single thread.
  */
 export function createMemoryStorage({ sweepIntervalMs = 60_000 }: MemoryStorageOptions = {}): Storage {
   const namespaces = new Map<string, Map<string, Entry>>();
@@ -105,6 +105,14 @@ export function createMemoryStorage({ sweepIntervalMs = 60_000 }: MemoryStorageO
       const json = encodeValue(value);
       const ttlMs = ttlToMs(ttlSeconds);
       if (liveEntry(ns, id)) return false;
+      write(ns, id, json, ttlMs);
+      return true;
+    },
+
+    async setIfPresent<T>(ns: string, id: string, value: T, ttlSeconds?: number): Promise<boolean> {
+      const json = encodeValue(value);
+      const ttlMs = ttlToMs(ttlSeconds);
+      if (!liveEntry(ns, id)) return false;
       write(ns, id, json, ttlMs);
       return true;
     },

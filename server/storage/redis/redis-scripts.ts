@@ -28,12 +28,17 @@ export interface ScriptDefinition {
  * Key/argument order is part of each script's contract with `redis-storage.ts`; the comment above each gives it.
  */
 export const scripts = {
-  /** KEYS: value, index. ARGV: id, json, ttlMs ('' = none), onlyIfAbsent ('1'/'0'). Returns 1 when stored. */
+  /**
+   * KEYS: value, index. ARGV: id, json, ttlMs ('' = none), condition ('NX': only when absent, 'XX': only when a live
+   * entry exists, '' = always). Returns 1 when stored. The condition is checked in the same script as the write, and
+   * the index score moves with the TTL, so a replaced entry's new lifetime holds for `list` as well as `get`.
+   */
   kvSet: {
     numberOfKeys: 2,
     lua: `${NOW}
       ${PRUNE('KEYS[2]')}
-      if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+      local exists = redis.call('EXISTS', KEYS[1]) == 1
+      if (ARGV[4] == 'NX' and exists) or (ARGV[4] == 'XX' and not exists) then return 0 end
       local ttl = tonumber(ARGV[3])
       if ttl then
         redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)

@@ -83,12 +83,17 @@ export function createRedisStorage({ url, keyPrefix, onError }: RedisStorageOpti
 
     async set<T>(ns: string, id: string, value: T, ttlSeconds?: number): Promise<void> {
       const ttl = ttlToMs(ttlSeconds) ?? '';
-      await run.kvSet(valueKey(ns, id), indexKey(ns), id, encodeValue(value), ttl, '0');
+      await run.kvSet(valueKey(ns, id), indexKey(ns), id, encodeValue(value), ttl, '');
     },
 
     async setIfAbsent<T>(ns: string, id: string, value: T, ttlSeconds?: number): Promise<boolean> {
       const ttl = ttlToMs(ttlSeconds) ?? '';
-      return (await run.kvSet(valueKey(ns, id), indexKey(ns), id, encodeValue(value), ttl, '1')) === 1;
+      return (await run.kvSet(valueKey(ns, id), indexKey(ns), id, encodeValue(value), ttl, 'NX')) === 1;
+    },
+
+    async setIfPresent<T>(ns: string, id: string, value: T, ttlSeconds?: number): Promise<boolean> {
+      const ttl = ttlToMs(ttlSeconds) ?? '';
+      return (await run.kvSet(valueKey(ns, id), indexKey(ns), id, encodeValue(value), ttl, 'XX')) === 1;
     },
 
     async take<T>(ns: string, id: string): Promise<T | undefined> {

@@ -85,6 +85,11 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
        ON CONFLICT (ns, id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
        WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= :now`,
     ),
+    // Replaces only a live entry: an expired or deleted one is left as it is (absent), never re-created.
+    updateIfLive: db.prepare<{ ns: string; id: string; value: string; expiresAt: number | null; now: number }>(
+      `UPDATE kv SET value = :value, expires_at = :expiresAt
+       WHERE ns = :ns AND id = :id AND (expires_at IS NULL OR expires_at > :now)`,
+    ),
     // DELETE ... RETURNING reads and removes at once: of two takers only one gets the row back.
     takeKv: db.prepare<[string, string], KvRow>('DELETE FROM kv WHERE ns = ? AND id = ? RETURNING value, expires_at'),
     deleteKv: db.prepare<[string, string, number]>(
@@ -146,6 +151,10 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
     (args: { ns: string; id: string; value: string; expiresAt: number | null; now: number }): boolean =>
       sql.insertIfAbsent.run(args).changes === 1,
   );
+  const setIfPresent = db.transaction(
+    (args: { ns: string; id: string; value: string; expiresAt: number | null; now: number }): boolean =>
+      sql.updateIfLive.run(args).changes === 1,
+  );
   const take = db.transaction((ns: string, id: string): KvRow | undefined => sql.takeKv.get(ns, id));
 
   const enqueueMany = db.transaction((queue: string, jsons: readonly string[], delayMs: number): string[] => {
@@ -204,6 +213,13 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
       const now = Date.now();
       const expiresAt = ttlMs === undefined ? null : now + ttlMs;
       return setIfAbsent.immediate({ ns, id, value: encodeValue(value), expiresAt, now });
+    },
+
+    async setIfPresent<T>(ns: string, id: string, value: T, ttlSeconds?: number): Promise<boolean> {
+      const ttlMs = ttlToMs(ttlSeconds);
+      const now = Date.now();
+      const expiresAt = ttlMs === undefined ? null : now + ttlMs;
+      return setIfPresent.immediate({ ns, id, value: encodeValue(value), expiresAt, now });
     },
 
     async take<T>(ns: string, id: string): Promise<T | undefined> {
