@@ -85,6 +85,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
       legacyStateless: config.legacyStateless,
       keepAliveMs: config.keepAliveMs,
       retryMs: config.sseRetryMs,
+      reconnectGraceMs: config.streamReconnectGraceMs,
       eventStore: { maxEvents: config.eventStoreMaxEvents, maxBytes: config.eventStoreMaxBytes },
       maxBodyBytes: config.maxBodyBytes,
     }),
@@ -102,7 +103,15 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   if (effectiveAuthMode(config) === 'external') {
     resourceServer = createExternalResourceServer({ settings: config, storage: container.storage, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
   } else if (effectiveAuthMode(config) === 'oauth') {
-    auth = createAuthServer({ settings: config, storage: container.storage, events, logger, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
+    auth = createAuthServer({
+      settings: config,
+      storage: container.storage,
+      events,
+      logger,
+      publicUrl: url,
+      mcpPathPrefix: config.mcpPathPrefix,
+      upstreams: { has: (name) => container.gateway.registry.get(name) !== undefined },
+    });
   }
   // Provider sign-ins are confirmed on a timer (one pass at a time), so a sign-in revoked at the provider ends its
   // tokens within about 1.25 x OIDC_RECHECK_MS even if the client never refreshes (checklist L.58).
@@ -136,6 +145,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     // The sandbox's own warnings were logged when it was probed; /health repeats them on every answer.
     warnings: [...warnings, ...sandboxWarnings(container.claude.sandbox)],
     sandbox: container.claude.sandbox,
+    ...(factory.scopeNeeded ? { scopeNeeded: factory.scopeNeeded } : {}),
     draining: () => draining,
     gateway: { service: container.gateway, endpoints: serverEndpoints },
     metrics: { metrics: container.metrics, requestStats: container.requestStats },
@@ -206,6 +216,9 @@ export async function startStdioServer(
 ): Promise<RunningStdioServer> {
   const container = await createContainer(config, { ...options, transports: ['stdio'] });
   const { factory, sessions, events, logger } = container;
+  // The client's initialize waits in the pipe until upstreams that are starting are up (bounded by
+  // GATEWAY_STARTUP_WAIT_MS): a stdio session is one client, so its capabilities and first lists are then complete.
+  await container.gateway.started();
   const sessionId = `stdio-${process.pid}`;
   sessions.add({ id: sessionId, transport: 'stdio', ownerId: LOCAL_CALLER.clientId, close: async () => undefined });
   const handle = serveStdio((ctx) => factory({ caller: LOCAL_CALLER, era: ctx.era, mode: 'stdio' }), {

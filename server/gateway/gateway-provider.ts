@@ -1,11 +1,13 @@
 import { completable, ProtocolError, ProtocolErrorCode, ResourceTemplate, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
-import type { Prompt, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/client';
+import type { ClientCapabilities, Prompt, Resource, ResourceTemplateType, ServerCapabilities, Tool } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from '../mcp/caller.js';
 import type { ToolDefinition, ToolProvider } from '../mcp/tool-provider.js';
+import { renameAppResources } from './apps-extension.js';
 import { relayRequestOptions, relayToolCall } from './call-relay.js';
-import { assignNames, SEPARATOR, type NameRequest } from './naming.js';
+import { createErrorResultGuard } from './error-result.js';
+import { assignNames, exposedUri, SEPARATOR, upstreamUri, type NameRequest } from './naming.js';
 import type { GatewayRegistry } from './registry.js';
 import type { UpstreamConnection } from './upstream.js';
 import type { UpstreamSupervisor } from './supervisor.js';
@@ -23,6 +25,11 @@ export interface GatewayProviderOptions {
   toolAccess?: (caller: Caller, toolName: string) => boolean;
   /** Serve only this upstream, with its own (unprefixed) names: `/servers/{name}/mcp`. */
   only?: string;
+  /**
+   * How long `tools/list` waits for an upstream in its first start, counted from when that start began
+   * (`GATEWAY_STARTUP_WAIT_MS`); 0 never waits. A call to an upstream on its way up waits up to its own `timeoutMs`.
+   */
+  startupWaitMs?: number;
 }
 
 /** Completes one argument upstream; absent when the upstream does not offer completions. */
@@ -59,6 +66,8 @@ interface InstanceState {
   subscriptions: Map<string, () => Promise<void>>;
   /** Per-session upstream connections (`isolation: "session"`), opened on first use. */
   sessionConnections: Map<string, Promise<UpstreamConnection>>;
+  /** What the instance's client declared (its extension support goes to its per-session upstreams). */
+  clientCapabilities(): ClientCapabilities | undefined;
   closed: boolean;
 }
 
@@ -67,19 +76,21 @@ interface Desired {
   resources: Map<string, { supervisor: UpstreamSupervisor; resource: Resource; uri: string }>;
   templates: Map<string, { supervisor: UpstreamSupervisor; template: ResourceTemplateType; uriTemplate: string }>;
   prompts: Map<string, { supervisor: UpstreamSupervisor; prompt: Prompt }>;
+  /** Extensions and experimental capabilities the upstreams offer, first upstream (name order) first. */
+  offered: Pick<ServerCapabilities, 'extensions' | 'experimental'>;
 }
 
 /**
  * The gateway as a {@link ToolProvider}: every running upstream's tools as `{server}__{tool}`, its prompts as
- * `{server}__{prompt}`, and its resources under `{server}+{uri}` (the scheme gains the server name, so URIs stay
- * valid and distinct). With `only`, one upstream with its own names.
+ * `{server}__{prompt}`, and its resources under {@link exposedUri} (`{server}+{uri}`, and `ui://{server}/...` for MCP
+ * Apps, whose tools' `_meta.ui.resourceUri` follow). With `only`, one upstream with its own names and URIs.
  *
  * Tools are shared definitions (`tools()`), rebuilt when the registry changes; listeners hear only real changes of
  * the tool set, and the server factory sends `tools/list_changed` to live sessions. Prompts and resources are
  * registered per instance and follow the registry the same way: when an upstream goes down its items are removed,
  * when it is up again they come back, and the SDK sends `list_changed` for each change.
  */
-export function createGatewayProvider({ registry, logger, toolAccess, only }: GatewayProviderOptions): ToolProvider {
+export function createGatewayProvider({ registry, logger, toolAccess, only, startupWaitMs = 0 }: GatewayProviderOptions): ToolProvider {
   let cachedDesired: Desired | undefined;
   const loggedCollisions = new Set<string>();
   registry.onChange(() => {
@@ -121,19 +132,59 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     }
     const resources = new Map<string, { supervisor: UpstreamSupervisor; resource: Resource; uri: string }>();
     const templates = new Map<string, { supervisor: UpstreamSupervisor; template: ResourceTemplateType; uriTemplate: string }>();
+    const offered: Desired['offered'] = {};
     for (const supervisor of supervisors) {
-      const uriPrefix = only ? '' : `${prefixOf(supervisor)}+`;
+      const expose = (uri: string) => (only ? uri : exposedUri(prefixOf(supervisor), uri));
       for (const resource of supervisor.catalog.resources) {
-        const uri = `${uriPrefix}${resource.uri}`;
+        const uri = expose(resource.uri);
         if (!resources.has(uri)) resources.set(uri, { supervisor, resource, uri });
       }
       for (const template of supervisor.catalog.resourceTemplates) {
-        const uriTemplate = `${uriPrefix}${template.uriTemplate}`;
+        const uriTemplate = expose(template.uriTemplate);
         if (!templates.has(uriTemplate)) templates.set(uriTemplate, { supervisor, template, uriTemplate });
       }
+      const { extensions, experimental } = supervisor.live?.client.getServerCapabilities() ?? {};
+      if (extensions) offered.extensions = { ...extensions, ...offered.extensions };
+      if (experimental) offered.experimental = { ...experimental, ...offered.experimental };
     }
-    cachedDesired = { tools, resources, templates, prompts };
+    cachedDesired = { tools, resources, templates, prompts, offered };
     return cachedDesired;
+  }
+
+  /** The upstream an exposed tool name belongs to (the longest matching prefix), whether it runs or not. */
+  function ownerOf(name: string): UpstreamSupervisor | undefined {
+    if (only) return registry.get(only);
+    let owner: UpstreamSupervisor | undefined;
+    for (const supervisor of registry.list()) {
+      const prefix = `${prefixOf(supervisor)}${SEPARATOR}`;
+      if (name.startsWith(prefix) && prefix.length > (owner ? prefixOf(owner).length + SEPARATOR.length : 0)) owner = supervisor;
+    }
+    return owner;
+  }
+
+  /** Why a call cannot reach `supervisor` now; "retry" when it is on its way up. */
+  function unavailable(supervisor: UpstreamSupervisor): string {
+    return supervisor.comingUp
+      ? `upstream ${supervisor.name} is ${supervisor.status} and not ready yet; retry the call in a few seconds`
+      : `upstream ${supervisor.name} is ${supervisor.status}`;
+  }
+
+  /**
+   * Waits, up to the upstream's `timeoutMs` (its time limit of one request), until the upstream `name` belongs to is
+   * no longer on its way up; rejects with a "retry" error when it still is by then. The supervisor is looked up
+   * again after each attempt: a reload may have replaced it.
+   */
+  async function arrival(name: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const supervisor = ownerOf(name);
+      if (!supervisor || supervisor.status === 'running') return;
+      // It gave up (restart limit) or was stopped while the call waited: say so rather than "not found".
+      if (!supervisor.comingUp) throw new Error(unavailable(supervisor));
+      const left = deadline - Date.now();
+      if (left <= 0 || signal.aborted) throw new Error(unavailable(supervisor));
+      await supervisor.settled(left, signal);
+    }
   }
 
   /** The connection a call of `supervisor` goes to for this instance. */
@@ -142,7 +193,8 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
       let pending = state.sessionConnections.get(supervisor.name);
       if (!pending) {
         const forget = () => state.sessionConnections.delete(supervisor.name);
-        pending = registry.openSessionConnection(supervisor.name, forget, () => undefined);
+        const { extensions, experimental } = state.clientCapabilities() ?? {};
+        pending = registry.openSessionConnection(supervisor.name, forget, () => undefined, { ...(extensions ? { extensions } : {}), ...(experimental ? { experimental } : {}) });
         pending.catch(forget);
         state.sessionConnections.set(supervisor.name, pending);
       }
@@ -154,7 +206,7 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
       return connection;
     }
     const live = supervisor.live;
-    if (!live) throw new ProtocolError(ProtocolErrorCode.InternalError, `upstream ${supervisor.name} is ${supervisor.status}`);
+    if (!live) throw new ProtocolError(ProtocolErrorCode.InternalError, unavailable(supervisor));
     return live;
   }
 
@@ -186,17 +238,15 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     };
   }
 
-  /** The upstream and its own URI behind an exposed resource URI (`{prefix}+{uri}`, or the URI itself with `only`). */
+  /** The upstream and its own URI behind an exposed resource URI ({@link exposedUri}, or the URI itself with `only`). */
   function resolveUri(uri: string): { supervisor: UpstreamSupervisor; uri: string } | undefined {
     if (only) {
       const supervisor = registry.get(only);
       return supervisor ? { supervisor, uri } : undefined;
     }
-    const plus = uri.indexOf('+');
-    if (plus <= 0) return undefined;
-    const prefix = uri.slice(0, plus);
-    const supervisor = registry.list().find((candidate) => prefixOf(candidate) === prefix);
-    return supervisor ? { supervisor, uri: uri.slice(plus + 1) } : undefined;
+    const target = upstreamUri(uri);
+    const supervisor = target && registry.list().find((candidate) => prefixOf(candidate) === target.prefix);
+    return supervisor && target ? { supervisor, uri: target.uri } : undefined;
   }
 
   /**
@@ -204,10 +254,15 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
    * upstream that is down when a session starts must still be able to bring its prompts and resources in later.
    */
   function prepare(server: McpServer, state: InstanceState): void {
+    // What the upstreams running now offer beyond the core (MCP Apps and other extensions, experimental features) is
+    // advertised as theirs: the SDK fixes an instance's capabilities when it connects.
+    const { offered } = desired();
     server.server.registerCapabilities({
       prompts: { listChanged: true },
       resources: { listChanged: true, subscribe: true },
       completions: {},
+      ...(offered.extensions ? { extensions: offered.extensions } : {}),
+      ...(offered.experimental ? { experimental: offered.experimental } : {}),
     });
     const internals = server as unknown as Record<'setPromptRequestHandlers' | 'setResourceRequestHandlers' | 'setCompletionRequestHandler', () => void>;
     internals.setPromptRequestHandlers();
@@ -251,7 +306,12 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
         const connection = await connectionFor(state, supervisor);
         return connection.client.getPrompt({ name: prompt.name, ...(args ? { arguments: args } : {}) }, relayRequestOptions(ctx, supervisor.config.timeoutMs));
       };
-      const meta = { ...(prompt.title ? { title: prompt.title } : {}), ...(prompt.description ? { description: prompt.description } : {}) };
+      const meta = {
+        ...(prompt.title ? { title: prompt.title } : {}),
+        ...(prompt.description ? { description: prompt.description } : {}),
+        ...(prompt.icons ? { icons: prompt.icons } : {}),
+        ...(prompt._meta ? { _meta: prompt._meta } : {}),
+      };
       const handle = argsSchema
         ? server.registerPrompt(name, { ...meta, argsSchema }, ((args: Record<string, string>, ctx: ServerContext) => forward(args, ctx)) as never)
         : server.registerPrompt(name, meta, ((ctx: ServerContext) => forward(undefined, ctx)) as never);
@@ -268,26 +328,29 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
         state.resources.delete(id);
       }
     }
+    // Listed with everything the upstream listed but its URI and name: `_meta` (an app's CSP and permissions),
+    // annotations, size, icons.
     for (const [uri, { supervisor, resource }] of want.resources) {
       const id = `r:${uri}`;
       if (state.resources.has(id) || !mayUseServer(supervisor)) continue;
+      const { uri: _uri, name: _name, ...metadata } = resource;
       const handle = server.registerResource(
         only ? resource.name : `${prefixOf(supervisor)}${SEPARATOR}${resource.name}`,
         uri,
-        { ...(resource.title ? { title: resource.title } : {}), ...(resource.description ? { description: resource.description } : {}), ...(resource.mimeType ? { mimeType: resource.mimeType } : {}) },
-        async (_url, ctx) => readUpstream(state, supervisor, resource.uri, uri, ctx),
+        metadata,
+        async (_url, ctx) => readUpstream(state, supervisor, resource.uri, ctx),
       );
       state.resources.set(id, { key: wantedResources.get(id)!, handle });
     }
     for (const [uriTemplate, { supervisor, template }] of want.templates) {
       const id = `t:${uriTemplate}`;
       if (state.resources.has(id) || !mayUseServer(supervisor)) continue;
-      const prefix = only ? '' : `${prefixOf(supervisor)}+`;
+      const { uriTemplate: _uriTemplate, name: _name, ...metadata } = template;
       const handle = server.registerResource(
         only ? template.name : `${prefixOf(supervisor)}${SEPARATOR}${template.name}`,
         new ResourceTemplate(uriTemplate, { list: undefined, ...templateCompletion(state, supervisor, template.uriTemplate) }),
-        { ...(template.title ? { title: template.title } : {}), ...(template.description ? { description: template.description } : {}), ...(template.mimeType ? { mimeType: template.mimeType } : {}) },
-        async (url, _variables, ctx) => readUpstream(state, supervisor, url.href.slice(prefix.length), url.href, ctx),
+        metadata,
+        async (url, _variables, ctx) => readUpstream(state, supervisor, only ? url.href : (upstreamUri(url.href)?.uri ?? url.href), ctx),
       );
       state.resources.set(id, { key: wantedResources.get(id)!, handle });
     }
@@ -296,6 +359,9 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
   /** A gateway tool: listed with the upstream's own schemas (the upstream validates its arguments), called through it. */
   function toolDefinition(name: string, supervisor: UpstreamSupervisor, tool: Tool): ToolDefinition {
     const mirrorsHeaders = JSON.stringify(tool.inputSchema).includes('"x-mcp-header"');
+    const guardError = createErrorResultGuard(tool.outputSchema);
+    // An app's resource is served under its exposed URI here, so the tool must name it so (MCP Apps).
+    const meta = tool._meta && !only ? renameAppResources(tool._meta, (uri) => exposedUri(prefixOf(supervisor), uri)) : tool._meta;
     return {
       tool: {
         name,
@@ -305,7 +371,7 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
         ...(tool.outputSchema ? { outputSchema: tool.outputSchema } : {}),
         ...(tool.annotations ? { annotations: tool.annotations } : {}),
         ...(tool.icons ? { icons: tool.icons } : {}),
-        ...(tool._meta ? { _meta: tool._meta } : {}),
+        ...(meta ? { _meta: meta } : {}),
       },
       // Access is decided on the aggregated name (`{prefix}__{name}`) on every endpoint, so rules read the same on both.
       accessName: only ? `${prefixOf(supervisor)}${SEPARATOR}${name}` : name,
@@ -320,7 +386,8 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
           throw new Error((error as Error).message);
         }
         // An error the upstream answered (a JSON-RPC error with its code) propagates as such to the client.
-        return relayToolCall(connection, { owner: state, ctx, name: tool.name, args, timeoutMs: supervisor.config.timeoutMs, mirrorsHeaders });
+        const result = relayToolCall(connection, { owner: state, ctx, name: tool.name, args, timeoutMs: supervisor.config.timeoutMs, mirrorsHeaders });
+        return guardError ? result.then(guardError) : result;
       },
     };
   }
@@ -352,11 +419,13 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
     for (const listener of toolListeners) listener();
   });
 
-  async function readUpstream(state: InstanceState, supervisor: UpstreamSupervisor, upstreamUri: string, exposedUri: string, ctx: ServerContext) {
+  /** Reads `uri` upstream; the contents keep their `_meta` and name their URIs as this endpoint exposes them. */
+  async function readUpstream(state: InstanceState, supervisor: UpstreamSupervisor, uri: string, ctx: ServerContext) {
     const connection = await connectionFor(state, supervisor);
-    const result = await connection.client.readResource({ uri: upstreamUri }, { ...relayRequestOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' });
-    const prefix = exposedUri.slice(0, exposedUri.length - upstreamUri.length);
-    return { ...result, contents: result.contents.map((content) => ({ ...content, uri: content.uri === upstreamUri ? exposedUri : `${prefix}${content.uri}` })) };
+    const result = await connection.client.readResource({ uri }, { ...relayRequestOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' });
+    if (only) return result;
+    const prefix = prefixOf(supervisor);
+    return { ...result, contents: result.contents.map((content) => ({ ...content, uri: exposedUri(prefix, content.uri) })) };
   }
 
   const states = new WeakMap<McpServer, InstanceState>();
@@ -369,8 +438,26 @@ export function createGatewayProvider({ registry, logger, toolAccess, only }: Ga
       toolListeners.add(listener);
       return () => toolListeners.delete(listener);
     },
+    settling() {
+      return startupWaitMs > 0 ? registry.starting(startupWaitMs, only) : undefined;
+    },
+    awaitTool(name, { caller, signal }) {
+      const supervisor = ownerOf(name);
+      if (!supervisor?.comingUp) return undefined;
+      // A caller that may not use the tool learns nothing of it: unknown, as ever.
+      if (toolAccess && !toolAccess(caller, only ? `${prefixOf(supervisor)}${SEPARATOR}${name}` : name)) return undefined;
+      return arrival(name, supervisor.config.timeoutMs, signal);
+    },
     register(server, { caller }) {
-      const state: InstanceState = { resources: new Map(), prompts: new Map(), subscriptions: new Map(), sessionConnections: new Map(), closed: false };
+      const state: InstanceState = {
+        resources: new Map(),
+        prompts: new Map(),
+        subscriptions: new Map(),
+        sessionConnections: new Map(),
+        // Deprecated for 2026-07-28 requests, where the SDK still fills it in from each request's envelope.
+        clientCapabilities: () => server.server.getClientCapabilities(),
+        closed: false,
+      };
       states.set(server, state);
       prepare(server, state);
       sync(server, state, caller);

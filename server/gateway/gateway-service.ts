@@ -24,6 +24,11 @@ export interface GatewayServiceOptions {
   logger: Logger;
   events: EventBus;
   toolAccess?: (caller: Caller, toolName: string) => boolean;
+  /**
+   * How long a client's first lists wait for an upstream in its first start (GATEWAY_STARTUP_WAIT_MS), counted from
+   * when that start began; 0 never waits.
+   */
+  startupWaitMs?: number;
   /** Quiet period before a changed file is read (editors write in several steps). */
   debounceMs?: number;
 }
@@ -37,6 +42,11 @@ export interface GatewayService {
   providerFor(name: string): ToolProvider | undefined;
   /** Names of enabled upstreams marked `required` that are not running (readiness waits for them). */
   requiredDown(): string[];
+  /**
+   * Resolves once no upstream is in its first start any more, or has been for `startupWaitMs`: what a stdio server
+   * waits for before it reads its client's first message, so that client's capabilities and lists are complete.
+   */
+  started(): Promise<void>;
   /** Reads the file and applies it; an invalid file keeps the running set and is reported, never thrown. */
   reload(reason: string): Promise<{ ok: true; result: ApplyResult } | { ok: false; error: string }>;
   close(): Promise<void>;
@@ -58,7 +68,8 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   });
   const initial: GatewayConfig = loadGatewayConfig(options.configPath, options.variables);
   await registry.apply(initial);
-  const provider = createGatewayProvider({ registry, logger, ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}) });
+  const startupWaitMs = options.startupWaitMs ?? 0;
+  const provider = createGatewayProvider({ registry, logger, startupWaitMs, ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}) });
   const single = new Map<string, ToolProvider>();
 
   let reloading: Promise<unknown> = Promise.resolve();
@@ -104,13 +115,16 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
       if (!registry.get(name)) return undefined;
       let found = single.get(name);
       if (!found) {
-        found = createGatewayProvider({ registry, logger, only: name, ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}) });
+        found = createGatewayProvider({ registry, logger, only: name, startupWaitMs, ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}) });
         single.set(name, found);
       }
       return found;
     },
     requiredDown() {
       return registry.list().filter((s) => s.config.required && s.config.enabled && s.status !== 'running').map((s) => s.name);
+    },
+    async started() {
+      if (startupWaitMs > 0) await registry.starting(startupWaitMs);
     },
     reload,
     async close() {

@@ -63,3 +63,31 @@ export function assignNames(requests: readonly NameRequest[]): { names: Map<stri
   }
   return { names, collisions };
 }
+
+/** The MCP Apps scheme (`ui://`): hosts render a tool's app only from a resource of this scheme, so it must survive. */
+const UI_SCHEME = 'ui://';
+
+/**
+ * The URI (or URI template) under which the aggregated endpoint serves an upstream resource, so that resources of
+ * different upstreams stay distinct and every exposed URI leads back to one upstream:
+ *
+ * - `ui://{rest}` (MCP Apps) becomes `ui://{prefix}/{rest}`: the server name goes in front of the authority, so the
+ *   scheme hosts look for stays `ui://` (`ui://get-time/app.html` of `clock` is `ui://clock/get-time/app.html`);
+ * - any other URI gains the server name as a scheme prefix: `fixture://note` of `fx` is `fx+fixture://note`.
+ *
+ * `prefix` is a server name or `prefix` of the config file (`A-Za-z0-9_.-`): valid in a URI scheme and authority.
+ */
+export function exposedUri(prefix: string, uri: string): string {
+  return uri.startsWith(UI_SCHEME) ? `${UI_SCHEME}${prefix}/${uri.slice(UI_SCHEME.length)}` : `${prefix}+${uri}`;
+}
+
+/** The server prefix and upstream URI behind an {@link exposedUri}; undefined for a URI no upstream could expose. */
+export function upstreamUri(exposed: string): { prefix: string; uri: string } | undefined {
+  if (exposed.startsWith(UI_SCHEME)) {
+    const slash = exposed.indexOf('/', UI_SCHEME.length);
+    if (slash <= UI_SCHEME.length) return undefined;
+    return { prefix: exposed.slice(UI_SCHEME.length, slash), uri: `${UI_SCHEME}${exposed.slice(slash + 1)}` };
+  }
+  const plus = exposed.indexOf('+');
+  return plus > 0 ? { prefix: exposed.slice(0, plus), uri: exposed.slice(plus + 1) } : undefined;
+}

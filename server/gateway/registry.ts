@@ -3,7 +3,7 @@ import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
 import type { GatewayConfig, UpstreamServerConfig } from './config.js';
 import { loadUpstreamModule } from './upstream-loader.js';
-import type { UpstreamConnection } from './upstream.js';
+import type { UpstreamConnection, UpstreamConnectionOptions } from './upstream.js';
 import { UpstreamSupervisor } from './supervisor.js';
 
 /** Options of {@link GatewayRegistry}. */
@@ -123,10 +123,27 @@ export class GatewayRegistry {
   }
 
   /**
-   * A private connection to `name` for one client session (`isolation: "session"`): not supervised, closed with the
-   * session by the caller.
+   * While upstreams (or only `only`) are in their first start and began it less than `waitMs` ago: a promise that
+   * resolves when each of them is up, has failed that start, or has been starting for `waitMs` — whichever comes
+   * first. `undefined` when none is, so a caller that need not wait pays one pass over the supervisors.
    */
-  async openSessionConnection(name: string, onLost: () => void, onCatalogChanged: () => void): Promise<UpstreamConnection> {
+  starting(waitMs: number, only?: string): Promise<void> | undefined {
+    const now = Date.now();
+    let waits: Promise<void>[] | undefined;
+    for (const supervisor of this.servers.values()) {
+      if (only !== undefined && supervisor.name !== only) continue;
+      const since = supervisor.startingSince;
+      if (since === undefined || since + waitMs <= now) continue;
+      (waits ??= []).push(supervisor.settled(since + waitMs - now));
+    }
+    return waits && Promise.all(waits).then(() => undefined);
+  }
+
+  /**
+   * A private connection to `name` for one client session (`isolation: "session"`): not supervised, closed with the
+   * session by the caller. `declared` is that client's own extension support, declared to the upstream as it is.
+   */
+  async openSessionConnection(name: string, onLost: () => void, onCatalogChanged: () => void, declared?: UpstreamConnectionOptions['declared']): Promise<UpstreamConnection> {
     const supervisor = this.servers.get(name);
     if (!supervisor) throw new Error(`unknown upstream ${name}`);
     const { UpstreamConnection } = await loadUpstreamModule();
@@ -140,6 +157,7 @@ export class GatewayRegistry {
       version: this.options.version,
       onLost,
       onCatalogChanged,
+      ...(declared ? { declared } : {}),
     });
     this.sessionConnections.add(connection);
     try {

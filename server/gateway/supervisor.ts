@@ -1,5 +1,6 @@
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
+import { gatewayAppsCapability } from './apps-extension.js';
 import { isStdio, type UpstreamServerConfig } from './config.js';
 import type { UpstreamCatalog, UpstreamConnection, UpstreamStatus } from './upstream.js';
 import { loadUpstreamModule } from './upstream-loader.js';
@@ -48,7 +49,9 @@ export class UpstreamSupervisor {
   private restartTimes: number[] = [];
   private stopped = false;
   private generation = 0;
-  private readyWaiters: (() => void)[] = [];
+  /** Called when a start attempt ends (up or failed), or the server stops: whoever waits on {@link settled}. */
+  private readonly settleWaiters = new Set<() => void>();
+  private firstStartAt: number | undefined;
   readonly health: Omit<UpstreamHealth, 'status'> = { lastCheck: null, responseTimeMs: null, consecutiveFails: 0, restartCount: 0, lastError: null };
 
   constructor(private readonly options: UpstreamSupervisorOptions) {
@@ -75,6 +78,19 @@ export class UpstreamSupervisor {
     return this.connection?.pid;
   }
 
+  /** Whether it is on its way up: starting, or restarting after a crash or a failed start. */
+  get comingUp(): boolean {
+    return this.statusValue === 'starting' || this.statusValue === 'restarting';
+  }
+
+  /**
+   * When the first start of this entry began, while that attempt is still running (`status` is `starting`);
+   * undefined otherwise. A start-up wait is counted from it.
+   */
+  get startingSince(): number | undefined {
+    return this.statusValue === 'starting' ? this.firstStartAt : undefined;
+  }
+
   get logFile(): string | undefined {
     return this.connection?.logFile;
   }
@@ -85,22 +101,41 @@ export class UpstreamSupervisor {
     await this.connectOnce('start');
   }
 
-  /** Resolves once the upstream is running, or after `timeoutMs` (readiness of `required` servers). */
-  waitUntilRunning(timeoutMs: number): Promise<boolean> {
-    if (this.statusValue === 'running') return Promise.resolve(true);
+  /**
+   * Resolves when the current start attempt ends, up or failed, or the server stops; at once when it is not
+   * {@link comingUp}; and after `timeoutMs` or when `signal` aborts in any case. Never rejects.
+   */
+  settled(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (!this.comingUp || timeoutMs <= 0 || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      timer.unref();
-      this.readyWaiters.push(() => {
+      const done = () => {
         clearTimeout(timer);
-        resolve(true);
-      });
+        signal?.removeEventListener('abort', done);
+        this.settleWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      signal?.addEventListener('abort', done, { once: true });
+      this.settleWaiters.add(done);
     });
+  }
+
+  /** Resolves to true once the upstream is running, or false after `timeoutMs` or when it stops coming up. */
+  async waitUntilRunning(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.comingUp && Date.now() < deadline) await this.settled(deadline - Date.now());
+    return this.statusValue === 'running';
+  }
+
+  private settle(): void {
+    for (const waiter of [...this.settleWaiters]) waiter();
   }
 
   private async connectOnce(reason: 'start' | 'restart'): Promise<void> {
     const generation = ++this.generation;
     this.statusValue = reason === 'start' ? 'starting' : 'restarting';
+    if (reason === 'start') this.firstStartAt = Date.now();
     const { UpstreamConnection } = await loadUpstreamModule();
     const connection = new UpstreamConnection({
       name: this.name,
@@ -116,6 +151,7 @@ export class UpstreamSupervisor {
       onCatalogChanged: () => {
         if (generation === this.generation) this.options.onChange();
       },
+      declared: { extensions: gatewayAppsCapability() },
     });
     this.connection = connection;
     try {
@@ -125,6 +161,7 @@ export class UpstreamSupervisor {
       this.health.lastError = (error as Error).message;
       this.options.logger.warn('gateway upstream failed to start', { server: this.name, error: (error as Error).message, category: 'gateway' });
       this.scheduleRestart(`start failed: ${(error as Error).message}`);
+      this.settle();
       return;
     }
     if (generation !== this.generation || this.stopped) {
@@ -138,8 +175,9 @@ export class UpstreamSupervisor {
     this.options.logger.info('gateway upstream up', { server: this.name, pid: connection.pid, tools: connection.catalog.tools.length, category: 'gateway' });
     this.options.events.emit('upstream.up', { server: this.name, tools: connection.catalog.tools.length, ...(connection.pid ? { pid: connection.pid } : {}) });
     if (reason === 'restart') this.options.events.emit('upstream.restarted', { server: this.name, restartCount: this.health.restartCount });
-    for (const waiter of this.readyWaiters.splice(0)) waiter();
+    // Listeners first: whoever waited finds the catalog already updated.
     this.options.onChange();
+    this.settle();
   }
 
   private startHealthChecks(connection: UpstreamConnection): void {
@@ -178,6 +216,8 @@ export class UpstreamSupervisor {
     void connection?.close();
     this.scheduleRestart(reason);
     this.options.onChange();
+    // A connection lost while starting (the process exited at once) ends that start attempt.
+    this.settle();
   }
 
   private scheduleRestart(reason: string): void {
@@ -227,6 +267,7 @@ export class UpstreamSupervisor {
     const wasRunning = this.statusValue === 'running';
     this.statusValue = 'stopped';
     if (wasRunning) this.options.onChange();
+    this.settle();
     await this.connection?.close();
   }
 

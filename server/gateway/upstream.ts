@@ -4,6 +4,7 @@ import {
   ProtocolErrorCode,
   SSEClientTransport,
   StreamableHTTPClientTransport,
+  type ClientCapabilities,
   type CreateMessageRequest,
   type CreateMessageResult,
   type ElicitRequest,
@@ -70,6 +71,12 @@ export interface UpstreamConnectionOptions {
   onLost(reason: string): void;
   /** Called when the catalog changed while connected (the upstream's `list_changed`). */
   onCatalogChanged(): void;
+  /**
+   * Extension support (`capabilities.extensions`: MCP Apps and others) and experimental capabilities
+   * declared to the upstream at connect, next to the sampling and elicitation the gateway relays. The SDK client fixes
+   * its capabilities when it connects, so a shared upstream gets the gateway's own and a per-session one its client's.
+   */
+  declared?: Pick<ClientCapabilities, 'extensions' | 'experimental'>;
 }
 
 /**
@@ -107,6 +114,9 @@ export class UpstreamConnection {
     );
     // Declared so upstreams may ask; each request is relayed to the client whose call is waiting on this upstream.
     this.client.registerCapabilities({ sampling: {}, elicitation: {} });
+    const { extensions, experimental } = options.declared ?? {};
+    if (extensions && Object.keys(extensions).length > 0) this.client.registerCapabilities({ extensions });
+    if (experimental && Object.keys(experimental).length > 0) this.client.registerCapabilities({ experimental });
     this.client.setRequestHandler('sampling/createMessage', (request) => this.relayTarget('sampling').sample(request.params));
     this.client.setRequestHandler('elicitation/create', (request) => this.relayTarget('elicitation').elicit(request.params));
     // Log messages have no request id either: they go to the caller only when unambiguous, else to our debug log.

@@ -4,6 +4,7 @@ import { installFastToolCall } from './fast-dispatch.js';
 import { ToolCatalog, type ToolAccess } from './tool-catalog.js';
 import { intercept, type ToolCallInterceptor } from './tool-interceptor.js';
 import type { ToolCall, ToolProvider, ToolProviderContext } from './tool-provider.js';
+import type { Caller } from './caller.js';
 
 /** Options of {@link createServerFactory}. */
 export interface ServerFactoryOptions {
@@ -22,7 +23,10 @@ export interface ServerFactoryOptions {
 }
 
 /** Builds a fresh MCP server for one serving unit (a session, a stateless request, a stdio connection). */
-export type ServerFactory = (context: ToolProviderContext) => McpServer;
+export type ServerFactory = ((context: ToolProviderContext) => McpServer) & {
+  /** The scope a caller lacks for an existing tool it may not use yet, for a step-up challenge (see ToolCatalog). */
+  scopeNeeded?: (caller: Caller, toolName: string) => string | undefined;
+};
 
 /**
  * Returns a factory that assembles an {@link McpServer} for a caller. Tools are not registered per instance: every
@@ -39,8 +43,21 @@ export function createServerFactory({ name, version, instructions, providers, to
   });
 
   async function callTool(server: McpServer, context: ToolProviderContext, params: CallToolRequest['params'], ctx: ServerContext): Promise<CallToolResult> {
-    const definition = catalog.find(params.name, context.caller);
-    if (!definition) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${params.name} not found`);
+    let definition = catalog.find(params.name, context.caller);
+    if (!definition) {
+      // A tool still on its way (a gateway upstream starting) is waited for, or answered with the provider's error.
+      const arriving = arrivingTool(providers, params.name, context.caller, ctx.mcpReq.signal);
+      if (arriving) {
+        try {
+          await arriving;
+        } catch (error) {
+          if (error instanceof ProtocolError) throw error;
+          return toolError(error);
+        }
+        definition = catalog.find(params.name, context.caller);
+      }
+      if (!definition) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${params.name} not found`);
+    }
     const requestId = currentContext()?.requestId ?? ctx.http?.req?.headers.get('x-request-id') ?? undefined;
     const call: ToolCall = {
       tool: params.name,
@@ -59,17 +76,21 @@ export function createServerFactory({ name, version, instructions, providers, to
       // A JSON-RPC error (an upstream's own error code, an elicitation the client must complete) reaches the client
       // as such; anything else is the tool failing, which the model should see as a tool error.
       if (error instanceof ProtocolError) throw error;
-      return { content: [{ type: 'text', text: error instanceof Error ? error.message : String(error) }], isError: true };
+      return toolError(error);
     }
     return server.server.projectCallToolResult(result, definition.tool.outputSchema) as CallToolResult;
   }
 
-  return function buildServer(context) {
+  const buildServer = function buildServer(context: ToolProviderContext): McpServer {
     const server = new McpServer(
       { name, version },
       { capabilities: { tools: { listChanged: true }, logging: {} }, ...(instructions ? { instructions } : {}) },
     );
-    server.server.setRequestHandler('tools/list', () => ({ tools: catalog.listFor(context.caller) }));
+    const listTools = () => ({ tools: catalog.listFor(context.caller) });
+    server.server.setRequestHandler('tools/list', () => {
+      const settling = settlingTools(providers);
+      return settling ? settling.then(listTools) : listTools();
+    });
     const handleCall = (request: CallToolRequest, ctx: ServerContext) => callTool(server, context, request.params, ctx);
     server.server.setRequestHandler('tools/call', handleCall);
     installFastToolCall(server.server, handleCall);
@@ -84,4 +105,29 @@ export function createServerFactory({ name, version, instructions, providers, to
     }
     return server;
   };
+  return Object.assign(buildServer, { scopeNeeded: (caller: Caller, toolName: string) => catalog.scopeNeeded(toolName, caller) });
+}
+
+/** A thrown error as the tool error result the model reads. */
+function toolError(error: unknown): CallToolResult {
+  return { content: [{ type: 'text', text: error instanceof Error ? error.message : String(error) }], isError: true };
+}
+
+/** Settles once every provider's tools still on their way are listed (or its bound passed); undefined if none are. */
+function settlingTools(providers: readonly ToolProvider[]): Promise<unknown> | undefined {
+  let waits: Promise<void>[] | undefined;
+  for (const provider of providers) {
+    const settling = provider.settling?.();
+    if (settling) (waits ??= []).push(settling);
+  }
+  return waits && Promise.all(waits);
+}
+
+/** The first provider's wait for an unknown tool name that may be on its way; undefined when none claims it. */
+function arrivingTool(providers: readonly ToolProvider[], name: string, caller: Caller, signal: AbortSignal): Promise<void> | undefined {
+  for (const provider of providers) {
+    const arriving = provider.awaitTool?.(name, { caller, signal });
+    if (arriving) return arriving;
+  }
+  return undefined;
 }

@@ -61,6 +61,19 @@ export interface ToolProvider {
   /** Subscribes to changes of {@link tools}; returns the unsubscribe function. Absent when the set never changes. */
   onToolsChanged?(listener: () => void): () => void;
   /**
+   * Tools still on their way (a gateway upstream that is starting): a promise that settles once they are listed, or
+   * once the provider's own bound on waiting has passed; `undefined` when none are. `tools/list` waits for it, so a
+   * client's first listing is complete. Runs on every `tools/list`, so it must be cheap when nothing is on its way.
+   */
+  settling?(): Promise<void> | undefined;
+  /**
+   * Asked for a `tools/call` whose name no tool the caller may use has. When the name may be one of this provider's
+   * tools still on its way, a promise that resolves once it is there (the call is then looked up again) or rejects
+   * with what the caller gets instead (an `Error` becomes a tool error, e.g. "starting, retry"); `undefined` when the
+   * name is not one of its own (the usual unknown-tool error). It must not reveal tools the caller may not use.
+   */
+  awaitTool?(name: string, call: { caller: Caller; signal: AbortSignal }): Promise<void> | undefined;
+  /**
    * Per-instance setup for what is not a tool (resources, prompts, their handlers). Runs once per assembled instance
    * (per session, or per request when stateless), so it must be cheap.
    */

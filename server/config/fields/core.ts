@@ -112,6 +112,15 @@ export const coreFields = {
     .describe('Reconnect delay suggested to clients in the SSE `retry` field (ms).')
     .register(fieldMeta, { env: 'SSE_RETRY_MS', group: 'MCP' }),
   /**
+   * A 2025-era client that drops a call's answer stream (killed, network gone) may resume it with `Last-Event-ID`;
+   * if it has not within this long, the call is cancelled as if the client had sent `notifications/cancelled` (a
+   * Claude run is interrupted, an upstream call cancelled). Background tasks are not affected.
+   */
+  streamReconnectGraceMs: int(0, 600_000)
+    .default(10_000)
+    .describe('How long a call whose client dropped its answer stream waits for the client to resume it before it is cancelled (ms).')
+    .register(fieldMeta, { env: 'STREAM_RECONNECT_GRACE_MS', group: 'MCP' }),
+  /**
    * The gateway's upstream servers, in the `mcpServers` format of `claude_desktop_config.json` (docs/gateway.md,
    * `mcp_config.schema.json`). A missing file means no upstreams.
    */
@@ -139,6 +148,14 @@ export const coreFields = {
     .default([])
     .describe('Comma list of extra environment variables (or `PREFIX_*`) passed to stdio upstreams beyond PATH, HOME, locale and proxies.')
     .register(fieldMeta, { env: 'GATEWAY_ENV_ALLOW', group: 'MCP', example: 'GITHUB_TOKEN' }),
+  /**
+   * How long a client's first `tools/list` (over stdio: its `initialize`) waits for gateway upstreams that are still
+   * starting, counted from when each began; an upstream whose start fails stops the wait at once. 0 never waits.
+   */
+  gatewayStartupWaitMs: int(0, 600_000)
+    .default(10_000)
+    .describe('How long a client\'s first tools/list (over stdio: its initialize) waits for gateway upstreams that are still starting (ms, from their start; 0 = no wait).')
+    .register(fieldMeta, { env: 'GATEWAY_STARTUP_WAIT_MS', group: 'MCP' }),
   /** Size at which an upstream's stderr log is rotated (one previous file is kept). */
   gatewayLogMaxBytes: int(1024, 1024 * 1024 * 1024)
     .default(5 * 1024 * 1024)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { assignNames, validName } from '../../../server/gateway/naming.js';
+import { assignNames, exposedUri, upstreamUri, validName } from '../../../server/gateway/naming.js';
 
 describe('gateway tool names', () => {
   it('keeps valid names, replaces invalid characters and shortens long names deterministically with a hash', () => {
@@ -28,5 +28,26 @@ describe('gateway tool names', () => {
     expect(renamed).toMatch(/^a__do_thing_[0-9a-f]{8}$/);
     expect(forward.names.get(renamed)).toEqual(requests[1]);
     expect(forward.names.get('b__x')).toEqual(requests[2]);
+  });
+
+  it('keeps the ui:// scheme of MCP Apps resources, puts the server in front of any other scheme, and leads back', () => {
+    const cases = [
+      ['clock', 'ui://get-time/mcp-app.html', 'ui://clock/get-time/mcp-app.html'],
+      ['fx', 'ui://card/7', 'ui://fx/card/7'],
+      ['my_server.v2', 'ui://x', 'ui://my_server.v2/x'],
+      ['fx', 'fixture://note', 'fx+fixture://note'],
+      ['fx', 'git+https://example.com/a+b', 'fx+git+https://example.com/a+b'],
+      ['fx', 'urn:isbn:123', 'fx+urn:isbn:123'],
+    ] as const;
+    for (const [prefix, uri, exposed] of cases) {
+      expect(exposedUri(prefix, uri)).toBe(exposed);
+      expect(upstreamUri(exposed)).toEqual({ prefix, uri });
+      // A valid URI whose scheme a host recognises: `new URL` keeps it as it is.
+      expect(new URL(exposed).href).toBe(exposed);
+    }
+    // Templates are namespaced alike.
+    expect(exposedUri('fx', 'ui://card/{id}')).toBe('ui://fx/card/{id}');
+    expect(upstreamUri('ui://nothing-behind')).toBeUndefined();
+    expect(upstreamUri('fixture://note')).toBeUndefined();
   });
 });
