@@ -48,15 +48,26 @@ export function sandboxUnavailable(problem?: string): ClaudeError {
 }
 
 /**
- * The tool result for a failure. Unknown errors become `internal` with a generic message; their detail belongs in
- * the log, not in the answer.
+ * `_meta` key of a failed call's details: `{ error: { category, message }, ...partial figures }` (docs/tools.md
+ * "Errors"). They are not `structuredContent`: that must match the tool's `outputSchema`, and the v1 SDK client (so
+ * mcp-remote and Inspector) rejects a result whose `structuredContent` does not, even when `isError` is set.
  */
-export function toolErrorResult(error: unknown): CallToolResult & { structuredContent: { error: { category: ClaudeErrorCategory; message: string } } } {
+export const ERROR_META_KEY = 'claude-code-mcp/error';
+
+/** What {@link ERROR_META_KEY} holds. */
+export type ToolErrorDetails = Record<string, unknown> & { error: { category: ClaudeErrorCategory; message: string } };
+
+/**
+ * The tool result for a failure: the text `category: message` every client shows, and the details under
+ * {@link ERROR_META_KEY}. Unknown errors become `internal` with a generic message; their detail belongs in the log,
+ * not in the answer.
+ */
+export function toolErrorResult(error: unknown): CallToolResult & { _meta: { [ERROR_META_KEY]: ToolErrorDetails } } {
   const known = error instanceof ClaudeError ? error : new ClaudeError('internal', 'internal error while running Claude Code');
   return {
     isError: true,
     content: [{ type: 'text', text: `${known.category}: ${known.message}` }],
-    structuredContent: { ...(known.details ?? {}), error: { category: known.category, message: known.message } },
+    _meta: { [ERROR_META_KEY]: { ...(known.details ?? {}), error: { category: known.category, message: known.message } } },
   };
 }
 

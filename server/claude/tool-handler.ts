@@ -4,7 +4,7 @@ import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
 import { defineTool, type ToolSpec } from '../mcp/define-tool.js';
 import type { ToolCall, ToolDefinition } from '../mcp/tool-provider.js';
-import { ClaudeError, toolErrorResult } from './errors.js';
+import { ClaudeError, ERROR_META_KEY, toolErrorResult } from './errors.js';
 import { describeIssues } from './tool-schemas.js';
 
 /** What a tool handler receives from the SDK that we use. */
@@ -61,13 +61,13 @@ export function createToolHandler(events: EventBus, logger: Logger) {
       } catch (error) {
         const result = toolErrorResult(error);
         if (!(error instanceof ClaudeError)) logger.error('claude tool failed', { tool, error, category: 'internal' });
-        const s = result.structuredContent as Record<string, unknown>;
+        const s = result._meta[ERROR_META_KEY];
         events.emit('tool.error', {
           tool,
           owner: caller.clientId,
           durationMs: Date.now() - started,
-          category: result.structuredContent.error.category,
-          message: result.structuredContent.error.message,
+          category: s.error.category,
+          message: s.error.message,
           ...(typeof s.sessionId === 'string' ? { sessionId: s.sessionId } : sessionHint ? { sessionId: sessionHint } : {}),
           ...(typeof s.costUsd === 'number' ? { costUsd: s.costUsd } : {}),
           ...(typeof raw.model === 'string' ? { model: raw.model } : {}),

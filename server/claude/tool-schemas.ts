@@ -114,7 +114,6 @@ export const runOutputSchema = z.object({
   forkedFrom: z.string().optional(),
   workingDirectory: z.string(),
   taskId: z.string().optional().describe('Set when backgroundTask was requested: the run continues detached.'),
-  error: errorSchema.optional(),
 });
 
 const taskSchema = z.object({

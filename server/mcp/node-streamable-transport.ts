@@ -28,6 +28,12 @@ export interface NodeStreamableTransportOptions {
   onsessioninitialized?: (sessionId: string) => void;
   /** Called when the client ends the session with `DELETE`. */
   onsessionclosed?: (sessionId: string) => void;
+  /**
+   * How long the requests of an answer stream the client dropped wait for it to come back (`GET` with
+   * `Last-Event-ID`) before they are cancelled. Without an event store nothing can resume them: they are cancelled
+   * at once.
+   */
+  reconnectGraceMs?: number;
 }
 
 /** An open SSE response: a POST's answer stream or the session's GET stream. */
@@ -271,6 +277,26 @@ export class NodeStreamableTransport implements Transport {
     this.onclose?.();
   }
 
+  /**
+   * The client dropped the answer stream `streamId`: its open requests are cancelled, as if the client had sent
+   * `notifications/cancelled` for each (the server's handlers see their signal abort: a Claude run is interrupted, an
+   * upstream call cancelled), unless the client resumes the stream within the grace period. Background work that
+   * answered at once is not affected: it has no open request.
+   */
+  private clientDropped(streamId: string): void {
+    const cancel = () => {
+      if (this.closed || this.streams.has(streamId)) return;
+      for (const [id, sid] of [...this.requestStreams]) {
+        if (sid !== streamId || this.answered.has(id)) continue;
+        this.requestStreams.delete(id);
+        this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'the client disconnected' } });
+      }
+    };
+    const grace = this.options.eventStore ? (this.options.reconnectGraceMs ?? 0) : 0;
+    if (grace <= 0) return cancel();
+    setTimeout(cancel, grace).unref();
+  }
+
   /** Closes a request's stream so the client reconnects later with `Last-Event-ID` (SSE polling). */
   private closeRequestStream(requestId: RequestId): void {
     const streamId = this.requestStreams.get(requestId);
@@ -362,10 +388,16 @@ export class NodeStreamableTransport implements Transport {
       forgotten = true;
       clearInterval(keepAlive);
       clearTimeout(hold);
-      res.off('close', forget);
+      res.off('close', dropped);
       if (this.streams.get(streamId) === stream) this.streams.delete(streamId);
     };
-    res.once('close', forget);
+    // The connection ended before the stream did: the client went away (killed, network gone, request aborted).
+    const dropped = () => {
+      const byClient = !res.writableEnded;
+      forget();
+      if (byClient && streamId !== STANDALONE) this.clientDropped(streamId);
+    };
+    res.once('close', dropped);
     this.streams.set(streamId, stream);
     if (!how.deferStart) start();
     else

@@ -27,6 +27,8 @@ export interface StreamableEndpointOptions {
   keepAliveMs: number;
   /** SSE `retry` hint for reconnecting clients. */
   retryMs: number;
+  /** How long a dropped answer stream's requests wait for the client to resume before they are cancelled. */
+  reconnectGraceMs?: number;
   /** Per-session resumability buffer; `maxEvents: 0` disables resumability. */
   eventStore: { maxEvents: number; maxBytes: number };
   maxBodyBytes: number;
@@ -83,6 +85,7 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
         : {}),
       retryMs: options.retryMs,
       keepAliveMs: options.keepAliveMs,
+      ...(options.reconnectGraceMs !== undefined ? { reconnectGraceMs: options.reconnectGraceMs } : {}),
       onsessioninitialized: (id) => {
         transports.set(id, transport);
         sessions.add({

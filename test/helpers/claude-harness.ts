@@ -61,6 +61,17 @@ export interface ToolResult {
   isError?: boolean;
   content?: Array<{ type: string; text?: string }>;
   structuredContent?: Record<string, unknown>;
+  _meta?: Record<string, unknown>;
+}
+
+/**
+ * What a Claude tool answered, success or failure: `structuredContent`, or for an error result the details the
+ * server puts under `_meta["claude-code-mcp/error"]` (`{ error: { category, message }, ...partial figures }`).
+ */
+export function structuredOf(result: { structuredContent?: unknown; _meta?: unknown }): Record<string, unknown> {
+  if (result.structuredContent) return result.structuredContent as Record<string, unknown>;
+  const meta = result._meta as Record<string, unknown> | undefined;
+  return (meta?.['claude-code-mcp/error'] as Record<string, unknown> | undefined) ?? {};
 }
 
 /** The structured result of claude_ask / claude_plan / claude_resume. */

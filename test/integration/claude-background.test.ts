@@ -7,6 +7,7 @@ import type { BusEvent } from '../../server/events/bus.js';
 import { startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
 import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { structuredOf } from '../helpers/claude-harness.js';
 
 interface Task {
   taskId: string;
@@ -38,7 +39,7 @@ describe('claude_background_tasks', () => {
   };
   const call = async (name: string, args: Record<string, unknown>, via: Client = client) => {
     const result = await via.callTool({ name, arguments: args }, { timeout: 60_000 });
-    return { isError: result.isError, s: result.structuredContent as Record<string, unknown> & { task?: Task; tasks?: Task[]; log?: string[] } };
+    return { isError: result.isError, s: structuredOf(result) as Record<string, unknown> & { task?: Task; tasks?: Task[]; log?: string[] } };
   };
   const waitForTask = async (taskId: string, done: (task: Task) => boolean, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs;

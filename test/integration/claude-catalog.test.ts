@@ -5,6 +5,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
 import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { structuredOf } from '../helpers/claude-harness.js';
 
 const agent = (name: string, description: string, body: string, extra = '') => `---\nname: ${name}\ndescription: ${description}\n${extra}---\n${body}\n`;
 
@@ -18,7 +19,7 @@ describe('claude_subagent_list, claude_plugin_list, claude_plugin_install', () =
 
   const call = async (name: string, args: Record<string, unknown>) => {
     const result = await client.callTool({ name, arguments: args }, { timeout: 60_000 });
-    return { isError: result.isError, s: result.structuredContent as Record<string, unknown> & { error?: { category: string } } };
+    return { isError: result.isError, s: structuredOf(result) as Record<string, unknown> & { error?: { category: string } } };
   };
 
   beforeAll(async () => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import type { BusEvent } from '../../server/events/bus.js';
 import { messageText, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
-import { startClaudeHarness, type ClaudeHarness } from '../helpers/claude-harness.js';
+import { startClaudeHarness, type ClaudeHarness, structuredOf } from '../helpers/claude-harness.js';
 import type { TestServer } from '../helpers/test-server.js';
 
 type Result = Record<string, unknown> & {
@@ -31,7 +31,7 @@ describe('claude_checkpoint', () => {
   const file = (name: string) => path.join(cwd, name);
   const call = async (name: string, args: Record<string, unknown>, via: Client = client) => {
     const result = await via.callTool({ name, arguments: args }, { timeout: 60_000 });
-    return { isError: result.isError, s: result.structuredContent as Result };
+    return { isError: result.isError, s: structuredOf(result) as Result };
   };
 
   beforeAll(async () => {

@@ -4,8 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
 import type { ClaudeSandbox } from '../helpers/claude-env.js';
-import { startClaudeHarness, type ClaudeHarness, type RunStructured, type ToolResult } from '../helpers/claude-harness.js';
+import { startClaudeHarness, type ClaudeHarness, type RunStructured, type ToolResult, structuredOf } from '../helpers/claude-harness.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 type Structured = RunStructured;
 
@@ -18,7 +20,7 @@ describe('Claude tool errors, input validation, ceilings and ownership (real bin
 
   const call = async (name: string, args: Record<string, unknown>, options: Parameters<Client['callTool']>[1] = {}) => {
     const result = (await client.callTool({ name, arguments: args }, { timeout: 60_000, ...options })) as ToolResult;
-    return { ...result, s: result.structuredContent as Structured };
+    return { ...result, s: structuredOf(result) as Structured };
   };
 
   beforeAll(async () => {
@@ -30,6 +32,33 @@ describe('Claude tool errors, input validation, ceilings and ownership (real bin
     ({ mock, sandbox, server, client } = harness);
   });
   afterAll(() => harness.stop());
+
+  it('every error result reads the same in the v1 and v2 clients: text "category: message", details in _meta', async () => {
+    // The v1 client validates structuredContent against the tool's outputSchema even for error results.
+    const v1 = new V1Client({ name: 'v1-errors', version: '1' });
+    await v1.connect(new V1StreamableHTTPClientTransport(new URL(server.mcpUrl)));
+    try {
+      await v1.listTools();
+      const cases: Array<[string, Record<string, unknown>, string]> = [
+        ['claude_ask', { query: '' }, 'invalid_input: query: must not be empty'],
+        ['claude_ask', { query: 'x', workingDirectory: '/' }, 'workspace_denied: '],
+        ['claude_resume', { sessionId: '00000000-0000-4000-8000-000000000000', query: 'x' }, 'session_not_found: '],
+        ['claude_background_tasks', { action: 'logs', taskId: '00000000-0000-4000-8000-000000000000' }, 'not_found: '],
+        ['claude_checkpoint', { action: 'list' }, 'invalid_input: '],
+      ];
+      for (const [name, args, text] of cases) {
+        for (const connection of [v1, client]) {
+          const result = (await connection.callTool({ name, arguments: args })) as ToolResult;
+          expect(result.isError).toBe(true);
+          expect(result.structuredContent).toBeUndefined();
+          expect(result.content?.[0]?.text).toContain(text);
+          expect((result._meta?.['claude-code-mcp/error'] as Structured).error?.category).toBe(text.split(':')[0]);
+        }
+      }
+    } finally {
+      await v1.close();
+    }
+  });
 
   describe('input validation and ceilings', () => {
     it.each([
@@ -71,7 +100,7 @@ describe('Claude tool errors, input validation, ceilings and ownership (real bin
       await strictClient.connect(new StreamableHTTPClientTransport(new URL(strict.mcpUrl)));
       try {
         const result = await strictClient.callTool({ name: 'claude_ask', arguments: { query: 'x', hooks: { preToolUse: ['true'] } } });
-        expect((result.structuredContent as Structured).error?.category).toBe('permission_denied');
+        expect((structuredOf(result) as Structured).error?.category).toBe('permission_denied');
         expect(JSON.stringify(result.content)).toContain('disallows Bash');
       } finally {
         await strictClient.close();
@@ -139,7 +168,7 @@ describe('Claude tool errors, input validation, ceilings and ownership (real bin
       ] as const) {
         const result = (await other.callTool({ name, arguments: args })) as ToolResult;
         expect(result.isError).toBe(true);
-        expect((result.structuredContent as Structured).error).toEqual({ category: 'session_not_found', message: expect.not.stringContaining('client') });
+        expect((structuredOf(result) as Structured).error).toEqual({ category: 'session_not_found', message: expect.not.stringContaining('client') });
       }
       expect(mock.requestsFor('steal')).toHaveLength(0);
     } finally {

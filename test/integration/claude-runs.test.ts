@@ -7,6 +7,7 @@ import { startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-a
 import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
 import { waitFor } from '../helpers/http.js';
 import { startTestServer } from '../helpers/test-server.js';
+import { structuredOf } from '../helpers/claude-harness.js';
 
 interface Structured {
   result?: string;
@@ -28,7 +29,7 @@ describe('Claude runs: queue, timeout, shutdown and CLI resolution', () => {
     await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
     const call = async (args: Record<string, unknown>, name = 'claude_ask') => {
       const result = await client.callTool({ name, arguments: args }, { timeout: 60_000 });
-      return { isError: result.isError, s: result.structuredContent as Structured };
+      return { isError: result.isError, s: structuredOf(result) as Structured };
     };
     return { server, client, call };
   };

@@ -5,12 +5,12 @@ import { createClaudeExecutor } from '../../server/claude/executor.js';
 import { createRunIsolation } from '../../server/claude/sandbox.js';
 import { lastToolResult, startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
 import { BUNDLED_CLAUDE, createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
-import { startClaudeHarness, type ClaudeHarness, type RunStructured, type ToolResult } from '../helpers/claude-harness.js';
+import { startClaudeHarness, type ClaudeHarness, type RunStructured, type ToolResult, structuredOf } from '../helpers/claude-harness.js';
 import { testLogger } from '../helpers/test-server.js';
 
 const ask = async (harness: ClaudeHarness, args: Record<string, unknown>) => {
   const result = (await harness.client.callTool({ name: 'claude_ask', arguments: args }, { timeout: 60_000 })) as ToolResult;
-  return { ...result, s: result.structuredContent as RunStructured };
+  return { ...result, s: structuredOf(result) as RunStructured };
 };
 const health = async (harness: ClaudeHarness) =>
   (await (await fetch(`${harness.server.url}/health`)).json()) as { sandbox: { mode: string; ready: boolean; problem?: string }; warnings?: string[] };

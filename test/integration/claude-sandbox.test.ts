@@ -7,6 +7,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { Redis } from 'ioredis';
 import { lastToolResult, startMockAnthropicApi, type MockAnthropicApi, type MockReply } from '../fixtures/mock-anthropic-api.js';
 import { killStarted, spawnCli, waitFor, type CliProcess } from '../helpers/cli-process.js';
+import { structuredOf } from '../helpers/claude-harness.js';
 
 /**
  * The sandbox as an attacker meets it: a real `serve` process laid out as operators run it (its `.env` and API-key
@@ -60,7 +61,7 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
     const client = clients[who] ?? (await connect(who));
     const result = await client.callTool({ name: 'claude_ask', arguments: args }, { timeout: 60_000 });
     const content = result.content as Array<{ type: string; text?: string }>;
-    return { isError: result.isError as boolean | undefined, text: content.map((c) => c.text ?? '').join('\n'), structured: result.structuredContent as Answer['structured'] };
+    return { isError: result.isError as boolean | undefined, text: content.map((c) => c.text ?? '').join('\n'), structured: structuredOf(result) as Answer['structured'] };
   };
   /** `command`, hidden from Claude Code's own look at a command's paths, so that only the OS sandbox stands in the way. */
   const hidden = (command: string) => `eval "$(echo ${Buffer.from(command).toString('base64')} | base64 -d)"`;

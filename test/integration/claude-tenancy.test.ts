@@ -4,6 +4,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
 import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { structuredOf } from '../helpers/claude-harness.js';
 
 type Structured = Record<string, unknown> & { sessionId?: string; workingDirectory?: string; taskId?: string; error?: { category: string } };
 
@@ -22,7 +23,7 @@ describe('Claude tools with authentication: tenancy between clients', () => {
   };
   const call = async (client: Client, name: string, args: Record<string, unknown>) => {
     const result = await client.callTool({ name, arguments: args }, { timeout: 60_000 });
-    return { isError: result.isError, s: result.structuredContent as Structured };
+    return { isError: result.isError, s: structuredOf(result) as Structured };
   };
 
   beforeAll(async () => {

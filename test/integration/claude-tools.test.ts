@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from
 import type { BusEvent } from '../../server/events/bus.js';
 import { lastToolResult, messageText, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
 import type { ClaudeSandbox } from '../helpers/claude-env.js';
-import { startClaudeHarness, type ClaudeHarness, type RunStructured, type ToolResult } from '../helpers/claude-harness.js';
+import { startClaudeHarness, type ClaudeHarness, type RunStructured, type ToolResult, structuredOf } from '../helpers/claude-harness.js';
 import { waitFor } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -23,7 +23,7 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
 
   const call = async (name: string, args: Record<string, unknown>, options: Parameters<Client['callTool']>[1] = {}) => {
     const result = (await client.callTool({ name, arguments: args }, { timeout: 60_000, ...options })) as ToolResult;
-    return { ...result, s: result.structuredContent as Structured };
+    return { ...result, s: structuredOf(result) as Structured };
   };
 
   beforeAll(async () => {
@@ -66,7 +66,7 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     await v1.connect(new V1StreamableHTTPClientTransport(new URL(server.mcpUrl)));
     try {
       const result = await v1.callTool({ name: 'claude_ask', arguments: { query: 'ask-v1' } });
-      expect((result.structuredContent as Structured).result).toBe('v1 ok');
+      expect((structuredOf(result) as Structured).result).toBe('v1 ok');
     } finally {
       await v1.close();
     }
@@ -82,7 +82,7 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
         { name: 'claude_ask', arguments: { query: 'ask-modern' } },
         { timeout: 60_000, onprogress: (p) => void progress.push(String(p.message)) },
       );
-      expect((result.structuredContent as Structured).result).toBe('modern ok');
+      expect((structuredOf(result) as Structured).result).toBe('modern ok');
       expect(progress.at(-1)).toMatch(/^finished: success/);
     } finally {
       await modern.close();
@@ -95,7 +95,7 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     await sse.connect(new SSEClientTransport(new URL(`${server.url}/sse`)));
     try {
       const result = await sse.callTool({ name: 'claude_ask', arguments: { query: 'ask-sse' } }, { timeout: 60_000 });
-      expect((result.structuredContent as Structured).result).toBe('sse ok');
+      expect((structuredOf(result) as Structured).result).toBe('sse ok');
     } finally {
       await sse.close();
     }
@@ -209,7 +209,7 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
       await unsandboxed.stop();
     }
     expect(result.isError).toBeFalsy();
-    expect((result.structuredContent as RunStructured).result).toBe('hooked');
+    expect((structuredOf(result) as RunStructured).result).toBe('hooked');
     expect(['started.flag', 'pre.flag', 'post.flag'].filter((flag) => existsSync(path.join(dir, flag)))).toEqual(['started.flag', 'pre.flag', 'post.flag']);
   });
 

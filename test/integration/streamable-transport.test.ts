@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { jsonHeaders } from '../helpers/http.js';
+import { jsonHeaders, waitFor } from '../helpers/http.js';
+import { createFixtureProvider, type FixtureProbe } from '../fixtures/fixture-tools.js';
 import { readSse } from '../helpers/sse.js';
 
 /**
@@ -130,5 +131,63 @@ describe('sessionful Streamable HTTP on the wire', () => {
     const after = await post(sessionId, { jsonrpc: '2.0', id: 4, method: 'tools/list' });
     expect(after.status).toBe(404);
     await after.text();
+  });
+});
+
+describe('a call whose client dropped its answer stream', () => {
+  let server: TestServer;
+  const probe: FixtureProbe = { cancelled: 0, completed: 0 };
+
+  beforeAll(async () => {
+    server = await startTestServer({ streamReconnectGraceMs: 400 }, { extraProviders: [createFixtureProvider(probe)] });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  async function session(): Promise<string> {
+    const initialize = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: jsonHeaders(),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    });
+    await readSse(initialize, () => false, 2_000);
+    const sessionId = initialize.headers.get('mcp-session-id')!;
+    const headers = jsonHeaders({ 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' });
+    await fetch(server.mcpUrl, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+    return sessionId;
+  }
+
+  /** Starts a 1.2 s call and drops its stream right after the priming event; returns that event's id. */
+  async function callAndDrop(sessionId: string, id: number): Promise<string> {
+    const response = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: jsonHeaders({ 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' }),
+      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow_count', arguments: { steps: 12, delayMs: 100 } } }),
+    });
+    const { events } = await readSse(response, () => true, 5_000);
+    return events[0]!.id!;
+  }
+
+  it('is cancelled once the grace period passes without the client coming back', async () => {
+    const before = { ...probe };
+    await callAndDrop(await session(), 2);
+    await waitFor(() => probe.cancelled > before.cancelled, 5_000);
+    expect(probe.completed).toBe(before.completed);
+  });
+
+  it('goes on when the client resumes the stream with Last-Event-ID within the grace period', async () => {
+    const before = { ...probe };
+    const sessionId = await session();
+    const lastEventId = await callAndDrop(sessionId, 3);
+    // As a client does, after the stream's `retry` delay (the server must first see the connection end).
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const resumed = await fetch(server.mcpUrl, {
+      headers: { accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25', 'last-event-id': lastEventId },
+    });
+    expect(resumed.status).toBe(200);
+    const { events } = await readSse(resumed, (event) => event.data.includes('"id":3'), 5_000);
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ id: 3, result: { content: [{ text: 'counted to 12' }] } });
+    expect(probe.cancelled).toBe(before.cancelled);
   });
 });
