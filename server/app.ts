@@ -6,6 +6,7 @@ import type { SandboxStatus } from './claude/sandbox.js';
 import type { EventBus } from './events/bus.js';
 import { accessLog } from './http/middleware/access-log.js';
 import { bearerAuthentication } from './http/middleware/bearer-auth.js';
+import { requireToolScopes } from './http/middleware/tool-step-up.js';
 import { publicCors } from './http/middleware/cors.js';
 import { errorHandler, notFound } from './http/middleware/error-handler.js';
 import { requireAllowedHost } from './http/middleware/host-check.js';
@@ -28,7 +29,7 @@ import { mcpRouter, type Authenticate } from './http/routes/mcp-routes.js';
 import { oauthRouter } from './http/routes/oauth/oauth-router.js';
 import { protectedResourceRouter } from './http/routes/oauth/resource-router.js';
 import type { Logger } from './logging/logger.js';
-import { LOCAL_CALLER } from './mcp/caller.js';
+import { LOCAL_CALLER, type Caller } from './mcp/caller.js';
 import type { SessionRegistry } from './mcp/session-registry.js';
 import type { SseEndpoint } from './mcp/sse-endpoint.js';
 import type { StreamableEndpoint } from './mcp/streamable-endpoint.js';
@@ -60,6 +61,8 @@ export interface AppDeps {
   events?: EventBus;
   /** Problems /health reports loudly (e.g. authentication disabled on a public interface). */
   warnings?: readonly string[];
+  /** The scope a caller lacks for an existing tool of `/mcp` (the server factory's), for step-up challenges. */
+  scopeNeeded?: (caller: Caller, toolName: string) => string | undefined;
   /** Claude's sandbox as the start-up probe found it, shown on /health. */
   sandbox?: SandboxStatus;
   /** True once shutdown started. */
@@ -109,11 +112,38 @@ export function createApp(deps: AppDeps): RequestListener {
   const routedByHost = deps.gateway && config.baseDomain ? hostRouting({ baseDomain: config.baseDomain, prefix: config.mcpPathPrefix }) : undefined;
   if (routedByHost) app.use(routedByHost);
   if (deps.gateway) {
-    app.use(gatewayMcpRouter({ prefix: config.mcpPathPrefix, endpoints: deps.gateway.endpoints, authenticate, isOriginAllowed, maxBodyBytes: config.maxBodyBytes, direct, ...(limit ? { limit } : {}) }));
+    // Each upstream's endpoint is a protected resource of its own (tokens for it, or for the whole server).
+    const forServer = deps.auth?.authenticateServer;
+    const byServer = new Map<string, Authenticate>();
+    const authenticateServer: Authenticate = forServer
+      ? function authenticateServerRequest(req) {
+          const name = typeof req.params?.name === 'string' ? req.params.name : '';
+          let chosen = byServer.get(name);
+          if (!chosen) {
+            if (byServer.size >= 1_000) byServer.clear();
+            byServer.set(name, (chosen = bearerAuthentication(forServer(name), deps.events)));
+          }
+          return chosen(req);
+        }
+      : authenticate;
+    app.use(
+      gatewayMcpRouter({
+        prefix: config.mcpPathPrefix,
+        endpoints: deps.gateway.endpoints,
+        authenticate: deps.authenticate ?? authenticateServer,
+        isOriginAllowed,
+        maxBodyBytes: config.maxBodyBytes,
+        direct,
+        ...(limit ? { limit } : {}),
+      }),
+    );
   }
+  const stepUp =
+    protectedBy && deps.scopeNeeded ? requireToolScopes({ scopeNeeded: deps.scopeNeeded, refuse: protectedBy.authenticate.stepUp }) : undefined;
   app.use(
     mcpRouter({
       direct,
+      ...(stepUp ? { stepUp } : {}),
       prefix: config.mcpPathPrefix,
       streamable: deps.streamable,
       sse: deps.sse,
@@ -146,7 +176,7 @@ export function createApp(deps: AppDeps): RequestListener {
     const oauthPaths = [OAUTH_PATHS.token, OAUTH_PATHS.register, OAUTH_PATHS.revoke, OAUTH_PATHS.introspect, OAUTH_PATHS.authorize, OAUTH_PATHS.login, OAUTH_PATHS.consent];
     app.use(oauthAbuseCeiling(deps.rateLimits, [...oauthPaths, ...oauthPaths.map((path) => `/oauth${path}`)]));
   }
-  if (deps.auth) app.use(oauthRouter({ auth: deps.auth, events: deps.events }));
+  if (deps.auth) app.use(oauthRouter({ auth: deps.auth, events: deps.events, ...(deps.gateway ? { upstreams: upstreamNames(deps.gateway.service) } : {}) }));
   else if (deps.resourceServer) app.use(protectedResourceRouter({ urls: deps.resourceServer.urls }));
   if (deps.gateway) {
     app.use(
@@ -176,4 +206,9 @@ export function createApp(deps: AppDeps): RequestListener {
 function trustProxySetting(value: Config['trustProxy']): boolean | number | string[] {
   if (typeof value !== 'string') return value;
   return value.split(',').map((part) => part.trim()).filter(Boolean);
+}
+
+/** The gateway's upstream names, as the auth server asks about them. */
+function upstreamNames(gateway: GatewayService): { has(name: string): boolean } {
+  return { has: (name) => gateway.registry.get(name) !== undefined };
 }

@@ -62,10 +62,10 @@ export interface AccessTokens {
   readonly ttlSeconds: number;
   issue(grant: Grant, scopes?: readonly string[]): Promise<string>;
   /**
-   * Verifies signature, `typ`, issuer, audience (`R` or `R/`), expiry and revocation, for resource `audience`.
-   * Throws `invalid_token`.
+   * Verifies signature, `typ`, issuer, audience, expiry and revocation. The token's `aud` must be one of `audience`
+   * (each also accepted with a trailing slash). Throws `invalid_token`.
    */
-  verify(token: string, audience: string): Promise<AccessTokenClaims>;
+  verify(token: string, audience: string | readonly string[]): Promise<AccessTokenClaims>;
   /** Verifies without the audience check, for introspection and revocation. `undefined` when invalid. */
   inspect(token: string): Promise<AccessTokenClaims | undefined>;
   /** Revokes one token until it would have expired anyway (RFC 7009). */
@@ -154,7 +154,8 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
       }
       const claims = entry.value;
       const audiences = Array.isArray(claims.aud) ? (claims.aud as string[]) : [claims.aud];
-      if (!audiences.some((aud) => aud === audience || aud === `${audience}/`)) {
+      const accepted = typeof audience === 'string' ? [audience] : audience;
+      if (!audiences.some((aud) => accepted.some((wanted) => aud === wanted || aud === `${wanted}/`))) {
         throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token is not meant for this resource');
       }
       if (!(await stillLive(key, entry))) throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token was revoked');

@@ -13,7 +13,8 @@ import { createExternalVerifier } from './external-verifier.js';
 import { createGrantStore, type GrantStore } from './grants.js';
 import { createInteractions, type Interactions } from './interactions.js';
 import { createRevocations } from './revocations.js';
-import { MCP_ENDPOINT_SCOPES } from './scopes.js';
+import { DEFAULT_SCOPES, MCP_ENDPOINT_SCOPES } from './scopes.js';
+import type { ProtectedResources } from './resource.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
 import { createTokenService, type TokenService } from './token-service.js';
 import { createLoginThrottle, type LoginThrottle } from './login-throttle.js';
@@ -54,6 +55,17 @@ export interface AuthUrls {
   resource: string;
   /** RFC 9728 metadata URL of `R` (path-suffixed form). */
   resourceMetadataUrl: string;
+  /** Where the gateway upstreams' own endpoints start: `{origin}{prefix}/servers/`. */
+  serversBase: string;
+  /** The resource of the gateway upstream `name`'s own endpoint, `{serversBase}{name}/mcp`. */
+  serverResource(name: string): string;
+  /** RFC 9728 metadata URL of {@link serverResource} (path-suffixed form). */
+  serverResourceMetadataUrl(name: string): string;
+}
+
+/** The gateway's upstream names, for the resources `/servers/{name}/mcp` (absent: only `R` is protected). */
+export interface UpstreamNames {
+  has(name: string): boolean;
 }
 
 /** Options of {@link createAuthServer}. */
@@ -66,6 +78,8 @@ export interface AuthServerOptions {
   publicUrl: string;
   /** MCP_PATH_PREFIX. */
   mcpPathPrefix: string;
+  /** Gateway upstreams: each `/servers/{name}/mcp` is a protected resource of its own. */
+  upstreams?: UpstreamNames;
 }
 
 /** The built-in authorization server and resource-server pieces, wired over the storage port. */
@@ -87,6 +101,11 @@ export interface AuthServer {
   token: TokenService;
   authenticate: BearerAuthenticator;
   /**
+   * Authentication for `/servers/{name}/mcp`: tokens audienced to that endpoint, or to `R` (the whole server, which
+   * includes every upstream's endpoint); challenges name the endpoint's own metadata and scopes.
+   */
+  authenticateServer(name: string): BearerAuthenticator;
+  /**
    * Confirms provider sign-ins not confirmed for `maxAgeMs` and revokes the grants whose sign-in the provider
    * revoked (checklist L.58); resolves to how many. Nothing to do without OIDC_ISSUER.
    */
@@ -97,11 +116,34 @@ export interface AuthServer {
 export function authUrls(publicUrl: string, mcpPathPrefix: string): AuthUrls {
   const base = new URL(publicUrl);
   const issuer = `${base.protocol}//${base.host}${base.pathname.replace(/\/+$/, '')}`;
-  const resourcePath = `${base.pathname.replace(/\/+$/, '')}${mcpPathPrefix}/mcp`;
+  const root = `${base.pathname.replace(/\/+$/, '')}${mcpPathPrefix}`;
+  const origin = `${base.protocol}//${base.host}`;
+  const serverPath = (name: string) => `${root}/servers/${encodeURIComponent(name)}/mcp`;
   return {
     issuer,
-    resource: `${base.protocol}//${base.host}${resourcePath}`,
-    resourceMetadataUrl: `${base.protocol}//${base.host}/.well-known/oauth-protected-resource${resourcePath}`,
+    resource: `${origin}${root}/mcp`,
+    resourceMetadataUrl: `${origin}/.well-known/oauth-protected-resource${root}/mcp`,
+    serversBase: `${origin}${root}/servers/`,
+    serverResource: (name) => `${origin}${serverPath(name)}`,
+    serverResourceMetadataUrl: (name) => `${origin}/.well-known/oauth-protected-resource${serverPath(name)}`,
+  };
+}
+
+/** `R`, plus `/servers/{name}/mcp` for every upstream `name` there is. */
+export function protectedResources(urls: AuthUrls, upstreams: UpstreamNames | undefined): ProtectedResources {
+  return {
+    canonical: urls.resource,
+    served(url) {
+      if (!upstreams || !url.startsWith(urls.serversBase) || !url.endsWith('/mcp')) return false;
+      const encoded = url.slice(urls.serversBase.length, -'/mcp'.length);
+      if (!encoded || encoded.includes('/')) return false;
+      try {
+        const name = decodeURIComponent(encoded);
+        return upstreams.has(name) && urls.serverResource(name) === url;
+      } catch {
+        return false;
+      }
+    },
   };
 }
 
@@ -120,6 +162,8 @@ export function configuredApiKeys(settings: Pick<AuthSettings, 'apiKeys' | 'apiK
 export function createAuthServer(options: AuthServerOptions): AuthServer {
   const { settings, storage, events } = options;
   const urls = authUrls(options.publicUrl, options.mcpPathPrefix);
+  const resources = protectedResources(urls, options.upstreams);
+  const serverAuthenticators = new Map<string, BearerAuthenticator>();
   const staticClients = settings.oauthStaticClientsPath ? (readJson(settings.oauthStaticClientsPath) as StaticClientConfig[]) : [];
   if (!Array.isArray(staticClients)) throw new Error(`${settings.oauthStaticClientsPath}: expected a JSON array of clients`);
 
@@ -175,7 +219,7 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
     upstream,
     authorize: createAuthorizeService({
       issuer: urls.issuer,
-      resource: urls.resource,
+      resources,
       clients,
       codes,
       interactions,
@@ -185,7 +229,7 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
     }),
     token: createTokenService({
       issuer: urls.issuer,
-      resource: urls.resource,
+      resources,
       clients,
       codes,
       grants,
@@ -206,10 +250,32 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
       resource: urls.resource,
       resourceMetadataUrl: urls.resourceMetadataUrl,
       requiredScopes: MCP_ENDPOINT_SCOPES,
+      challengeScopes: DEFAULT_SCOPES,
       tokens,
       apiKeys,
     }),
+    authenticateServer: (name) => {
+      let authenticator = serverAuthenticators.get(name);
+      if (!authenticator) {
+        if (serverAuthenticators.size >= 1_000) serverAuthenticators.clear();
+        authenticator = createBearerAuthenticator({
+          resource: [urls.serverResource(name), urls.resource],
+          resourceMetadataUrl: urls.serverResourceMetadataUrl(name),
+          requiredScopes: MCP_ENDPOINT_SCOPES,
+          challengeScopes: serverScopes(name),
+          tokens,
+          apiKeys,
+        });
+        serverAuthenticators.set(name, authenticator);
+      }
+      return authenticator;
+    },
   };
+}
+
+/** Basic use of one upstream's own endpoint: connect, and that upstream's tools. */
+export function serverScopes(name: string): string[] {
+  return [...MCP_ENDPOINT_SCOPES, `gateway:${name}`];
 }
 
 /** What protects the MCP routes in every mode but `none`: the URLs for discovery and the bearer authenticator. */
@@ -263,6 +329,7 @@ export function createExternalResourceServer(options: {
       resource: own.resource,
       resourceMetadataUrl: own.resourceMetadataUrl,
       requiredScopes: MCP_ENDPOINT_SCOPES,
+      challengeScopes: DEFAULT_SCOPES,
       external,
       apiKeys: createApiKeyStore(
         options.storage,

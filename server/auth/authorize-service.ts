@@ -7,7 +7,7 @@ import type { ClientRepository, OAuthClient } from './clients.js';
 import type { AuthorizationRequest, Interaction, Interactions } from './interactions.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
 import { redirectUriMatches } from './redirect-uri.js';
-import { normaliseResource } from './resource.js';
+import { normaliseResource, type ProtectedResources } from './resource.js';
 import { missingScopes, parseScope, resolveRequestedScopes } from './scopes.js';
 
 /**
@@ -24,8 +24,8 @@ export type AuthorizeOutcome =
 /** Options of {@link createAuthorizeService}. */
 export interface AuthorizeServiceOptions {
   issuer: string;
-  /** The canonical MCP resource URL `R`. */
-  resource: string;
+  /** The resources tokens may be requested for: `R`, and each gateway upstream's endpoint. */
+  resources: ProtectedResources;
   clients: ClientRepository;
   codes: AuthorizationCodes;
   interactions: Interactions;
@@ -133,7 +133,7 @@ export function createAuthorizeService(options: AuthorizeServiceOptions): Author
       let resource: string;
       let scopes: string[];
       try {
-        resource = normaliseResource(single('resource'), options.resource);
+        resource = normaliseResource(single('resource'), options.resources);
         scopes = resolveRequestedScopes(single('scope') ?? client.scope);
         if (client.scope && missingScopes(parseScope(client.scope), scopes.filter((scope) => scope !== 'offline_access')).length > 0) {
           throw new OAuthError(OAuthErrorCode.InvalidScope, 'The client is not registered for every requested scope');

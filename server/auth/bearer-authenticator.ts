@@ -2,7 +2,7 @@ import type { Caller } from '../mcp/caller.js';
 import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
 import type { ApiKeyStore } from './api-keys.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
-import { missingScopes } from './scopes.js';
+import { missingScopes, stepUpScopes } from './scopes.js';
 
 /** Where a request carried credentials, as the HTTP layer sees it (RFC 6750 §2). */
 export interface PresentedBearer {
@@ -14,12 +14,17 @@ export interface PresentedBearer {
 
 /** Options of {@link createBearerAuthenticator}. */
 export interface BearerAuthenticatorOptions {
-  /** The canonical MCP resource URL; tokens must be audienced to it. */
-  resource: string;
+  /** The resource(s) tokens must be audienced to: `R`, or for an upstream's endpoint that endpoint and `R`. */
+  resource: string | readonly string[];
   /** Absolute URL of the protected-resource metadata (RFC 9728 §5.1). */
   resourceMetadataUrl: string;
-  /** Scopes every MCP request needs (sent in challenges). */
+  /** Scopes every MCP request needs (a token without them gets 403 `insufficient_scope`). */
   requiredScopes: readonly string[];
+  /**
+   * The scopes the 401 challenge names: what a client that follows MCP's scope selection asks for (basic use). Default:
+   * `requiredScopes`.
+   */
+  challengeScopes?: readonly string[];
   /** JWT access tokens of the built-in AS; absent in external mode. */
   tokens?: Pick<AccessTokens, 'verify'>;
   /** External-AS verification (external mode); returns the caller or throws `invalid_token`. */
@@ -28,7 +33,13 @@ export interface BearerAuthenticatorOptions {
 }
 
 /** Resolves the caller of a request from its bearer credential, or throws an {@link OAuthError} carrying the challenge. */
-export type BearerAuthenticator = (presented: PresentedBearer) => Promise<Caller>;
+export type BearerAuthenticator = ((presented: PresentedBearer) => Promise<Caller>) & {
+  /**
+   * The step-up refusal for an operation that needs `needed` beyond what `caller` has: 403 `insufficient_scope` whose
+   * challenge names the caller's scopes plus `needed` (MCP-Auth "Runtime Insufficient Scope Errors", checklist B.12).
+   */
+  stepUp(caller: Caller, needed: readonly string[]): OAuthError;
+};
 
 /**
  * The owning principal of an OAuth caller: the client alone for machine tokens (`sub` = the client), else the client
@@ -46,16 +57,16 @@ const quote = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
  * a bad one → 401 `invalid_token` (J.50); too few scopes → 403 `insufficient_scope` listing all needed (B.12).
  */
 export function createBearerAuthenticator(options: BearerAuthenticatorOptions): BearerAuthenticator {
-  const scope = options.requiredScopes.join(' ');
-  const challenge = (error?: OAuthErrorCode, description?: string) =>
+  const basic = (options.challengeScopes ?? options.requiredScopes).join(' ');
+  const challenge = (scope: string, error?: OAuthErrorCode, description?: string) =>
     [
       `Bearer resource_metadata=${quote(options.resourceMetadataUrl)}`,
       `scope=${quote(scope)}`,
       ...(error ? [`error=${quote(error)}`] : []),
       ...(description ? [`error_description=${quote(description)}`] : []),
     ].join(', ');
-  const refuse = (code: OAuthErrorCode, message: string, withError = true) =>
-    new OAuthError(code, message, challenge(withError ? code : undefined, withError ? message : undefined));
+  const refuse = (code: OAuthErrorCode, message: string, withError = true, scope = basic) =>
+    new OAuthError(code, message, challenge(scope, withError ? code : undefined, withError ? message : undefined));
   // Verified claims are remembered by the token service (one object per token), so their caller is built once too.
   const callers = new WeakMap<AccessTokenClaims, Caller>();
   const callerOf = (claims: AccessTokenClaims): Caller => {
@@ -73,7 +84,7 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
     return caller;
   };
 
-  return async function authenticateBearer({ authorization, tokenInQuery }) {
+  const authenticateBearer = async function authenticateBearer({ authorization, tokenInQuery }: PresentedBearer): Promise<Caller> {
     if (authorization && tokenInQuery) {
       throw refuse(OAuthErrorCode.InvalidRequest, 'Send the token in the Authorization header only');
     }
@@ -102,8 +113,12 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
       throw refuse(OAuthErrorCode.InvalidToken, error instanceof OAuthError ? error.message : 'The access token is invalid');
     }
     if (missingScopes(caller.scopes, options.requiredScopes).length > 0) {
-      throw refuse(OAuthErrorCode.InsufficientScope, 'The token lacks a scope this endpoint needs');
+      throw refuse(OAuthErrorCode.InsufficientScope, 'The token lacks a scope this endpoint needs', true, stepUpScopes(caller.scopes, options.requiredScopes).join(' '));
     }
     return caller;
   };
+  return Object.assign(authenticateBearer, {
+    stepUp: (caller: Caller, needed: readonly string[]) =>
+      refuse(OAuthErrorCode.InsufficientScope, `This operation needs the scope ${needed.join(' ')}`, true, stepUpScopes(caller.scopes, needed).join(' ')),
+  });
 }

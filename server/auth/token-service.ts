@@ -4,7 +4,7 @@ import type { AuthorizationCodes } from './authorization-codes.js';
 import type { ClientRepository, GrantType, OAuthClient } from './clients.js';
 import type { Grant, GrantStore } from './grants.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
-import { normaliseResource } from './resource.js';
+import { normaliseResource, type ProtectedResources } from './resource.js';
 import { missingScopes, OFFLINE_ACCESS, parseScope, resolveRequestedScopes } from './scopes.js';
 
 /** Client credentials as presented at the token, revocation or introspection endpoint (RFC 6749 §2.3.1). */
@@ -32,7 +32,8 @@ export type IntrospectionResponse = { active: false } | ({ active: true } & Reco
 /** Options of {@link createTokenService}. */
 export interface TokenServiceOptions {
   issuer: string;
-  resource: string;
+  /** The resources tokens may be requested for: `R`, and each gateway upstream's endpoint. */
+  resources: ProtectedResources;
   clients: ClientRepository;
   codes: AuthorizationCodes;
   grants: GrantStore;
@@ -84,7 +85,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         events?.emit('auth.revoked', { clientId: client.client_id, grantId, reason: 'code_replay' });
       },
     );
-    if (params.resource !== undefined && normaliseResource(params.resource, options.resource) !== binding.resource) {
+    if (params.resource !== undefined && normaliseResource(params.resource, options.resources) !== binding.resource) {
       throw new OAuthError(OAuthErrorCode.InvalidTarget, 'resource differs from the authorization request');
     }
     const grant = await grants.create({
@@ -103,7 +104,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     if (!params.refresh_token) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'refresh_token is required');
     // A refresh may narrow the scope, never widen it, and the resource stays the grant's (OAuth 2.1 §4.3.1).
     const checkWithinGrant = (grant: Grant) => {
-      if (params.resource !== undefined && normaliseResource(params.resource, options.resource) !== grant.resource) {
+      if (params.resource !== undefined && normaliseResource(params.resource, options.resources) !== grant.resource) {
         throw new OAuthError(OAuthErrorCode.InvalidTarget, 'resource is outside the grant');
       }
       if (params.scope !== undefined && missingScopes(grant.scopes, parseScope(params.scope)).length > 0) {
@@ -132,7 +133,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     if (client.token_endpoint_auth_method === 'none') {
       throw new OAuthError(OAuthErrorCode.UnauthorizedClient, 'client_credentials needs a confidential client');
     }
-    const resource = normaliseResource(params.resource, options.resource);
+    const resource = normaliseResource(params.resource, options.resources);
     const scopes = resolveRequestedScopes(params.scope ?? client.scope);
     if (client.scope && missingScopes(parseScope(client.scope), scopes).length > 0) {
       throw new OAuthError(OAuthErrorCode.InvalidScope, 'The client is not registered for every requested scope');

@@ -43,16 +43,31 @@ function compile(policy: ToolPolicy | undefined): ((name: string) => boolean) | 
  * for its client (and `*`) let the name through. The MCP server factory hides every other tool, so `tools/list`
  * shows only callable tools and calling a hidden one is an unknown-tool error.
  */
-export function createToolAccess(policies: ToolPolicies = {}): (caller: Caller, name: string) => boolean {
+export function createToolAccess(policies: ToolPolicies = {}): ToolAccessRules {
   const everyone = compile(policies['*']);
   const byClient = new Map(Object.entries(policies).filter(([id]) => id !== '*').map(([id, policy]) => [id, compile(policy)!]));
-  return function mayUseTool(caller, name) {
-    if (!scopeCovers(caller.scopes, requiredScopeForTool(name))) return false;
+  const policyAllows = (caller: Caller, name: string) => {
     if (everyone && !everyone(name)) return false;
     const own = byClient.get(caller.oauthClientId ?? caller.clientId);
     return !own || own(name);
   };
+  const mayUseTool = (caller: Caller, name: string) => scopeCovers(caller.scopes, requiredScopeForTool(name)) && policyAllows(caller, name);
+  return Object.assign(mayUseTool, {
+    scopeNeeded(caller: Caller, name: string) {
+      const scope = requiredScopeForTool(name);
+      return !scopeCovers(caller.scopes, scope) && policyAllows(caller, name) ? scope : undefined;
+    },
+  });
 }
+
+/** {@link createToolAccess}'s answer: whether a caller may use a tool, and what scope would let it. */
+export type ToolAccessRules = ((caller: Caller, name: string) => boolean) & {
+  /**
+   * The scope `caller` lacks for `name` when that scope is all that stands in its way (the client policies let the
+   * name through): what a step-up challenge asks for. Undefined when the caller may use it, or may never.
+   */
+  scopeNeeded(caller: Caller, name: string): string | undefined;
+};
 
 /** Reads MCP_TOOL_POLICY_PATH: `{"<client_id>|*": {"allow": ["claude_*"], "deny": ["claude_plugin_install"]}}`. */
 export function loadToolPolicies(file: string | undefined): ToolPolicies {

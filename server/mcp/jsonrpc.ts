@@ -20,3 +20,17 @@ function isJsonRpcMessage(value: unknown): boolean {
 function isId(id: unknown): boolean {
   return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id));
 }
+
+/** The tool names of the `tools/call` requests in a parsed POST body (one message or a batch); `[]` when none. */
+export function toolCallNames(body: unknown): string[] {
+  const messages = Array.isArray(body) ? body : [body];
+  const names: string[] = [];
+  for (const message of messages) {
+    if (typeof message !== 'object' || message === null) continue;
+    const { method, params } = message as { method?: unknown; params?: unknown };
+    if (method !== 'tools/call' || typeof params !== 'object' || params === null) continue;
+    const name = (params as { name?: unknown }).name;
+    if (typeof name === 'string') names.push(name);
+  }
+  return names;
+}

@@ -2,8 +2,10 @@ import type { Tool } from '@modelcontextprotocol/server';
 import type { Caller } from './caller.js';
 import type { ToolDefinition, ToolProvider } from './tool-provider.js';
 
-/** Whether a caller may use a tool, asked with the tool's access name. */
-export type ToolAccess = (caller: Caller, toolName: string) => boolean;
+/** Whether a caller may use a tool, asked with the tool's access name; and, optionally, what scope would let it. */
+export type ToolAccess = ((caller: Caller, toolName: string) => boolean) & {
+  scopeNeeded?: (caller: Caller, toolName: string) => string | undefined;
+};
 
 /** Distinct tool listings kept (one per access policy: client and scopes); cleared whenever the tools change. */
 const MAX_LISTINGS = 1_000;
@@ -35,6 +37,16 @@ export class ToolCatalog {
     const definition = this.definitions().get(name);
     if (!definition || !this.allows(caller, definition)) return undefined;
     return definition;
+  }
+
+  /**
+   * The scope `caller` lacks for the existing tool `name` when only its scopes hide it (step-up); undefined for
+   * tools it may use, unknown tools, and tools its client policy hides.
+   */
+  scopeNeeded(name: string, caller: Caller): string | undefined {
+    const definition = this.definitions().get(name);
+    if (!definition || this.allows(caller, definition)) return undefined;
+    return this.access?.scopeNeeded?.(caller, definition.accessName ?? definition.tool.name);
   }
 
   /** What `tools/list` shows `caller`: the tools its scopes and client policy let through. */

@@ -61,9 +61,16 @@ describe('gateway access control: gateway:<server> scopes, per-client patterns, 
       expect(alphaTools.some((n) => n.startsWith('beta__'))).toBe(false);
       expect(await gatewayTools(plain)).toEqual([]);
 
-      const hidden = await alpha.callTool({ name: 'beta__echo', arguments: { text: 'x' } }).catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
-      expect(hidden.isError).toBe(true);
-      expect(JSON.stringify(hidden)).toContain('not found');
+      // A tool only a missing scope hides asks for that scope (step-up: 403 insufficient_scope)...
+      const hidden = await fetch(server.mcpUrl, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEYS.alpha}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'beta__echo', arguments: { text: 'x' } } }),
+      });
+      expect(hidden.status).toBe(403);
+      expect(hidden.headers.get('www-authenticate')).toMatch(/error="insufficient_scope", .*|scope="[^"]*gateway:beta/);
+      expect(/scope="([^"]*)"/.exec(hidden.headers.get('www-authenticate')!)?.[1]?.split(' ')).toEqual(['mcp:tools', 'gateway:alpha', 'gateway:beta']);
+      // ...one the client's policy hides stays unknown: no scope would change that.
       const denied = await alpha.callTool({ name: 'alpha__crash', arguments: {} }).catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
       expect(JSON.stringify(denied)).toContain('not found');
       expect(server.container.gateway.registry.get('alpha')!.status).toBe('running');

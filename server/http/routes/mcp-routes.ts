@@ -27,6 +27,8 @@ export interface McpRouterOptions {
   limit?: RequestHandler;
   /** Also registers the Streamable HTTP chains here, for dispatch ahead of the router (see {@link DirectRoutes}). */
   direct?: DirectRoutes;
+  /** Step-up for tool calls that need a scope the token lacks (absent: no step-up, e.g. authentication off). */
+  stepUp?: RequestHandler;
 }
 
 /**
@@ -45,6 +47,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
   };
   const guard = [markMcpRoute, mcpCors(options.isOriginAllowed), requireAllowedOrigin(options.isOriginAllowed)];
   const limited = options.limit ? [options.limit] : [];
+  const scoped = options.stepUp ? [options.stepUp] : [];
 
   // Authentication comes first: an unauthenticated request gets its 401 challenge whatever its body (checklist B.8).
   const identify: RequestHandler = async function identifyCaller(req, res, next) {
@@ -65,7 +68,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
     next(new AppError(AppErrorCode.MethodNotAllowed, `${req.method} is not supported on the MCP endpoint`));
   });
   const chains: Record<'POST' | 'GET' | 'DELETE', RequestHandler[]> = {
-    POST: [identify, json, jsonRpc, ...limited, streamableHandler],
+    POST: [identify, json, jsonRpc, ...scoped, ...limited, streamableHandler],
     GET: [identify, ...limited, streamableHandler],
     DELETE: [identify, ...limited, streamableHandler],
   };
@@ -92,6 +95,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
       identify,
       json,
       jsonRpc,
+      ...scoped,
       ...limited,
       async function postSse(req, res) {
         const sessionId = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;

@@ -73,7 +73,8 @@ describe('B. protected resource', () => {
       expect(response.status).toBe(401);
       const challenge = response.headers.get('www-authenticate')!;
       expect(challenge).toContain(`resource_metadata="${server.url}/.well-known/oauth-protected-resource/mcp"`);
-      expect(challenge).toContain('scope="mcp:tools"');
+      // The scopes of basic use: what a client following MCP's scope selection asks for (docs/oauth.md "Scopes").
+      expect(challenge).toContain('scope="mcp:tools claude:ask claude:plan gateway:*"');
       expect(challenge).not.toContain('error=');
     }
   });
@@ -84,6 +85,8 @@ describe('B. protected resource', () => {
     expect(root).toEqual(suffixed);
     expect(suffixed).toMatchObject({ resource: server.mcpUrl, authorization_servers: [server.url], bearer_methods_supported: ['header'] });
     expect(suffixed.scopes_supported).not.toContain('offline_access');
+    // Only basic use: a client falling back to scopes_supported must not ask every user for administrative scopes.
+    expect(suffixed.scopes_supported).toEqual(['mcp:tools', 'claude:ask', 'claude:plan', 'gateway:*']);
   });
 
   it('B12: a token without mcp:tools -> 403 insufficient_scope naming the scope', async () => {
@@ -93,7 +96,8 @@ describe('B. protected resource', () => {
     expect(response.status).toBe(403);
     const challenge = response.headers.get('www-authenticate')!;
     expect(challenge).toContain('error="insufficient_scope"');
-    expect(challenge).toContain('scope="mcp:tools"');
+    // Every scope the request needs, the token's own included, so the new token keeps what the old one had (B.12).
+    expect(/scope="([^"]*)"/.exec(challenge)?.[1]?.split(' ').sort()).toEqual(['claude:ask', 'mcp:tools']);
     expect(challenge).toContain('resource_metadata=');
   });
 

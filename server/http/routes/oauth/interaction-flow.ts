@@ -36,6 +36,11 @@ export function pageHeaders(res: Response): void {
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/** The host (and port) people know this server by: the issuer's, which is the public URL. */
+function hostOf(issuer: string): string {
+  return new URL(issuer).host;
+}
+
 /**
  * After the user is known: a remembered consent redirects straight back with a code; otherwise the consent page.
  * `status` is the redirect status (302 after GET, 303 after a POST, checklist E.33).
@@ -54,7 +59,9 @@ export async function continueAsUser(
   }
   const client = (await auth.clients.get(interaction.request.clientId)) as OAuthClient;
   pageHeaders(res);
-  res.send(consentPage({ action: OAUTH_PATHS.consent, interactionId: interaction.id, csrf: interaction.csrf, subject, ...consentFacts(client, interaction) }));
+  res.send(
+    consentPage({ host: hostOf(auth.urls.issuer), action: OAUTH_PATHS.consent, interactionId: interaction.id, csrf: interaction.csrf, subject, ...consentFacts(client, interaction) }),
+  );
 }
 
 /** What the consent UI shows about a request (checklist F.34). */
@@ -76,6 +83,7 @@ export function renderLogin(options: InteractionFlowOptions, res: Response, inte
   pageHeaders(res);
   res.send(
     loginPage({
+      host: hostOf(auth.urls.issuer),
       action: OAUTH_PATHS.login,
       interactionId: interaction.id,
       csrf: interaction.csrf,

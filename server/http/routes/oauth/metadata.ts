@@ -1,6 +1,6 @@
 import type { AuthUrls } from '../../../auth/auth-server.js';
 import { TOKEN_ENDPOINT_AUTH_METHODS } from '../../../auth/clients.js';
-import { MCP_ENDPOINT_SCOPES, OFFLINE_ACCESS, SUPPORTED_SCOPES } from '../../../auth/scopes.js';
+import { DEFAULT_SCOPES, OFFLINE_ACCESS, SUPPORTED_SCOPES } from '../../../auth/scopes.js';
 import { SIGNING_ALG } from '../../../auth/signing-keys.js';
 
 /** Where each endpoint lives, relative to the issuer (the root aliases of checklist C.18 are the canonical ones). */
@@ -22,10 +22,24 @@ export function protectedResourceMetadata(urls: AuthUrls): Record<string, unknow
   return {
     resource: urls.resource,
     authorization_servers: [urls.issuer],
-    scopes_supported: [...MCP_ENDPOINT_SCOPES, ...SUPPORTED_SCOPES.filter((scope) => !MCP_ENDPOINT_SCOPES.includes(scope))],
+    // Basic use only (checklist B.11): a client that falls back to these asks for what a default sign-in gets, not for
+    // administrative scopes. Every scope is listed in the authorization-server metadata; step-up names the rest.
+    scopes_supported: [...DEFAULT_SCOPES],
     bearer_methods_supported: ['header'],
     resource_name: 'claude-code-mcp',
     resource_documentation: 'https://github.com/claude-code-mcp/claude-code-mcp/blob/main/docs/oauth.md',
+  };
+}
+
+/** RFC 9728 §2 metadata of a gateway upstream's own endpoint: its URL as `resource`, that upstream's basic scopes. */
+export function serverResourceMetadata(urls: AuthUrls, name: string, scopes: readonly string[]): Record<string, unknown> {
+  return {
+    resource: urls.serverResource(name),
+    authorization_servers: [urls.issuer],
+    scopes_supported: [...scopes],
+    bearer_methods_supported: ['header'],
+    resource_name: `claude-code-mcp: ${name}`,
+    resource_documentation: 'https://github.com/claude-code-mcp/claude-code-mcp/blob/main/docs/gateway.md',
   };
 }
 

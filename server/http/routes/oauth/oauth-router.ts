@@ -1,5 +1,5 @@
 import express, { type Router } from 'express';
-import type { AuthServer } from '../../../auth/auth-server.js';
+import type { AuthServer, UpstreamNames } from '../../../auth/auth-server.js';
 import type { EventBus } from '../../../events/bus.js';
 import { publicCors } from '../../middleware/cors.js';
 import { authorizationServerMetadataHandler } from './authorization-server-metadata.js';
@@ -20,6 +20,8 @@ import { upstreamCallbackHandler } from './upstream-callback.js';
 export interface OAuthRouterOptions {
   auth: AuthServer;
   events?: EventBus;
+  /** Gateway upstreams, whose own endpoints get protected-resource metadata. */
+  upstreams?: UpstreamNames;
 }
 
 /**
@@ -27,14 +29,14 @@ export interface OAuthRouterOptions {
  * JWKS, registration, authorization with login and consent, token, revocation and introspection. The endpoints sit
  * at the origin root (`/authorize`, `/token`, `/register`: checklist C.18) with `/oauth/*` aliases.
  */
-export function oauthRouter({ auth, events }: OAuthRouterOptions): Router {
+export function oauthRouter({ auth, events, upstreams }: OAuthRouterOptions): Router {
   const router = express.Router();
   const { urls } = auth;
   const issuerPath = new URL(urls.issuer).pathname.replace(/\/+$/, '');
   const flow = { auth, secureCookies: urls.issuer.startsWith('https://') };
   const cors = publicCors();
 
-  router.use(protectedResourceRouter({ urls }));
+  router.use(protectedResourceRouter({ urls, ...(upstreams ? { upstreams } : {}) }));
   const asm = authorizationServerMetadataHandler({ urls, clientIdMetadataDocuments: auth.settings.oauthCimdEnabled });
   router.get(
     [...new Set([

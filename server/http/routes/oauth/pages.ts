@@ -1,3 +1,5 @@
+import { describeScope } from '../../../auth/scopes.js';
+
 /**
  * The login, consent and error pages of the authorization endpoint: plain, accessible HTML with no scripts and no
  * build step. Every value is escaped; pages are sent with `frame-ancestors 'none'` and `no-referrer` by the routes.
@@ -17,7 +19,8 @@ function layout(title: string, body: string): string {
 body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}
 label{display:block;margin-top:1rem;font-weight:600}input[type=text],input[type=password]{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
 button{margin-top:1.5rem;margin-right:.5rem;padding:.6rem 1.2rem;font-size:1rem}.warn{background:#fff4e5;border-left:4px solid #e69500;padding:.5rem 1rem}
-code{background:#f2f2f2;padding:0 .25rem}.error{color:#b00020}
+code{background:#f2f2f2;padding:0 .25rem}.error{color:#b00020}.host{color:#555;margin-top:-.5rem}
+ul.scopes{padding-left:1.2rem}ul.scopes li{margin:.5rem 0}.scope-warning{display:block;color:#8a4b00;font-size:.95em}
 </style>
 </head>
 <body>
@@ -32,6 +35,8 @@ const hidden = (name: string, value: string) => `<input type="hidden" name="${na
 
 /** Options of {@link loginPage}. */
 export interface LoginPageOptions {
+  /** The server's host (from its public URL): the person must know where they are signing in. */
+  host: string;
   action: string;
   interactionId: string;
   csrf: string;
@@ -41,7 +46,7 @@ export interface LoginPageOptions {
    * Sign-in through an upstream provider: the page then also shows what is being approved (checklist L.56: consent
    * comes before the redirect to the provider) and posts Approve/Deny to the consent action.
    */
-  upstream?: { providerName: string; consentAction: string; details: Omit<ConsentPageOptions, 'action' | 'interactionId' | 'csrf' | 'subject'> };
+  upstream?: { providerName: string; consentAction: string; details: Omit<ConsentPageOptions, 'action' | 'interactionId' | 'csrf' | 'subject' | 'host'> };
 }
 
 /** The local-user login form. */
@@ -58,7 +63,8 @@ ${hidden('interaction', options.interactionId)}${hidden('csrf', options.csrf)}
     : `<p><strong>${escape(options.clientName)}</strong> wants to connect to this server. Sign in to continue.</p>`;
   return layout(
     'Sign in',
-    `<h1>Sign in</h1>
+    `<h1>Sign in to ${escape(options.host)}</h1>
+<p class="host">claude-code-mcp at <strong>${escape(options.host)}</strong></p>
 ${upstream}
 ${options.error ? `<p class="error" role="alert">${escape(options.error)}</p>` : ''}
 <form method="post" action="${escape(options.action)}">
@@ -74,6 +80,8 @@ ${hidden('interaction', options.interactionId)}${hidden('csrf', options.csrf)}
 
 /** Options of {@link consentPage}. */
 export interface ConsentPageOptions {
+  /** The server's host (from its public URL). */
+  host: string;
   action: string;
   interactionId: string;
   csrf: string;
@@ -90,21 +98,27 @@ export interface ConsentPageOptions {
 
 /** Who asks, where the browser goes next, what is granted, for which resource (checklist F.34). */
 function consentDetails(options: Pick<ConsentPageOptions, 'clientName' | 'unverified' | 'resource' | 'redirectHost' | 'loopbackRedirect' | 'scopes'>): string {
-  const scopes = options.scopes.map((scope) => `<li><code>${escape(scope)}</code></li>`).join('');
+  const scopes = options.scopes
+    .map(describeScope)
+    .map(
+      ({ scope, text, warning }) =>
+        `<li>${escape(text)} <code>${escape(scope)}</code>${warning ? `<strong class="scope-warning" role="note">⚠ ${escape(warning)}</strong>` : ''}</li>`,
+    )
+    .join('');
   return `<p><strong>${escape(options.clientName)}</strong>${options.unverified ? ' <em>(name given by the application itself, not verified)</em>' : ''}
 wants access to <code>${escape(options.resource)}</code>.</p>
 <p>After you decide, your browser goes to <strong>${escape(options.redirectHost)}</strong>.</p>
 ${options.loopbackRedirect ? '<p class="warn">This application receives the result on your own computer (a local address). Only continue if you started this connection yourself.</p>' : ''}
-<h2>It asks for</h2>
-<ul>${scopes}</ul>`;
+<h2>It asks to</h2>
+<ul class="scopes">${scopes}</ul>`;
 }
 
 /** The consent page: who asks, where the browser goes next, what is granted, for which resource. */
 export function consentPage(options: ConsentPageOptions): string {
   return layout(
     'Authorize access',
-    `<h1>Authorize access</h1>
-<p>Signed in as <strong>${escape(options.subject)}</strong>.</p>
+    `<h1>Authorize access to ${escape(options.host)}</h1>
+<p>Signed in to <strong>${escape(options.host)}</strong> as <strong>${escape(options.subject)}</strong>.</p>
 ${consentDetails(options)}
 <form method="post" action="${escape(options.action)}">
 ${hidden('interaction', options.interactionId)}${hidden('csrf', options.csrf)}
