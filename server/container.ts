@@ -1,6 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { sqliteFile } from './config/load.js';
+import type { AppDeps } from './app.js';
+import { createAuthServer, createExternalResourceServer, type AuthServer, type ProtectedResource } from './auth/auth-server.js';
+import { sandboxWarnings } from './claude/sandbox.js';
+import { authWarnings, effectiveAuthMode, sqliteFile } from './config/load.js';
+import { createServerEndpoints } from './gateway/server-endpoints.js';
+import { createSseEndpoint, type SseEndpoint } from './mcp/sse-endpoint.js';
+import { createStreamableEndpoint, type StreamableEndpoint } from './mcp/streamable-endpoint.js';
 import { claudeChildEnvironment } from './config/child-env.js';
 import type { Config } from './config/schema.js';
 import { createClaudeService, serverPaths, type ClaudeService } from './claude/claude-service.js';
@@ -155,10 +161,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     providers,
     'claude-code-mcp: Claude Code and other MCP servers behind one endpoint. Call server_status for its state.',
   );
-  // Loaded only when enabled: rate-limiter-flexible is start-up time a server without limits does not need.
-  const rateLimits = config.rateLimitEnabled
-    ? await (await import('./limits/configured-rate-limits.js')).createConfiguredRateLimits({ config, logger, metrics, events })
-    : undefined;
+  const rateLimits = config.rateLimitEnabled ? await buildRateLimits(config, storage, { logger, metrics, events }) : undefined;
   let closed = false;
   return {
     config,
@@ -191,6 +194,30 @@ export async function createContainer(config: Config, options: ContainerOptions)
   };
 }
 
+/**
+ * The rate limits of a config: in Redis when the storage is shared (one limit for every replica; a connection of
+ * its own that fails fast, so the insurance limiter answers at once while Redis is down), in memory otherwise.
+ * Loaded only when enabled: rate-limiter-flexible is start-up time a server without limits does not need.
+ */
+async function buildRateLimits(config: Config, storage: Storage, deps: { logger: Logger; metrics: Metrics; events: EventBus }): Promise<RateLimits> {
+  const [{ createRateLimits }, { rateLimitSettings }] = await Promise.all([import('./limits/rate-limits.js'), import('./limits/rate-limit-settings.js')]);
+  const settings = rateLimitSettings(config);
+  if (!storage.shared || !config.redisUrl) return createRateLimits({ ...deps, settings });
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  redis.on('error', (error: Error) => deps.logger.debug('rate-limit Redis connection', { error: error.message }));
+  // Give the connection a moment so the first requests use the shared limit; never block start-up on Redis.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2000);
+    timer.unref();
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return createRateLimits({ ...deps, settings, redis, keyPrefix: config.redisKeyPrefix });
+}
+
 /** The configured storage adapter (also used by the CLI's `keys`, `users` and `clients` commands). */
 export function buildStorage(config: Config): Promise<Storage> {
   switch (config.storage) {
@@ -204,4 +231,112 @@ export function buildStorage(config: Config): Promise<Storage> {
       return createStorage({ kind: 'sqlite', path: file });
     }
   }
+}
+
+/** The parts that need the listening URL: they exist from `composeServing` until the server closes. */
+export interface Serving {
+  /** The app's dependencies, but for what only the listener knows (`draining`, the request classes). */
+  app: Omit<AppDeps, 'draining' | 'classes'>;
+  streamable: StreamableEndpoint;
+  sse: SseEndpoint;
+  /** The built-in authorization server (AUTH_MODE=oauth). */
+  auth?: AuthServer;
+  /** Configuration problems of authentication, for the start-up log (the app's `/health` shows them too). */
+  authWarnings: readonly string[];
+  /** Closes what serving started: timers, the MCP endpoints' sessions. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds what serves requests once the server listens and its public URL is known (a port of 0 names every URL only
+ * then): the MCP endpoints of `/mcp` and of each upstream, the authorization server or external-AS checks, and the
+ * timer confirming upstream sign-ins. `runtime.ts` only listens, holds early requests, and closes.
+ */
+export function composeServing(container: Container, url: string): Serving {
+  const { config, logger, sessions, factory, events } = container;
+  // `/mcp` and, per upstream, `/servers/{name}/mcp` and `/sse`: the same transports and session registry, each
+  // around its own server factory.
+  const endpointsFor = (serverFactory: ServerFactory) => ({
+    streamable: createStreamableEndpoint({
+      factory: serverFactory,
+      sessions,
+      logger,
+      legacyStateless: config.legacyStateless,
+      keepAliveMs: config.keepAliveMs,
+      retryMs: config.sseRetryMs,
+      reconnectGraceMs: config.streamReconnectGraceMs,
+      eventStore: { maxEvents: config.eventStoreMaxEvents, maxBytes: config.eventStoreMaxBytes },
+      maxBodyBytes: config.maxBodyBytes,
+    }),
+    sse: createSseEndpoint({ factory: serverFactory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes }),
+  });
+  const { streamable, sse } = endpointsFor(factory);
+  const serverEndpoints = createServerEndpoints({
+    gateway: container.gateway,
+    assemble: (name, provider) => container.assemble(`claude-code-mcp/${name}`, [provider]),
+    build: endpointsFor,
+  });
+  let auth: AuthServer | undefined;
+  let resourceServer: ProtectedResource | undefined;
+  if (effectiveAuthMode(config) === 'external') {
+    resourceServer = createExternalResourceServer({ settings: config, storage: container.storage, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
+  } else if (effectiveAuthMode(config) === 'oauth') {
+    auth = createAuthServer({
+      settings: config,
+      storage: container.storage,
+      events,
+      logger,
+      publicUrl: url,
+      mcpPathPrefix: config.mcpPathPrefix,
+      upstreams: { has: (name) => container.gateway.registry.get(name) !== undefined },
+    });
+  }
+  // Provider sign-ins are confirmed on a timer (one pass at a time), so a sign-in revoked at the provider ends its
+  // tokens within about 1.25 x OIDC_RECHECK_MS even if the client never refreshes (checklist L.58).
+  let rechecking: Promise<unknown> | undefined;
+  const recheck =
+    auth?.upstream && config.oidcRecheckMs > 0
+      ? setInterval(() => {
+          rechecking ??= auth
+            .recheckUpstream(config.oidcRecheckMs)
+            .catch((error: unknown) => logger.warn('could not confirm provider sign-ins', { error, category: 'auth' }))
+            .finally(() => (rechecking = undefined));
+        }, Math.max(1_000, Math.floor(config.oidcRecheckMs / 4)))
+      : undefined;
+  recheck?.unref();
+  const warnings = authWarnings(config);
+  return {
+    app: {
+      config,
+      logger,
+      publicUrl: url,
+      version: container.version,
+      startedAt: container.startedAt,
+      transports: container.transports,
+      sessions,
+      storage: container.storage,
+      streamable,
+      sse,
+      ...(auth ? { auth } : {}),
+      ...(resourceServer ? { resourceServer } : {}),
+      events,
+      // The sandbox's own warnings were logged when it was probed; /health repeats them on every answer.
+      warnings: [...warnings, ...sandboxWarnings(container.claude.sandbox)],
+      sandbox: container.claude.sandbox,
+      ...(factory.scopeNeeded ? { scopeNeeded: factory.scopeNeeded } : {}),
+      gateway: { service: container.gateway, endpoints: serverEndpoints },
+      metrics: { metrics: container.metrics, requestStats: container.requestStats },
+      ...(container.rateLimits ? { rateLimits: container.rateLimits } : {}),
+    },
+    streamable,
+    sse,
+    ...(auth ? { auth } : {}),
+    authWarnings: warnings,
+    async close() {
+      clearInterval(recheck);
+      await rechecking;
+      await streamable.close();
+      await serverEndpoints.close();
+    },
+  };
 }

@@ -3,16 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { createApp } from './app.js';
 import { expressReadyClasses } from './http/direct-routes.js';
-import { createAuthServer, createExternalResourceServer, type AuthServer, type ProtectedResource } from './auth/auth-server.js';
-import { authWarnings, effectiveAuthMode, publicBaseUrl } from './config/load.js';
+import type { AuthServer } from './auth/auth-server.js';
+import { publicBaseUrl } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { createContainer, type Container, type ContainerOptions } from './container.js';
+import { composeServing, createContainer, type Container, type ContainerOptions } from './container.js';
 import { LOCAL_CALLER } from './mcp/caller.js';
-import { sandboxWarnings } from './claude/sandbox.js';
-import { createSseEndpoint, type SseEndpoint } from './mcp/sse-endpoint.js';
-import { createStreamableEndpoint, type StreamableEndpoint } from './mcp/streamable-endpoint.js';
-import { createServerEndpoints } from './gateway/server-endpoints.js';
-import type { ServerFactory } from './mcp/server-factory.js';
+import type { SseEndpoint } from './mcp/sse-endpoint.js';
+import type { StreamableEndpoint } from './mcp/streamable-endpoint.js';
 
 /** Requests held while the server finishes starting; more are answered 503. */
 const MAX_EARLY_REQUESTS = 1_000;
@@ -47,7 +44,7 @@ export type StartOptions = Omit<ContainerOptions, 'transports'> & {
 /** Builds everything from `config`, listens, and announces `server.started`. Used by `serve` and by tests. */
 export async function startHttpServer(config: Config, options: StartOptions): Promise<RunningHttpServer> {
   const container = await createContainer(config, { ...options, transports: ['streamable-http', 'sse'] });
-  const { logger, sessions, factory, events } = container;
+  const { logger, sessions, events } = container;
   const classes = expressReadyClasses();
   const http = createServer({ IncomingMessage: classes.IncomingMessage, ServerResponse: classes.ServerResponse });
   http.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts, so they close first
@@ -75,86 +72,14 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   const port = (http.address() as AddressInfo).port;
   const url = publicBaseUrl(config, port);
   let draining = false;
-  // `/mcp` and, per upstream, `/servers/{name}/mcp` and `/sse`: the same transports and session registry, each
-  // around its own server factory.
-  const endpointsFor = (factory: ServerFactory) => ({
-    streamable: createStreamableEndpoint({
-      factory,
-      sessions,
-      logger,
-      legacyStateless: config.legacyStateless,
-      keepAliveMs: config.keepAliveMs,
-      retryMs: config.sseRetryMs,
-      reconnectGraceMs: config.streamReconnectGraceMs,
-      eventStore: { maxEvents: config.eventStoreMaxEvents, maxBytes: config.eventStoreMaxBytes },
-      maxBodyBytes: config.maxBodyBytes,
-    }),
-    sse: createSseEndpoint({ factory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes }),
-  });
-  const { streamable, sse } = endpointsFor(factory);
-  const serverEndpoints = createServerEndpoints({
-    gateway: container.gateway,
-    assemble: (name, provider) => container.assemble(`claude-code-mcp/${name}`, [provider]),
-    build: endpointsFor,
-  });
-  const warnings = authWarnings(config);
-  let auth: AuthServer | undefined;
-  let resourceServer: ProtectedResource | undefined;
-  if (effectiveAuthMode(config) === 'external') {
-    resourceServer = createExternalResourceServer({ settings: config, storage: container.storage, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
-  } else if (effectiveAuthMode(config) === 'oauth') {
-    auth = createAuthServer({
-      settings: config,
-      storage: container.storage,
-      events,
-      logger,
-      publicUrl: url,
-      mcpPathPrefix: config.mcpPathPrefix,
-      upstreams: { has: (name) => container.gateway.registry.get(name) !== undefined },
-    });
-  }
-  // Provider sign-ins are confirmed on a timer (one pass at a time), so a sign-in revoked at the provider ends its
-  // tokens within about 1.25 x OIDC_RECHECK_MS even if the client never refreshes (checklist L.58).
-  let rechecking: Promise<unknown> | undefined;
-  const recheck =
-    auth?.upstream && config.oidcRecheckMs > 0
-      ? setInterval(() => {
-          rechecking ??= auth
-            .recheckUpstream(config.oidcRecheckMs)
-            .catch((error: unknown) => logger.warn('could not confirm provider sign-ins', { error, category: 'auth' }))
-            .finally(() => (rechecking = undefined));
-        }, Math.max(1_000, Math.floor(config.oidcRecheckMs / 4)))
-      : undefined;
-  recheck?.unref();
-  for (const warning of warnings) logger.warn(warning.toUpperCase(), { host: config.host });
-  const ready = createApp({
-    classes,
-    config,
-    logger,
-    publicUrl: url,
-    version: container.version,
-    startedAt: container.startedAt,
-    transports: container.transports,
-    sessions,
-    storage: container.storage,
-    streamable,
-    sse,
-    auth,
-    resourceServer,
-    events,
-    // The sandbox's own warnings were logged when it was probed; /health repeats them on every answer.
-    warnings: [...warnings, ...sandboxWarnings(container.claude.sandbox)],
-    sandbox: container.claude.sandbox,
-    ...(factory.scopeNeeded ? { scopeNeeded: factory.scopeNeeded } : {}),
-    draining: () => draining,
-    gateway: { service: container.gateway, endpoints: serverEndpoints },
-    metrics: { metrics: container.metrics, requestStats: container.requestStats },
-    ...(container.rateLimits ? { rateLimits: container.rateLimits } : {}),
-  });
+  const parts = composeServing(container, url);
+  for (const warning of parts.authWarnings) logger.warn(warning.toUpperCase(), { host: config.host });
+  const ready = createApp({ ...parts.app, classes, draining: () => draining });
   serving.app = ready;
   for (const [req, res] of early.splice(0)) ready(req, res);
   // Created once the app serves (a password hash is ~40 ms): nobody can sign in with it before it is printed below.
   // With an identity provider configured, people sign in there: no generated local account is needed.
+  const { auth } = parts;
   if (auth && config.authInitialAdmin && !config.oidcIssuer) {
     const admin = await auth.users.ensureInitialAdmin();
     const announce = options.announce ?? ((text: string) => logger.warn(text));
@@ -176,17 +101,14 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     port,
     container,
     http,
-    endpoints: { streamable, sse },
+    endpoints: { streamable: parts.streamable, sse: parts.sse },
     auth,
     close(reason = 'shutdown') {
       closing ??= (async () => {
         draining = true;
-        clearInterval(recheck);
-        await rechecking;
         const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
         events.emit('server.shutdown', { reason, uptimeSeconds: Math.round((Date.now() - container.startedAt) / 1000) });
-        await streamable.close();
-        await serverEndpoints.close();
+        await parts.close();
         await container.close();
         // Sessions are closed, so remaining sockets are idle keep-alives or half-done requests.
         http.closeAllConnections();

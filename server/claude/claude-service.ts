@@ -90,12 +90,12 @@ export async function createClaudeService({ config, storage, events, logger, env
     logger,
     maxTasks: config.maxAsyncProcesses,
     timeoutMs: config.asyncProcessTimeoutMs,
-    shared: storage.kind === 'redis',
+    shared: storage.shared,
   });
   // A failed recovery must not stop the server from serving; the stale records stay `running` until it works.
   await tasks.recover().catch((error: unknown) => logger.warn('could not recover background task records', { error }));
   // With replicas, tasks of a replica that dies are found by their stopped heartbeat, so look again now and then.
-  const sweep = storage.kind === 'redis' ? setInterval(() => void tasks.recover().catch(() => undefined), 30_000) : undefined;
+  const sweep = storage.shared ? setInterval(() => void tasks.recover().catch(() => undefined), 30_000) : undefined;
   sweep?.unref();
   const provider = createClaudeToolProvider({
     executor,

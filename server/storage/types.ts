@@ -120,8 +120,15 @@ export interface WorkQueue {
 
 /** The whole port: what `container.ts` builds from config and hands to every repository. */
 export interface Storage extends KeyValueStore, WorkQueue {
-  /** Adapter name, for health and logs: `memory`, `sqlite` or `redis`. */
+  /** Adapter name, for health and logs only: `memory`, `sqlite` or `redis`. Behaviour keys on {@link shared}. */
   readonly kind: 'memory' | 'sqlite' | 'redis';
+
+  /**
+   * True when several server processes (replicas) are meant to run on this storage at once (Redis): work one replica
+   * started may be watched by another, and process-local shortcuts (a memory rate limit) are not enough. SQLite is
+   * one server's store, even though the CLI's commands open the same file.
+   */
+  readonly shared: boolean;
 
   /** Resolves when the backend answers (a cheap round trip); rejects with the reason otherwise. Used by `/health/ready`. */
   ping(): Promise<void>;

@@ -385,6 +385,8 @@ describe.each(backends)('$name storage', (backend) => {
     const storage = await backend.open();
     await expect(storage.ping()).resolves.toBeUndefined();
     expect(storage.kind).toBe(backend.name);
+    // What replicas can run on: only Redis.
+    expect(storage.shared).toBe(backend.name === 'redis');
     await storage.close();
     await storage.close();
     await expect(storage.ping()).rejects.toThrow();

@@ -91,6 +91,7 @@ export function createMemoryStorage({ sweepIntervalMs = 60_000 }: MemoryStorageO
 
   return {
     kind: 'memory',
+    shared: false,
 
     async get<T>(ns: string, id: string): Promise<T | undefined> {
       const entry = liveEntry(ns, id);

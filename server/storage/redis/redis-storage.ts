@@ -75,6 +75,7 @@ export function createRedisStorage({ url, keyPrefix, onError }: RedisStorageOpti
 
   return {
     kind: 'redis',
+    shared: true,
 
     async get<T>(ns: string, id: string): Promise<T | undefined> {
       const json = await redis.get(valueKey(ns, id));

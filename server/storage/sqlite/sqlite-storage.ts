@@ -198,6 +198,7 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
 
   return {
     kind: 'sqlite',
+    shared: false,
 
     async get<T>(ns: string, id: string): Promise<T | undefined> {
       return get<T>(ns, id);
