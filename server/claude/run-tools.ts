@@ -1,0 +1,178 @@
+import type { ToolDefinition } from '../mcp/tool-provider.js';
+import type { BackgroundTasks } from './background-tasks.js';
+import { runResult, type ClaudeRuns } from './claude-runs.js';
+import { ClaudeError } from './errors.js';
+import type { ClaudeExecutor, RunOutcome } from './executor.js';
+import type { createToolHandler } from './tool-handler.js';
+import { abortOutputSchema, runOutputSchema, THINKING_LEVELS, type claudeInputSchemas } from './tool-schemas.js';
+import type { WorkspacePolicy } from './workspace.js';
+
+/** What the run tools are built from. */
+export interface RunToolsOptions {
+  runs: ClaudeRuns;
+  executor: ClaudeExecutor;
+  tasks: BackgroundTasks;
+  workspaces: WorkspacePolicy;
+  schemas: ReturnType<typeof claudeInputSchemas>;
+  claudeTool: ReturnType<typeof createToolHandler>;
+}
+
+/** Read-only tools a plan may use; everything that writes or runs commands is removed. */
+const PLAN_TOOLS = ['Read', 'Grep', 'Glob'];
+const WRITE_TOOLS = ['Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'Bash'];
+
+/** `claude_ask`: a run on a task, new or continuing one of the caller's sessions, direct or as a background task. */
+export function askTool({ runs, tasks, workspaces, schemas, claudeTool }: RunToolsOptions): ToolDefinition {
+  const { runFor, owned, permissionPrompt, limitsOf, hookCommandsFor, extraDirectories, baseRequest } = runs;
+  return claudeTool(
+    'claude_ask',
+    {
+      title: 'Ask Claude Code',
+      description:
+        'Runs Claude Code on a task in a workspace directory and returns its answer, session id, cost and usage. ' +
+        'Pass sessionId to continue one of your sessions. Tools not allowed are denied (listed in permissionDenials).',
+      input: schemas.ask,
+      output: runOutputSchema,
+      annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+    },
+    async (args, { caller, ctx, server }) => {
+      const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
+      const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
+      const limits = limitsOf(caller, args);
+      const thinking = args.thinkingLevel ? THINKING_LEVELS[args.thinkingLevel] : undefined;
+      const request = {
+        ...baseRequest(args, cwd, limits),
+        ...(args.additionalDirectories ? { additionalDirectories: extraDirectories(caller, args.additionalDirectories, cwd) } : {}),
+        ...(record ? { resume: record.sessionId } : {}),
+        ...(args.subagent ? { agent: args.subagent } : {}),
+        ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
+        ...(thinking ? { effort: thinking.effort, thinkingBudgetTokens: thinking.budgetTokens } : {}),
+        ...(args.outputSchema ? { outputSchema: args.outputSchema } : {}),
+        ...(args.hooks ? { hookCommands: hookCommandsFor(caller, args.hooks) } : {}),
+      };
+      if (args.backgroundTask) {
+        const task = await tasks.start(caller.clientId, request);
+        const placeholder: RunOutcome = {
+          result: `started background task ${task.taskId}`,
+          sessionId: record?.sessionId ?? '',
+          isError: false,
+          subtype: 'background',
+          numTurns: 0,
+          costUsd: 0,
+          usage: { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheCreationInputTokens: 0 },
+          durationMs: 0,
+          permissionDenials: [],
+        };
+        return runResult(placeholder, cwd, { taskId: task.taskId });
+      }
+      const outcome = await runFor({ caller, ctx, request, canUseTool: permissionPrompt(server, ctx) });
+      return runResult(outcome, cwd);
+    },
+  );
+}
+
+/** `claude_plan`: a run in plan mode with read-only tools; the answer is the plan Claude hands to ExitPlanMode. */
+export function planTool({ runs, workspaces, schemas, claudeTool }: RunToolsOptions): ToolDefinition {
+  const { runFor, owned, limitsOf, baseRequest } = runs;
+  return claudeTool(
+    'claude_plan',
+    {
+      title: 'Plan with Claude Code',
+      description:
+        'Runs Claude Code in plan mode with read-only tools: it investigates and returns a plan without changing any file.',
+      input: schemas.plan,
+      output: runOutputSchema,
+      annotations: { readOnlyHint: true, openWorldHint: true },
+    },
+    async (args, { caller, ctx }) => {
+      const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
+      const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
+      const limits = limitsOf(caller, { permissionMode: 'plan', allowedTools: PLAN_TOOLS, disallowedTools: WRITE_TOOLS, ...(args.maxTurns ? { maxTurns: args.maxTurns } : {}) });
+      let plan: string | undefined;
+      const outcome = await runFor({
+        caller,
+        ctx,
+        request: {
+          ...baseRequest(args, cwd, limits),
+          ...(record ? { resume: record.sessionId } : {}),
+          ...(args.appendSystemPrompt ? { appendSystemPrompt: args.appendSystemPrompt } : {}),
+        },
+        observe: (message) => {
+          // In plan mode Claude hands its plan to ExitPlanMode; that argument is the plan itself.
+          if (message.type !== 'assistant') return;
+          for (const block of message.message.content) {
+            if (block.type === 'tool_use' && block.name === 'ExitPlanMode') {
+              const input = block.input as { plan?: unknown };
+              if (typeof input.plan === 'string') plan = input.plan;
+            }
+          }
+        },
+      });
+      const result = plan ?? outcome.result;
+      return runResult({ ...outcome, result }, cwd);
+    },
+  );
+}
+
+/** `claude_resume`: continues one of the caller's sessions, or forks it. */
+export function resumeTool({ runs, workspaces, schemas, claudeTool }: RunToolsOptions): ToolDefinition {
+  const { runFor, owned, permissionPrompt, limitsOf, baseRequest } = runs;
+  return claudeTool(
+    'claude_resume',
+    {
+      title: 'Resume a Claude Code session',
+      description: 'Continues one of your sessions with a new message, or forks it (fork: true) into a new session with the same history.',
+      input: schemas.resume,
+      output: runOutputSchema,
+      annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+    },
+    async (args, { caller, ctx, server }) => {
+      const record = await owned(caller, args.sessionId);
+      const cwd = workspaces.resolve(caller.clientId, record.cwd);
+      const limits = limitsOf(caller, args.maxTurns ? { maxTurns: args.maxTurns } : {});
+      const outcome = await runFor({
+        caller,
+        ctx,
+        request: { ...baseRequest(args, cwd, limits), resume: record.sessionId, ...(args.fork ? { forkSession: true } : {}) },
+        ...(args.fork ? { forkedFrom: record.sessionId } : {}),
+        canUseTool: permissionPrompt(server, ctx),
+      });
+      return runResult(outcome, cwd, args.fork ? { forkedFrom: record.sessionId } : {});
+    },
+  );
+}
+
+/** `claude_abort`: interrupts the caller's run on a session, a run by id, or a background task. */
+export function abortTool({ executor, tasks, schemas, claudeTool }: RunToolsOptions): ToolDefinition {
+  return claudeTool(
+    'claude_abort',
+    {
+      title: 'Abort a Claude Code run',
+      description: 'Interrupts your run working on a session (or a run id) gracefully, then aborts it if it does not stop.',
+      input: schemas.abort,
+      output: abortOutputSchema,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    async (args, { caller }) => {
+      if (args.taskId) {
+        const before = await tasks.get(caller.clientId, args.taskId);
+        if (before.status !== 'running') throw new ClaudeError('not_found', `task ${args.taskId} is not running (${before.status})`);
+        const task = await tasks.stop(caller.clientId, args.taskId);
+        const structuredContent = { aborted: task.status !== 'running', taskId: task.taskId, status: task.status };
+        return { content: [{ type: 'text' as const, text: `task ${task.taskId} ${task.status}` }], structuredContent };
+      }
+      if (!args.sessionId && !args.runId) throw new ClaudeError('invalid_input', 'pass sessionId, taskId or runId');
+      const stopped = args.sessionId
+        ? executor.stopSession(caller.clientId, args.sessionId)
+        : executor.stopRun(caller.clientId, args.runId!);
+      if (!stopped) {
+        throw args.sessionId
+          ? new ClaudeError('session_not_found', `no running session ${args.sessionId}`)
+          : new ClaudeError('not_found', `no running run ${args.runId}`);
+      }
+      const structuredContent = { aborted: true, ...(args.sessionId ? { sessionId: args.sessionId } : {}), ...(args.runId ? { runId: args.runId } : {}) };
+      return { content: [{ type: 'text' as const, text: `aborting ${args.sessionId ?? args.runId}` }], structuredContent };
+    },
+  );
+}
+
