@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { QueueItem, Storage } from '../types.js';
+import type { KeyValueStore, QueueItem, Storage, WorkQueue } from '../types.js';
 import {
   checkClaimMax,
   checkDuration,
@@ -55,6 +55,37 @@ interface QueueRow {
  * both reading the old state (a DEFERRED transaction would read first and could hand out one code twice).
  */
 export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalMs = 60_000 }: SqliteStorageOptions): Storage {
+  const db = openDatabase(path, busyTimeoutMs);
+  const sql = prepareStatements(db);
+  const sweep = () => {
+    try {
+      sql.sweepKv.run(Date.now());
+    } catch {
+      // A busy or closing database is not worth crashing over: reads filter expired rows and the next sweep retries.
+    }
+  };
+  // unref'd: the sweep must never be what keeps the process alive.
+  let sweeper: NodeJS.Timeout | undefined = setInterval(sweep, sweepIntervalMs);
+  sweeper.unref();
+  return {
+    kind: 'sqlite',
+    shared: false,
+    ...keyValueOperations(db, sql),
+    ...queueOperations(db, sql),
+    async ping(): Promise<void> {
+      sql.ping.get();
+    },
+
+    async close(): Promise<void> {
+      if (sweeper) clearInterval(sweeper);
+      sweeper = undefined;
+      if (db.open) db.close();
+    },
+  };
+}
+
+/** Opens the file with the settings every connection needs, and brings the schema up to date. */
+function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   try {
@@ -69,8 +100,12 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
     db.close();
     throw error;
   }
+  return db;
+}
 
-  const sql = {
+/** Every statement, prepared once per connection. */
+function prepareStatements(db: Database.Database) {
+  return {
     getKv: db.prepare<[string, string], KvRow>('SELECT value, expires_at FROM kv WHERE ns = ? AND id = ?'),
     deleteExpiredKey: db.prepare<[string, string, number]>(
       'DELETE FROM kv WHERE ns = ? AND id = ? AND expires_at IS NOT NULL AND expires_at <= ?',
@@ -119,10 +154,15 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
     size: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM queue WHERE queue = ?'),
     ping: db.prepare('SELECT 1'),
   };
+}
 
-  const isLive = (row: KvRow, now: number): boolean => row.expires_at === null || row.expires_at > now;
+type Statements = ReturnType<typeof prepareStatements>;
 
-  function get<T>(ns: string, id: string): T | undefined {
+const isLive = (row: KvRow, now: number): boolean => row.expires_at === null || row.expires_at > now;
+
+/** The key-value half of the port. */
+function keyValueOperations(db: Database.Database, sql: Statements): KeyValueStore {
+  function read<T>(ns: string, id: string): T | undefined {
     const now = Date.now();
     const row = sql.getKv.get(ns, id);
     if (!row) return undefined;
@@ -157,51 +197,9 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
   );
   const take = db.transaction((ns: string, id: string): KvRow | undefined => sql.takeKv.get(ns, id));
 
-  const enqueueMany = db.transaction((queue: string, jsons: readonly string[], delayMs: number): string[] => {
-    const now = Date.now();
-    return jsons.map((json) => {
-      const id = randomUUID();
-      sql.enqueue.run(id, queue, json, now + delayMs, now);
-      return id;
-    });
-  });
-
-  const ackMany = db.transaction((queue: string, ids: readonly string[]): number => {
-    let removed = 0;
-    for (const id of ids) removed += sql.ack.run(queue, id).changes;
-    return removed;
-  });
-
-  const release = db.transaction((queue: string, ids: readonly string[], availableAt: number): number => {
-    let released = 0;
-    for (const id of ids) released += sql.release.run(availableAt, queue, id).changes;
-    return released;
-  });
-
-  const claim = db.transaction((queue: string, max: number, leaseMs: number): QueueRow[] => {
-    const now = Date.now();
-    const rows = sql.due.all(queue, now, max);
-    for (const row of rows) sql.lease.run(now + leaseMs, row.sequence);
-    return rows;
-  });
-
-  function sweep(): void {
-    try {
-      sql.sweepKv.run(Date.now());
-    } catch {
-      // A busy or closing database is not worth crashing over: reads filter expired rows and the next sweep retries.
-    }
-  }
-  // unref'd: the sweep must never be what keeps the process alive.
-  let sweeper: NodeJS.Timeout | undefined = setInterval(sweep, sweepIntervalMs);
-  sweeper.unref();
-
   return {
-    kind: 'sqlite',
-    shared: false,
-
     async get<T>(ns: string, id: string): Promise<T | undefined> {
-      return get<T>(ns, id);
+      return read<T>(ns, id);
     },
 
     async set<T>(ns: string, id: string, value: T, ttlSeconds?: number): Promise<void> {
@@ -241,6 +239,40 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
       return increment.immediate(ns, id, checkStep(by), ttlToMs(ttlSeconds));
     },
 
+  };
+}
+
+/** The work-queue half of the port (the outboxes). */
+function queueOperations(db: Database.Database, sql: Statements): WorkQueue {
+  const enqueueMany = db.transaction((queue: string, jsons: readonly string[], delayMs: number): string[] => {
+    const now = Date.now();
+    return jsons.map((json) => {
+      const id = randomUUID();
+      sql.enqueue.run(id, queue, json, now + delayMs, now);
+      return id;
+    });
+  });
+
+  const ackMany = db.transaction((queue: string, ids: readonly string[]): number => {
+    let removed = 0;
+    for (const id of ids) removed += sql.ack.run(queue, id).changes;
+    return removed;
+  });
+
+  const release = db.transaction((queue: string, ids: readonly string[], availableAt: number): number => {
+    let released = 0;
+    for (const id of ids) released += sql.release.run(availableAt, queue, id).changes;
+    return released;
+  });
+
+  const claim = db.transaction((queue: string, max: number, leaseMs: number): QueueRow[] => {
+    const now = Date.now();
+    const rows = sql.due.all(queue, now, max);
+    for (const row of rows) sql.lease.run(now + leaseMs, row.sequence);
+    return rows;
+  });
+
+  return {
     async enqueue<T>(queue: string, payload: T, options: { delayMs?: number } = {}): Promise<string> {
       const delayMs = checkDuration('delayMs', options.delayMs ?? 0);
       const id = randomUUID();
@@ -288,14 +320,5 @@ export function createSqliteStorage({ path, busyTimeoutMs = 5000, sweepIntervalM
       return sql.size.get(queue)?.n ?? 0;
     },
 
-    async ping(): Promise<void> {
-      sql.ping.get();
-    },
-
-    async close(): Promise<void> {
-      if (sweeper) clearInterval(sweeper);
-      sweeper = undefined;
-      if (db.open) db.close();
-    },
   };
 }
