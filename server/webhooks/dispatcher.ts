@@ -63,15 +63,33 @@ type Item = QueueItem<WebhookPayload>;
  * event is acknowledged only after its 2xx answer, and the answered events of a batch are acknowledged together
  * (one commit); a crash in between means they are sent again (at least once, same `webhook-id`).
  *
- * The first failure of a batch pauses the endpoint for its backoff delay: no further event of the batch starts,
- * the ones in flight are settled as they answer, and the ones not started are released to come back when the
- * pause ends, so a failing endpoint sees one attempt per backoff period rather than one per queued event.
+ * The first failure of a batch pauses the endpoint: no further event of the batch starts, the ones in flight are
+ * settled as they answer, and the ones not started are released to come back when the pause ends. While an endpoint
+ * is failing, each drain after a pause sends one event only, a probe: if it fails the pause doubles (the endpoint's
+ * own backoff, whatever the events' attempt counts), if it is delivered the window opens again and the queue flows.
+ * So a receiver that is down sees one attempt per backoff period, not one per queued event.
  */
 export function createDispatcher({ storage, deliverer, logger, metrics, settings, halted }: DispatcherOptions): Dispatcher {
-  const paused = new Map<string, number>();
+  /** Endpoints that are failing: how many probes in a row failed, and until when the next one waits. */
+  const failing = new Map<string, { failures: number; until: number }>();
+
+  const pause = (endpointId: string, minimumMs: number) => {
+    const failures = (failing.get(endpointId)?.failures ?? 0) + 1;
+    const delayMs = Math.max(minimumMs, backoffMs(settings.retryBaseMs, failures - 1));
+    failing.set(endpointId, { failures, until: Date.now() + delayMs });
+  };
 
   async function drain(endpoint: WebhookEndpoint): Promise<'done' | 'more'> {
     if (await storage.get(DISABLED, endpoint.id)) return 'done';
+    if (failing.has(endpoint.id)) {
+      if ((failing.get(endpoint.id)?.until ?? 0) > Date.now()) return 'done';
+      // A probe: one event, alone. Delivered, the endpoint is well again and the next drain sends the queue.
+      const leaseEnds = Date.now() + leaseMs(settings);
+      const items = await storage.claim<WebhookPayload>(queueOf(endpoint), { max: 1, leaseMs: leaseMs(settings) });
+      if (items.length === 0) return 'done';
+      if ((await deliverBatch(endpoint, items, 1, leaseEnds)) === 'stop' || failing.has(endpoint.id)) return 'done';
+      return 'more';
+    }
     const window = endpoint.maxInFlight;
     for (let round = 0; round < ROUNDS_PER_DRAIN; round += 1) {
       if (halted()) return 'done';
@@ -92,6 +110,8 @@ export function createDispatcher({ storage, deliverer, logger, metrics, settings
     let next = 0;
     let stop = false;
     let failure: unknown;
+    /** Set when an attempt failed and will be retried: the endpoint pauses once, for the longest such delay. */
+    let retryAfterMs: number | undefined;
 
     const lane = async (): Promise<void> => {
       while (!stop && !halted() && next < items.length && Date.now() <= lastStart) {
@@ -100,9 +120,15 @@ export function createDispatcher({ storage, deliverer, logger, metrics, settings
           const result = await attempt(endpoint, item);
           if (result.kind === 'delivered') {
             delivered.push(item.id);
+            failing.delete(endpoint.id);
             metrics?.webhookDeliveries.inc({ event: item.payload.type, outcome: 'delivered' });
-          } else if ((await settle(endpoint, item, result)) === 'stop') {
-            stop = true;
+          } else {
+            const settled = await settle(endpoint, item, result);
+            if (settled === 'stop') stop = true;
+            else if (settled !== 'next') {
+              stop = true;
+              retryAfterMs = Math.max(retryAfterMs ?? 0, settled.retryAfterMs);
+            }
           }
         } catch (error) {
           // A storage write failed: this item stays leased and comes back when its lease ends.
@@ -115,11 +141,12 @@ export function createDispatcher({ storage, deliverer, logger, metrics, settings
     try {
       await Promise.all(Array.from({ length: Math.min(window, items.length) }, lane));
     } finally {
+      if (retryAfterMs !== undefined) pause(endpoint.id, retryAfterMs);
       await storage.ackMany(queue, delivered);
       const unstarted = items.slice(next).map((item) => item.id);
       if (unstarted.length > 0) {
         // Back when the pause ends (at once on shutdown), rather than when their lease runs out.
-        const delayMs = Math.max(0, (paused.get(endpoint.id) ?? 0) - Date.now());
+        const delayMs = Math.max(0, (failing.get(endpoint.id)?.until ?? 0) - Date.now());
         await storage.release(queue, unstarted, { delayMs });
       }
     }
@@ -136,8 +163,12 @@ export function createDispatcher({ storage, deliverer, logger, metrics, settings
     return result;
   }
 
-  /** Acts on a failed attempt; `stop` ends this drain (endpoint paused or disabled). */
-  async function settle(endpoint: WebhookEndpoint, item: Item, result: Exclude<DeliveryResult, { kind: 'delivered' }>): Promise<'next' | 'stop'> {
+  /** Acts on a failed attempt; `stop` ends this drain (endpoint disabled), `retryAfterMs` pauses the endpoint. */
+  async function settle(
+    endpoint: WebhookEndpoint,
+    item: Item,
+    result: Exclude<DeliveryResult, { kind: 'delivered' }>,
+  ): Promise<'next' | 'stop' | { retryAfterMs: number }> {
     const type = item.payload.type;
     switch (result.kind) {
       case 'gone':
@@ -159,9 +190,8 @@ export function createDispatcher({ storage, deliverer, logger, metrics, settings
         await storage.retry(queueOf(endpoint), item.id, { delayMs });
         metrics?.webhookDeliveries.inc({ event: type, outcome: 'retry' });
         logger.info('webhook delivery failed; retrying', { endpoint: endpoint.id, event: type, id: item.payload.id, attempt: attempts, delayMs, reason: result.reason });
-        // A failing endpoint is paused, not hammered; of several failures in one window the longest delay holds.
-        paused.set(endpoint.id, Math.max(paused.get(endpoint.id) ?? 0, Date.now() + delayMs));
-        return 'stop';
+        // A failing endpoint is paused, not hammered: its next attempt is one probe, after its own backoff.
+        return { retryAfterMs: delayMs };
       }
     }
   }
@@ -175,6 +205,6 @@ export function createDispatcher({ storage, deliverer, logger, metrics, settings
 
   return {
     drain,
-    pausedUntil: (endpointId) => paused.get(endpointId) ?? 0,
+    pausedUntil: (endpointId) => failing.get(endpointId)?.until ?? 0,
   };
 }

@@ -236,6 +236,31 @@ describe('webhooks', () => {
     expect(receiver.deliveries).toHaveLength(41); // the others once each
   });
 
+  it('a receiver that is down gets one attempt per backoff period, not one per event; then the queue flows, each event once', async () => {
+    let down = true;
+    receiver = await startReceiver(() => (down ? 503 : 204));
+    server = await startTestServer({
+      ...FAST,
+      webhookRetryBaseMs: 200,
+      webhookUrl: receiver.url,
+      webhookSecret: [secret()],
+      webhookEvents: ['upstream.restarted'],
+      webhookMaxInFlight: 8,
+    });
+    for (let i = 0; i < 60; i += 1) server.container.events.emit('upstream.restarted', { server: 'memory', restartCount: i });
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const whileDown = receiver.deliveries.length;
+    // The first window (up to 8 in flight) finds it down; then one probe per backoff period (0.1-0.2 s, doubling):
+    // about 5 probes in 2.5 s. Before, each event's own retry went out: 54 attempts for 60 events in 6 s.
+    expect(whileDown).toBeGreaterThanOrEqual(2);
+    expect(whileDown).toBeLessThanOrEqual(8 + 8);
+    down = false;
+    await waitFor(() => new Set(receiver!.deliveries.filter((d) => d.headers['webhook-id']).map((d) => d.payload.id)).size === 60, 20_000);
+    const delivered = receiver.deliveries.slice(whileDown);
+    // After the receiver is up, each event is delivered once (retries of a failed attempt keep their id).
+    expect(new Set(delivered.map((d) => d.payload.id)).size).toBe(delivered.length);
+  });
+
   it('refuses loopback and private addresses unless WEBHOOK_ALLOW_PRIVATE=true', async () => {
     receiver = await startReceiver();
     server = await startTestServer({ webhookUrl: receiver.url, webhookSecret: [secret()], webhookRetryBaseMs: 40, webhookEvents: ['upstream.up'] });
