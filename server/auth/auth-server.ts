@@ -290,6 +290,7 @@ export interface ExternalSettings {
   authExternalJwksUri?: string;
   authExternalAlgorithms: readonly string[];
   authExternalRequireAtJwt: boolean;
+  authExternalMaxTokenLifetimeSeconds: number;
   authExternalIntrospectionUrl?: string;
   authExternalClientId?: string;
   authExternalClientSecret?: string;
@@ -319,6 +320,7 @@ export function createExternalResourceServer(options: {
     jwksUri: settings.authExternalJwksUri,
     algorithms: settings.authExternalAlgorithms,
     requireAtJwt: settings.authExternalRequireAtJwt,
+    maxLifetimeSeconds: settings.authExternalMaxTokenLifetimeSeconds,
     introspection: settings.authExternalIntrospectionUrl
       ? { url: settings.authExternalIntrospectionUrl, clientId: settings.authExternalClientId!, clientSecret: settings.authExternalClientSecret! }
       : undefined,

@@ -1,3 +1,4 @@
+import { AppError, AppErrorCode } from '../errors/app-error.js';
 import type { Caller } from '../mcp/caller.js';
 import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
 import type { ApiKeyStore } from './api-keys.js';
@@ -110,7 +111,13 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
     try {
       caller = await verify();
     } catch (error) {
-      throw refuse(OAuthErrorCode.InvalidToken, error instanceof OAuthError ? error.message : 'The access token is invalid');
+      if (error instanceof OAuthError) throw refuse(OAuthErrorCode.InvalidToken, error.message);
+      if (error instanceof AppError) throw error;
+      // Not a verdict on the token: the storage (revocations, API keys) did not answer. A 401 would make the client
+      // throw its tokens away and sign the user in again; a 503 has it retry.
+      const unavailable = new AppError(AppErrorCode.ServiceUnavailable, 'Credentials cannot be checked right now; retry shortly', { retryAfter: 5 });
+      unavailable.cause = error; // logged, never sent
+      throw unavailable;
     }
     if (missingScopes(caller.scopes, options.requiredScopes).length > 0) {
       throw refuse(OAuthErrorCode.InsufficientScope, 'The token lacks a scope this endpoint needs', true, stepUpScopes(caller.scopes, options.requiredScopes).join(' '));
@@ -122,3 +129,4 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
       refuse(OAuthErrorCode.InsufficientScope, `This operation needs the scope ${needed.join(' ')}`, true, stepUpScopes(caller.scopes, needed).join(' ')),
   });
 }
+

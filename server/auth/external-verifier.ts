@@ -3,6 +3,7 @@ import { loadJose } from './jose.js';
 import type { Caller } from '../mcp/caller.js';
 import { principalId } from './bearer-authenticator.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
+import { AppError, AppErrorCode } from '../errors/app-error.js';
 import { hashToken } from './secrets.js';
 
 /** Options of {@link createExternalVerifier}: the external authorization server this server trusts. */
@@ -17,6 +18,8 @@ export interface ExternalVerifierOptions {
   algorithms: readonly string[];
   /** Require `typ: at+jwt` (RFC 9068), for issuers that issue it. */
   requireAtJwt: boolean;
+  /** Longest lifetime a token may claim (`exp - iat`, or `exp - now` without `iat`), in seconds. */
+  maxLifetimeSeconds: number;
   /** RFC 7662 introspection for opaque tokens (absent: opaque tokens are refused). */
   introspection?: { url: string; clientId: string; clientSecret: string };
   /** Fetch used for discovery and introspection (tests inject nothing; the default is global fetch). */
@@ -24,11 +27,28 @@ export interface ExternalVerifierOptions {
   now?: () => number;
 }
 
-/** Verifies an external AS's access tokens and maps them to a caller; throws `invalid_token`. */
+/**
+ * Verifies an external AS's access tokens and maps them to a caller; throws `invalid_token` for a bad token and
+ * `service_unavailable` when the issuer's keys or introspection endpoint cannot be reached.
+ */
 export type ExternalVerifier = (token: string) => Promise<Caller>;
 
 const FORBIDDEN_ALGS = /^(none|HS\d+)$/i;
 const INTROSPECTION_CACHE_MS = 5 * 60_000;
+/** Clock difference tolerated between this server and the issuer. */
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+/** The issuer could not be asked (network, timeout, its 5xx): no verdict on the token. */
+class IssuerUnreachable extends Error {}
+
+/** Refuses `iat` in the future and lifetimes beyond `maxSeconds` (a token that can never be taken back). */
+function checkLifetime(claims: { iat?: unknown; exp?: unknown }, nowMs: number, maxSeconds: number): void {
+  const now = nowMs / 1000;
+  const iat = typeof claims.iat === 'number' ? claims.iat : undefined;
+  const exp = typeof claims.exp === 'number' ? claims.exp : undefined;
+  if (iat !== undefined && iat > now + CLOCK_TOLERANCE_SECONDS) throw new Error('iat in the future');
+  if (exp !== undefined && exp - (iat ?? now) > maxSeconds + CLOCK_TOLERANCE_SECONDS) throw new Error('lifetime too long');
+}
 
 function scopesOf(payload: Record<string, unknown>): string[] {
   if (typeof payload.scope === 'string') return payload.scope.split(' ').filter(Boolean);
@@ -70,7 +90,7 @@ export function createExternalVerifier(options: ExternalVerifierOptions): Extern
           break;
         }
       }
-      if (!uri) throw new Error('external issuer metadata has no jwks_uri');
+      if (!uri) throw new IssuerUnreachable('external issuer metadata with a jwks_uri could not be read');
     }
     jwks = (await loadJose()).createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, timeoutDuration: 5000 });
     return jwks;
@@ -87,12 +107,13 @@ export function createExternalVerifier(options: ExternalVerifierOptions): Extern
     const { payload } = await jwtVerify(token, await keySet(), {
       issuer: options.issuer,
       algorithms: [...algorithms],
-      clockTolerance: 30,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
       currentDate: new Date(now()),
       requiredClaims: ['exp'],
       ...(options.requireAtJwt ? { typ: 'at+jwt' } : {}),
     });
     if (!audienceMatches((payload as JWTPayload).aud, options.resource)) throw new Error('audience');
+    checkLifetime(payload, now(), options.maxLifetimeSeconds);
     return toCaller(payload as Record<string, unknown>);
   }
 
@@ -111,13 +132,17 @@ export function createExternalVerifier(options: ExternalVerifierOptions): Extern
       },
       body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
       signal: AbortSignal.timeout(5000),
+    }).catch((error: unknown) => {
+      throw new IssuerUnreachable(`introspection: ${(error as Error).message}`);
     });
+    if (response.status >= 500) throw new IssuerUnreachable(`introspection answered ${response.status}`);
     if (!response.ok) throw new Error(`introspection answered ${response.status}`);
     const body = (await response.json()) as Record<string, unknown>;
     if (body.active !== true || !audienceMatches(body.aud, options.resource)) throw new Error('inactive');
     if (body.iss !== undefined && body.iss !== options.issuer) throw new Error('issuer');
     const exp = typeof body.exp === 'number' ? body.exp * 1000 : now() + INTROSPECTION_CACHE_MS;
     if (exp <= now()) throw new Error('expired');
+    checkLifetime(body, now(), options.maxLifetimeSeconds);
     const caller = toCaller(body);
     if (introspected.size > 10_000) introspected.clear();
     introspected.set(key, { caller, until: Math.min(exp, now() + INTROSPECTION_CACHE_MS) });
@@ -127,8 +152,19 @@ export function createExternalVerifier(options: ExternalVerifierOptions): Extern
   return async function verifyExternal(token) {
     try {
       return token.split('.').length === 3 ? await verifyJwt(token) : await introspect(token);
-    } catch {
+    } catch (error) {
+      if (error instanceof IssuerUnreachable || isKeySetUnreachable(error)) {
+        const unavailable = new AppError(AppErrorCode.ServiceUnavailable, 'The authorization server cannot be reached to check the token; retry shortly', { retryAfter: 5 });
+        unavailable.cause = error; // logged, never sent
+        throw unavailable;
+      }
       throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token is invalid, expired or not meant for this resource');
     }
   };
+}
+
+/** jose's own failures to fetch the key set (timeout, network, a non-200 answer): no verdict on the token. */
+function isKeySetUnreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'ERR_JWKS_TIMEOUT' || (error instanceof TypeError && /fetch/i.test(error.message)) || (error as Error).name === 'JOSEError';
 }

@@ -20,6 +20,8 @@ export enum AppErrorCode {
   RateLimited = 'rate_limited',
   SessionRequired = 'session_required',
   TooManySessions = 'too_many_sessions',
+  /** Something the server depends on (its storage, an external authorization server) did not answer; retry later. */
+  ServiceUnavailable = 'service_unavailable',
   Internal = 'internal_error',
 }
 
@@ -39,6 +41,7 @@ export const APP_ERROR_STATUS: Readonly<Record<AppErrorCode, number>> = {
   [AppErrorCode.RateLimited]: 429,
   [AppErrorCode.SessionRequired]: 400,
   [AppErrorCode.TooManySessions]: 503,
+  [AppErrorCode.ServiceUnavailable]: 503,
   [AppErrorCode.Internal]: 500,
 };
 

@@ -187,6 +187,14 @@ export const authFields = {
     .default(false)
     .describe('External mode: require `typ: at+jwt` (RFC 9068) on access tokens.')
     .register(fieldMeta, { env: 'AUTH_EXTERNAL_REQUIRE_AT_JWT', group: 'Auth' }),
+  /**
+   * AUTH_MODE=external: the longest lifetime an access token may claim (`exp` minus `iat`, or minus now without
+   * `iat`). A token issued for years is a token that can never be taken back; refused like an invalid one.
+   */
+  authExternalMaxTokenLifetimeSeconds: int(60, 30 * 24 * 3600)
+    .default(24 * 3600)
+    .describe('External mode: longest lifetime an access token may claim (exp − iat); longer ones are refused.')
+    .register(fieldMeta, { env: 'AUTH_EXTERNAL_MAX_TOKEN_LIFETIME_SECONDS', group: 'Auth' }),
   /** AUTH_MODE=external: RFC 7662 endpoint for opaque access tokens. */
   authExternalIntrospectionUrl: httpUrl()
     .optional()

@@ -54,13 +54,13 @@ describe('external authorization server mode', () => {
     await new Promise((resolve) => fakeAs.close(resolve));
   });
 
-  const token = (claims: Record<string, unknown> = {}, options: { key?: CryptoKey; kid?: string; exp?: string | number } = {}) =>
+  const token = (claims: Record<string, unknown> = {}, options: { key?: CryptoKey; kid?: string; exp?: string | number; iat?: number } = {}) =>
     new SignJWT({ scope: 'mcp:tools', client_id: 'ext-client', ...claims })
       .setProtectedHeader({ alg: 'RS256', kid: options.kid ?? 'k1', typ: 'at+jwt' })
       .setIssuer((claims.iss as string) ?? issuer)
       .setSubject('user-1')
       .setAudience((claims.aud as string | string[]) ?? server.mcpUrl)
-      .setIssuedAt()
+      .setIssuedAt(options.iat)
       .setExpirationTime(options.exp ?? '10m')
       .sign(options.key ?? signingKey);
   const status = async (bearer: string) => {
@@ -98,11 +98,40 @@ describe('external authorization server mode', () => {
     expect(await status(await token({ iss: 'https://evil.example' }))).toBe(401);
   });
 
+  it('refuses a token issued in the future, or claiming a lifetime beyond AUTH_EXTERNAL_MAX_TOKEN_LIFETIME_SECONDS', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    expect(await status(await token({}, { iat: now + 3600, exp: now + 7200 }))).toBe(401);
+    expect(await status(await token({}, { exp: '3y' }))).toBe(401);
+    // A day is the default limit: just under it passes, and a small clock difference is tolerated.
+    expect(await status(await token({}, { iat: now + 10, exp: now + 23 * 3600 }))).toBe(200);
+  });
+
   it('M61: opaque tokens are introspected (and cached); inactive ones are refused', async () => {
     expect(await status('opaque-good')).toBe(200);
     const after = introspections;
     expect(await status('opaque-good')).toBe(200);
     expect(introspections).toBe(after);
     expect(await status('opaque-bad')).toBe(401);
+  });
+});
+
+describe('external authorization server out of reach', () => {
+  it('answers 503 with Retry-After, not 401: the token was not judged, so the client keeps it and retries', async () => {
+    // An issuer on a port nothing listens on: metadata and keys cannot be fetched.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const issuer = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+    const server = await startTestServer({ authMode: 'external', authExternalIssuer: issuer });
+    try {
+      const { privateKey } = await generateKeyPair('RS256');
+      const jwt = await new SignJWT({ scope: 'mcp:tools' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(issuer).setAudience(server.mcpUrl).setIssuedAt().setExpirationTime('10m').sign(privateKey);
+      const response = await mcpInitialize(server, { authorization: `Bearer ${jwt}` });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+      expect(JSON.stringify(await response.json())).not.toMatch(/ECONNREFUSED|fetch failed/);
+    } finally {
+      await server.stop();
+    }
   });
 });
