@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { KeyValueStore } from '../storage/types.js';
 import type { ClientMetadataDocuments } from './client-metadata-documents.js';
+import { isGrantType, type GrantType } from './grant-types/registry.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
 import { validateRedirectUri } from './redirect-uri.js';
 import { isKnownScope, parseScope } from './scopes.js';
@@ -11,11 +12,6 @@ export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_post', 'clien
 /** A {@link TOKEN_ENDPOINT_AUTH_METHODS} entry. */
 export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
 
-/** Grant types this server implements. */
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
-/** A {@link GRANT_TYPES} entry. */
-export type GrantType = (typeof GRANT_TYPES)[number];
-
 /** A registered client as stored (RFC 7591 §2 metadata, secret as a hash). */
 export interface OAuthClient {
   client_id: string;
@@ -25,6 +21,7 @@ export interface OAuthClient {
   /** 0: the secret never expires, so it always outlives refresh tokens (checklist D.20, H.46). */
   client_secret_expires_at?: number;
   redirect_uris: string[];
+  /** Each one a grant type of the registry (`grant-types/registry.ts`). */
   grant_types: GrantType[];
   response_types: string[];
   token_endpoint_auth_method: TokenEndpointAuthMethod;
@@ -129,11 +126,10 @@ export function validateClientMetadata(
       `token_endpoint_auth_method must be one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`,
     );
   }
-  const grantTypes = stringArray(input.grant_types, 'grant_types') ?? ['authorization_code'];
-  for (const grant of grantTypes) {
-    if (!GRANT_TYPES.includes(grant as GrantType)) {
-      throw new OAuthError(OAuthErrorCode.InvalidClientMetadata, `grant type ${grant} is not supported`);
-    }
+  const grantTypes: GrantType[] = [];
+  for (const grant of stringArray(input.grant_types, 'grant_types') ?? ['authorization_code']) {
+    if (!isGrantType(grant)) throw new OAuthError(OAuthErrorCode.InvalidClientMetadata, `grant type ${grant} is not supported`);
+    grantTypes.push(grant);
   }
   if (grantTypes.includes('client_credentials') && method === 'none') {
     throw new OAuthError(OAuthErrorCode.InvalidClientMetadata, 'client_credentials requires a client secret');
@@ -157,7 +153,7 @@ export function validateClientMetadata(
   }
   return {
     redirect_uris: [...new Set(redirectUris)],
-    grant_types: [...new Set(grantTypes)] as GrantType[],
+    grant_types: [...new Set(grantTypes)],
     response_types: [...new Set(responseTypes)],
     token_endpoint_auth_method: method as TokenEndpointAuthMethod,
     client_name: optionalString(input.client_name, 'client_name', 200),

@@ -1,11 +1,12 @@
 import type { EventBus } from '../events/bus.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
-import type { ClientRepository, GrantType, OAuthClient } from './clients.js';
-import type { Grant, GrantStore } from './grants.js';
+import type { ClientRepository, OAuthClient } from './clients.js';
+import type { IssueTokenResponse, TokenResponse } from './grant-types/grant-type.js';
+import { grantTypeHandler, type GrantTypeDependencies } from './grant-types/registry.js';
+import type { GrantStore } from './grants.js';
 import { OAuthError, OAuthErrorCode } from './oauth-error.js';
-import { normaliseResource, type ProtectedResources } from './resource.js';
-import { missingScopes, OFFLINE_ACCESS, parseScope, resolveRequestedScopes } from './scopes.js';
+import type { ProtectedResources } from './resource.js';
 
 /** Client credentials as presented at the token, revocation or introspection endpoint (RFC 6749 §2.3.1). */
 export interface PresentedClientCredentials {
@@ -15,15 +16,6 @@ export interface PresentedClientCredentials {
   clientId?: string;
   /** `client_secret` form field. */
   clientSecret?: string;
-}
-
-/** The RFC 6749 §5.1 success response. */
-export interface TokenResponse {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  scope: string;
-  refresh_token?: string;
 }
 
 /** The RFC 7662 §2.2 introspection response. */
@@ -50,7 +42,10 @@ export interface TokenServiceOptions {
 export interface TokenService {
   /** Authenticates the client per its registered method (checklist I.47-48). Throws `invalid_client`/`invalid_request`. */
   authenticateClient(credentials: PresentedClientCredentials): Promise<OAuthClient>;
-  /** Runs one grant for an authenticated client. `params` are the form fields. */
+  /**
+   * Runs one grant for an authenticated client, dispatched through the grant-type registry. `params` are the form
+   * fields.
+   */
   grant(client: OAuthClient, params: Record<string, string>): Promise<TokenResponse>;
   /** RFC 7009: revokes a refresh or access token of `client`; unknown tokens are fine. */
   revoke(client: OAuthClient, token: string, hint?: string): Promise<void>;
@@ -58,92 +53,24 @@ export interface TokenService {
   introspect(token: string): Promise<IntrospectionResponse>;
 }
 
-const SUPPORTED: readonly string[] = ['authorization_code', 'refresh_token', 'client_credentials'];
-
 /** Creates the {@link TokenService}. */
 export function createTokenService(options: TokenServiceOptions): TokenService {
   const { clients, codes, grants, tokens, events } = options;
 
-  async function respond(grant: Grant, client: OAuthClient, scopes: readonly string[], refreshToken?: string): Promise<TokenResponse> {
+  const issue: IssueTokenResponse = async (grant, client, scopes, refreshToken) => {
     const accessToken = await tokens.issue(grant, scopes);
     events?.emit('auth.token_issued', { clientId: client.client_id, subject: grant.subject, grantId: grant.id, scopes: [...scopes], refresh: !!refreshToken });
     return { access_token: accessToken, token_type: 'Bearer', expires_in: tokens.ttlSeconds, scope: scopes.join(' '), ...(refreshToken ? { refresh_token: refreshToken } : {}) };
-  }
-
-  /** A refresh token goes to clients registered for it or granted `offline_access` (checklist H.46). */
-  const wantsRefresh = (client: OAuthClient, scopes: readonly string[]) =>
-    client.grant_types.includes('refresh_token') || scopes.includes(OFFLINE_ACCESS);
-
-  async function authorizationCode(client: OAuthClient, params: Record<string, string>): Promise<TokenResponse> {
-    if (!params.code) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'code is required');
-    const binding = await codes.redeem(
-      params.code,
-      { clientId: client.client_id, redirectUri: params.redirect_uri, codeVerifier: params.code_verifier },
-      async (grantId) => {
-        // Replay (OAuth 2.1 §4.1.3): whatever the first redemption issued dies with the grant.
-        await grants.revoke(grantId);
-        events?.emit('auth.revoked', { clientId: client.client_id, grantId, reason: 'code_replay' });
-      },
-    );
-    if (params.resource !== undefined && normaliseResource(params.resource, options.resources) !== binding.resource) {
-      throw new OAuthError(OAuthErrorCode.InvalidTarget, 'resource differs from the authorization request');
-    }
-    const grant = await grants.create({
-      id: binding.grantId,
-      clientId: client.client_id,
-      subject: binding.subject,
-      scopes: binding.scopes,
-      resource: binding.resource,
-      kind: 'authorization_code',
-    });
-    const refreshToken = wantsRefresh(client, grant.scopes) ? await grants.issueRefreshToken(grant) : undefined;
-    return respond(grant, client, grant.scopes, refreshToken);
-  }
-
-  async function refreshToken(client: OAuthClient, params: Record<string, string>): Promise<TokenResponse> {
-    if (!params.refresh_token) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'refresh_token is required');
-    // A refresh may narrow the scope, never widen it, and the resource stays the grant's (OAuth 2.1 §4.3.1).
-    const checkWithinGrant = (grant: Grant) => {
-      if (params.resource !== undefined && normaliseResource(params.resource, options.resources) !== grant.resource) {
-        throw new OAuthError(OAuthErrorCode.InvalidTarget, 'resource is outside the grant');
-      }
-      if (params.scope !== undefined && missingScopes(grant.scopes, parseScope(params.scope)).length > 0) {
-        throw new OAuthError(OAuthErrorCode.InvalidScope, 'scope is broader than the grant');
-      }
-    };
-    // Check the cheap bindings before rotating, so a bad request does not burn the caller's token.
-    const known = await grants.lookupRefreshToken(params.refresh_token);
-    const grant = known ? await grants.get(known.grantId) : undefined;
-    if (grant && known?.clientId === client.client_id) checkWithinGrant(grant);
-    const rotation = await grants.rotate(params.refresh_token, client.client_id, (reason, grantId) => {
-      if (reason === 'reused') events?.emit('auth.refresh_reused', { clientId: client.client_id, grantId: grantId ?? '' });
-    });
-    // Again after: a token presented within the reuse grace was already rotated, so the lookup above did not find it.
-    checkWithinGrant(rotation.grant);
-    if (options.grantStillValid && !(await options.grantStillValid(rotation.grant.id))) {
-      await grants.revoke(rotation.grant.id);
-      events?.emit('auth.revoked', { clientId: client.client_id, grantId: rotation.grant.id, reason: 'upstream' });
-      throw new OAuthError(OAuthErrorCode.InvalidGrant, 'The sign-in at the identity provider was revoked');
-    }
-    const scopes = params.scope !== undefined ? parseScope(params.scope) : rotation.grant.scopes;
-    return respond(rotation.grant, client, scopes, rotation.refreshToken);
-  }
-
-  async function clientCredentials(client: OAuthClient, params: Record<string, string>): Promise<TokenResponse> {
-    if (client.token_endpoint_auth_method === 'none') {
-      throw new OAuthError(OAuthErrorCode.UnauthorizedClient, 'client_credentials needs a confidential client');
-    }
-    const resource = normaliseResource(params.resource, options.resources);
-    const scopes = resolveRequestedScopes(params.scope ?? client.scope);
-    if (client.scope && missingScopes(parseScope(client.scope), scopes).length > 0) {
-      throw new OAuthError(OAuthErrorCode.InvalidScope, 'The client is not registered for every requested scope');
-    }
-    const grant = await grants.create(
-      { clientId: client.client_id, subject: client.client_id, scopes, resource, kind: 'client_credentials' },
-      tokens.ttlSeconds + 60,
-    );
-    return respond(grant, client, scopes);
-  }
+  };
+  const grantDependencies: GrantTypeDependencies = {
+    resources: options.resources,
+    codes,
+    grants,
+    events,
+    grantStillValid: options.grantStillValid,
+    accessTokenTtlSeconds: tokens.ttlSeconds,
+    issue,
+  };
 
   return {
     async authenticateClient({ basic, clientId, clientSecret }) {
@@ -172,18 +99,12 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     async grant(client, params) {
       const type = params.grant_type;
       if (!type) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'grant_type is required');
-      if (!SUPPORTED.includes(type)) throw new OAuthError(OAuthErrorCode.UnsupportedGrantType, `grant_type ${type} is not supported`);
-      if (!client.grant_types.includes(type as GrantType)) {
+      const handler = grantTypeHandler(type);
+      if (!handler) throw new OAuthError(OAuthErrorCode.UnsupportedGrantType, `grant_type ${type} is not supported`);
+      if (!client.grant_types.includes(handler.name)) {
         throw new OAuthError(OAuthErrorCode.UnauthorizedClient, `This client is not registered for ${type}`);
       }
-      switch (type) {
-        case 'authorization_code':
-          return authorizationCode(client, params);
-        case 'refresh_token':
-          return refreshToken(client, params);
-        default:
-          return clientCredentials(client, params);
-      }
+      return handler.handle(grantDependencies, client, params);
     },
 
     async revoke(client, token, hint) {

@@ -1,4 +1,5 @@
 import type { Request, RequestHandler } from 'express';
+import { isGrantType } from '../../auth/grant-types/registry.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { RequestStats } from '../../metrics/request-stats.js';
 
@@ -28,13 +29,13 @@ const MCP_METHODS = new Set([
 ]);
 
 const HTTP_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
-const GRANT_TYPES = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
 
 /**
  * Times every HTTP request into `http_request_duration_seconds` labelled by the route *template* that answered
  * (`/servers/:name/mcp`, never the raw path; `unmatched` for 404s), counts MCP JSON-RPC requests by method and
- * outcome, OAuth token issuance by grant type and OAuth errors by endpoint, and keeps the `/health` totals.
- * Everything is recorded when the response closes, so streams count once, when they end.
+ * outcome, OAuth token issuance by grant type (a grant type of the registry, else `other`) and OAuth errors by
+ * endpoint, and keeps the `/health` totals. Everything is recorded when the response closes, so streams count once,
+ * when they end.
  */
 export function httpMetrics({ metrics, stats }: HttpMetricsOptions): RequestHandler {
   return function httpMetricsMiddleware(req, res, next) {
@@ -54,7 +55,7 @@ export function httpMetrics({ metrics, stats }: HttpMetricsOptions): RequestHand
       if (oauthError) metrics.oauthErrors.inc({ endpoint: route, error: oauthError });
       if (req.method === 'POST' && route.endsWith('/token') && status === 200) {
         const grantType = (req.body as { grant_type?: unknown } | undefined)?.grant_type;
-        metrics.oauthTokensIssued.inc({ grant_type: typeof grantType === 'string' && GRANT_TYPES.has(grantType) ? grantType : 'other' });
+        metrics.oauthTokensIssued.inc({ grant_type: typeof grantType === 'string' && isGrantType(grantType) ? grantType : 'other' });
       }
     });
     next();

@@ -1,5 +1,6 @@
 import type { AuthUrls } from '../../../auth/auth-server.js';
 import { TOKEN_ENDPOINT_AUTH_METHODS } from '../../../auth/clients.js';
+import { GRANT_TYPES } from '../../../auth/grant-types/registry.js';
 import { DEFAULT_SCOPES, OFFLINE_ACCESS, SUPPORTED_SCOPES } from '../../../auth/scopes.js';
 import { SIGNING_ALG } from '../../../auth/signing-keys.js';
 
@@ -56,7 +57,7 @@ export function authorizationServerMetadata(urls: AuthUrls, features: { clientId
     jwks_uri: at(OAUTH_PATHS.jwks),
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    grant_types_supported: [...GRANT_TYPES],
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS],
     revocation_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS],

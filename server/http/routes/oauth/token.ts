@@ -8,7 +8,7 @@ export interface TokenOptions {
 }
 
 /**
- * `POST /token` (OAuth 2.1 §3.2): `authorization_code`, `refresh_token` and `client_credentials`, with client
+ * `POST /token` (OAuth 2.1 §3.2): every grant type of the registry (`auth/grant-types/registry.ts`), with client
  * authentication `none`, `client_secret_post` or `client_secret_basic`. Every answer is JSON with
  * `Cache-Control: no-store`; errors follow RFC 6749 §5.2 (checklist G-I).
  */
