@@ -19,6 +19,20 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
+    // One home per error code (STYLE.md 11): JSON-RPC's reserved range -32768..-32000 is written only there.
+    files: ['server/**/*.ts'],
+    ignores: ['server/mcp/jsonrpc-errors.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "UnaryExpression[operator='-'] > Literal[value>=32000][value<=32768]",
+          message: 'Name JSON-RPC error codes: use JsonRpcErrorCode (server/mcp/jsonrpc-errors.ts), adding a member there if needed.',
+        },
+      ],
+    },
+  },
+  {
     files: ['server/**/*.ts'],
     ignores: ['server/config/**'],
     rules: {

@@ -3,6 +3,7 @@ import type { ClientCapabilities, Prompt, Resource, ResourceTemplateType, Server
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from '../mcp/caller.js';
+import { installMcpServerRequestHandlers } from '../mcp/sdk-internals.js';
 import type { ToolDefinition, ToolProvider } from '../mcp/tool-provider.js';
 import { renameAppResources } from './apps-extension.js';
 import { relayRequestOptions, relayToolCall } from './call-relay.js';
@@ -264,10 +265,8 @@ export function createGatewayProvider({ registry, logger, toolAccess, only, star
       ...(offered.extensions ? { extensions: offered.extensions } : {}),
       ...(offered.experimental ? { experimental: offered.experimental } : {}),
     });
-    const internals = server as unknown as Record<'setPromptRequestHandlers' | 'setResourceRequestHandlers' | 'setCompletionRequestHandler', () => void>;
-    internals.setPromptRequestHandlers();
-    internals.setResourceRequestHandlers();
-    internals.setCompletionRequestHandler();
+    const missing = installMcpServerRequestHandlers(server);
+    if (missing) throw missing;
     server.server.setRequestHandler('resources/subscribe', async (request) => {
       const target = resolveUri(request.params.uri);
       if (!target) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown resource ${request.params.uri}`);

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { StdioClientTransport, type StdioServerParameters } from '@modelcontextprotocol/client/stdio';
 import { ProtocolError, SdkError, SdkErrorCode, STDIO_DEFAULT_MAX_BUFFER_SIZE, type JSONRPCMessage } from '@modelcontextprotocol/client';
+import { replaceStdioReadBuffer, stdioChildProcess } from '../mcp/sdk-internals.js';
 import { JsonRpcLineReader } from './json-rpc-line-reader.js';
 
 /** Options of a {@link DirectRequester.request}. */
@@ -30,12 +31,6 @@ export interface DirectRequester {
 
 /** Ids of direct requests: strings, so they never collide with the SDK's numeric ids on the same connection. */
 const ID_PREFIX = 'gw-';
-
-/** The SDK transport's private fields this subclass works with (see the SDK's `StdioClientTransport`). */
-interface TransportInternals {
-  _process?: ChildProcess;
-  _readBuffer?: { append?: unknown; readMessage?: unknown; clear?: unknown };
-}
 
 /**
  * A direct request waiting for its answer. One object per request, which is also its abort listener (an
@@ -96,19 +91,14 @@ export class CoalescingStdioClientTransport extends StdioClientTransport impleme
 
   constructor(server: StdioServerParameters) {
     super(server);
-    const internals = this as unknown as TransportInternals;
-    const sdkBuffer = internals._readBuffer;
-    // The SDK reads stdout through `_readBuffer.append`, `.readMessage` and `.clear` (its `start`, `close` and
-    // `processReadBuffer`). Should a version stop doing so, direct requests would never be answered: fail loudly.
-    if (typeof sdkBuffer?.append !== 'function' || typeof sdkBuffer.readMessage !== 'function' || typeof sdkBuffer.clear !== 'function') {
-      throw new Error('CoalescingStdioClientTransport: the SDK stdio transport no longer reads through _readBuffer');
-    }
-    internals._readBuffer = new JsonRpcLineReader(server.maxBufferSize ?? STDIO_DEFAULT_MAX_BUFFER_SIZE, (message) => this.settle(message));
+    // Should the SDK stop reading stdout through its read buffer, direct requests would never be answered: fail loudly.
+    const missing = replaceStdioReadBuffer(this, new JsonRpcLineReader(server.maxBufferSize ?? STDIO_DEFAULT_MAX_BUFFER_SIZE, (message) => this.settle(message)));
+    if (missing) throw missing;
   }
 
   /** The SDK transport's child process (see its `send`); reading it keeps the SDK's spawn and staged shutdown. */
   private get child(): ChildProcess | undefined {
-    return (this as unknown as TransportInternals)._process;
+    return stdioChildProcess(this);
   }
 
   override async start(): Promise<void> {

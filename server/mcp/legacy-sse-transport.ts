@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  isJsonContentType,
-  JSONRPC_VERSION,
-  parseJSONRPCMessage,
-  ProtocolErrorCode,
-  readRequestBody,
-} from '@modelcontextprotocol/server';
+import { isJsonContentType, parseJSONRPCMessage, readRequestBody } from '@modelcontextprotocol/server';
 import type { AuthInfo, JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
+import { JsonRpcErrorCode, jsonRpcTransportError } from './jsonrpc-errors.js';
 
 /** Options of a {@link LegacySseTransport}; validated once by its constructor. */
 export interface LegacySseTransportOptions {
@@ -160,13 +155,13 @@ export class LegacySseTransport implements Transport {
     try {
       value = JSON.parse(body.text);
     } catch (error) {
-      return this.refuse(res, 400, jsonRpcError(ProtocolErrorCode.ParseError, 'Parse error: body is not JSON'), error);
+      return this.refuse(res, 400, jsonRpcTransportError(JsonRpcErrorCode.ParseError, 'Parse error: body is not JSON'), error);
     }
     let message: JSONRPCMessage;
     try {
       message = parseJSONRPCMessage(value);
     } catch (error) {
-      const invalid = jsonRpcError(ProtocolErrorCode.InvalidRequest, 'Invalid Request: not one JSON-RPC 2.0 message');
+      const invalid = jsonRpcTransportError(JsonRpcErrorCode.InvalidRequest, 'Invalid Request: not one JSON-RPC 2.0 message');
       return this.refuse(res, 400, invalid, error);
     }
     res.writeHead(202, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Accepted');
@@ -232,11 +227,6 @@ async function readMessageBody(req: IncomingMessage, parsedBody: unknown, maxByt
   }
   const body = await readRequestBody(request, maxBytes);
   return body.tooLarge ? body : { tooLarge: false, text: body.text, request };
-}
-
-function jsonRpcError(code: ProtocolErrorCode, message: string): object {
-  // id null: JSON-RPC 2.0 section 5 requires it when the request's id could not be determined.
-  return { jsonrpc: JSONRPC_VERSION, error: { code, message }, id: null };
 }
 
 function toError(value: unknown): Error {

@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { AppError, AppErrorCode } from '../../errors/app-error.js';
 import type { LimitDecision, RateLimits } from '../../limits/rate-limits.js';
 import type { Caller } from '../../mcp/caller.js';
-import { JsonRpcServerErrorCode } from './error-handler.js';
+import { JsonRpcErrorCode, jsonRpcRequestError } from '../../mcp/jsonrpc-errors.js';
 
 /**
  * `RateLimit-Policy` and `RateLimit` header values (draft-ietf-httpapi-ratelimit-headers-09: a named policy with
@@ -66,15 +66,14 @@ export function limitMcpRequests(limits: RateLimits): RequestHandler {
       if (!req.path.endsWith('/mcp') || calls.length > 1) refuse(res, tool);
       for (const [name, value] of Object.entries(rateLimitHeaders(tool))) res.setHeader(name, value);
       res.setHeader('Retry-After', String(tool.resetSeconds));
-      res.status(200).json({
-        jsonrpc: '2.0',
-        id: call.id,
-        error: {
-          code: JsonRpcServerErrorCode.ServerError,
-          message: `Rate limit exceeded for ${call.name || 'tools'}; retry in ${tool.resetSeconds} s`,
-          data: { error: AppErrorCode.RateLimited, scope: 'tool', tool: call.name, retryAfter: tool.resetSeconds },
-        },
-      });
+      res.status(200).json(
+        jsonRpcRequestError(call.id, JsonRpcErrorCode.ServerError, `Rate limit exceeded for ${call.name || 'tools'}; retry in ${tool.resetSeconds} s`, {
+          error: AppErrorCode.RateLimited,
+          scope: 'tool',
+          tool: call.name,
+          retryAfter: tool.resetSeconds,
+        }),
+      );
       return;
     }
     next();

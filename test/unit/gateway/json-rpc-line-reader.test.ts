@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { deserializeMessage, type JSONRPCMessage } from '@modelcontextprotocol/client';
-import { isJsonRpcMessage, JsonRpcLineReader } from '../../../server/gateway/json-rpc-line-reader.js';
+import { JsonRpcLineReader } from '../../../server/gateway/json-rpc-line-reader.js';
+import { isJsonRpcEnvelope } from '../../../server/mcp/jsonrpc.js';
+import { JSON_RPC_CASES } from '../mcp/jsonrpc-cases.js';
 
 /** Lines an upstream may write: what the SDK's zod parse takes must pass the envelope check, and what it refuses fail. */
 const LINES = [
@@ -66,7 +68,17 @@ function readAll(reader: JsonRpcLineReader): { messages: JSONRPCMessage[]; error
 
 describe('JsonRpcLineReader', () => {
   it.each(LINES)('takes or refuses %s as the SDK deserializer does', (line) => {
-    expect(isJsonRpcMessage(JSON.parse(line))).toBe(sdkAccepts(line));
+    expect(isJsonRpcEnvelope(JSON.parse(line))).toBe(sdkAccepts(line));
+  });
+
+  it.each(JSON_RPC_CASES)('shared case: $name -> $envelope', ({ message, sdk, envelope }) => {
+    expect(isJsonRpcEnvelope(message)).toBe(envelope);
+    // The reader returns what the check takes and reports the rest; the SDK's deserializer takes what its guards take.
+    const line = JSON.stringify(message);
+    const reader = new JsonRpcLineReader(1024, () => false);
+    reader.append(Buffer.from(`${line}\n`));
+    expect(readAll(reader)).toEqual(envelope ? { messages: [message], errors: [] } : { messages: [], errors: [expect.stringContaining('Invalid JSON-RPC message')] });
+    expect(sdkAccepts(line)).toBe(sdk !== 'invalid');
   });
 
   it('splits a stream into messages across chunk boundaries, CRLF included, skipping lines that are not JSON', () => {

@@ -11,7 +11,9 @@ import {
   type JSONRPCMessage,
   type Transport,
 } from '@modelcontextprotocol/server';
-import { classifyJsonRpc, installFastDispatch, installFastToolCall, type JsonRpcKind } from '../../../server/mcp/fast-dispatch.js';
+import { installFastDispatch, installFastToolCall } from '../../../server/mcp/fast-dispatch.js';
+import { classifyJsonRpc, type JsonRpcKind } from '../../../server/mcp/jsonrpc.js';
+import { JSON_RPC_CASES } from './jsonrpc-cases.js';
 
 /** What the SDK's `Protocol.connect` decides for a message, in its order. */
 function sdkKind(value: unknown): JsonRpcKind {
@@ -95,8 +97,13 @@ describe('classifyJsonRpc', () => {
       .filter((row) => row.ours !== row.sdk);
     expect(mismatches.slice(0, 5)).toEqual([]);
     // The corpus reaches every kind, so agreement is not agreement on "invalid" alone.
-    const kinds = new Set(messages.map(classifyJsonRpc));
+    const kinds = new Set(messages.map((message) => classifyJsonRpc(message)));
     expect([...kinds].sort()).toEqual(['error', 'invalid', 'notification', 'request', 'result']);
+  });
+
+  it.each(JSON_RPC_CASES)('shared case: $name -> $sdk, as the SDK guards say', ({ message, sdk }) => {
+    expect(sdkKind(message)).toBe(sdk);
+    expect(classifyJsonRpc(message)).toBe(sdk);
   });
 });
 
