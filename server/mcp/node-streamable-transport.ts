@@ -12,6 +12,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { BoundedEventStore } from './event-store.js';
 import { isJsonRpcPayload } from './jsonrpc.js';
+import { JsonRpcErrorCode, jsonRpcTransportError } from './jsonrpc-errors.js';
 import { SSE_HEADERS } from './legacy-sse-transport.js';
 
 /** Options of {@link NodeStreamableTransport}. */
@@ -54,7 +55,8 @@ export interface TransportRequestView {
   headers: { get(name: string): string | null };
 }
 
-const MAX_BATCH = 1_000;
+/** The SDK transport's batch limit (its `MAX_BATCH_SIZE`, not exported): a longer batch is a 400 there too. */
+const MAX_BATCH = 100;
 const STANDALONE = '_GET_stream';
 /** How long a POST's answer stream may hold its headers back waiting for its first event. */
 const HOLD_HEADERS_MS = 50;
@@ -113,7 +115,7 @@ export class NodeStreamableTransport implements Transport {
    * JSON). Resolves once the request is answered or its stream is open.
    */
   async handleRequest(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo?: AuthInfo): Promise<void> {
-    if (this.closed) return this.refuse(res, 404, -32001, 'Session not found');
+    if (this.closed) return this.refuse(res, 404, JsonRpcErrorCode.SessionNotFound, 'Session not found');
     switch (req.method) {
       case 'POST':
         return this.handlePost(req, res, body, authInfo);
@@ -123,30 +125,30 @@ export class NodeStreamableTransport implements Transport {
         return this.handleDelete(req, res);
       default:
         res.setHeader('Allow', 'GET, POST, DELETE');
-        return this.refuse(res, 405, -32000, 'Method not allowed.');
+        return this.refuse(res, 405, JsonRpcErrorCode.ServerError, 'Method not allowed.');
     }
   }
 
   private handlePost(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo: AuthInfo | undefined): void {
     const accept = req.headers.accept;
     if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) {
-      return this.refuse(res, 406, -32000, 'Not Acceptable: Client must accept both application/json and text/event-stream');
+      return this.refuse(res, 406, JsonRpcErrorCode.ServerError, 'Not Acceptable: Client must accept both application/json and text/event-stream');
     }
     if (!isJsonContentType(req.headers['content-type'] ?? null) || body === undefined) {
-      return this.refuse(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+      return this.refuse(res, 415, JsonRpcErrorCode.ServerError, 'Unsupported Media Type: Content-Type must be application/json');
     }
     if (Array.isArray(body) && body.length > MAX_BATCH) {
-      return this.refuse(res, 400, -32600, `Invalid Request: Batch must not exceed ${MAX_BATCH} messages`);
+      return this.refuse(res, 400, JsonRpcErrorCode.InvalidRequest, `Invalid Request: Batch must not exceed ${MAX_BATCH} messages`);
     }
-    if (!isJsonRpcPayload(body)) return this.refuse(res, 400, -32700, 'Parse error: Invalid JSON-RPC message');
+    if (!isJsonRpcPayload(body)) return this.refuse(res, 400, JsonRpcErrorCode.ParseError, 'Parse error: Invalid JSON-RPC message');
     const messages = (Array.isArray(body) ? body : [body]) as JSONRPCMessage[];
 
     const initialize = messages.find((message) => 'method' in message && message.method === 'initialize' && 'id' in message) as
       | { params?: { protocolVersion?: unknown } }
       | undefined;
     if (initialize) {
-      if (this.initialized) return this.refuse(res, 400, -32600, 'Invalid Request: Server already initialized');
-      if (messages.length > 1) return this.refuse(res, 400, -32600, 'Invalid Request: Only one initialization request is allowed');
+      if (this.initialized) return this.refuse(res, 400, JsonRpcErrorCode.InvalidRequest, 'Invalid Request: Server already initialized');
+      if (messages.length > 1) return this.refuse(res, 400, JsonRpcErrorCode.InvalidRequest, 'Invalid Request: Only one initialization request is allowed');
       this.initialized = true;
       this.sessionId = this.options.sessionId;
       this.options.onsessioninitialized?.(this.sessionId);
@@ -181,12 +183,12 @@ export class NodeStreamableTransport implements Transport {
 
   private async handleGet(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!req.headers.accept?.includes('text/event-stream')) {
-      return this.refuse(res, 406, -32000, 'Not Acceptable: Client must accept text/event-stream');
+      return this.refuse(res, 406, JsonRpcErrorCode.ServerError, 'Not Acceptable: Client must accept text/event-stream');
     }
     if (!this.checkSession(req, res) || !this.checkProtocolVersion(req, res)) return;
     const lastEventId = header(req, 'last-event-id');
     if (this.options.eventStore && lastEventId) return this.replay(lastEventId, res);
-    if (this.streams.has(STANDALONE)) return this.refuse(res, 409, -32000, 'Conflict: Only one SSE stream is allowed per session');
+    if (this.streams.has(STANDALONE)) return this.refuse(res, 409, JsonRpcErrorCode.ServerError, 'Conflict: Only one SSE stream is allowed per session');
     // The client learns the stream is open from its headers; nothing else may be written for a while.
     this.openStream(STANDALONE, res, {});
   }
@@ -205,8 +207,8 @@ export class NodeStreamableTransport implements Transport {
   private async replay(lastEventId: string, res: ServerResponse): Promise<void> {
     const store = this.options.eventStore!;
     const streamId = await store.getStreamIdForEventId(lastEventId);
-    if (!streamId) return this.refuse(res, 400, -32000, 'Invalid event ID format');
-    if (this.streams.has(streamId)) return this.refuse(res, 409, -32000, 'Conflict: Stream already has an active connection');
+    if (!streamId) return this.refuse(res, 400, JsonRpcErrorCode.ServerError, 'Invalid event ID format');
+    if (this.streams.has(streamId)) return this.refuse(res, 409, JsonRpcErrorCode.ServerError, 'Conflict: Stream already has an active connection');
     const replayed = new Set<string>();
     this.writeHead(res);
     try {
@@ -408,16 +410,16 @@ export class NodeStreamableTransport implements Transport {
 
   private checkSession(req: IncomingMessage, res: ServerResponse): boolean {
     if (!this.initialized) {
-      this.refuse(res, 400, -32000, 'Bad Request: Server not initialized');
+      this.refuse(res, 400, JsonRpcErrorCode.ServerError, 'Bad Request: Server not initialized');
       return false;
     }
     const id = header(req, 'mcp-session-id');
     if (!id) {
-      this.refuse(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+      this.refuse(res, 400, JsonRpcErrorCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
       return false;
     }
     if (id !== this.sessionId) {
-      this.refuse(res, 404, -32001, 'Session not found');
+      this.refuse(res, 404, JsonRpcErrorCode.SessionNotFound, 'Session not found');
       return false;
     }
     return true;
@@ -426,7 +428,7 @@ export class NodeStreamableTransport implements Transport {
   private checkProtocolVersion(req: IncomingMessage, res: ServerResponse): boolean {
     const version = header(req, 'mcp-protocol-version');
     if (version === undefined || this.supportedVersions.includes(version)) return true;
-    this.refuse(res, 400, -32000, `Bad Request: Unsupported protocol version: ${version} (supported versions: ${this.supportedVersions.join(', ')})`);
+    this.refuse(res, 400, JsonRpcErrorCode.ServerError, `Bad Request: Unsupported protocol version: ${version} (supported versions: ${this.supportedVersions.join(', ')})`);
     return false;
   }
 
@@ -435,9 +437,9 @@ export class NodeStreamableTransport implements Transport {
     return this.supportedVersions.includes(version) && version >= '2025-11-25';
   }
 
-  private refuse(res: ServerResponse, status: number, code: number, message: string): void {
+  private refuse(res: ServerResponse, status: number, code: JsonRpcErrorCode, message: string): void {
     this.onerror?.(new Error(message));
-    const body = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
+    const body = JSON.stringify(jsonRpcTransportError(code, message));
     res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
   }
 }

@@ -1,17 +1,8 @@
-import { ProtocolErrorCode } from '@modelcontextprotocol/server';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { OAuthError, OAuthErrorCode } from '../../auth/oauth-error.js';
 import { AppError, AppErrorCode } from '../../errors/app-error.js';
 import type { Logger } from '../../logging/logger.js';
-
-/**
- * JSON-RPC codes the SDK's HTTP transports use for transport-level problems, which its enum does not name
- * (implementation-defined server errors, JSON-RPC 2.0 §5.1).
- */
-export enum JsonRpcServerErrorCode {
-  ServerError = -32000,
-  SessionNotFound = -32001,
-}
+import { JsonRpcErrorCode, jsonRpcTransportError } from '../../mcp/jsonrpc-errors.js';
 
 /** Marks a route as an MCP endpoint, so its errors are rendered as JSON-RPC error responses. */
 export const markMcpRoute: RequestHandler = function markMcpRoute(_req, res, next) {
@@ -24,8 +15,11 @@ export const notFound: RequestHandler = function notFound(req, _res, next) {
   next(new AppError(AppErrorCode.NotFound, `No route for ${req.method} ${req.path}`));
 };
 
-/** body-parser failures, by their `type`, as our own errors. */
-function fromBodyParser(error: { type?: string; status?: number; message?: string }): AppError | undefined {
+/**
+ * body-parser failures, by their `type`, as our own errors; any other 4xx `http-errors` error (Express's router on a
+ * path it cannot decode, body-parser on a body that does not inflate) is the client's mistake, answered 400.
+ */
+function fromHttpError(error: Error & { type?: string; status?: number; expose?: boolean }): AppError | undefined {
   switch (error.type) {
     case 'entity.too.large':
       return new AppError(AppErrorCode.BodyTooLarge, 'Request body too large (MAX_BODY_BYTES)');
@@ -38,22 +32,25 @@ function fromBodyParser(error: { type?: string; status?: number; message?: strin
     case 'request.size.invalid':
       return new AppError(AppErrorCode.InvalidJson, 'Request body was cut short');
     default:
+      if ((error.expose === true || error instanceof URIError) && typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
+        return new AppError(AppErrorCode.InvalidRequest, `Bad request: ${error.message ?? 'malformed request'}`);
+      }
       return undefined;
   }
 }
 
-function jsonRpcCode(code: AppErrorCode): number {
+function jsonRpcCode(code: AppErrorCode): JsonRpcErrorCode {
   switch (code) {
     case AppErrorCode.InvalidJson:
-      return ProtocolErrorCode.ParseError;
+      return JsonRpcErrorCode.ParseError;
     case AppErrorCode.InvalidRequest:
-      return ProtocolErrorCode.InvalidRequest;
+      return JsonRpcErrorCode.InvalidRequest;
     case AppErrorCode.SessionNotFound:
-      return JsonRpcServerErrorCode.SessionNotFound;
+      return JsonRpcErrorCode.SessionNotFound;
     case AppErrorCode.Internal:
-      return ProtocolErrorCode.InternalError;
+      return JsonRpcErrorCode.InternalError;
     default:
-      return JsonRpcServerErrorCode.ServerError;
+      return JsonRpcErrorCode.ServerError;
   }
 }
 
@@ -62,11 +59,7 @@ function render(res: Response, error: AppError, requestId: string | undefined): 
   if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
   res.status(error.status);
   if (res.locals.mcpRoute) {
-    res.json({
-      jsonrpc: '2.0',
-      error: { code: jsonRpcCode(error.code), message: error.message, data: { error: error.code, requestId, ...error.details } },
-      id: null,
-    });
+    res.json(jsonRpcTransportError(jsonRpcCode(error.code), error.message, { error: error.code, requestId, ...error.details }));
   } else {
     res.json({ error: error.code, message: error.message, requestId, ...error.details });
   }
@@ -98,7 +91,7 @@ function renderOAuth(res: Response, error: OAuthError, logger: Logger, path: str
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return function translateError(error: unknown, req, res, _next) {
     const requestId = res.locals.requestId as string | undefined;
-    const known = error instanceof AppError ? error : fromBodyParser(error as { type?: string });
+    const known = error instanceof AppError ? error : fromHttpError(error as Error);
     if (res.headersSent) {
       logger.warn('error after response started', { error, path: req.path, category: 'internal' });
       res.end();
@@ -109,7 +102,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (known) {
-      if (known.status >= 500) logger.warn('request refused', { code: known.code, path: req.path, category: 'internal' });
+      if (known.status >= 500) logger.warn('request refused', { code: known.code, path: req.path, category: 'internal', ...(known.cause ? { cause: known.cause } : {}) });
       else logger.debug('client error', { code: known.code, status: known.status, path: req.path, category: 'client' });
       render(res, known, requestId);
       return;

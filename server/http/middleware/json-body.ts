@@ -31,7 +31,9 @@ export function jsonBody({ limit }: JsonBodyOptions): RequestHandler {
     const declared = Number(req.headers['content-length']);
     if (declared > limit) return next(new AppError(AppErrorCode.BodyTooLarge, 'Request body too large (MAX_BODY_BYTES)'));
 
-    const parse = (text: string) => {
+    const parse = (raw: string) => {
+      // body-parser's decoder drops a leading byte order mark; JSON.parse would refuse it.
+      const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
       if (text.length === 0) {
         req.body = {};
         return next();

@@ -102,6 +102,8 @@ export function mcpRouter(options: McpRouterOptions): Router {
         await sse.post(req, res, req.body, res.locals.caller as Caller, sessionId);
       },
     ];
+    // A browser client sends custom headers (Authorization, MCP-Protocol-Version), so it preflights both paths.
+    router.options([streamPath, messagesPath], ...guard);
     router.get(streamPath, ...open);
     router.post(messagesPath, ...post);
     options.direct?.add(streamPath, 'GET', open);
