@@ -91,14 +91,16 @@ describe('sessionful Streamable HTTP on the wire', () => {
   it('allows one standalone GET stream per session (409 for a second) and frees it when the client leaves', async () => {
     const { sessionId } = await open();
     const headers = { accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
-    const first = new AbortController();
-    const stream = await fetch(server.mcpUrl, { headers, signal: first.signal });
+    const stream = await fetch(server.mcpUrl, { headers });
     expect(stream.status).toBe(200);
     expect(stream.headers.get('mcp-session-id')).toBe(sessionId);
     const second = await fetch(server.mcpUrl, { headers });
     expect(second.status).toBe(409);
     expect(await second.json()).toMatchObject({ error: { code: -32000, message: expect.stringContaining('Only one SSE stream') } });
-    first.abort();
+    // Leaving through the body, not an AbortController: that keeps `stream` reachable up to here. fetch cancels the
+    // body of a Response that is garbage collected, which under a full suite's memory pressure could close the first
+    // stream before the second GET and let it through with a 200.
+    await stream.body?.cancel();
     let third: Response | undefined;
     for (let attempt = 0; attempt < 50 && third?.status !== 200; attempt += 1) {
       await third?.body?.cancel();
