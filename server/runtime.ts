@@ -142,7 +142,7 @@ export async function startStdioServer(
   // GATEWAY_STARTUP_WAIT_MS): a stdio session is one client, so its capabilities and first lists are then complete.
   await container.gateway.started();
   const sessionId = `stdio-${process.pid}`;
-  sessions.add({ id: sessionId, transport: 'stdio', ownerId: LOCAL_CALLER.clientId, close: async () => undefined });
+  sessions.add({ id: sessionId, transport: 'stdio', ownerId: LOCAL_CALLER.principalId, close: async () => undefined });
   const handle = serveStdio((ctx) => factory({ caller: LOCAL_CALLER, era: ctx.era, mode: 'stdio' }), {
     onerror: (error) => logger.debug('stdio transport error', { error: error.message }),
   });

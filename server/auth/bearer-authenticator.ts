@@ -74,7 +74,7 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
     let caller = callers.get(claims);
     if (!caller) {
       caller = Object.freeze({
-        clientId: principalId(claims.client_id, claims.sub),
+        principalId: principalId(claims.client_id, claims.sub),
         oauthClientId: claims.client_id,
         subject: claims.sub,
         scopes: Object.freeze(claims.scope.split(' ').filter(Boolean)),
@@ -98,7 +98,7 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
     const verify = async (): Promise<Caller> => {
       if (token.split('.').length !== 3) {
         const key = await options.apiKeys.find(token);
-        if (key) return { clientId: key.clientId, scopes: key.scopes, method: 'api-key' };
+        if (key) return { principalId: key.clientId, scopes: key.scopes, method: 'api-key' };
         // Opaque tokens of an external AS go to its introspection endpoint.
         if (options.external) return options.external(token);
         throw new OAuthError(OAuthErrorCode.InvalidToken, 'The access token is invalid or expired');

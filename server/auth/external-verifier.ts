@@ -99,7 +99,7 @@ export function createExternalVerifier(options: ExternalVerifierOptions): Extern
   function toCaller(payload: Record<string, unknown>): Caller {
     const subject = typeof payload.sub === 'string' ? payload.sub : undefined;
     const clientId = [payload.client_id, payload.azp, subject].find((value): value is string => typeof value === 'string') ?? 'external';
-    return { clientId: principalId(clientId, subject), oauthClientId: clientId, subject, scopes: scopesOf(payload), method: 'external' };
+    return { principalId: principalId(clientId, subject), oauthClientId: clientId, subject, scopes: scopesOf(payload), method: 'external' };
   }
 
   async function verifyJwt(token: string): Promise<Caller> {

@@ -48,7 +48,7 @@ export function createToolAccess(policies: ToolPolicies = {}): ToolAccessRules {
   const byClient = new Map(Object.entries(policies).filter(([id]) => id !== '*').map(([id, policy]) => [id, compile(policy)!]));
   const policyAllows = (caller: Caller, name: string) => {
     if (everyone && !everyone(name)) return false;
-    const own = byClient.get(caller.oauthClientId ?? caller.clientId);
+    const own = byClient.get(caller.oauthClientId ?? caller.principalId);
     return !own || own(name);
   };
   const mayUseTool = (caller: Caller, name: string) => scopeCovers(caller.scopes, requiredScopeForTool(name)) && policyAllows(caller, name);

@@ -41,7 +41,7 @@ export function backgroundTasksTool(
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
     async (args, { caller }) => {
-      const owner = caller.clientId;
+      const owner = caller.principalId;
       if (args.action === 'list') {
         const list = (await tasks.list(owner)).map(taskView);
         const text = list.length === 0 ? 'no background tasks' : list.map((t) => `${t.taskId} ${t.status} ${t.prompt.slice(0, 60)}`).join('\n');

@@ -66,7 +66,7 @@ export function catalogTools(deps: CatalogDeps): ToolDefinition[] {
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
     async (args, { caller }) => {
-      const cwd = workspaces.resolve(caller.clientId, args.workingDirectory);
+      const cwd = workspaces.resolve(caller.principalId, args.workingDirectory);
       const found: SubagentInfo[] = [...readAgentsDirectory(path.join(cwd, '.claude', 'agents'), 'project')];
       if (env.HOME) found.push(...readAgentsDirectory(path.join(env.HOME, '.claude', 'agents'), 'user'));
       const plugins = deps.executable() ? await installed(cwd).catch(() => [] as CliPlugin[]) : [];
@@ -90,7 +90,7 @@ export function catalogTools(deps: CatalogDeps): ToolDefinition[] {
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
     async (args, { caller }) => {
-      const cwd = workspaces.resolve(caller.clientId, args.workingDirectory);
+      const cwd = workspaces.resolve(caller.principalId, args.workingDirectory);
       const plugins = (await installed(cwd)).map((p) => ({
         id: p.id,
         ...(p.version ? { version: p.version } : {}),
@@ -114,13 +114,13 @@ export function catalogTools(deps: CatalogDeps): ToolDefinition[] {
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     },
     async (args, { caller }) => {
-      const cwd = workspaces.resolve(caller.clientId, args.workingDirectory);
+      const cwd = workspaces.resolve(caller.principalId, args.workingDirectory);
       let spec = args.plugin;
       if (args.marketplace) {
         let marketName = args.marketplace;
         if (!name.test(args.marketplace)) {
           // A directory: it must lie inside a workspace root like any other path a caller names.
-          const directory = workspaces.resolve(caller.clientId, args.marketplace);
+          const directory = workspaces.resolve(caller.principalId, args.marketplace);
           marketName = marketplaceName(directory);
           await cli(['plugin', 'marketplace', 'add', directory], cwd);
         }

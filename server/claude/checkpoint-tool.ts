@@ -69,7 +69,7 @@ export function checkpointTool(deps: CheckpointToolDeps): ToolDefinition {
     },
     async (args, call) => {
       const { caller } = call;
-      const owner = caller.clientId;
+      const owner = caller.principalId;
       const session = await deps.owned(caller, args.sessionId);
       const needId = () => {
         if (!args.checkpointId) throw new ClaudeError('invalid_input', `checkpointId: required for ${args.action}`);

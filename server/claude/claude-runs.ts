@@ -97,7 +97,7 @@ export function createClaudeRuns(options: ClaudeRunsOptions): ClaudeRuns {
 
   /** Runs Claude for `caller`, recording session ownership as soon as Claude Code names the session. */
   async function runFor({ caller, ctx, request, observe, forkedFrom, canUseTool }: RunForOptions): Promise<RunOutcome> {
-    const owner = caller.clientId;
+    const owner = caller.principalId;
     let saving: Promise<unknown> = Promise.resolve();
     const token = ctx.mcpReq._meta?.progressToken;
     let progress: ((message: SDKMessage) => void) | undefined;
@@ -132,7 +132,7 @@ export function createClaudeRuns(options: ClaudeRunsOptions): ClaudeRuns {
 
   /** The session when the caller owns it; `session_not_found` otherwise (also for other callers' sessions). */
   async function owned(caller: Caller, sessionId: string) {
-    const record = await sessions.findOwned(caller.clientId, sessionId);
+    const record = await sessions.findOwned(caller.principalId, sessionId);
     if (!record) throw new ClaudeError('session_not_found', `no session ${sessionId}`);
     return record;
   }
@@ -158,7 +158,7 @@ export function createClaudeRuns(options: ClaudeRunsOptions): ClaudeRuns {
     if (!requested?.length) return [];
     const resolved = requested.map((dir) => {
       try {
-        return workspaces.resolve(caller.clientId, dir);
+        return workspaces.resolve(caller.principalId, dir);
       } catch (error) {
         if (error instanceof ClaudeError) throw new ClaudeError(error.category, error.message.replace(/^workingDirectory/, 'additionalDirectories'));
         throw error;

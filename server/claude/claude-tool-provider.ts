@@ -62,10 +62,10 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
     fork: (call, session, atMessage, query) =>
       runFor({
         caller: call.caller,
-        ctx: call.ctx,
+        ctx: call.requestContext,
         request: {
           prompt: query,
-          cwd: workspaces.resolve(call.caller.clientId, session.cwd),
+          cwd: workspaces.resolve(call.caller.principalId, session.cwd),
           priority: 'normal',
           ...limitsOf(call.caller, {}),
           resume: session.sessionId,
@@ -73,7 +73,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
           resumeSessionAt: atMessage,
         },
         forkedFrom: session.sessionId,
-        canUseTool: permissionPrompt(call.server, call.ctx),
+        canUseTool: permissionPrompt(call.server, call.requestContext),
       }),
   }));
   return { name: 'claude', tools: () => tools };

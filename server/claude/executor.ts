@@ -33,7 +33,7 @@ function loadAgentSdk(): Promise<AgentSdk> {
 
 /** Everything one run needs, already validated and clamped by the caller (the tool layer). */
 export interface RunRequest {
-  /** `Caller.clientId`; recorded on the live run so only its owner can abort it. */
+  /** `Caller.principalId`; recorded on the live run so only its owner can abort it. */
   owner: string;
   prompt: string;
   /** Real path inside a workspace root. */

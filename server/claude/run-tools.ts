@@ -35,9 +35,9 @@ export function askTool({ runs, tasks, workspaces, schemas, claudeTool }: RunToo
       output: runOutputSchema,
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
     },
-    async (args, { caller, ctx, server }) => {
+    async (args, { caller, requestContext: ctx, server }) => {
       const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
-      const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
+      const cwd = workspaces.resolve(caller.principalId, args.workingDirectory ?? record?.cwd);
       const limits = limitsOf(caller, args);
       const thinking = args.thinkingLevel ? THINKING_LEVELS[args.thinkingLevel] : undefined;
       const request = {
@@ -51,7 +51,7 @@ export function askTool({ runs, tasks, workspaces, schemas, claudeTool }: RunToo
         ...(args.hooks ? { hookCommands: hookCommandsFor(caller, args.hooks) } : {}),
       };
       if (args.backgroundTask) {
-        const task = await tasks.start(caller.clientId, request);
+        const task = await tasks.start(caller.principalId, request);
         const placeholder: RunOutcome = {
           result: `started background task ${task.taskId}`,
           sessionId: record?.sessionId ?? '',
@@ -84,9 +84,9 @@ export function planTool({ runs, workspaces, schemas, claudeTool }: RunToolsOpti
       output: runOutputSchema,
       annotations: { readOnlyHint: true, openWorldHint: true },
     },
-    async (args, { caller, ctx }) => {
+    async (args, { caller, requestContext: ctx }) => {
       const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
-      const cwd = workspaces.resolve(caller.clientId, args.workingDirectory ?? record?.cwd);
+      const cwd = workspaces.resolve(caller.principalId, args.workingDirectory ?? record?.cwd);
       const limits = limitsOf(caller, { permissionMode: 'plan', allowedTools: PLAN_TOOLS, disallowedTools: WRITE_TOOLS, ...(args.maxTurns ? { maxTurns: args.maxTurns } : {}) });
       let plan: string | undefined;
       const outcome = await runFor({
@@ -126,9 +126,9 @@ export function resumeTool({ runs, workspaces, schemas, claudeTool }: RunToolsOp
       output: runOutputSchema,
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
     },
-    async (args, { caller, ctx, server }) => {
+    async (args, { caller, requestContext: ctx, server }) => {
       const record = await owned(caller, args.sessionId);
-      const cwd = workspaces.resolve(caller.clientId, record.cwd);
+      const cwd = workspaces.resolve(caller.principalId, record.cwd);
       const limits = limitsOf(caller, args.maxTurns ? { maxTurns: args.maxTurns } : {});
       const outcome = await runFor({
         caller,
@@ -155,16 +155,16 @@ export function abortTool({ executor, tasks, schemas, claudeTool }: RunToolsOpti
     },
     async (args, { caller }) => {
       if (args.taskId) {
-        const before = await tasks.get(caller.clientId, args.taskId);
+        const before = await tasks.get(caller.principalId, args.taskId);
         if (before.status !== 'running') throw new ClaudeError('not_found', `task ${args.taskId} is not running (${before.status})`);
-        const task = await tasks.stop(caller.clientId, args.taskId);
+        const task = await tasks.stop(caller.principalId, args.taskId);
         const structuredContent = { aborted: task.status !== 'running', taskId: task.taskId, status: task.status };
         return { content: [{ type: 'text' as const, text: `task ${task.taskId} ${task.status}` }], structuredContent };
       }
       if (!args.sessionId && !args.runId) throw new ClaudeError('invalid_input', 'pass sessionId, taskId or runId');
       const stopped = args.sessionId
-        ? executor.stopSession(caller.clientId, args.sessionId)
-        : executor.stopRun(caller.clientId, args.runId!);
+        ? executor.stopSession(caller.principalId, args.sessionId)
+        : executor.stopRun(caller.principalId, args.runId!);
       if (!stopped) {
         throw args.sessionId
           ? new ClaudeError('session_not_found', `no running session ${args.sessionId}`)

@@ -3,7 +3,7 @@ import type { KeyValueStore } from '../storage/types.js';
 /** Who owns a Claude Code session, and where it runs. */
 export interface SessionRecord {
   sessionId: string;
-  /** `Caller.clientId` of the creator; only this caller may resume, fork, checkpoint or abort it. */
+  /** `Caller.principalId` of the creator; only this caller may resume, fork, checkpoint or abort it. */
   owner: string;
   /** Real path of the working directory the session was created in. */
   cwd: string;

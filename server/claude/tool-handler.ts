@@ -41,7 +41,7 @@ export function createToolHandler(events: EventBus, logger: Logger) {
       const { caller } = call;
       const started = Date.now();
       const sessionHint = typeof raw.sessionId === 'string' ? raw.sessionId : undefined;
-      events.emit('tool.called', { tool, owner: caller.clientId, ...(sessionHint ? { sessionId: sessionHint } : {}) });
+      events.emit('tool.called', { tool, owner: caller.principalId, ...(sessionHint ? { sessionId: sessionHint } : {}) });
       try {
         const parsed = schema.safeParse(raw);
         if (!parsed.success) throw new ClaudeError('invalid_input', describeIssues(parsed.error));
@@ -49,7 +49,7 @@ export function createToolHandler(events: EventBus, logger: Logger) {
         const s = result.structuredContent;
         events.emit('tool.completed', {
           tool,
-          owner: caller.clientId,
+          owner: caller.principalId,
           durationMs: Date.now() - started,
           ...(typeof s.sessionId === 'string' ? { sessionId: s.sessionId } : {}),
           ...(typeof s.costUsd === 'number' ? { costUsd: s.costUsd } : {}),
@@ -64,7 +64,7 @@ export function createToolHandler(events: EventBus, logger: Logger) {
         const s = result._meta[ERROR_META_KEY];
         events.emit('tool.error', {
           tool,
-          owner: caller.clientId,
+          owner: caller.principalId,
           durationMs: Date.now() - started,
           category: s.error.category,
           message: s.error.message,

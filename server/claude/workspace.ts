@@ -8,7 +8,7 @@ export interface WorkspacePolicyOptions {
   roots: readonly string[];
   /** DEFAULT_WORKING_DIRECTORY; the first root when absent. Must lie inside a root. */
   defaultDirectory?: string;
-  /** PER_CLIENT_WORKSPACES: default directories become `<default>/<clientId>`. */
+  /** PER_CLIENT_WORKSPACES: default directories become `<default>/<principalId>`. */
   perClient: boolean;
   /**
    * DATA_DIR: no root may contain it, or Claude's file tools could read the server's database (signing keys,
@@ -24,11 +24,11 @@ export interface WorkspacePolicy {
   /** The real paths of the roots. */
   readonly roots: readonly string[];
   /**
-   * The real path a run of `clientId` works in: `requested` (absolute, or relative to the client's default
+   * The real path a run of `principalId` works in: `requested` (absolute, or relative to the client's default
    * directory) when it resolves inside a root, else `workspace_denied`. Symlinks are followed before the check, so
    * a link pointing outside every root is refused. A missing directory is `invalid_input`.
    */
-  resolve(clientId: string, requested?: string): string;
+  resolve(principalId: string, requested?: string): string;
 }
 
 /** Validates the roots once (they must exist) and returns the policy. Throws a plain Error naming the setting. */
@@ -70,18 +70,18 @@ export function createWorkspacePolicy(options: WorkspacePolicyOptions): Workspac
     defaultDirectory = real;
   }
 
-  const clientDefault = (clientId: string): string => {
+  const clientDefault = (principalId: string): string => {
     if (!options.perClient) return defaultDirectory;
     // Client ids come from our own auth layer, but keep the folder name to a safe alphabet anyway.
-    const folder = path.join(defaultDirectory, clientId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_'));
+    const folder = path.join(defaultDirectory, principalId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_'));
     mkdirSync(folder, { recursive: true });
     return folder;
   };
 
   return {
     roots,
-    resolve(clientId, requested) {
-      const base = clientDefault(clientId);
+    resolve(principalId, requested) {
+      const base = clientDefault(principalId);
       if (requested === undefined || requested === '') return base;
       if (requested.includes('\0')) throw new ClaudeError('invalid_input', 'workingDirectory: contains a NUL byte');
       const candidate = path.resolve(base, requested);

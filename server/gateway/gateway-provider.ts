@@ -374,7 +374,7 @@ export function createGatewayProvider({ registry, logger, toolAccess, only, star
       },
       // Access is decided on the aggregated name (`{prefix}__{name}`) on every endpoint, so rules read the same on both.
       accessName: only ? `${prefixOf(supervisor)}${SEPARATOR}${name}` : name,
-      async call({ args, ctx, server }) {
+      async call({ args, requestContext: ctx, server }) {
         const state = states.get(server);
         if (!state) throw new Error(`${name}: this server instance has no gateway state`);
         let connection: UpstreamConnection;

@@ -7,8 +7,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface RequestContext {
   /** The request id: the client's `X-Request-Id` when well-formed, otherwise generated. */
   requestId: string;
-  /** The caller's client id once authenticated. */
-  clientId?: string;
+  /** The caller's principal (`Caller.principalId`) once authenticated; logged as `clientId`. */
+  principalId?: string;
   /** The MCP session, when the request belongs to one. */
   sessionId?: string;
 }
@@ -20,7 +20,7 @@ export function runWithContext<T>(context: RequestContext, fn: () => T): T {
   return storage.run(context, fn);
 }
 
-/** The current request context, if any. Mutable: later middleware may add `clientId`/`sessionId`. */
+/** The current request context, if any. Mutable: later middleware may add `principalId`/`sessionId`. */
 export function currentContext(): RequestContext | undefined {
   return storage.getStore();
 }

@@ -28,7 +28,8 @@ const addContext = winston.format((info) => {
   const context = currentContext();
   if (context) {
     info.requestId ??= context.requestId;
-    if (context.clientId) info.clientId ??= context.clientId;
+    // Logs, webhooks and server_status name the principal `clientId`: their documented field name.
+    if (context.principalId) info.clientId ??= context.principalId;
     if (context.sessionId) info.sessionId ??= context.sessionId;
   }
   return info;

@@ -22,10 +22,10 @@ export function toolCallLog(logger: Logger): ToolCallInterceptor {
       const line = {
         channel: 'tool',
         tool: call.tool,
-        clientId: call.context.caller.clientId,
+        clientId: call.serving.caller.principalId,
         sessionId: call.sessionId,
         requestId: call.requestId,
-        transport: call.context.mode,
+        transport: call.serving.mode,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         outcome,
       };

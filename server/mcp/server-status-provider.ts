@@ -72,7 +72,7 @@ export function createServerStatusProvider(source: ServerStatusSource): ToolProv
         storage: source.storage,
         sessions: source.sessions(),
         process: { pid: process.pid, node: process.version, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
-        caller: { clientId: caller.clientId, scopes: [...caller.scopes] },
+        caller: { clientId: caller.principalId, scopes: [...caller.scopes] },
       };
       const s = status.sessions;
       const text =

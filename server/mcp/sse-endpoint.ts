@@ -55,7 +55,7 @@ export function createSseEndpoint(options: SseEndpointOptions): SseEndpoint {
         sessions.add({
           id,
           transport: 'sse',
-          ownerId: caller.clientId,
+          ownerId: caller.principalId,
           protocolVersion: '2024-11-05',
           close: async () => {
             transports.delete(id);
@@ -78,7 +78,7 @@ export function createSseEndpoint(options: SseEndpointOptions): SseEndpoint {
       const entry = sessionId ? sessions.get(sessionId) : undefined;
       const transport = sessionId ? transports.get(sessionId) : undefined;
       if (!sessionId) throw new AppError(AppErrorCode.SessionRequired, 'Bad Request: sessionId query parameter is required');
-      if (!entry || !transport || entry.ownerId !== caller.clientId) {
+      if (!entry || !transport || entry.ownerId !== caller.principalId) {
         throw new AppError(AppErrorCode.SessionNotFound, 'Session not found; open a new SSE stream');
       }
       sessions.touch(entry);

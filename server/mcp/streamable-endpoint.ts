@@ -92,7 +92,7 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
         sessions.add({
           id,
           transport: 'streamable-http',
-          ownerId: caller.clientId,
+          ownerId: caller.principalId,
           protocolVersion: typeof protocolVersion === 'string' ? protocolVersion : undefined,
           close: async () => {
             transports.delete(id);
@@ -120,7 +120,7 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
     const entry = sessions.get(id);
     const transport = transports.get(id);
     // Another caller's session answers exactly like a missing one: no hint that it exists.
-    if (!entry || !transport || entry.ownerId !== caller.clientId) {
+    if (!entry || !transport || entry.ownerId !== caller.principalId) {
       throw new AppError(AppErrorCode.SessionNotFound, 'Session not found; initialize a new session');
     }
     sessions.touch(entry);

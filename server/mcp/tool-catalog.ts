@@ -85,5 +85,5 @@ export class ToolCatalog {
 
 /** Callers with the same client and scopes see the same tools (the access rules read nothing else). */
 function policyKey(caller: Caller): string {
-  return `${caller.oauthClientId ?? caller.clientId}\n${caller.scopes.join(' ')}`;
+  return `${caller.oauthClientId ?? caller.principalId}\n${caller.scopes.join(' ')}`;
 }

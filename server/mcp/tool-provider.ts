@@ -19,12 +19,12 @@ export interface ToolCall {
   tool: string;
   /** The arguments as the client sent them (a tool with an input schema gets them validated first). */
   args: Readonly<Record<string, unknown>>;
-  /** Who calls; the same as `context.caller`. */
+  /** Who calls; the same as `serving.caller`. */
   caller: Caller;
-  /** The serving instance's caller, era and transport. */
-  context: ToolProviderContext;
+  /** How the call is served: the caller the server instance was built for, protocol era and transport. */
+  serving: ToolProviderContext;
   /** The SDK's request context: abort signal, progress token, notifications, elicitation, sampling. */
-  ctx: ServerContext;
+  requestContext: ServerContext;
   /** The instance serving the call (client capabilities, notifications on the session). */
   server: McpServer;
   /** The session the call arrived on, when there is one. */

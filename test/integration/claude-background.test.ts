@@ -103,7 +103,7 @@ describe('claude_background_tasks', () => {
     const { s } = await call('claude_ask', { query: 'bg-hang', backgroundTask: true });
     const taskId = s.taskId as string;
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    const intruderServer = server.container.factory({ caller: { clientId: 'client-b', scopes: ['*'], method: 'api-key' }, era: 'legacy', mode: 'stdio' });
+    const intruderServer = server.container.factory({ caller: { principalId: 'client-b', scopes: ['*'], method: 'api-key' }, era: 'legacy', mode: 'stdio' });
     await intruderServer.connect(serverSide);
     const intruder = new Client({ name: 'intruder', version: '1' });
     await intruder.connect(clientSide);

@@ -99,7 +99,7 @@ describe('claude_checkpoint', () => {
 
     // Another caller gets session_not_found for everything about this session.
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    const otherServer = server.container.factory({ caller: { clientId: 'client-b', scopes: ['*'], method: 'api-key' }, era: 'legacy', mode: 'stdio' });
+    const otherServer = server.container.factory({ caller: { principalId: 'client-b', scopes: ['*'], method: 'api-key' }, era: 'legacy', mode: 'stdio' });
     await otherServer.connect(serverSide);
     const other = new Client({ name: 'other', version: '1' });
     await other.connect(clientSide);

@@ -156,7 +156,7 @@ describe('Claude tool errors, input validation, ceilings and ownership (real bin
     const mine = await call('claude_ask', { query: 'owned-by-local' });
     const other = new Client({ name: 'other', version: '1' });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    const otherServer = server.container.factory({ caller: { clientId: 'client-b', scopes: ['*'], method: 'api-key' }, era: 'legacy', mode: 'stdio' });
+    const otherServer = server.container.factory({ caller: { principalId: 'client-b', scopes: ['*'], method: 'api-key' }, era: 'legacy', mode: 'stdio' });
     await otherServer.connect(serverSide);
     await other.connect(clientSide);
     try {

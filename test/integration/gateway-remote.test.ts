@@ -11,7 +11,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** Upstream tool that reports who called it: proves which credentials reached the upstream. */
 const whoCallsTool = defineTool('who_calls', { description: 'The caller as the upstream sees it', input: z.object({}) }, async (_args, { caller }) => ({
-  content: [{ type: 'text', text: caller.clientId }],
+  content: [{ type: 'text', text: caller.principalId }],
 }));
 const whoCalls: ToolProvider = { name: 'who-calls', tools: () => [whoCallsTool] };
 

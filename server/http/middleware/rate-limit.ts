@@ -22,7 +22,7 @@ export function rateLimitHeaders(decision: LimitDecision): Record<string, string
  */
 function limitKey(req: Request, caller: Caller | undefined): { key: string; clientId?: string } {
   if (!caller || caller.method === 'none') return { key: `ip:${req.ip ?? 'unknown'}` };
-  return { key: `client:${caller.clientId}`, clientId: caller.oauthClientId ?? caller.clientId };
+  return { key: `client:${caller.principalId}`, clientId: caller.oauthClientId ?? caller.principalId };
 }
 
 function refuse(res: Response, decision: LimitDecision): never {

@@ -54,7 +54,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
     const caller = await authenticate(req);
     res.locals.caller = caller;
     const context = currentContext();
-    if (context) context.clientId = caller.clientId;
+    if (context) context.principalId = caller.principalId;
     next();
   };
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createToolAccess, requiredScopeForTool } from '../../../server/auth/tool-access.js';
 import type { Caller } from '../../../server/mcp/caller.js';
 
-const caller = (scopes: string[], clientId = 'c'): Caller => ({ clientId, scopes, method: 'oauth' });
+const caller = (scopes: string[], clientId = 'c'): Caller => ({ principalId: clientId, scopes, method: 'oauth' });
 
 describe('tool access', () => {
   it('maps tools to scopes', () => {

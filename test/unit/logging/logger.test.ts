@@ -29,7 +29,7 @@ const parse = (line: string) => JSON.parse(line) as Record<string, unknown>;
 describe('createLogger', () => {
   it('writes one JSON object per line with the request context and secrets redacted', async () => {
     const { logger, waitForLines } = capture({ defaultMeta: { service: 'claude-code-mcp' } });
-    runWithContext({ requestId: 'req-42', clientId: 'client-7', sessionId: 'sess-1' }, () => {
+    runWithContext({ requestId: 'req-42', principalId: 'client-7', sessionId: 'sess-1' }, () => {
       logger.info('upstream replied to Bearer abc.def', {
         headers: { authorization: 'Bearer abc.def', 'content-type': 'application/json' },
         user: { name: 'alice', password: 'hunter2' },

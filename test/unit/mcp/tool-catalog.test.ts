@@ -8,7 +8,7 @@ import type { ToolCall, ToolDefinition, ToolProvider } from '../../../server/mcp
 const tool = (name: string, text = name): ToolDefinition =>
   defineTool(name, { description: name, input: z.object({ n: z.number().int() }) }, async () => ({ content: [{ type: 'text', text }] }));
 
-const caller = (scopes: string[], clientId = 'client'): Caller => ({ clientId, scopes, method: 'api-key' });
+const caller = (scopes: string[], clientId = 'client'): Caller => ({ principalId: clientId, scopes, method: 'api-key' });
 
 /** Only tools whose name starts with a granted scope (`a` grants `a_*`); `*` grants everything. */
 const access = (who: Caller, name: string) => who.scopes.includes('*') || who.scopes.some((scope) => name.startsWith(`${scope}_`));
