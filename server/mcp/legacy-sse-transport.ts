@@ -35,7 +35,7 @@ export interface LegacySsePostExtra {
 export const SSE_HEADERS = {
   'Content-Type': 'text/event-stream',
   'Cache-Control': 'no-cache, no-transform',
-  Connection: 'keep-alive',
+  // No `Connection` header: Node writes `keep-alive` itself, unless the client asked to close the connection.
   // nginx buffers responses by default, which would hold SSE frames back until the buffer fills.
   'X-Accel-Buffering': 'no',
 } as const;

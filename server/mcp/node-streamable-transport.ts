@@ -11,8 +11,8 @@ import {
   type TransportSendOptions,
 } from '@modelcontextprotocol/server';
 import type { BoundedEventStore } from './event-store.js';
-import { isJsonRpcPayload } from './jsonrpc.js';
-import { JsonRpcErrorCode, jsonRpcTransportError } from './jsonrpc-errors.js';
+import { classifyJsonRpc, isJsonRpcPayload } from './jsonrpc.js';
+import { JsonRpcErrorCode, jsonRpcRequestError, jsonRpcTransportError, type JsonRpcErrorResponse } from './jsonrpc-errors.js';
 import { SSE_HEADERS } from './legacy-sse-transport.js';
 
 /** Options of {@link NodeStreamableTransport}. */
@@ -142,6 +142,10 @@ export class NodeStreamableTransport implements Transport {
     }
     if (!isJsonRpcPayload(body)) return this.refuse(res, 400, JsonRpcErrorCode.ParseError, 'Parse error: Invalid JSON-RPC message');
     const messages = (Array.isArray(body) ? body : [body]) as JSONRPCMessage[];
+    // The SDK's Protocol drops a message it cannot classify (params an array, an unknown top-level key...) and
+    // reports it to onerror only: a request among them would never be answered and its stream would stay open.
+    const invalid = messages.find((message) => classifyJsonRpc(message) === 'invalid');
+    if (invalid) return this.refuseInvalid(res, invalid);
 
     const initialize = messages.find((message) => 'method' in message && message.method === 'initialize' && 'id' in message) as
       | { params?: { protocolVersion?: unknown } }
@@ -439,7 +443,20 @@ export class NodeStreamableTransport implements Transport {
 
   private refuse(res: ServerResponse, status: number, code: JsonRpcErrorCode, message: string): void {
     this.onerror?.(new Error(message));
-    const body = JSON.stringify(jsonRpcTransportError(code, message));
+    this.answer(res, status, jsonRpcTransportError(code, message));
+  }
+
+  /** 400 -32600 for a POST with a message that is not valid JSON-RPC, answered to that message's id when it has one. */
+  private refuseInvalid(res: ServerResponse, message: unknown): void {
+    const text = 'Invalid Request: not a valid JSON-RPC 2.0 message (check params, id and the top-level keys)';
+    this.onerror?.(new Error(text));
+    const id = (message as { id?: unknown }).id;
+    const validId = (typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id))) ? id : undefined;
+    this.answer(res, 400, validId === undefined ? jsonRpcTransportError(JsonRpcErrorCode.InvalidRequest, text) : jsonRpcRequestError(validId, JsonRpcErrorCode.InvalidRequest, text));
+  }
+
+  private answer(res: ServerResponse, status: number, error: JsonRpcErrorResponse): void {
+    const body = JSON.stringify(error);
     res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
   }
 }

@@ -550,6 +550,30 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
     }
   });
 
+  it('answers a message the classifier rejects at once: 400 with -32600 to its id (ours) or -32700 (SDK)', async () => {
+    const session = await openSession(target());
+    const text = 'Invalid Request: not a valid JSON-RPC 2.0 message (check params, id and the top-level keys)';
+    const answer = (id: number | null) =>
+      differs(
+        target(),
+        { ours: id === null ? rpcError(-32600, text) : { jsonrpc: '2.0', id, error: { code: -32600, message: text } }, sdk: rpcError(-32700, 'Parse error: Invalid JSON-RPC message') },
+        'JSON-RPC 2.0 §5.1: a valid JSON value that is not a valid request is -32600, answered to its id when it has a usable one',
+      );
+    const cases: Array<[string, number | null]> = [
+      ['{"jsonrpc":"2.0","id":11,"method":"tools/list","params":[]}', 11],
+      ['{"jsonrpc":"2.0","id":12,"method":"tools/list","params":"x"}', 12],
+      ['{"jsonrpc":"2.0","id":13,"method":"tools/list","__proto__":{"a":1}}', 13],
+      ['{"jsonrpc":"2.0","id":14,"method":"tools/list","extra":true}', 14],
+      ['{"jsonrpc":"2.0","method":"notifications/progress","params":[1]}', null],
+      ['[{"jsonrpc":"2.0","id":15,"method":"tools/list"},{"jsonrpc":"2.0","id":16,"method":"ping","params":[]}]', 16],
+    ];
+    for (const [raw, id] of cases) {
+      const started = Date.now();
+      expect({ raw, seen: await see(await session.postRaw(raw), session.id) }).toEqual({ raw, seen: { status: 400, type: 'application/json', session: 'none', body: answer(id) } });
+      expect(Date.now() - started).toBeLessThan(2_000);
+    }
+  });
+
   it('answers an empty JSON body with -32600 (ours) or -32700 (SDK)', async () => {
     const session = await openSession(target());
     const body = differs(

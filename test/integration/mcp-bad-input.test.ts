@@ -3,6 +3,8 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { initializeBody, jsonHeaders } from '../helpers/http.js';
+import { OVERSIZED_DRAIN_BYTES } from '../../server/http/middleware/json-body.js';
+import { connect } from 'node:net';
 
 /** Reads a JSON-RPC error from a JSON or a one-event SSE response. */
 async function rpcError(response: Response): Promise<{ code: number; message: string } | undefined> {
@@ -88,6 +90,64 @@ describe('bad input gets a precise 4xx or JSON-RPC error, never a 5xx, and the s
     expect(response.status).toBe(413);
     expect(response.headers.get('content-type')).toMatch(/application\/json/);
     expect(await response.json()).toMatchObject({ error: { data: { error: 'body_too_large' } } });
+  });
+
+  /**
+   * Writes `head`, then `body` as fast as the socket takes it (chunked when asked), and records what came back and
+   * whether a write failed: a client still sending when the server answers and closes often never reads the answer.
+   */
+  function rawPost(head: string, body: Buffer, chunked: boolean): Promise<{ answer: string; writeError?: string }> {
+    return new Promise((resolve) => {
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+      let answer = '';
+      let writeError: string | undefined;
+      const timer = setTimeout(() => socket.destroy(), 15_000);
+      socket.on('data', (data) => (answer += data.toString('latin1')));
+      socket.on('error', (error: NodeJS.ErrnoException) => (writeError = error.code ?? error.message));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve({ answer, ...(writeError ? { writeError } : {}) });
+      });
+      socket.write(head);
+      let offset = 0;
+      const pump = () => {
+        while (offset < body.length && !socket.destroyed) {
+          const part = body.subarray(offset, offset + 16 * 1024);
+          offset += part.length;
+          const framed = chunked ? Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]) : part;
+          if (!socket.write(framed)) return void socket.once('drain', pump);
+        }
+        if (chunked && !socket.destroyed) socket.write('0\r\n\r\n');
+      };
+      pump();
+    });
+  }
+
+  it.each([
+    ['declared with Content-Length', false],
+    ['chunked', true],
+  ])('an oversized body %s is read to its end and answered with a readable 413, even when the client asked to close', async (_name, chunked) => {
+    const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
+    const head =
+      `POST /mcp HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\nAccept: application/json, text/event-stream\r\n` +
+      `Content-Type: application/json\r\nMcp-Session-Id: ${sessionId}\r\nConnection: close\r\n` +
+      (chunked ? 'Transfer-Encoding: chunked\r\n\r\n' : `Content-Length: ${body.length}\r\n\r\n`);
+    const { answer, writeError } = await rawPost(head, body, chunked);
+    statuses.push(Number(answer.slice(9, 12)));
+    expect(writeError).toBeUndefined();
+    expect(answer.startsWith('HTTP/1.1 413 ')).toBe(true);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { data: { error: 'body_too_large' } } });
+  });
+
+  it('a body declared past the drain bound gets its 413 at once, and the connection closed', async () => {
+    const head =
+      `POST /mcp HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\nAccept: application/json, text/event-stream\r\n` +
+      `Content-Type: application/json\r\nMcp-Session-Id: ${sessionId}\r\nContent-Length: ${OVERSIZED_DRAIN_BYTES + 1}\r\n\r\n`;
+    const { answer } = await rawPost(head, Buffer.alloc(0), false);
+    statuses.push(Number(answer.slice(9, 12)));
+    expect(answer.startsWith('HTTP/1.1 413 ')).toBe(true);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
   });
 
   it('wrong Accept -> 406, wrong Content-Type -> 415', async () => {

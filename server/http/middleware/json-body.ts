@@ -1,4 +1,4 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { AppError, AppErrorCode } from '../../errors/app-error.js';
 
 /** Options of {@link jsonBody}. */
@@ -8,6 +8,49 @@ export interface JsonBodyOptions {
 }
 
 const JSON_TYPE = /^application\/(?:[^/;\s]+\+)?json$/;
+
+/**
+ * A body over the limit is still read, and thrown away, up to this many bytes in all and for this long before the
+ * 413 goes out: a client that is still sending when the server answers and closes sees its write fail (EPIPE, a
+ * reset) and often never reads the answer. Past either bound the 413 is sent at once with `Connection: close`.
+ */
+export const OVERSIZED_DRAIN_BYTES = 64 * 1024 * 1024;
+export const OVERSIZED_DRAIN_MS = 10_000;
+
+const tooLarge = () => new AppError(AppErrorCode.BodyTooLarge, 'Request body too large (MAX_BODY_BYTES)');
+
+/**
+ * Reads and discards the rest of `req` (of which `received` bytes are already read), then calls `done`; gives up at
+ * {@link OVERSIZED_DRAIN_BYTES} or {@link OVERSIZED_DRAIN_MS} and asks for the connection to be closed instead.
+ */
+function drainThen(req: Request, res: Response, received: number, done: () => void): void {
+  let total = received;
+  const finish = (close: boolean) => {
+    clearTimeout(timer);
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('aborted', onEnd);
+    req.off('error', onEnd);
+    if (close) {
+      req.pause();
+      res.setHeader('Connection', 'close');
+    }
+    done();
+  };
+  const onData = (chunk: Buffer) => {
+    total += chunk.length;
+    if (total > OVERSIZED_DRAIN_BYTES) finish(true);
+  };
+  const onEnd = () => finish(false);
+  const timer = setTimeout(() => finish(true), OVERSIZED_DRAIN_MS);
+  timer.unref();
+  if (req.complete || req.readableEnded) return finish(false);
+  req.on('data', onData);
+  req.on('end', onEnd);
+  req.on('aborted', onEnd);
+  req.on('error', onEnd);
+  req.resume();
+}
 
 /**
  * Parses a JSON request body into `req.body`, as `express.json({ strict: false })` would, for the MCP routes that
@@ -29,7 +72,11 @@ export function jsonBody({ limit }: JsonBodyOptions): RequestHandler {
     if ((encoding && encoding.toLowerCase() !== 'identity') || (charset && charset !== 'utf-8' && charset !== 'utf8')) return fallback(req, res, next);
     if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return next();
     const declared = Number(req.headers['content-length']);
-    if (declared > limit) return next(new AppError(AppErrorCode.BodyTooLarge, 'Request body too large (MAX_BODY_BYTES)'));
+    if (declared > limit) {
+      if (declared <= OVERSIZED_DRAIN_BYTES) return drainThen(req, res, 0, () => next(tooLarge()));
+      res.setHeader('Connection', 'close');
+      return next(tooLarge());
+    }
 
     const parse = (raw: string) => {
       // body-parser's decoder drops a leading byte order mark; JSON.parse would refuse it.
@@ -57,13 +104,16 @@ export function jsonBody({ limit }: JsonBodyOptions): RequestHandler {
     const chunks: Buffer[] = [];
     let received = 0;
     let settled = false;
-    const finish = (error?: AppError) => {
-      if (settled) return;
+    const detach = () => {
       settled = true;
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('aborted', onAborted);
       req.off('error', onAborted);
+    };
+    const finish = (error?: AppError) => {
+      if (settled) return;
+      detach();
       if (error) {
         req.pause();
         return next(error);
@@ -72,7 +122,11 @@ export function jsonBody({ limit }: JsonBodyOptions): RequestHandler {
     };
     const onData = (chunk: Buffer) => {
       received += chunk.length;
-      if (received > limit) return finish(new AppError(AppErrorCode.BodyTooLarge, 'Request body too large (MAX_BODY_BYTES)'));
+      if (received > limit) {
+        detach();
+        chunks.length = 0;
+        return drainThen(req, res, received, () => next(tooLarge()));
+      }
       chunks.push(chunk);
     };
     const onEnd = () => {
