@@ -154,8 +154,8 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
   const runs = new Map<string, Tracked>();
   let shuttingDown = false;
   // Named for the SDK when CLAUDE_CLI_PATH is unset: left to itself it picks between its glibc and musl builds on every
-  // query with process.report.getReport(), which blocks the event loop for 5-15 ms. Unset when the package is missing
-  // (a musl system), where the SDK's own lookup applies.
+  // query with process.report.getReport(), which blocks the event loop for milliseconds (docs/benchmarks.md, "Claude
+  // tools"). Unset when the package is missing (a musl system), where the SDK's own lookup applies.
   const bundled = bundledClaudePath();
 
   const publicView = (run: Tracked): LiveRun => ({

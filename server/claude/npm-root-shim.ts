@@ -13,7 +13,7 @@ export interface NpmRootShim {
 
 /**
  * Claude Code's sandbox looks for an optional helper in the global npm folder at every start, by running
- * `npm root -g`: 200-400 ms of npm start-up on every sandboxed run, most of what the sandbox adds (docs/benchmarks.md,
+ * `npm root -g`: npm's whole start-up on every sandboxed run, most of what the sandbox adds (docs/benchmarks.md,
  * `bench:claude`). The answer cannot change while the server runs, so it is asked once here, and an `npm` script that
  * gives exactly that answer to exactly that question, and hands every other invocation to the real npm unchanged, is
  * put first on the Claude process's PATH. Sandboxed commands never meet it: its folder is not in their file system,

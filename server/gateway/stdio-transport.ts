@@ -72,8 +72,8 @@ class PendingRequest {
  * The SDK's stdio client transport, with the messages sent in one turn of the event loop written to the upstream's
  * stdin together, and with {@link DirectRequester} requests answered here, before the SDK's Protocol sees them.
  *
- * Each write to a pipe is a system call that also wakes the upstream process; on a small machine that was the single
- * largest cost of relaying a tool call (about a tenth of the gateway's CPU per call at 32 concurrent calls). Corking
+ * Each write to a pipe is a system call that also wakes the upstream process; on a small machine under concurrent
+ * calls that was the single largest cost of relaying a tool call (docs/benchmarks.md, "Gateway"). Corking
  * stdin until the event loop's check phase merges every message sent while the loop handled one batch of socket
  * events into one write, and delays none of them past that turn. Order is kept: a corked stream writes in order.
  *

@@ -31,8 +31,8 @@ interface Match {
 /**
  * Routes that nearly every request takes (the MCP endpoints), served ahead of Express: one exact lookup, then the
  * app's prelude middleware and the route's handler chain, run in a plain loop. Express's router instead tests each
- * app-level layer and each registered route in turn and allocates per step: about a tenth of a relayed tool call's
- * CPU and of its allocations on this server.
+ * app-level layer and each registered route in turn and allocates per step, a visible share of a relayed tool call's
+ * CPU and allocations on this server (docs/benchmarks.md).
  *
  * Only canonical paths are taken here: exactly the template (`/mcp`, `/servers/x/mcp`), any query string. Anything
  * else — a trailing slash, other letter case, a method not registered — goes to the Express app, whose routers serve

@@ -27,7 +27,7 @@ export interface LoggerOptions {
 const addContext = winston.format((info) => {
   const context = currentContext();
   if (context) {
-    info.requestId ??= context.requestId;
+    if (context.requestId) info.requestId ??= context.requestId;
     // Logs, webhooks and server_status name the principal `clientId`: their documented field name.
     if (context.principalId) info.clientId ??= context.principalId;
     if (context.sessionId) info.sessionId ??= context.sessionId;
@@ -51,7 +51,7 @@ const MESSAGE = Symbol.for('message');
  * The JSON line: `timestamp`, `level` and `message` first, then the fields as given. It runs after {@link redactFormat},
  * whose deep copies have no cycles, no bigints and no `toJSON`, so plain `JSON.stringify` cannot throw on them.
  * logform's `json()` configured safe-stable-stringify anew and ran a replacer over every key of every line: with the
- * redaction, most of the ~20 µs a tool-call line cost.
+ * redaction, most of what a tool-call line cost (docs/benchmarks.md, "Log lines off the call path").
  */
 const jsonLine = winston.format((info) => {
   const { level, message, timestamp: _replaced, ...fields } = info;

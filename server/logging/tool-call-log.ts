@@ -29,7 +29,8 @@ export function toolCallLog(logger: Logger): ToolCallInterceptor {
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         outcome,
       };
-      // Written after the answer has gone out: formatting and writing a line took a tenth of a short call's latency.
+      // Written after the answer has gone out: formatting and writing a line was a visible part of a short call's
+      // latency (docs/benchmarks.md).
       setImmediate(() => logger.info('tool call', line));
     }
   };

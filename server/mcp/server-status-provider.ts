@@ -37,7 +37,10 @@ const outputSchema = z.object({
 
 let memorySample: { at: number; value: NodeJS.MemoryUsage } | undefined;
 
-/** `process.memoryUsage()` walks the heap spaces (~70 µs); once a second is fresh enough for a status report. */
+/**
+ * `process.memoryUsage()` walks the heap spaces, a cost not worth paying on every call (docs/benchmarks.md); once a
+ * second is fresh enough for a status report.
+ */
 function memoryUsage(): NodeJS.MemoryUsage {
   const now = Date.now();
   if (!memorySample || now - memorySample.at > 1000) memorySample = { at: now, value: process.memoryUsage() };

@@ -74,9 +74,8 @@ function classify(status: number): DeliveryResult {
  * that was checked when it was opened.
  *
  * Not got, which the first dispatcher used: none of its features are used here (its retries and redirects are
- * switched off, the body is not read) and its per-request work cost ~250 µs of CPU per delivery (measured with
- * `npm run bench:ops`: 760-1040 µs of process CPU per event with got, 350-370 µs without), the largest single cost
- * of a delivery and what kept the dispatcher below 1,000 events/s.
+ * switched off, the body is not read) and its per-request work was the largest single CPU cost of a delivery, what
+ * kept the dispatcher below its target rate (docs/benchmarks.md, "Operations").
  */
 export function createDeliverer({ allowPrivate }: DelivererOptions): Deliverer {
   const agents = { http: new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }), https: new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }) };

@@ -28,7 +28,7 @@ export function documentSecurityHeaders(options: SecurityHeadersOptions): Reques
  * OWASP REST Security Cheat Sheet lists for API responses (a content policy that loads and frames nothing,
  * `nosniff`, `X-Frame-Options: DENY`, no referrer, HSTS over HTTPS; the transports set `Cache-Control` and
  * `Content-Type` themselves). helmet's other headers only mean something for documents, and on the path every
- * tool call takes they cost a tenth of the response's bytes and their parsing on both ends.
+ * tool call takes they are bytes both ends write and parse for nothing (docs/benchmarks.md).
  */
 export function apiSecurityHeaders(options: SecurityHeadersOptions): RequestHandler {
   const headers: Array<[string, string]> = [

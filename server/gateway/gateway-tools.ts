@@ -1,0 +1,115 @@
+import type { McpServer } from '@modelcontextprotocol/server';
+import type { Tool } from '@modelcontextprotocol/client';
+import type { ToolDefinition } from '../mcp/tool-provider.js';
+import { renameAppResources } from './apps-extension.js';
+import { relayToolCall } from './call-relay.js';
+import { createErrorResultGuard } from './error-result.js';
+import type { GatewayCatalog } from './gateway-catalog.js';
+import type { UpstreamSupervisor } from './supervisor.js';
+import type { InstanceConnections, UpstreamAccess } from './upstream-access.js';
+import type { UpstreamConnection } from './upstream.js';
+
+/** Options of {@link createGatewayTools}. */
+export interface GatewayToolsOptions {
+  /** What to define, and the names and URIs to define it with; its changes rebuild the list. */
+  catalog: GatewayCatalog;
+  /** Where calls go. */
+  access: Pick<UpstreamAccess, 'connectionFor'>;
+  /** The connections of the instance a call arrives on; undefined for an instance the gateway was never registered on. */
+  instanceOf(server: McpServer): InstanceConnections | undefined;
+}
+
+/** The gateway's tools: shared definitions, rebuilt when the catalog changes. */
+export interface GatewayTools {
+  /** The current definitions, the same array until the tool set changes ({@link ToolProvider.tools}). */
+  tools(): ToolDefinition[];
+  /**
+   * Subscribes to real changes of the tool set (a health check that changes nothing sends no `list_changed`);
+   * returns the unsubscribe function.
+   */
+  onToolsChanged(listener: () => void): () => void;
+}
+
+/** One catalog entry to define: the exposed name and the upstream's tool. */
+interface ExposedTool {
+  /** The exposed name. */
+  name: string;
+  /** The upstream it is called on. */
+  supervisor: UpstreamSupervisor;
+  /** The tool as the upstream listed it. */
+  tool: Tool;
+}
+
+/** A gateway tool: listed with the upstream's own schemas (the upstream validates its arguments), called through it. */
+function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, access, instanceOf }: GatewayToolsOptions): ToolDefinition {
+  const mirrorsHeaders = JSON.stringify(tool.inputSchema).includes('"x-mcp-header"');
+  const guardError = createErrorResultGuard(tool.outputSchema);
+  // An app's resource is served under its exposed URI here, so the tool must name it so (MCP Apps).
+  const meta = tool._meta && !catalog.only ? renameAppResources(tool._meta, (uri) => catalog.exposeUri(supervisor, uri)) : tool._meta;
+  return {
+    tool: {
+      name,
+      ...(tool.title ? { title: tool.title } : {}),
+      ...(tool.description ? { description: tool.description } : {}),
+      inputSchema: tool.inputSchema,
+      ...(tool.outputSchema ? { outputSchema: tool.outputSchema } : {}),
+      ...(tool.annotations ? { annotations: tool.annotations } : {}),
+      ...(tool.icons ? { icons: tool.icons } : {}),
+      ...(meta ? { _meta: meta } : {}),
+    },
+    accessName: catalog.accessName(supervisor, name),
+    async call({ args, requestContext: ctx, server }) {
+      const instance = instanceOf(server);
+      if (!instance) throw new Error(`${name}: this server instance has no gateway state`);
+      let connection: UpstreamConnection;
+      try {
+        connection = await access.connectionFor(instance, supervisor);
+      } catch (error) {
+        // An upstream that is down or restarting is a tool error the model can read, not a protocol failure.
+        throw new Error((error as Error).message);
+      }
+      // An error the upstream answered (a JSON-RPC error with its code) propagates as such to the client.
+      const result = relayToolCall(connection, { owner: instance, ctx, name: tool.name, args, timeoutMs: supervisor.config.timeoutMs, mirrorsHeaders });
+      return guardError ? result.then(guardError) : result;
+    },
+  };
+}
+
+/** Builds the {@link GatewayTools} of one gateway endpoint. */
+export function createGatewayTools(options: GatewayToolsOptions): GatewayTools {
+  const { catalog } = options;
+
+  /** Definitions by `name + upstream + tool` key: an unchanged tool keeps its definition across catalog changes. */
+  let built = new Map<string, ToolDefinition>();
+  let toolList: ToolDefinition[] | undefined;
+  const listeners = new Set<() => void>();
+
+  function tools(): ToolDefinition[] {
+    if (toolList) return toolList;
+    const next = new Map<string, ToolDefinition>();
+    for (const [name, { supervisor, tool }] of catalog.desired().tools) {
+      const key = JSON.stringify([name, supervisor.name, tool]);
+      next.set(key, built.get(key) ?? toolDefinition({ name, supervisor, tool }, options));
+    }
+    built = next;
+    toolList = [...next.values()];
+    return toolList;
+  }
+
+  // Runs after the catalog has dropped its cache, so `tools()` here sees the new catalog.
+  catalog.onChange(() => {
+    const before = toolList;
+    toolList = undefined;
+    const after = tools();
+    if (before && before.length === after.length && before.every((definition, index) => definition === after[index])) return;
+    for (const listener of listeners) listener();
+  });
+
+  return {
+    tools,
+    onToolsChanged(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
