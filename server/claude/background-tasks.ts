@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { EventBus } from '../events/bus.js';
+import { durably } from '../events/durable-writes.js';
 import type { Logger } from '../logging/logger.js';
 import type { KeyValueStore } from '../storage/types.js';
 import { ClaudeError } from './errors.js';
@@ -193,11 +194,12 @@ export class BackgroundTasks {
       { ...record.request, owner: record.owner, onMessage, timeoutMs: this.options.timeoutMs },
       { onQueued: (live) => (entry.runId = live.id) },
     );
+    // The record says how the task ended only once the event saying so is stored (events/durable-writes.ts).
     void run
       .then(
         (outcome: RunOutcome) => {
           record = { ...record, ...figures(outcome), status: 'completed', summary: outcome.result };
-          events.emit('background_task.completed', { taskId: record.taskId, owner: record.owner, costUsd: outcome.costUsd, durationMs: outcome.durationMs });
+          return durably(() => events.emit('background_task.completed', { taskId: record.taskId, owner: record.owner, costUsd: outcome.costUsd, durationMs: outcome.durationMs }));
         },
         (error: unknown) => {
           const known = error instanceof ClaudeError ? error : new ClaudeError('internal', 'internal error');
@@ -210,7 +212,7 @@ export class BackgroundTasks {
             summary: known.message,
             error: { category: known.category, message: known.message },
           };
-          events.emit('background_task.failed', { taskId: record.taskId, owner: record.owner, category: known.category, status });
+          return durably(() => events.emit('background_task.failed', { taskId: record.taskId, owner: record.owner, category: known.category, status }));
         },
       )
       .then(async () => {

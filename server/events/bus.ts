@@ -1,4 +1,5 @@
 import type { Logger } from '../logging/logger.js';
+import { holdAnswerFor } from './durable-writes.js';
 
 /** Transports a session can arrive on. */
 export type SessionTransport = 'streamable-http' | 'sse' | 'stdio';
@@ -87,8 +88,11 @@ export type EventHandler<K extends EventType> = (event: BusEvent<K>) => void | P
 export interface EventBus {
   /** Subscribes to one type; returns an unsubscribe function. */
   on<K extends EventType>(type: K, handler: EventHandler<K>): () => void;
-  /** Subscribes to every type (webhooks, audit). */
-  onAny(handler: (event: BusEvent) => void | Promise<void>): () => void;
+  /**
+   * Subscribes to every type (webhooks, audit). A `durable` subscriber's returned promise is a write the answer to
+   * the request that emitted the event waits for (events/durable-writes.ts): the webhook outbox is one.
+   */
+  onAny(handler: (event: BusEvent) => void | Promise<void>, options?: { durable?: boolean }): () => void;
   /**
    * Emits synchronously to every subscriber. A subscriber that throws or rejects is logged and the others still run:
    * an observer never breaks the operation it observes.
@@ -106,11 +110,14 @@ export function createEventBus(logger?: Logger): EventBus {
   const report = (type: EventType, error: unknown) =>
     logger?.error('event subscriber failed', { event: type, error, category: 'internal' });
 
+  const durable = new Set<(event: BusEvent) => void | Promise<void>>();
+
   const call = (type: EventType, handler: (event: BusEvent) => void | Promise<void>, event: BusEvent) => {
     try {
       const result = handler(event);
       if (result && typeof (result as Promise<void>).catch === 'function') {
-        (result as Promise<void>).catch((error: unknown) => report(type, error));
+        const settled = (result as Promise<void>).catch((error: unknown) => report(type, error));
+        if (durable.has(handler)) holdAnswerFor(settled);
       }
     } catch (error) {
       report(type, error);
@@ -124,9 +131,13 @@ export function createEventBus(logger?: Logger): EventBus {
       set.add(handler as EventHandler<EventType>);
       return () => void set.delete(handler as EventHandler<EventType>);
     },
-    onAny(handler) {
+    onAny(handler, options) {
       any.add(handler);
-      return () => void any.delete(handler);
+      if (options?.durable) durable.add(handler);
+      return () => {
+        any.delete(handler);
+        durable.delete(handler);
+      };
     },
     emit(type, data) {
       const event: BusEvent = { type, data, timestamp: Date.now() };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isJsonContentType, parseJSONRPCMessage, readRequestBody } from '@modelcontextprotocol/server';
 import type { AuthInfo, JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
+import { answerBarrier } from '../events/durable-writes.js';
 import { JsonRpcErrorCode, jsonRpcTransportError } from './jsonrpc-errors.js';
 
 /** Options of a {@link LegacySseTransport}; validated once by its constructor. */
@@ -178,6 +179,9 @@ export class LegacySseTransport implements Transport {
    * @throws Error when the stream is closed (the caller's request then fails instead of vanishing).
    */
   async send(message: JSONRPCMessage): Promise<void> {
+    // An answer goes out only once the events of what it acknowledges are stored (events/durable-writes.ts).
+    const held = answerBarrier();
+    if (held) await held;
     if (this.closed || !this.started) throw new Error('LegacySseTransport: not connected (stream not open)');
     this.onSend?.();
     if (this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`)) return;

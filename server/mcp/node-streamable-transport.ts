@@ -10,6 +10,7 @@ import {
   type Transport,
   type TransportSendOptions,
 } from '@modelcontextprotocol/server';
+import { answerBarrier } from '../events/durable-writes.js';
 import type { BoundedEventStore } from './event-store.js';
 import { classifyJsonRpc, isJsonRpcPayload } from './jsonrpc.js';
 import { JsonRpcErrorCode, jsonRpcRequestError, jsonRpcTransportError, type JsonRpcErrorResponse } from './jsonrpc-errors.js';
@@ -240,6 +241,9 @@ export class NodeStreamableTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    // An answer goes out only once the events of what it acknowledges are stored (events/durable-writes.ts).
+    const held = answerBarrier();
+    if (held) await held;
     const response = isResponse(message);
     const requestId = response ? (message as { id: RequestId }).id : options?.relatedRequestId;
     const json = JSON.stringify(message);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/server';
+import { answerBarrier } from '../events/durable-writes.js';
 
 /**
  * Builds the web-standard `Request` the SDK's web transports take from a Node request whose body was already
@@ -93,6 +94,9 @@ export async function writeWebResponse(response: Response, res: ServerResponse):
     for (;;) {
       const { done, value } = await next;
       if (done) break;
+      // An answer goes out only once the events of what it acknowledges are stored (events/durable-writes.ts).
+      const held = answerBarrier();
+      if (held) await held;
       if (!uncorkScheduled) {
         res.cork();
         uncorkScheduled = true;

@@ -83,7 +83,9 @@ const WRITE_BATCH = 500;
  * Subscribes to the bus and writes every published event, once per endpoint that wants it, to that endpoint's
  * durable outbox queue; a dispatcher delivers each queue (see dispatcher.ts: in order, a bounded window of requests
  * in flight, retries with backoff). Emitters never wait: events are buffered and written after the emitting code
- * has run (one write, so one commit, per endpoint per burst), and a failing store is logged, never thrown.
+ * has run (one write, so one commit, per endpoint per burst), and a failing store is logged, never thrown. The
+ * answer to the request that emitted an event does wait for its write (events/durable-writes.ts), so an operation a
+ * client has seen succeed always has its event stored.
  */
 export function createWebhookService(options: WebhookServiceOptions): WebhookService {
   const { storage, events, logger, metrics, settings } = options;
@@ -94,7 +96,8 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
   const rekick = new Set<string>();
   /** Events waiting for the next outbox write, per endpoint, in emission order. */
   const buffered = new Map<WebhookEndpoint, WebhookPayload[]>();
-  let flushScheduled = false;
+  /** The outbox write the events buffered now will be in; what their emitters' answers wait for. */
+  let nextFlush: Promise<void> | undefined;
   let stopped = false;
   /** Set first on stop: no new delivery starts while the last outbox writes finish. */
   let halted = false;
@@ -106,25 +109,32 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
     void work.finally(() => pending.delete(work));
   };
 
-  const unsubscribe = events.onAny((event) => {
-    const published = toWebhookEvent(event);
-    if (!published || stopped) return;
-    const payload: WebhookPayload = { id: `msg_${randomUUID()}`, type: published.type, timestamp: new Date(event.timestamp).toISOString(), data: published.data };
-    for (const endpoint of endpoints) {
-      if (!wants(endpoint.events, payload.type)) continue;
-      const list = buffered.get(endpoint);
-      if (list) list.push(payload);
-      else buffered.set(endpoint, [payload]);
-    }
-    // setImmediate, not a microtask: a loop emitting many events finishes first and they share one write.
-    if (buffered.size > 0 && !flushScheduled) {
-      flushScheduled = true;
-      track(new Promise<void>((resolve) => setImmediate(resolve)).then(flush));
-    }
-  });
+  const unsubscribe = events.onAny(
+    (event) => {
+      const published = toWebhookEvent(event);
+      if (!published || stopped) return undefined;
+      const payload: WebhookPayload = { id: `msg_${randomUUID()}`, type: published.type, timestamp: new Date(event.timestamp).toISOString(), data: published.data };
+      let wanted = false;
+      for (const endpoint of endpoints) {
+        if (!wants(endpoint.events, payload.type)) continue;
+        wanted = true;
+        const list = buffered.get(endpoint);
+        if (list) list.push(payload);
+        else buffered.set(endpoint, [payload]);
+      }
+      if (!wanted) return undefined;
+      // setImmediate, not a microtask: a loop emitting many events finishes first and they share one write.
+      if (!nextFlush) {
+        nextFlush = new Promise<void>((resolve) => setImmediate(resolve)).then(flush);
+        track(nextFlush);
+      }
+      return nextFlush;
+    },
+    { durable: true },
+  );
 
   async function flush(): Promise<void> {
-    flushScheduled = false;
+    nextFlush = undefined;
     const batches = [...buffered];
     buffered.clear();
     await Promise.all(

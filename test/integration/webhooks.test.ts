@@ -8,7 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
 import { isDisabled, listDeadLetters, replayDeadLetter } from '../../server/webhooks/webhook-service.js';
 import { createSandbox, runCli, spawnCli, type CliProcess } from '../helpers/cli-process.js';
-import { waitFor } from '../helpers/http.js';
+import { initializeBody, jsonHeaders, waitFor } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const secret = () => `whsec_${randomBytes(24).toString('base64')}`;
@@ -259,6 +259,29 @@ describe('webhooks', () => {
     const delivered = receiver.deliveries.slice(whileDown);
     // After the receiver is up, each event is delivered once (retries of a failed attempt keep their id).
     expect(new Set(delivered.map((d) => d.payload.id)).size).toBe(delivered.length);
+  });
+
+  it('stores the event of an operation before the client hears that it succeeded (initialize, DELETE)', async () => {
+    // The receiver is down, so whatever the outbox stored stays countable; its writes are slowed to 300 ms, so an
+    // answer that did not wait for them would arrive while the count is still the old one.
+    const port = await freePort();
+    server = await startTestServer({ ...FAST, webhookUrl: `http://127.0.0.1:${port}/hook`, webhookSecret: [secret()], webhookEvents: ['session.started', 'session.ended'] });
+    const { storage, webhooks } = server.container;
+    const enqueueMany = storage.enqueueMany.bind(storage);
+    storage.enqueueMany = async (queue, items) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return enqueueMany(queue, items);
+    };
+    const initialize = await fetch(server.mcpUrl, { method: 'POST', headers: jsonHeaders(), body: initializeBody() });
+    const sessionId = initialize.headers.get('mcp-session-id')!;
+    expect(await initialize.text()).toContain('"protocolVersion"');
+    expect(await webhooks!.queueDepth()).toBe(1);
+
+    const started = Date.now();
+    const deleted = await fetch(server.mcpUrl, { method: 'DELETE', headers: { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' } });
+    expect(deleted.status).toBe(200);
+    expect(await webhooks!.queueDepth()).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   });
 
   it('refuses loopback and private addresses unless WEBHOOK_ALLOW_PRIVATE=true', async () => {

@@ -15,6 +15,6 @@ export function requestContext(): RequestHandler {
     const requestId = offered && ACCEPTABLE_ID.test(offered) ? offered : randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
-    runWithContext({ requestId }, () => next());
+    runWithContext({ requestId, response: res }, () => next());
   };
 }
