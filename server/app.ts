@@ -11,6 +11,7 @@ import { publicCors } from './http/middleware/cors.js';
 import { errorHandler, notFound } from './http/middleware/error-handler.js';
 import { requireAllowedHost } from './http/middleware/host-check.js';
 import { compileOriginAllowList } from './http/middleware/origin-check.js';
+import { closeConnectionsWhileDraining, refuseWhileDraining } from './http/middleware/drain.js';
 import { requestContext } from './http/middleware/request-context.js';
 import { apiSecurityHeaders, documentSecurityHeaders } from './http/middleware/security-headers.js';
 import { httpMetrics } from './http/middleware/http-metrics.js';
@@ -92,7 +93,7 @@ export function createApp(deps: AppDeps): RequestListener {
   app.set('trust proxy', trustProxySetting(config.trustProxy));
 
   // Every request goes through these first, whether Express routes it or DirectRoutes does (see below).
-  const prelude: RequestHandler[] = [requestContext(), accessLog(logger)];
+  const prelude: RequestHandler[] = [requestContext(), closeConnectionsWhileDraining(deps.draining), accessLog(logger)];
   if (deps.metrics) prelude.push(httpMetrics({ metrics: deps.metrics.metrics, stats: deps.metrics.requestStats }));
   // DNS-rebinding protection: a loopback-bound server must not answer pages that resolved evil.com to 127.0.0.1.
   const hostCheck =
@@ -134,6 +135,7 @@ export function createApp(deps: AppDeps): RequestListener {
         isOriginAllowed,
         maxBodyBytes: config.maxBodyBytes,
         direct,
+        draining: deps.draining,
         ...(limit ? { limit } : {}),
       }),
     );
@@ -150,6 +152,7 @@ export function createApp(deps: AppDeps): RequestListener {
       authenticate,
       isOriginAllowed,
       maxBodyBytes: config.maxBodyBytes,
+      draining: deps.draining,
       ...(limit ? { limit } : {}),
     }),
   );
@@ -172,6 +175,8 @@ export function createApp(deps: AppDeps): RequestListener {
   if (deps.metrics && config.metricsEnabled) {
     app.use(metricsRouter({ metrics: deps.metrics.metrics, ...(config.metricsToken ? { token: config.metricsToken } : {}) }));
   }
+  // Past health and metrics, nothing new starts while the server drains (an OAuth exchange starts over elsewhere).
+  app.use(refuseWhileDraining(deps.draining));
   if (deps.auth && deps.rateLimits) {
     const oauthPaths = [OAUTH_PATHS.token, OAUTH_PATHS.register, OAUTH_PATHS.revoke, OAUTH_PATHS.introspect, OAUTH_PATHS.authorize, OAUTH_PATHS.login, OAUTH_PATHS.consent];
     app.use(oauthAbuseCeiling(deps.rateLimits, [...oauthPaths, ...oauthPaths.map((path) => `/oauth${path}`)]));

@@ -22,6 +22,8 @@ import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { RequestStats } from './metrics/request-stats.js';
 import { toolMetrics } from './metrics/tool-metrics.js';
 import type { ToolCallInterceptor } from './mcp/tool-interceptor.js';
+import { createCallActivity, type CallActivity } from './mcp/call-activity.js';
+import type { JsonRpcErrorObject } from './mcp/jsonrpc-errors.js';
 import type { RateLimits } from './limits/rate-limits.js';
 import { configuredEndpoints, createWebhookService, type WebhookService } from './webhooks/webhook-service.js';
 import { createServerFactory, type ServerFactory } from './mcp/server-factory.js';
@@ -56,6 +58,8 @@ export interface Container {
   rateLimits?: RateLimits;
   /** Webhook outbox and dispatcher, when endpoints are configured and WEBHOOKS_ENABLED. */
   webhooks?: WebhookService;
+  /** Tool calls in flight on every endpoint: what a graceful shutdown waits for. */
+  activity: CallActivity;
   version: string;
   startedAt: number;
   transports: readonly string[];
@@ -141,7 +145,8 @@ export async function createContainer(config: Config, options: ContainerOptions)
       })
     : undefined;
   observeEvents(metrics, events);
-  const toolInterceptors: ToolCallInterceptor[] = [toolCallLog(logger), toolMetrics(metrics)];
+  const activity = createCallActivity();
+  const toolInterceptors: ToolCallInterceptor[] = [activity.interceptor, toolCallLog(logger), toolMetrics(metrics)];
   const providers: ToolProvider[] = [
     createServerStatusProvider({
       version: VERSION,
@@ -177,6 +182,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     requestStats: new RequestStats(),
     rateLimits,
     webhooks,
+    activity,
     version: VERSION,
     startedAt,
     transports: options.transports,
@@ -243,6 +249,11 @@ export interface Serving {
   auth?: AuthServer;
   /** Configuration problems of authentication, for the start-up log (the app's `/health` shows them too). */
   authWarnings: readonly string[];
+  /**
+   * Answers the per-request (stateless) exchanges still open on `/mcp` and every `/servers/{name}/mcp` with `error`:
+   * a shutdown's last word (sessions' open requests are answered through the registry). Resolves with how many.
+   */
+  answerPending(error: JsonRpcErrorObject): Promise<number>;
   /** Closes what serving started: timers, the MCP endpoints' sessions. */
   close(): Promise<void>;
 }
@@ -332,6 +343,9 @@ export function composeServing(container: Container, url: string): Serving {
     sse,
     ...(auth ? { auth } : {}),
     authWarnings: warnings,
+    async answerPending(error) {
+      return (await streamable.answerPending(error)) + (await serverEndpoints.answerPending(error));
+    },
     async close() {
       clearInterval(recheck);
       await rechecking;

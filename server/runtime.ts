@@ -6,8 +6,9 @@ import { expressReadyClasses } from './http/direct-routes.js';
 import type { AuthServer } from './auth/auth-server.js';
 import { publicBaseUrl } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { composeServing, createContainer, type Container, type ContainerOptions } from './container.js';
+import { composeServing, createContainer, type Container, type ContainerOptions, type Serving } from './container.js';
 import { LOCAL_CALLER } from './mcp/caller.js';
+import { JsonRpcErrorCode, type JsonRpcErrorObject } from './mcp/jsonrpc-errors.js';
 import type { SseEndpoint } from './mcp/sse-endpoint.js';
 import type { StreamableEndpoint } from './mcp/streamable-endpoint.js';
 
@@ -105,9 +106,13 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
     auth,
     close(reason = 'shutdown') {
       closing ??= (async () => {
+        // Readiness fails and new work is refused with 503 shutting_down and Retry-After (http/middleware/drain.ts);
+        // every answer from now on closes its connection. The listener stays open through the drain: a load balancer
+        // that has not yet seen readiness fail gets an answer it can retry elsewhere, not a refused connection.
         draining = true;
-        const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
         events.emit('server.shutdown', { reason, uptimeSeconds: Math.round((Date.now() - container.startedAt) / 1000) });
+        await drain(container, parts, config);
+        const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
         await parts.close();
         await container.close();
         // Sessions are closed, so remaining sockets are idle keep-alives or half-done requests.
@@ -118,6 +123,35 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
       return closing;
     },
   };
+}
+
+/** Kept of SHUTDOWN_TIMEOUT_MS for what follows the drain: interrupting runs, answering, closing storage. */
+const SHUTDOWN_RESERVE_MS = 2_000;
+
+/** The last word to a request still open when the server closes: retry it (elsewhere). */
+const SHUTDOWN_ERROR: JsonRpcErrorObject = {
+  code: JsonRpcErrorCode.ServerError,
+  message: 'server shutting down',
+  data: { error: 'shutting_down', retryable: true, retryAfter: 1 },
+};
+
+/**
+ * The graceful part of a shutdown. Tool calls in flight get until SHUTDOWN_TIMEOUT_MS less the runs' interrupt grace
+ * and a reserve to finish; Claude runs still going then are interrupted, so their calls end with a result naming the
+ * session to resume (and background tasks are recorded as interrupted); whatever request is still open after that
+ * is answered with a retryable JSON-RPC error (-32000 "server shutting down") before its stream closes.
+ */
+async function drain(container: Container, serving: Serving, config: Config): Promise<void> {
+  const { activity, logger } = container;
+  const budget = Math.max(0, config.shutdownTimeoutMs - config.runInterruptGraceMs - SHUTDOWN_RESERVE_MS);
+  if (!(await activity.idle(Date.now() + budget))) {
+    logger.warn('shutdown: tool calls still running at the drain deadline', { inFlight: activity.inFlight(), waitedMs: budget });
+  }
+  await container.claude.shutdown();
+  // The interrupted runs' calls answer now; give those answers a moment to go out.
+  await activity.idle(Date.now() + 1_000);
+  const answered = (await serving.answerPending(SHUTDOWN_ERROR)) + (await container.sessions.answerPending(SHUTDOWN_ERROR));
+  if (answered > 0) logger.warn('shutdown: open requests answered with a retryable error', { answered });
 }
 
 /** A running stdio server. */

@@ -22,6 +22,8 @@ export enum AppErrorCode {
   TooManySessions = 'too_many_sessions',
   /** Something the server depends on (its storage, an external authorization server) did not answer; retry later. */
   ServiceUnavailable = 'service_unavailable',
+  /** The server is draining for a shutdown: new work goes elsewhere (503, Retry-After). */
+  ShuttingDown = 'shutting_down',
   Internal = 'internal_error',
 }
 
@@ -42,6 +44,7 @@ export const APP_ERROR_STATUS: Readonly<Record<AppErrorCode, number>> = {
   [AppErrorCode.SessionRequired]: 400,
   [AppErrorCode.TooManySessions]: 503,
   [AppErrorCode.ServiceUnavailable]: 503,
+  [AppErrorCode.ShuttingDown]: 503,
   [AppErrorCode.Internal]: 500,
 };
 

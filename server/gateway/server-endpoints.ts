@@ -1,3 +1,4 @@
+import type { JsonRpcErrorObject } from '../mcp/jsonrpc-errors.js';
 import type { ServerFactory } from '../mcp/server-factory.js';
 import type { SseEndpoint } from '../mcp/sse-endpoint.js';
 import type { StreamableEndpoint } from '../mcp/streamable-endpoint.js';
@@ -23,6 +24,8 @@ export interface ServerEndpointsOptions {
 export interface ServerEndpoints {
   /** The endpoints of `name`, or undefined when no such upstream is configured. */
   get(name: string): PerServerEndpoints | undefined;
+  /** Answers every per-request exchange still open on any upstream's endpoint (see StreamableEndpoint). */
+  answerPending(error: JsonRpcErrorObject): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -43,6 +46,10 @@ export function createServerEndpoints({ gateway, assemble, build }: ServerEndpoi
         built.set(name, endpoints);
       }
       return endpoints;
+    },
+    async answerPending(error) {
+      const counts = await Promise.all([...built.values()].map((endpoints) => endpoints.streamable.answerPending(error)));
+      return counts.reduce((sum, count) => sum + count, 0);
     },
     async close() {
       await Promise.all([...built.values()].map((endpoints) => endpoints.streamable.close()));

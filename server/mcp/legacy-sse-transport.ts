@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isJsonContentType, parseJSONRPCMessage, readRequestBody } from '@modelcontextprotocol/server';
-import type { AuthInfo, JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
+import type { AuthInfo, JSONRPCMessage, MessageExtraInfo, RequestId, Transport } from '@modelcontextprotocol/server';
 import { answerBarrier } from '../events/durable-writes.js';
-import { JsonRpcErrorCode, jsonRpcTransportError } from './jsonrpc-errors.js';
+import { JsonRpcErrorCode, jsonRpcRequestError, jsonRpcTransportError, type JsonRpcErrorObject } from './jsonrpc-errors.js';
 
 /** Options of a {@link LegacySseTransport}; validated once by its constructor. */
 export interface LegacySseTransportOptions {
@@ -70,6 +70,8 @@ export class LegacySseTransport implements Transport {
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private started = false;
   private closed = false;
+  /** Requests received and not yet answered, by id: what {@link answerPending} answers at a shutdown. */
+  private readonly pending = new Set<RequestId>();
 
   /**
    * Takes over `res`, the response to the client's `GET`; nothing is written until {@link start}.
@@ -166,6 +168,7 @@ export class LegacySseTransport implements Transport {
       return this.refuse(res, 400, invalid, error);
     }
     res.writeHead(202, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Accepted');
+    if ('method' in message && 'id' in message) this.pending.add(message.id);
     try {
       this.onmessage?.(message, { authInfo: extra?.authInfo, request: body.request });
     } catch (error) {
@@ -183,6 +186,10 @@ export class LegacySseTransport implements Transport {
     const held = answerBarrier();
     if (held) await held;
     if (this.closed || !this.started) throw new Error('LegacySseTransport: not connected (stream not open)');
+    if (!('method' in message) && 'id' in message && message.id !== undefined) {
+      // Answered once: a late answer after answerPending() is dropped, like any answer to a request no longer open.
+      if (!this.pending.delete(message.id)) return;
+    }
     this.onSend?.();
     if (this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`)) return;
     // Without this wait a slow client would make the server buffer without limit.
@@ -195,6 +202,16 @@ export class LegacySseTransport implements Transport {
       this.res.on('drain', done);
       this.res.on('close', done);
     });
+  }
+
+  /**
+   * Answers every request still open on this session with `error`, as the server's last word before it closes the
+   * session (a shutdown). Resolves with how many were answered.
+   */
+  async answerPending(error: JsonRpcErrorObject): Promise<number> {
+    const pending = [...this.pending];
+    for (const id of pending) await this.send(jsonRpcRequestError(id, error.code, error.message, error.data)).catch(() => undefined);
+    return pending.length;
   }
 
   /** Ends the stream and stops the keep-alive timer; calls `onclose` the first time only. */

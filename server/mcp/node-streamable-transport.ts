@@ -13,7 +13,7 @@ import {
 import { answerBarrier } from '../events/durable-writes.js';
 import type { BoundedEventStore } from './event-store.js';
 import { classifyJsonRpc, isJsonRpcPayload } from './jsonrpc.js';
-import { JsonRpcErrorCode, jsonRpcRequestError, jsonRpcTransportError, type JsonRpcErrorResponse } from './jsonrpc-errors.js';
+import { JsonRpcErrorCode, jsonRpcRequestError, jsonRpcTransportError, type JsonRpcErrorObject, type JsonRpcErrorResponse } from './jsonrpc-errors.js';
 import { SSE_HEADERS } from './legacy-sse-transport.js';
 
 /** Options of {@link NodeStreamableTransport}. */
@@ -275,6 +275,17 @@ export class NodeStreamableTransport implements Transport {
       this.requestStreams.delete(id);
     }
     stream?.close();
+  }
+
+  /**
+   * Answers every request still open on this session with `error`, as the server's last word before it closes the
+   * session (a shutdown): the client gets an error it can act on instead of a stream that just ends. Resolves with
+   * how many were answered.
+   */
+  async answerPending(error: JsonRpcErrorObject): Promise<number> {
+    const pending = [...this.requestStreams.keys()].filter((id) => !this.answered.has(id));
+    for (const id of pending) await this.send(jsonRpcRequestError(id, error.code, error.message, error.data));
+    return pending.length;
   }
 
   async close(): Promise<void> {

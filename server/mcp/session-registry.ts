@@ -1,5 +1,6 @@
 import type { EventBus, EventMap, SessionTransport } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
+import type { JsonRpcErrorObject } from './jsonrpc-errors.js';
 
 /** Why a session ended; reported on `session.ended`. */
 export type SessionEndReason = EventMap['session.ended']['reason'];
@@ -17,6 +18,8 @@ export interface SessionEntry {
   openStreams: number;
   /** Frees the transport, its streams and timers. Called once by the registry. */
   close(): Promise<void>;
+  /** Answers the session's open requests with `error` (a shutdown's last word); resolves with how many. */
+  answerPending?(error: JsonRpcErrorObject): Promise<number>;
 }
 
 /** Session figures for `/health` and `server_status`. */
@@ -145,6 +148,12 @@ export class SessionRegistry {
   }
 
   /** Closes every session (shutdown) and stops the sweeper. */
+  /** Answers every session's open requests with `error` before a shutdown closes them; resolves with how many. */
+  async answerPending(error: JsonRpcErrorObject): Promise<number> {
+    const counts = await Promise.all([...this.sessions.values()].map((entry) => entry.answerPending?.(error).catch(() => 0) ?? 0));
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
   async closeAll(reason: SessionEndReason = 'shutdown'): Promise<void> {
     this.stop();
     await Promise.all([...this.sessions.keys()].map((id) => this.remove(id, reason)));

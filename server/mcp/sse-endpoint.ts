@@ -61,6 +61,7 @@ export function createSseEndpoint(options: SseEndpointOptions): SseEndpoint {
             transports.delete(id);
             await server.close();
           },
+          answerPending: (error) => transport.answerPending(error),
         });
         try {
           await server.connect(transport);

@@ -6,6 +6,7 @@ import {
   isInitializeRequest,
   legacyStatelessFallback,
   type McpHttpHandler,
+  type RequestId,
 } from '@modelcontextprotocol/server';
 import { AppError, AppErrorCode } from '../errors/app-error.js';
 import type { Logger } from '../logging/logger.js';
@@ -13,6 +14,7 @@ import { callerFromAuthInfo, toAuthInfo, type Caller } from './caller.js';
 import { BoundedEventStore } from './event-store.js';
 import { installFastDispatch } from './fast-dispatch.js';
 import { classifyJsonRpc } from './jsonrpc.js';
+import { jsonRpcRequestError, type JsonRpcErrorObject } from './jsonrpc-errors.js';
 import type { ServerFactory } from './server-factory.js';
 import type { SessionRegistry } from './session-registry.js';
 import { NodeStreamableTransport } from './node-streamable-transport.js';
@@ -42,6 +44,12 @@ export interface StreamableEndpoint {
    * Throws {@link AppError} for problems answered before the SDK sees the request (unknown session, session limit).
    */
   handle(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void>;
+  /**
+   * Answers the per-request (stateless) requests still open with `error`, as a shutdown's last word: the JSON-RPC
+   * error as the JSON answer when nothing was sent yet, else as an event on the open stream. Resolves with how many.
+   * Sessions' open requests are answered through the registry.
+   */
+  answerPending(error: JsonRpcErrorObject): Promise<number>;
   /** Closes the modern handler's in-flight exchanges. Sessions are closed through the registry. */
   close(): Promise<void>;
   /** Live sessionful transports held by this endpoint (equals its sessions in the registry; for leak checks). */
@@ -61,6 +69,20 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
   const { factory, sessions, logger } = options;
   const transports = new Map<string, NodeStreamableTransport>();
   const onerror = (error: Error) => logger.debug('mcp transport error', { error: error.message });
+  /** Per-request exchanges in flight with the request ids they must answer: what a shutdown answers if they cannot. */
+  const bridged = new Set<{ res: ServerResponse; ids: RequestId[] }>();
+
+  async function bridge(fetch: Parameters<typeof serveWebHandler>[0], req: AuthedRequest, res: ServerResponse, body: unknown): Promise<void> {
+    const ids = requestIds(body);
+    if (ids.length === 0) return serveWebHandler(fetch, req, res, body);
+    const exchange = { res, ids };
+    bridged.add(exchange);
+    try {
+      await serveWebHandler(fetch, req, res, body);
+    } finally {
+      bridged.delete(exchange);
+    }
+  }
 
   const modern: McpHttpHandler = createMcpHandler(
     (ctx) => factory({ caller: callerFromAuthInfo(ctx.authInfo), era: 'modern', mode: 'stateless-http' }),
@@ -98,6 +120,7 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
             transports.delete(id);
             await server.close();
           },
+          answerPending: (error) => transport.answerPending(error),
         });
       },
       onsessionclosed: (id) => sessions.remove(id, 'deleted'),
@@ -146,9 +169,9 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
           mcpNameHeader: header(req, 'mcp-name'),
           body,
         });
-        if (outcome.kind !== 'legacy') return serveWebHandler(modern.fetch, req, res, body);
+        if (outcome.kind !== 'legacy') return bridge(modern.fetch, req, res, body);
       }
-      if (options.legacyStateless) return serveWebHandler(legacyStatelessFetch, req, res, body);
+      if (options.legacyStateless) return bridge(legacyStatelessFetch, req, res, body);
       if (method === 'POST' && isInitializeRequest(body)) return openSession(req, res, body, caller);
       throw new AppError(
         AppErrorCode.SessionRequired,
@@ -156,6 +179,26 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
           ? 'Bad Request: Mcp-Session-Id header is required (send initialize first)'
           : `Bad Request: ${method} needs an Mcp-Session-Id header`,
       );
+    },
+    async answerPending(error) {
+      let answered = 0;
+      for (const { res, ids } of bridged) {
+        if (res.writableEnded || res.destroyed) continue;
+        const answers = ids.map((id) => jsonRpcRequestError(id, error.code, error.message, error.data));
+        answered += answers.length;
+        if (!res.headersSent) {
+          // A JSON-RPC answer, as the handler would have sent it (200, JSON): clients read an HTTP error status as a
+          // transport failure, not as the server's error for the request.
+          const body = JSON.stringify(answers.length === 1 ? answers[0] : answers);
+          res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+        } else if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) {
+          for (const answer of answers) res.write(`event: message\ndata: ${JSON.stringify(answer)}\n\n`);
+          res.end();
+        } else {
+          res.end();
+        }
+      }
+      return answered;
     },
     async close() {
       await modern.close();
@@ -176,6 +219,16 @@ function isPlainLegacyInitialize(req: IncomingMessage, body: unknown): boolean {
   if (req.headers['mcp-protocol-version'] !== undefined || classifyJsonRpc(body) !== 'request') return false;
   const { method, params } = body as { method: string; params?: { _meta?: unknown } };
   return method === 'initialize' && params?._meta === undefined;
+}
+
+/** The ids of the JSON-RPC requests in a POST body (none for notifications and responses). */
+function requestIds(body: unknown): RequestId[] {
+  const messages = Array.isArray(body) ? body : [body];
+  const ids: RequestId[] = [];
+  for (const message of messages) {
+    if (classifyJsonRpc(message) === 'request') ids.push((message as { id: RequestId }).id);
+  }
+  return ids;
 }
 
 function serve(transport: NodeStreamableTransport, req: AuthedRequest, res: ServerResponse, body: unknown): Promise<void> {

@@ -97,6 +97,8 @@ export async function writeWebResponse(response: Response, res: ServerResponse):
       // An answer goes out only once the events of what it acknowledges are stored (events/durable-writes.ts).
       const held = answerBarrier();
       if (held) await held;
+      // A shutdown may have answered and ended the response meanwhile (streamable-endpoint answerPending).
+      if (res.writableEnded) break;
       if (!uncorkScheduled) {
         res.cork();
         uncorkScheduled = true;

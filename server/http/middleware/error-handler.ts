@@ -102,7 +102,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (known) {
-      if (known.status >= 500) logger.warn('request refused', { code: known.code, path: req.path, category: 'internal', ...(known.cause ? { cause: known.cause } : {}) });
+      // A shutdown's refusals are expected, one per request that arrives while draining: not a fault.
+      if (known.status >= 500 && known.code !== AppErrorCode.ShuttingDown) logger.warn('request refused', { code: known.code, path: req.path, category: 'internal', ...(known.cause ? { cause: known.cause } : {}) });
       else logger.debug('client error', { code: known.code, status: known.status, path: req.path, category: 'client' });
       render(res, known, requestId);
       return;

@@ -35,6 +35,7 @@ export function gatewayMcpRouter(options: GatewayMcpRouterOptions): Router {
   const { endpoints } = options;
   const streamable: StreamableEndpoint = {
     handle: (req, res, body, caller) => endpointsOf(endpoints, serverName(req as Request)).streamable.handle(req, res, body, caller),
+    answerPending: (error) => endpoints.answerPending(error),
     close: () => endpoints.close(),
     get transportCount() {
       return 0;

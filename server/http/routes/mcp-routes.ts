@@ -7,6 +7,7 @@ import type { SseEndpoint } from '../../mcp/sse-endpoint.js';
 import type { StreamableEndpoint } from '../../mcp/streamable-endpoint.js';
 import type { DirectRoutes } from '../direct-routes.js';
 import { mcpCors } from '../middleware/cors.js';
+import { drainGate } from '../middleware/drain.js';
 import { markMcpRoute } from '../middleware/error-handler.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { requireAllowedOrigin } from '../middleware/origin-check.js';
@@ -29,6 +30,8 @@ export interface McpRouterOptions {
   direct?: DirectRoutes;
   /** Step-up for tool calls that need a scope the token lacks (absent: no step-up, e.g. authentication off). */
   stepUp?: RequestHandler;
+  /** True once shutdown started: new work is refused, what finishes work in flight passes (see drainGate). */
+  draining?: () => boolean;
 }
 
 /**
@@ -48,6 +51,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
   const guard = [markMcpRoute, mcpCors(options.isOriginAllowed), requireAllowedOrigin(options.isOriginAllowed)];
   const limited = options.limit ? [options.limit] : [];
   const scoped = options.stepUp ? [options.stepUp] : [];
+  const drain = options.draining ? [drainGate(options.draining)] : [];
 
   // Authentication comes first: an unauthenticated request gets its 401 challenge whatever its body (checklist B.8).
   const identify: RequestHandler = async function identifyCaller(req, res, next) {
@@ -68,9 +72,9 @@ export function mcpRouter(options: McpRouterOptions): Router {
     next(new AppError(AppErrorCode.MethodNotAllowed, `${req.method} is not supported on the MCP endpoint`));
   });
   const chains: Record<'POST' | 'GET' | 'DELETE', RequestHandler[]> = {
-    POST: [identify, json, jsonRpc, ...scoped, ...limited, streamableHandler],
-    GET: [identify, ...limited, streamableHandler],
-    DELETE: [identify, ...limited, streamableHandler],
+    POST: [identify, json, jsonRpc, ...drain, ...scoped, ...limited, streamableHandler],
+    GET: [identify, ...drain, ...limited, streamableHandler],
+    DELETE: [identify, ...drain, ...limited, streamableHandler],
   };
   router.post(`${prefix}/mcp`, ...chains.POST);
   router.get(`${prefix}/mcp`, ...chains.GET);
@@ -85,6 +89,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
     const open: RequestHandler[] = [
       ...guard,
       identify,
+      ...drain,
       ...limited,
       async function openSse(req, res) {
         await sse.open(req, res, res.locals.caller as Caller, messagesPath);
@@ -95,6 +100,7 @@ export function mcpRouter(options: McpRouterOptions): Router {
       identify,
       json,
       jsonRpc,
+      ...drain,
       ...scoped,
       ...limited,
       async function postSse(req, res) {

@@ -11,8 +11,8 @@ describe('the error catalogue', () => {
     expect(row).toContain(`| ${APP_ERROR_STATUS[code]} |`);
   });
 
-  it('client mistakes are 4xx; only capacity, unavailable dependencies and internal faults are 5xx', () => {
+  it('client mistakes are 4xx; only capacity, unavailable dependencies, a shutdown and internal faults are 5xx', () => {
     const fiveHundreds = Object.values(AppErrorCode).filter((code) => new AppError(code, 'x').status >= 500);
-    expect(fiveHundreds.sort()).toEqual([AppErrorCode.Internal, AppErrorCode.ServiceUnavailable, AppErrorCode.TooManySessions].sort());
+    expect(fiveHundreds.sort()).toEqual([AppErrorCode.Internal, AppErrorCode.ServiceUnavailable, AppErrorCode.ShuttingDown, AppErrorCode.TooManySessions].sort());
   });
 });
