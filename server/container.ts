@@ -31,6 +31,7 @@ import { createServerStatusProvider } from './mcp/server-status-provider.js';
 import { SessionRegistry } from './mcp/session-registry.js';
 import type { ToolProvider } from './mcp/tool-provider.js';
 import { createStorage } from './storage/create-storage.js';
+import { createTaskService, type TaskService } from './tasks/task-service.js';
 import type { Storage } from './storage/types.js';
 import { VERSION } from './version.js';
 
@@ -49,6 +50,8 @@ export interface Container {
   assemble(name: string, providers: readonly ToolProvider[]): ServerFactory;
   /** Claude Code runs and tools. */
   claude: ClaudeService;
+  /** MCP tasks (every origin) and the routing of calls to them. */
+  tasks: TaskService;
   /** Upstream MCP servers of MCP_CONFIG_PATH, supervised and aggregated. */
   gateway: GatewayService;
   /** Prometheus metrics (own registry) and the request totals /health reports. */
@@ -98,11 +101,13 @@ export async function createContainer(config: Config, options: ContainerOptions)
     logger,
   });
   const claudeEnv = claudeChildEnvironment(config.claudeEnvAllow, options.claudeEnvironment);
+  const tasks = await createTaskService({ config, storage, events, logger });
   const claude = await createClaudeService({
     config,
     storage,
     events,
     logger,
+    tasks: tasks.runtime,
     env: claudeEnv,
     protectedPaths: serverPaths({ config, cwd: process.cwd(), ...(claudeEnv.HOME ? { home: claudeEnv.HOME } : {}) }),
   });
@@ -159,12 +164,13 @@ export async function createContainer(config: Config, options: ContainerOptions)
     gateway.provider,
     ...(options.extraProviders ?? []),
   ];
-  const assemble = (name: string, from: readonly ToolProvider[], instructions?: string) =>
-    createServerFactory({ name, version: VERSION, providers: from, toolAccess, toolInterceptors, ...(instructions ? { instructions } : {}) });
+  const assemble = (name: string, from: readonly ToolProvider[], instructions?: string, routing?: TaskService['routing']) =>
+    createServerFactory({ name, version: VERSION, providers: from, toolAccess, toolInterceptors, ...(instructions ? { instructions } : {}), ...(routing ? { routing } : {}) });
   const factory = assemble(
     'claude-code-mcp',
     providers,
     'claude-code-mcp: Claude Code and other MCP servers behind one endpoint. Call server_status for its state.',
+    tasks.routing,
   );
   const rateLimits = config.rateLimitEnabled ? await buildRateLimits(config, storage, { logger, metrics, events }) : undefined;
   let closed = false;
@@ -177,6 +183,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     factory,
     assemble: (name, from) => assemble(name, from),
     claude,
+    tasks,
     gateway,
     metrics,
     requestStats: new RequestStats(),
@@ -189,6 +196,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     async close() {
       if (closed) return;
       closed = true;
+      tasks.close();
       await claude.shutdown();
       await sessions.closeAll('shutdown');
       await gateway.close();

@@ -1,240 +1,117 @@
-import { randomUUID } from 'node:crypto';
-import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
-import type { EventBus } from '../events/bus.js';
-import { durably } from '../events/durable-writes.js';
-import type { Logger } from '../logging/logger.js';
-import type { KeyValueStore } from '../storage/types.js';
-import { ClaudeError } from './errors.js';
-import type { ClaudeExecutor, RunOutcome, RunRequest } from './executor.js';
-import { progressObserver } from './progress.js';
-import type { SessionStore } from './session-store.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { detachCall } from '../tasks/detached-call.js';
+import type { TaskRecord } from '../tasks/task-record.js';
+import type { TaskRuntime } from '../tasks/task-runtime.js';
+import { TaskLimitReached, TaskStillRunning, type TaskWork } from '../tasks/task-work.js';
+import type { ToolCall } from '../mcp/tool-provider.js';
+import { runResult, type ClaudeRuns, type StoredRequest } from './claude-runs.js';
+import { ClaudeError, ERROR_META_KEY, toolErrorResult } from './errors.js';
 
-/** Lifecycle of a background task. `interrupted`: it was running when the server stopped or died. */
-export type TaskStatus = 'running' | 'completed' | 'failed' | 'aborted' | 'interrupted';
-
-/** A background task as stored (durably, on the storage port). */
-export interface TaskRecord {
-  taskId: string;
-  owner: string;
-  status: TaskStatus;
-  /** The first 500 characters of the prompt, for listings. */
-  promptPreview: string;
-  /** What to run again on restart (the validated request minus callbacks). */
-  request: StoredRequest;
-  sessionId?: string;
-  createdAt: string;
-  startedAt?: string;
-  endedAt?: string;
-  durationMs?: number;
-  costUsd?: number;
-  numTurns?: number;
-  /** Final answer, or the error message. */
-  summary?: string;
-  error?: { category: string; message: string };
-  /** Runs so far (restart adds one). */
-  attempts: number;
-  /** Refreshed while the task runs; a `running` task whose heartbeat stopped belongs to a process that died. */
-  heartbeatAt?: string;
-  /** Transcript tail: one line per text, tool use, subagent event. */
-  log: string[];
-}
-
-/** The serialisable part of a {@link RunRequest}. */
-export type StoredRequest = Omit<RunRequest, 'owner' | 'signal' | 'onMessage' | 'canUseTool' | 'includePartialMessages'>;
-
-const NS = 'claude-tasks';
-const LOG_LINES = 200;
-const TTL_SECONDS = 7 * 24 * 3600;
-
-/** Options of {@link BackgroundTasks}. */
+/** Options of {@link createBackgroundTasks}. */
 export interface BackgroundTasksOptions {
-  store: KeyValueStore;
-  executor: ClaudeExecutor;
-  sessions: SessionStore;
-  events: EventBus;
-  logger: Logger;
-  /** MAX_ASYNC_PROCESSES: background runs alive at once (queued or running). */
-  maxTasks: number;
+  runtime: TaskRuntime;
+  runs: Pick<ClaudeRuns, 'runFor'>;
   /** ASYNC_PROCESS_TIMEOUT_MS: time limit of one background run. */
   timeoutMs: number;
-  /**
-   * Storage shared with other replicas (Redis). Then only tasks whose heartbeat stopped are marked `interrupted`
-   * (another replica may be running the rest); otherwise every `running` record left over is stale.
-   */
-  shared?: boolean;
-  /** Heartbeat period; a task is presumed dead after three missed beats. */
-  heartbeatMs?: number;
+  /** How long `stop` waits for the run to end after interrupting it (RUN_INTERRUPT_GRACE_MS plus a margin). */
+  stopWaitMs: number;
 }
 
 /**
- * Background Claude runs: started by `claude_ask` with `backgroundTask: true`, answered at once with a task id, run
- * detached from the request (a client disconnect does not stop them) and recorded durably so `list` and `logs`
- * work after a restart; a task that was running when the server stopped is shown as `interrupted`.
+ * The Claude tools' side of tasks: `claude_ask` with `backgroundTask: true`, and `claude_background_tasks` and
+ * `claude_abort` over every task of the caller (whatever created it: `backgroundTask`, a 2025-11-25 task-augmented
+ * call, a 2026-07-28 task). The records, limits and cancel are the task runtime's (tasks/task-runtime.ts).
  */
-export class BackgroundTasks {
-  /** Task id -> executor run id, for the runs alive in this process. */
-  private readonly live = new Map<string, { runId?: string; done: Promise<void> }>();
-
-  constructor(private readonly options: BackgroundTasksOptions) {}
-
+export interface BackgroundTasks {
   /**
-   * Marks tasks left `running` by a process that stopped or died as `interrupted`. Call at startup; with shared
-   * storage call it periodically too (see {@link BackgroundTasksOptions.shared}).
+   * Starts `request` detached from `call`; resolves with the record at once. Its permission prompts reach the person
+   * only when the client can follow tasks (`ToolCall.answersTasks`); otherwise the operator's policy decides. `busy`
+   * when MAX_ASYNC_PROCESSES tasks are alive.
    */
-  async recover(now = Date.now()): Promise<number> {
-    let count = 0;
-    const staleBefore = now - 3 * (this.options.heartbeatMs ?? 10_000);
-    for (const { value } of await this.options.store.list<TaskRecord>(NS)) {
-      const stale = !this.options.shared || !value.heartbeatAt || Date.parse(value.heartbeatAt) < staleBefore;
-      if (value.status === 'running' && !this.live.has(value.taskId) && stale) {
-        await this.save({ ...value, status: 'interrupted', endedAt: new Date().toISOString(), summary: 'the server stopped while the task was running' });
-        count += 1;
-      }
-    }
-    if (count > 0) this.options.logger.warn('background tasks interrupted by a restart', { count });
-    return count;
-  }
-
-  /** Starts a task for `owner`; returns its record at once. `busy` when MAX_ASYNC_PROCESSES are alive. */
-  async start(owner: string, request: StoredRequest): Promise<TaskRecord> {
-    if (this.live.size >= this.options.maxTasks) {
-      throw new ClaudeError('busy', `${this.options.maxTasks} background tasks are already running; wait for one to finish or stop one`);
-    }
-    const record: TaskRecord = {
-      taskId: randomUUID(),
-      owner,
-      status: 'running',
-      promptPreview: request.prompt.slice(0, 500),
-      request,
-      createdAt: new Date().toISOString(),
-      attempts: 0,
-      log: [],
-    };
-    return this.launch(record);
-  }
-
+  start(call: ToolCall, request: StoredRequest): Promise<TaskRecord>;
   /** The owner's tasks, newest first. */
-  async list(owner: string): Promise<TaskRecord[]> {
-    const all = await this.options.store.list<TaskRecord>(NS);
-    return all.map((entry) => entry.value).filter((task) => task.owner === owner).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-  }
-
+  list(owner: string): Promise<TaskRecord[]>;
   /** The task when `owner` owns it; `not_found` otherwise, whether it exists or not. */
-  async get(owner: string, taskId: string): Promise<TaskRecord> {
-    const record = await this.options.store.get<TaskRecord>(NS, taskId);
-    if (!record || record.owner !== owner) throw new ClaudeError('not_found', `no task ${taskId}`);
-    return record;
-  }
-
-  /** Interrupts a running task of `owner`; resolves with its final record. */
-  async stop(owner: string, taskId: string): Promise<TaskRecord> {
-    const record = await this.get(owner, taskId);
-    const live = this.live.get(taskId);
-    if (!live?.runId || !this.options.executor.stopRun(owner, live.runId)) return record;
-    await live.done;
-    return this.get(owner, taskId);
-  }
-
-  /** Runs a finished task again, resuming its session when it has one. */
-  async restart(owner: string, taskId: string): Promise<TaskRecord> {
-    const record = await this.get(owner, taskId);
-    if (this.live.has(taskId)) throw new ClaudeError('invalid_input', `task ${taskId} is still running; stop it first`);
-    if (this.live.size >= this.options.maxTasks) throw new ClaudeError('busy', `${this.options.maxTasks} background tasks are already running`);
-    const request: StoredRequest = record.sessionId ? { ...record.request, resume: record.sessionId, forkSession: false } : record.request;
-    const { startedAt: _s, endedAt: _e, durationMs: _d, summary: _m, error: _r, ...rest } = record;
-    return this.launch({ ...rest, request, status: 'running', log: [...record.log, `--- restart ${record.attempts + 1} ---`] });
-  }
-
-  /** Waits for every task alive in this process to settle (shutdown aborts them through the executor). */
-  async drain(): Promise<void> {
-    await Promise.all([...this.live.values()].map((entry) => entry.done));
-  }
-
-  private async launch(initial: TaskRecord): Promise<TaskRecord> {
-    const startedAt = new Date().toISOString();
-    let record: TaskRecord = { ...initial, attempts: initial.attempts + 1, startedAt, heartbeatAt: startedAt };
-    await this.save(record);
-    const { events, executor, logger } = this.options;
-    events.emit('background_task.started', { taskId: record.taskId, owner: record.owner });
-    let resolveDone!: () => void;
-    const entry: { runId?: string; done: Promise<void> } = { done: new Promise<void>((resolve) => (resolveDone = resolve)) };
-    this.live.set(record.taskId, entry);
-
-    let dirty = false;
-    let flushing: Promise<void> = Promise.resolve();
-    const flush = () => {
-      if (!dirty) return;
-      dirty = false;
-      flushing = flushing
-        .then(() => this.save(record))
-        .catch((error: unknown) => void logger.warn('task record not saved', { error }));
-    };
-    const flushTimer = setInterval(flush, 500);
-    flushTimer.unref();
-    const heartbeat = setInterval(() => {
-      record.heartbeatAt = new Date().toISOString();
-      dirty = true;
-    }, this.options.heartbeatMs ?? 10_000);
-    heartbeat.unref();
-    const append = progressObserver(async (_n, line) => {
-      record.log.push(line);
-      if (record.log.length > LOG_LINES) record.log.splice(0, record.log.length - LOG_LINES);
-      dirty = true;
-    }, record.taskId);
-    const onMessage = (message: SDKMessage) => {
-      if (message.type === 'system' && message.subtype === 'init' && record.sessionId !== message.session_id) {
-        record.sessionId = message.session_id;
-        dirty = true;
-        this.options.sessions.save({ sessionId: message.session_id, owner: record.owner, cwd: record.request.cwd }).catch(() => undefined);
-      }
-      append(message);
-    };
-
-    const run = executor.run(
-      { ...record.request, owner: record.owner, onMessage, timeoutMs: this.options.timeoutMs },
-      { onQueued: (live) => (entry.runId = live.id) },
-    );
-    // The record says how the task ended only once the event saying so is stored (events/durable-writes.ts).
-    void run
-      .then(
-        (outcome: RunOutcome) => {
-          record = { ...record, ...figures(outcome), status: 'completed', summary: outcome.result };
-          return durably(() => events.emit('background_task.completed', { taskId: record.taskId, owner: record.owner, costUsd: outcome.costUsd, durationMs: outcome.durationMs }));
-        },
-        (error: unknown) => {
-          const known = error instanceof ClaudeError ? error : new ClaudeError('internal', 'internal error');
-          const outcome = known.details as Partial<RunOutcome> | undefined;
-          const status: TaskStatus = /shutting down/.test(known.message) ? 'interrupted' : known.category === 'aborted' ? 'aborted' : 'failed';
-          record = {
-            ...record,
-            ...(outcome?.sessionId ? figures(outcome as RunOutcome) : {}),
-            status,
-            summary: known.message,
-            error: { category: known.category, message: known.message },
-          };
-          return durably(() => events.emit('background_task.failed', { taskId: record.taskId, owner: record.owner, category: known.category, status }));
-        },
-      )
-      .then(async () => {
-        clearInterval(flushTimer);
-        clearInterval(heartbeat);
-        record.endedAt = new Date().toISOString();
-        await flushing;
-        await this.save(record);
-      })
-      .catch((error: unknown) => logger.error('background task bookkeeping failed', { error, taskId: record.taskId }))
-      .finally(() => {
-        this.live.delete(record.taskId);
-        resolveDone();
-      });
-    return record;
-  }
-
-  private save(record: TaskRecord): Promise<void> {
-    return this.options.store.set(NS, record.taskId, record, TTL_SECONDS);
-  }
+  get(owner: string, taskId: string): Promise<TaskRecord>;
+  /** Cancels a running task of `owner` (the same operation as `tasks/cancel`) and waits for its run to end. */
+  stop(owner: string, taskId: string): Promise<TaskRecord>;
+  /** The owner's task running a Claude run on `sessionId` in this process, if any. */
+  runningOn(owner: string, sessionId: string): TaskRecord | undefined;
+  /** Runs an ended task again, resuming its session when it has one; from `call` (the restarting caller's). */
+  restart(call: ToolCall, taskId: string): Promise<TaskRecord>;
 }
 
-function figures(outcome: RunOutcome): Partial<TaskRecord> {
-  return { sessionId: outcome.sessionId, durationMs: outcome.durationMs, costUsd: outcome.costUsd, numTurns: outcome.numTurns };
+/** Creates the Claude tools' view of the task runtime. */
+export function createBackgroundTasks({ runtime, runs, timeoutMs, stopWaitMs }: BackgroundTasksOptions): BackgroundTasks {
+  /** A Claude run as task work: its result is what `claude_ask` answers (an error as the tool error result). */
+  const work = (call: ToolCall, request: StoredRequest): TaskWork => ({
+    kind: 'claude-run',
+    async run(context) {
+      const detached = detachCall(call, {
+        signal: context.signal,
+        progress: (line) => context.progress(line),
+        ...(context.ask ? { ask: context.ask } : {}),
+        task: { taskId: context.taskId, annotate: (facts) => context.annotate(facts) },
+      });
+      try {
+        const outcome = await runs.runFor({ call: detached, request: { ...request, timeoutMs } });
+        return runResult(outcome, request.cwd);
+      } catch (error) {
+        const result = toolErrorResult(error);
+        context.annotate({ failure: result._meta[ERROR_META_KEY].error });
+        return result as CallToolResult;
+      }
+    },
+  });
+
+  const get = async (owner: string, taskId: string) => {
+    const record = await runtime.get(owner, taskId);
+    if (!record) throw new ClaudeError('not_found', `no task ${taskId}`);
+    return record;
+  };
+
+  return {
+    async start(call, request) {
+      try {
+        return await runtime.start({
+          owner: call.caller.principalId,
+          tool: call.tool,
+          origin: 'background',
+          work: work(call, request),
+          // Kept as long as the operator allows any task (TASK_MAX_TTL_MS): `claude_background_tasks` is their history.
+          ttlMs: Number.MAX_SAFE_INTEGER,
+          canAsk: call.answersTasks === true,
+          promptPreview: request.prompt,
+          request: { ...request },
+        });
+      } catch (error) {
+        throw asClaudeError(error);
+      }
+    },
+    list: (owner) => runtime.list(owner),
+    runningOn: (owner, sessionId) => runtime.findLive(owner, (record) => record.sessionId === sessionId),
+    get,
+    async stop(owner, taskId) {
+      const record = await runtime.stop(owner, taskId, stopWaitMs);
+      if (!record) throw new ClaudeError('not_found', `no task ${taskId}`);
+      return record;
+    },
+    async restart(call, taskId) {
+      const record = await get(call.caller.principalId, taskId);
+      const stored = record.request as StoredRequest | undefined;
+      if (!stored || typeof stored.prompt !== 'string') throw new ClaudeError('invalid_input', `task ${taskId} did not run Claude and cannot be restarted`);
+      const request: StoredRequest = record.sessionId ? { ...stored, resume: record.sessionId, forkSession: false } : stored;
+      try {
+        return await runtime.rerun({ ...record, request: { ...request } }, work(call, request), false);
+      } catch (error) {
+        throw asClaudeError(error);
+      }
+    },
+  };
+}
+
+function asClaudeError(error: unknown): unknown {
+  if (error instanceof TaskLimitReached) return new ClaudeError('busy', error.message);
+  if (error instanceof TaskStillRunning) return new ClaudeError('invalid_input', error.message);
+  return error;
 }

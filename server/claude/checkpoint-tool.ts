@@ -66,6 +66,8 @@ export function checkpointTool(deps: CheckpointToolDeps): ToolDefinition {
       input: input,
       output,
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
+      // `restore` with a `query` runs Claude.
+      taskSupport: 'optional',
     },
     async (args, call) => {
       const { caller } = call;

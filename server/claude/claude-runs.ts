@@ -1,14 +1,14 @@
-import type { CanUseTool, SDKMessage } from '@anthropic-ai/claude-agent-sdk';
-import type { McpServer } from '@modelcontextprotocol/server';
+import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from '../mcp/caller.js';
+import type { ToolCall } from '../mcp/tool-provider.js';
 import { ClaudeError } from './errors.js';
 import type { ClaudeExecutor, RunOutcome, RunRequest } from './executor.js';
+import { permissionPrompts } from './permission-channel.js';
 import { applyPolicy, type RequestedLimits, type RunPolicy } from './policy.js';
-import { progressObserver } from './progress.js';
+import { progressChannel, progressObserver } from './progress.js';
 import type { SandboxMode } from './sandbox.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
-import type { ToolContext } from './tool-handler.js';
 import type { WorkspacePolicy } from './workspace.js';
 
 /** Options of {@link createClaudeRuns}. */
@@ -21,21 +21,31 @@ export interface ClaudeRunsOptions {
   mayExecute: (caller: Caller) => boolean;
   /** CLAUDE_SANDBOX: hooks run outside the sandbox, so a sandboxed server refuses them. */
   sandboxMode: SandboxMode;
+  /** PROGRESS_INTERVAL_MS: most time between two progress notifications of a call that asked for progress. */
+  progressIntervalMs: number;
+  /** PERMISSION_PROMPT_TIMEOUT_MS: how long a permission prompt waits for its answer. */
+  promptTimeoutMs: number;
   logger: Logger;
 }
 
+/** The serialisable part of a {@link RunRequest}: what a task stores to run it again. */
+export type StoredRequest = Omit<RunRequest, 'owner' | 'signal' | 'onMessage' | 'canUseTool' | 'includePartialMessages'>;
+
 /** What a run started by a tool takes. */
 export interface RunForOptions {
-  caller: Caller;
-  ctx: ToolContext;
-  /** The run, but for what the call supplies (owner, cancellation signal, message observer). */
-  request: Omit<RunRequest, 'owner' | 'signal' | 'onMessage'>;
+  /** The call: who, its cancellation and progress, how it can ask the person, the task it runs as. */
+  call: Pick<ToolCall, 'caller' | 'requestContext' | 'ask' | 'task'>;
+  /** The run, but for what the call supplies (owner, cancellation signal, message observer, permission prompts). */
+  request: StoredRequest;
   /** Sees every SDK message as it arrives (claude_plan reads the plan from it). */
   observe?: (message: SDKMessage) => void;
   /** The session this run forks, recorded with the new session's ownership. */
   forkedFrom?: string;
-  /** Asks the person about tools neither allowed nor disallowed (permission prompts). */
-  canUseTool?: CanUseTool;
+  /**
+   * Put tools neither allowed nor disallowed to the person (default true) when the call can ask (`ToolCall.ask`);
+   * otherwise, and without a way to ask, Claude Code's policy decides (and denies them).
+   */
+  prompts?: boolean;
 }
 
 /** A caller's hooks by the seed's names (`preToolUse`...). */
@@ -50,11 +60,6 @@ export interface ClaudeRuns {
   runFor(options: RunForOptions): Promise<RunOutcome>;
   /** The session when the caller owns it; `session_not_found` otherwise (also for other callers' sessions). */
   owned(caller: Caller, sessionId: string): Promise<SessionRecord>;
-  /**
-   * Permission prompts through MCP elicitation when the client declared it can answer; `undefined` otherwise, and
-   * Claude Code's policy then denies the tool (it appears in `permissionDenials`).
-   */
-  permissionPrompt(server: McpServer, ctx: ToolContext): CanUseTool | undefined;
   /** The operator's ceilings applied to what `caller` asked for. */
   limitsOf(caller: Caller, requested: RequestedLimits): RunLimits;
   /** The hook commands a caller may run, or a `permission_denied` saying why not. */
@@ -62,7 +67,7 @@ export interface ClaudeRuns {
   /** The caller's extra working directories, each resolved like `workingDirectory` (inside its workspace). */
   extraDirectories(caller: Caller, requested: readonly string[] | undefined, cwd: string): string[];
   /** What every run a tool starts has: the prompt, where, its queue priority, the clamped limits, the model. */
-  baseRequest(args: { query: string; priority?: RunRequest['priority']; model?: string }, cwd: string, limits: RunLimits): Omit<RunRequest, 'owner'>;
+  baseRequest(args: { query: string; priority?: RunRequest['priority']; model?: string }, cwd: string, limits: RunLimits): StoredRequest;
 }
 
 /** Creates the shared run helpers of the Claude tools. */
@@ -70,62 +75,53 @@ export function createClaudeRuns(options: ClaudeRunsOptions): ClaudeRuns {
   const { executor, sessions, workspaces, policy, logger } = options;
 
   /**
-   * Permission prompts: a tool that is neither allowed nor disallowed is put to the user through MCP elicitation
-   * when the client declared it can answer; without that capability no callback is set and Claude Code's policy
-   * denies the tool (it then appears in `permissionDenials`).
+   * Runs Claude for the call's caller, recording session ownership as soon as Claude Code names the session. A call
+   * running as a task tells the task its session, prompt, figures and what restarting it would run.
    */
-  function permissionPrompt(server: McpServer, ctx: ToolContext): CanUseTool | undefined {
-    const capabilities = server.server.getClientCapabilities() as { elicitation?: { form?: object } } | undefined;
-    if (!capabilities?.elicitation) return undefined;
-    return async (toolName, input, { signal }) => {
-      const detail = describeToolInput(input);
-      try {
-        const answer = await ctx.mcpReq.elicitInput({
-          mode: 'form',
-          message: `Claude Code wants to use ${toolName}${detail ? ` (${detail})` : ''}. Allow it?`,
-          requestedSchema: { type: 'object', properties: { allow: { type: 'boolean', title: `Allow ${toolName}` } }, required: ['allow'] },
-        });
-        if (signal.aborted) return { behavior: 'deny', message: 'the run was interrupted' };
-        if (answer.action === 'accept' && answer.content?.allow === true) return { behavior: 'allow', updatedInput: input };
-        return { behavior: 'deny', message: `the user did not allow ${toolName}` };
-      } catch (error) {
-        logger.debug('permission prompt failed; denying', { tool: toolName, error });
-        return { behavior: 'deny', message: `${toolName} needs approval and the client could not be asked` };
-      }
-    };
-  }
-
-  /** Runs Claude for `caller`, recording session ownership as soon as Claude Code names the session. */
-  async function runFor({ caller, ctx, request, observe, forkedFrom, canUseTool }: RunForOptions): Promise<RunOutcome> {
-    const owner = caller.principalId;
+  async function runFor({ call, request, observe, forkedFrom, prompts = true }: RunForOptions): Promise<RunOutcome> {
+    const owner = call.caller.principalId;
+    const ctx = call.requestContext;
     let saving: Promise<unknown> = Promise.resolve();
     const token = ctx.mcpReq._meta?.progressToken;
+    const channel =
+      token === undefined
+        ? undefined
+        : progressChannel(
+            (value, text) => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: value, message: text } }),
+            options.progressIntervalMs,
+          );
     let progress: ((message: SDKMessage) => void) | undefined;
+    call.task?.annotate({ promptPreview: request.prompt.slice(0, 500), request: { ...request } });
     const onMessage = (message: SDKMessage) => {
       if (message.type === 'system' && message.subtype === 'init') {
         saving = sessions.save({ sessionId: message.session_id, owner, cwd: request.cwd, ...(forkedFrom ? { forkedFrom } : {}) }).catch((error: unknown) =>
           logger.error('could not record session owner', { error, sessionId: message.session_id }),
         );
-        if (token !== undefined && !progress) {
-          progress = progressObserver(
-            (value, text) => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: value, message: text } }),
-            message.session_id,
-          );
-        }
+        call.task?.annotate({ sessionId: message.session_id });
+        if (channel && !progress) progress = progressObserver((line) => channel.send(line), message.session_id);
       }
       progress?.(message);
       observe?.(message);
     };
+    const canUseTool = prompts ? permissionPrompts(call.ask, { timeoutMs: options.promptTimeoutMs, logger }) : undefined;
     try {
-      return await executor.run({
+      const outcome = await executor.run({
         ...request,
         owner,
         signal: ctx.mcpReq.signal,
         onMessage,
-        includePartialMessages: token !== undefined,
+        // Text as it is written makes lively progress, but a task keeps whole lines in its transcript.
+        includePartialMessages: token !== undefined && call.task === undefined,
         ...(canUseTool ? { canUseTool } : {}),
       });
+      call.task?.annotate(figuresOf(outcome));
+      return outcome;
+    } catch (error) {
+      const partial = error instanceof ClaudeError ? (error.details as Partial<RunOutcome> | undefined) : undefined;
+      if (partial) call.task?.annotate(figuresOf(partial));
+      throw error;
     } finally {
+      channel?.stop();
       await saving;
     }
   }
@@ -172,7 +168,7 @@ export function createClaudeRuns(options: ClaudeRunsOptions): ClaudeRuns {
     return { prompt: args.query, cwd, priority: args.priority ?? 'normal', ...limits, ...(args.model ? { model: args.model } : {}) };
   }
 
-  return { runFor, owned, permissionPrompt, limitsOf, hookCommandsFor, extraDirectories, baseRequest };
+  return { runFor, owned, limitsOf, hookCommandsFor, extraDirectories, baseRequest };
 }
 
 /** A run's outcome as a tool result: Claude's answer as text, every figure as `structuredContent`. */
@@ -181,9 +177,9 @@ export function runResult(outcome: RunOutcome, workingDirectory: string, extra: 
   return { content: [{ type: 'text' as const, text: outcome.result }], structuredContent };
 }
 
-function describeToolInput(input: Record<string, unknown>): string {
-  const detail = input.command ?? input.file_path ?? input.path ?? input.url ?? input.pattern;
-  return typeof detail === 'string' ? detail.slice(0, 300) : '';
+/** The figures of a (possibly partial) outcome a task keeps. */
+function figuresOf(outcome: Partial<RunOutcome>) {
+  return { sessionId: outcome.sessionId || undefined, costUsd: outcome.costUsd, numTurns: outcome.numTurns, durationMs: outcome.durationMs };
 }
 
 /** Hook event names of Claude Code for the seed's hook arguments; `onError` fires when a tool fails. */

@@ -6,7 +6,7 @@ import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
 import type { ToolProvider } from '../mcp/tool-provider.js';
 import type { Storage } from '../storage/types.js';
-import { BackgroundTasks } from './background-tasks.js';
+import type { TaskRuntime } from '../tasks/task-runtime.js';
 import { CheckpointStore } from './checkpoints.js';
 import { createClaudeToolProvider } from './claude-tool-provider.js';
 import { bundledClaudePath } from './claude-cli.js';
@@ -28,13 +28,16 @@ export interface ClaudeServiceOptions {
   env: Readonly<Record<string, string>>;
   /** Paths of the server no run may read or write (DATA_DIR, config and secret files...); see {@link serverPaths}. */
   protectedPaths: readonly string[];
+  /** Where background tasks (and every other task) live. */
+  tasks: TaskRuntime;
 }
 
 /** The Claude Code capability: its executor, its tool provider, and how to stop it. */
 export interface ClaudeService {
   executor: ClaudeExecutor;
   workspaces: WorkspacePolicy;
-  tasks: BackgroundTasks;
+  /** The task runtime the service's background tasks run on (the one it was given). */
+  tasks: TaskRuntime;
   provider: ToolProvider;
   /** CLAUDE_SANDBOX and what the start-up probe found. */
   sandbox: SandboxStatus;
@@ -46,7 +49,7 @@ export interface ClaudeService {
  * Builds the Claude capability from config: resolves the CLI once, validates the workspace roots (a bad root fails
  * startup with the setting's name), and wires executor, session ownership and tools together.
  */
-export async function createClaudeService({ config, storage, events, logger, env, protectedPaths }: ClaudeServiceOptions): Promise<ClaudeService> {
+export async function createClaudeService({ config, storage, events, logger, env, protectedPaths, tasks }: ClaudeServiceOptions): Promise<ClaudeService> {
   const cli = await resolveClaudeCli(config.claudeCliPath, logger);
   const sandbox = await probeSandbox({ mode: config.claudeSandbox, searchPath: env.PATH ?? '/usr/bin:/bin' });
   if (sandbox.mode === 'off') {
@@ -82,21 +85,6 @@ export async function createClaudeService({ config, storage, events, logger, env
     logger,
   });
   const sessions = new SessionStore(storage);
-  const tasks = new BackgroundTasks({
-    store: storage,
-    executor,
-    sessions,
-    events,
-    logger,
-    maxTasks: config.maxAsyncProcesses,
-    timeoutMs: config.asyncProcessTimeoutMs,
-    shared: storage.shared,
-  });
-  // A failed recovery must not stop the server from serving; the stale records stay `running` until it works.
-  await tasks.recover().catch((error: unknown) => logger.warn('could not recover background task records', { error }));
-  // With replicas, tasks of a replica that dies are found by their stopped heartbeat, so look again now and then.
-  const sweep = storage.shared ? setInterval(() => void tasks.recover().catch(() => undefined), 30_000) : undefined;
-  sweep?.unref();
   const provider = createClaudeToolProvider({
     executor,
     sessions,
@@ -116,6 +104,10 @@ export async function createClaudeService({ config, storage, events, logger, env
       config.claudeExecTools === 'everyone' || (config.claudeExecTools === 'scope' && scopeCovers(caller.scopes, SCOPES.exec)),
     sandboxMode: config.claudeSandbox,
     limits: { maxPromptLength: config.maxPromptLength },
+    backgroundTimeoutMs: config.asyncProcessTimeoutMs,
+    stopWaitMs: config.runInterruptGraceMs + 5000,
+    progressIntervalMs: config.progressIntervalMs,
+    promptTimeoutMs: config.permissionPromptTimeoutMs,
     events,
     logger,
   });
@@ -126,7 +118,8 @@ export async function createClaudeService({ config, storage, events, logger, env
     provider,
     sandbox,
     async shutdown() {
-      if (sweep) clearInterval(sweep);
+      // Tasks ending from now on are `interrupted` (not failed or cancelled), then every run stops.
+      tasks.beginShutdown();
       await executor.shutdown();
       npmShim?.remove();
       // Task records are written after their runs settle; they must land before storage closes.

@@ -2,7 +2,8 @@ import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from '../mcp/caller.js';
 import type { ToolDefinition, ToolProvider } from '../mcp/tool-provider.js';
-import type { BackgroundTasks } from './background-tasks.js';
+import type { TaskRuntime } from '../tasks/task-runtime.js';
+import { createBackgroundTasks } from './background-tasks.js';
 import { backgroundTasksTool } from './background-tools.js';
 import { catalogTools } from './catalog-tools.js';
 import { checkpointTool } from './checkpoint-tool.js';
@@ -21,7 +22,8 @@ import type { WorkspacePolicy } from './workspace.js';
 export interface ClaudeToolProviderOptions {
   executor: ClaudeExecutor;
   sessions: SessionStore;
-  tasks: BackgroundTasks;
+  /** The task runtime background tasks run on. */
+  tasks: TaskRuntime;
   checkpoints: CheckpointStore;
   workspaces: WorkspacePolicy;
   /** The child environment, for the plugin subcommands and user agents. */
@@ -34,6 +36,14 @@ export interface ClaudeToolProviderOptions {
   /** CLAUDE_SANDBOX: hooks run outside the sandbox, so a sandboxed server refuses them. */
   sandboxMode: SandboxMode;
   limits: SchemaLimits;
+  /** ASYNC_PROCESS_TIMEOUT_MS: time limit of one background run. */
+  backgroundTimeoutMs: number;
+  /** How long stopping a task waits for its run to end. */
+  stopWaitMs: number;
+  /** PROGRESS_INTERVAL_MS */
+  progressIntervalMs: number;
+  /** PERMISSION_PROMPT_TIMEOUT_MS */
+  promptTimeoutMs: number;
   events: EventBus;
   logger: Logger;
 }
@@ -44,11 +54,12 @@ export interface ClaudeToolProviderOptions {
  * checked against the operator's ceilings first.
  */
 export function createClaudeToolProvider(options: ClaudeToolProviderOptions): ToolProvider {
-  const { executor, tasks, workspaces, events, logger } = options;
+  const { executor, workspaces, events, logger } = options;
   const schemas = claudeInputSchemas(options.limits);
   const claudeTool = createToolHandler(events, logger);
   const runs = createClaudeRuns(options);
-  const { runFor, owned, permissionPrompt, limitsOf } = runs;
+  const { runFor, owned, limitsOf } = runs;
+  const tasks = createBackgroundTasks({ runtime: options.tasks, runs, timeoutMs: options.backgroundTimeoutMs, stopWaitMs: options.stopWaitMs });
   const built = { runs, executor, tasks, workspaces, schemas, claudeTool };
   const tools: ToolDefinition[] = [askTool(built), planTool(built), resumeTool(built), abortTool(built)];
   tools.push(backgroundTasksTool(tasks, schemas.tasks, claudeTool));
@@ -61,8 +72,7 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
     claudeTool,
     fork: (call, session, atMessage, query) =>
       runFor({
-        caller: call.caller,
-        ctx: call.requestContext,
+        call,
         request: {
           prompt: query,
           cwd: workspaces.resolve(call.caller.principalId, session.cwd),
@@ -73,7 +83,6 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
           resumeSessionAt: atMessage,
         },
         forkedFrom: session.sessionId,
-        canUseTool: permissionPrompt(call.server, call.requestContext),
       }),
   }));
   return { name: 'claude', tools: () => tools };

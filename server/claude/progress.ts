@@ -3,19 +3,46 @@ import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 /** Sends one progress notification; resolves when handed to the transport. */
 export type ProgressSink = (progress: number, message: string) => Promise<void>;
 
+/** Progress lines going out on one request, numbered, with keep-alives. */
+export interface ProgressChannel {
+  /** Sends `line` as the next progress notification. */
+  send(line: string): void;
+  /** Stops the keep-alives. */
+  stop(): void;
+}
+
 /**
- * Turns the SDK's message stream into short progress lines: text as it is written, each tool use, subagents
- * starting and finishing, the end of the run. Progress is best effort: a failed notification (client gone) never
- * affects the run.
+ * Numbers progress lines for `sink` and, while nothing else is sent, repeats the last line every `intervalMs`
+ * (PROGRESS_INTERVAL_MS): a client that resets its request timeout on progress (`resetTimeoutOnProgress`) then keeps
+ * waiting for a run that is queued, thinking or running a long command. Progress is best effort: a failed
+ * notification (client gone) never affects the run.
  */
-export function progressObserver(sink: ProgressSink, runId: string): (message: SDKMessage) => void {
+export function progressChannel(sink: ProgressSink, intervalMs: number): ProgressChannel {
   let count = 0;
-  let pendingText = '';
-  let flushTimer: NodeJS.Timeout | undefined;
-  const send = (line: string) => {
+  let last = 'working';
+  const emit = (line: string) => {
     count += 1;
     sink(count, line).catch(() => undefined);
   };
+  const keepAlive = setInterval(() => emit(last), intervalMs);
+  keepAlive.unref();
+  return {
+    send(line) {
+      last = line;
+      keepAlive.refresh();
+      emit(line);
+    },
+    stop: () => clearInterval(keepAlive),
+  };
+}
+
+/**
+ * Turns the SDK's message stream into short progress lines for `send`: text as it is written, each tool use,
+ * subagents starting and finishing, the end of the run.
+ */
+export function progressObserver(send: (line: string) => void, runId: string): (message: SDKMessage) => void {
+  let pendingText = '';
+  let flushTimer: NodeJS.Timeout | undefined;
   const flush = () => {
     flushTimer = undefined;
     if (pendingText) send(`text: ${pendingText}`);

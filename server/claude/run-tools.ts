@@ -1,4 +1,6 @@
 import type { ToolDefinition } from '../mcp/tool-provider.js';
+import { isTerminal } from '../tasks/task-record.js';
+import { backgroundStatus } from '../tasks/task-views.js';
 import type { BackgroundTasks } from './background-tasks.js';
 import { runResult, type ClaudeRuns } from './claude-runs.js';
 import { ClaudeError } from './errors.js';
@@ -23,7 +25,7 @@ const WRITE_TOOLS = ['Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'Bash'];
 
 /** `claude_ask`: a run on a task, new or continuing one of the caller's sessions, direct or as a background task. */
 export function askTool({ runs, tasks, workspaces, schemas, claudeTool }: RunToolsOptions): ToolDefinition {
-  const { runFor, owned, permissionPrompt, limitsOf, hookCommandsFor, extraDirectories, baseRequest } = runs;
+  const { runFor, owned, limitsOf, hookCommandsFor, extraDirectories, baseRequest } = runs;
   return claudeTool(
     'claude_ask',
     {
@@ -34,8 +36,10 @@ export function askTool({ runs, tasks, workspaces, schemas, claudeTool }: RunToo
       input: schemas.ask,
       output: runOutputSchema,
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+      taskSupport: 'optional',
     },
-    async (args, { caller, requestContext: ctx, server }) => {
+    async (args, call) => {
+      const { caller } = call;
       const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
       const cwd = workspaces.resolve(caller.principalId, args.workingDirectory ?? record?.cwd);
       const limits = limitsOf(caller, args);
@@ -51,7 +55,7 @@ export function askTool({ runs, tasks, workspaces, schemas, claudeTool }: RunToo
         ...(args.hooks ? { hookCommands: hookCommandsFor(caller, args.hooks) } : {}),
       };
       if (args.backgroundTask) {
-        const task = await tasks.start(caller.principalId, request);
+        const task = await tasks.start(call, request);
         const placeholder: RunOutcome = {
           result: `started background task ${task.taskId}`,
           sessionId: record?.sessionId ?? '',
@@ -65,7 +69,7 @@ export function askTool({ runs, tasks, workspaces, schemas, claudeTool }: RunToo
         };
         return runResult(placeholder, cwd, { taskId: task.taskId });
       }
-      const outcome = await runFor({ caller, ctx, request, canUseTool: permissionPrompt(server, ctx) });
+      const outcome = await runFor({ call, request });
       return runResult(outcome, cwd);
     },
   );
@@ -83,15 +87,18 @@ export function planTool({ runs, workspaces, schemas, claudeTool }: RunToolsOpti
       input: schemas.plan,
       output: runOutputSchema,
       annotations: { readOnlyHint: true, openWorldHint: true },
+      taskSupport: 'optional',
     },
-    async (args, { caller, requestContext: ctx }) => {
+    async (args, call) => {
+      const { caller } = call;
       const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
       const cwd = workspaces.resolve(caller.principalId, args.workingDirectory ?? record?.cwd);
       const limits = limitsOf(caller, { permissionMode: 'plan', allowedTools: PLAN_TOOLS, disallowedTools: WRITE_TOOLS, ...(args.maxTurns ? { maxTurns: args.maxTurns } : {}) });
       let plan: string | undefined;
       const outcome = await runFor({
-        caller,
-        ctx,
+        call,
+        // Plan mode changes nothing; a question about a tool (ExitPlanMode included) would only interrupt the person.
+        prompts: false,
         request: {
           ...baseRequest(args, cwd, limits),
           ...(record ? { resume: record.sessionId } : {}),
@@ -116,7 +123,7 @@ export function planTool({ runs, workspaces, schemas, claudeTool }: RunToolsOpti
 
 /** `claude_resume`: continues one of the caller's sessions, or forks it. */
 export function resumeTool({ runs, workspaces, schemas, claudeTool }: RunToolsOptions): ToolDefinition {
-  const { runFor, owned, permissionPrompt, limitsOf, baseRequest } = runs;
+  const { runFor, owned, limitsOf, baseRequest } = runs;
   return claudeTool(
     'claude_resume',
     {
@@ -125,17 +132,17 @@ export function resumeTool({ runs, workspaces, schemas, claudeTool }: RunToolsOp
       input: schemas.resume,
       output: runOutputSchema,
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+      taskSupport: 'optional',
     },
-    async (args, { caller, requestContext: ctx, server }) => {
+    async (args, call) => {
+      const { caller } = call;
       const record = await owned(caller, args.sessionId);
       const cwd = workspaces.resolve(caller.principalId, record.cwd);
       const limits = limitsOf(caller, args.maxTurns ? { maxTurns: args.maxTurns } : {});
       const outcome = await runFor({
-        caller,
-        ctx,
+        call,
         request: { ...baseRequest(args, cwd, limits), resume: record.sessionId, ...(args.fork ? { forkSession: true } : {}) },
         ...(args.fork ? { forkedFrom: record.sessionId } : {}),
-        canUseTool: permissionPrompt(server, ctx),
       });
       return runResult(outcome, cwd, args.fork ? { forkedFrom: record.sessionId } : {});
     },
@@ -154,17 +161,19 @@ export function abortTool({ executor, tasks, schemas, claudeTool }: RunToolsOpti
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     async (args, { caller }) => {
-      if (args.taskId) {
-        const before = await tasks.get(caller.principalId, args.taskId);
-        if (before.status !== 'running') throw new ClaudeError('not_found', `task ${args.taskId} is not running (${before.status})`);
-        const task = await tasks.stop(caller.principalId, args.taskId);
-        const structuredContent = { aborted: task.status !== 'running', taskId: task.taskId, status: task.status };
-        return { content: [{ type: 'text' as const, text: `task ${task.taskId} ${task.status}` }], structuredContent };
+      const owner = caller.principalId;
+      // A task is cancelled as tasks/cancel cancels it, whether named by its id or by the session its run works on.
+      const taskId = args.taskId ?? (args.sessionId ? tasks.runningOn(owner, args.sessionId)?.taskId : undefined);
+      if (taskId) {
+        const before = await tasks.get(owner, taskId);
+        if (isTerminal(before.state)) throw new ClaudeError('not_found', `task ${taskId} is not running (${backgroundStatus(before.state)})`);
+        const task = await tasks.stop(owner, taskId);
+        const status = backgroundStatus(task.state);
+        const structuredContent = { aborted: isTerminal(task.state), taskId, status, ...(args.sessionId ? { sessionId: args.sessionId } : {}) };
+        return { content: [{ type: 'text' as const, text: `task ${taskId} ${status}` }], structuredContent };
       }
       if (!args.sessionId && !args.runId) throw new ClaudeError('invalid_input', 'pass sessionId, taskId or runId');
-      const stopped = args.sessionId
-        ? executor.stopSession(caller.principalId, args.sessionId)
-        : executor.stopRun(caller.principalId, args.runId!);
+      const stopped = args.sessionId ? executor.stopSession(owner, args.sessionId) : executor.stopRun(owner, args.runId!);
       if (!stopped) {
         throw args.sessionId
           ? new ClaudeError('session_not_found', `no running session ${args.sessionId}`)
@@ -175,4 +184,3 @@ export function abortTool({ executor, tasks, schemas, claudeTool }: RunToolsOpti
     },
   );
 }
-

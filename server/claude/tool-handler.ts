@@ -7,21 +7,6 @@ import type { ToolCall, ToolDefinition } from '../mcp/tool-provider.js';
 import { ClaudeError, ERROR_META_KEY, toolErrorResult } from './errors.js';
 import { describeIssues } from './tool-schemas.js';
 
-/** What a tool handler receives from the SDK that we use. */
-export interface ToolContext {
-  mcpReq: {
-    signal: AbortSignal;
-    _meta?: { progressToken?: string | number };
-    notify(notification: { method: 'notifications/progress'; params: { progressToken: string | number; progress: number; message?: string } }): Promise<void>;
-    /** Asks the user through the client (MCP elicitation); rejects when the client cannot. */
-    elicitInput(params: {
-      mode?: 'form';
-      message: string;
-      requestedSchema: { type: 'object'; properties: Record<string, { type: 'boolean'; title?: string; description?: string }>; required?: string[] };
-    }): Promise<{ action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> }>;
-  };
-}
-
 /** A tool body: gets parsed arguments and the call, returns a result with `structuredContent`, throws {@link ClaudeError}s. */
 export type ToolBody<A> = (args: A, call: ToolCall) => Promise<CallToolResult & { structuredContent: Record<string, unknown> }>;
 
@@ -62,6 +47,7 @@ export function createToolHandler(events: EventBus, logger: Logger) {
         const result = toolErrorResult(error);
         if (!(error instanceof ClaudeError)) logger.error('claude tool failed', { tool, error, category: 'internal' });
         const s = result._meta[ERROR_META_KEY];
+        call.task?.annotate({ failure: s.error });
         events.emit('tool.error', {
           tool,
           owner: caller.principalId,

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { CLAUDE_ERROR_CATEGORIES } from './errors.js';
 import { PERMISSION_MODES } from './policy.js';
 
 /** Limits the schemas need from config. */
@@ -14,6 +13,8 @@ const toolName = z
   .regex(/^[A-Za-z_][A-Za-z0-9_:.-]*(\(.*\))?$/, { error: 'expected a tool name such as Read, Bash(git *) or mcp__server__tool' });
 const sessionId = z.string().regex(/^[A-Za-z0-9-]{8,100}$/, { error: 'expected a session id as returned by claude_ask' });
 const hookList = z.array(z.string().min(1).max(2000)).max(10).optional();
+/** A task id: 128 random bits in base64url, or the UUID of a task created before tasks had such ids. */
+const taskId = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, { error: 'expected a task id' });
 const priority = z.enum(['low', 'normal', 'high']).describe('Queue priority when all run slots are busy (default normal).');
 
 /** `thinkingLevel` -> effort and thinking budget (tokens), from the seed's levels. */
@@ -58,7 +59,10 @@ export function claudeInputSchemas({ maxPromptLength }: SchemaLimits) {
     permissionMode: z.enum(PERMISSION_MODES).optional().describe('Permission mode, up to the server\'s ceiling (default `default`).'),
     maxBudgetUsd: z.number().positive().max(10_000).optional().describe('Spending cap in USD (clamped to the server ceiling).'),
     outputSchema: z.record(z.string(), z.unknown()).optional().describe('JSON schema: the answer comes back as `structuredOutput`.'),
-    backgroundTask: z.boolean().optional().describe('Run detached: answer at once with a taskId; follow it with claude_background_tasks.'),
+    backgroundTask: z
+      .boolean()
+      .optional()
+      .describe('Run detached: answer at once with a taskId; follow it with claude_background_tasks (or tasks/get, as any task).'),
     hooks: z
       .object({
         preToolUse: hookList,
@@ -82,17 +86,15 @@ export function claudeInputSchemas({ maxPromptLength }: SchemaLimits) {
   const abort = z.object({
     sessionId: sessionId.optional().describe('Abort the run working on this session.'),
     runId: z.string().uuid().optional().describe('Abort this run (from progress messages).'),
-    taskId: z.string().uuid().optional().describe('Abort this background task of yours.'),
+    taskId: taskId.optional().describe('Abort this task of yours (the same as tasks/cancel).'),
   });
   const tasks = z.object({
     action: z.enum(['list', 'stop', 'logs', 'restart']).describe('list your tasks, stop one, read its transcript tail, or run it again.'),
-    taskId: z.string().uuid().optional().describe('Required for stop, logs and restart.'),
+    taskId: taskId.optional().describe('Required for stop, logs and restart.'),
     lines: z.number().int().min(1).max(200).optional().describe('logs: how many transcript lines (default 50).'),
   });
   return { ask, plan, resume, abort, tasks };
 }
-
-const errorSchema = z.object({ category: z.enum(CLAUDE_ERROR_CATEGORIES), message: z.string() });
 
 /** The result of claude_ask / claude_resume / claude_plan. */
 export const runOutputSchema = z.object({
@@ -118,8 +120,9 @@ export const runOutputSchema = z.object({
 
 const taskSchema = z.object({
   taskId: z.string(),
-  status: z.enum(['running', 'completed', 'failed', 'aborted', 'interrupted']),
+  status: z.enum(['running', 'input_required', 'completed', 'failed', 'aborted', 'interrupted']),
   prompt: z.string(),
+  tool: z.string().describe('The tool the task answers for (claude_ask, claude_resume...).'),
   sessionId: z.string().optional(),
   createdAt: z.string(),
   startedAt: z.string().optional(),
@@ -128,8 +131,9 @@ const taskSchema = z.object({
   costUsd: z.number().optional(),
   numTurns: z.number().optional(),
   attempts: z.number().int(),
+  statusMessage: z.string().optional().describe('While running: the last progress line, or the question it waits for.'),
   summary: z.string().optional(),
-  error: errorSchema.optional(),
+  error: z.object({ category: z.string(), message: z.string() }).optional(),
 });
 
 /** The result of claude_background_tasks. */

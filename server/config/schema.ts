@@ -4,6 +4,7 @@ import { authFields } from './fields/auth.js';
 import { claudeFields } from './fields/claude.js';
 import { coreFields, loggingFields } from './fields/core.js';
 import { operationsFields } from './fields/operations.js';
+import { taskFields } from './fields/tasks.js';
 
 export { fieldMeta, type FieldMeta } from './field-helpers.js';
 
@@ -12,7 +13,7 @@ export { fieldMeta, type FieldMeta } from './field-helpers.js';
  * services (SQLite under DATA_DIR). Layering: defaults < config file < environment (and `.env`) < CLI flags
  * (see `load.ts`). The parsed object is frozen.
  */
-export const configSchema = z.object({ ...coreFields, ...authFields, ...operationsFields, ...loggingFields, ...claudeFields });
+export const configSchema = z.object({ ...coreFields, ...authFields, ...operationsFields, ...loggingFields, ...claudeFields, ...taskFields });
 
 /** The validated, frozen configuration every module receives. */
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -1,5 +1,6 @@
 import type { Prompt, Resource, ResourceTemplateType, ServerCapabilities, Tool } from '@modelcontextprotocol/client';
 import type { Logger } from '../logging/logger.js';
+import { withoutTasksExtension } from '../tasks/task-protocol.js';
 import type { Caller } from '../mcp/caller.js';
 import { assignNames, exposedUri, SEPARATOR, upstreamUri, type NameCollision, type NameRequest } from './naming.js';
 import type { GatewayRegistry } from './registry.js';
@@ -129,11 +130,16 @@ function exposedResources(supervisors: readonly UpstreamSupervisor[], expose: (s
   return { resources, templates };
 }
 
-/** What the upstreams offer beyond the core; the first upstream (name order) wins a key they share. */
+/**
+ * What the upstreams offer beyond the core; the first upstream (name order) wins a key they share. Upstream tasks are
+ * not relayed, so their extension is not offered.
+ */
 function offeredCapabilities(supervisors: readonly UpstreamSupervisor[]): DesiredCatalog['offered'] {
   const offered: DesiredCatalog['offered'] = {};
   for (const supervisor of supervisors) {
-    const { extensions, experimental } = supervisor.live?.client.getServerCapabilities() ?? {};
+    const capabilities = supervisor.live?.client.getServerCapabilities();
+    const extensions = withoutTasksExtension(capabilities?.extensions);
+    const experimental = capabilities?.experimental;
     if (extensions) offered.extensions = { ...extensions, ...offered.extensions };
     if (experimental) offered.experimental = { ...experimental, ...offered.experimental };
   }

@@ -1,5 +1,6 @@
 import type { ClientCapabilities } from '@modelcontextprotocol/client';
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { withoutTasksExtension } from '../tasks/task-protocol.js';
 import type { GatewayCatalog } from './gateway-catalog.js';
 import type { GatewayRegistry } from './registry.js';
 import type { UpstreamSupervisor } from './supervisor.js';
@@ -54,7 +55,10 @@ export function createUpstreamAccess({ registry, catalog }: UpstreamAccessOption
     let pending = instance.sessionConnections.get(supervisor.name);
     if (!pending) {
       const forget = () => instance.sessionConnections.delete(supervisor.name);
-      const { extensions, experimental } = instance.clientCapabilities() ?? {};
+      // The client's extension support goes to its own upstream connection, but for tasks, which are not relayed.
+      const declared = instance.clientCapabilities();
+      const extensions = withoutTasksExtension(declared?.extensions);
+      const experimental = declared?.experimental;
       pending = registry.openSessionConnection(supervisor.name, forget, () => undefined, { ...(extensions ? { extensions } : {}), ...(experimental ? { experimental } : {}) });
       pending.catch(forget);
       instance.sessionConnections.set(supervisor.name, pending);

@@ -11,6 +11,8 @@ export interface ToolSpec<S extends z.ZodType> {
   /** The shape of `structuredContent`. */
   output?: z.ZodType;
   annotations?: ToolAnnotations;
+  /** `optional`: calls can outlast a client's timeout, so the tool may run as a task (see ToolDefinition.taskSupport). */
+  taskSupport?: 'optional';
   /**
    * Validate the arguments against `input` before the tool runs (default true), answering a tool error that names the
    * bad fields, as the MCP SDK does. Tools that validate themselves, to answer in their own error format, pass false;
@@ -40,6 +42,7 @@ export function defineTool<S extends z.ZodType>(
   let listed: Tool | undefined;
   const validate = spec.validate ?? true;
   return {
+    ...(spec.taskSupport ? { taskSupport: spec.taskSupport } : {}),
     // Converted on first use (the first tools/list or call), not at start-up.
     get tool(): Tool {
       listed ??= {

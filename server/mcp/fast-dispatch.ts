@@ -1,4 +1,4 @@
-import type { CallToolRequest, CallToolResult, ServerContext, Transport } from '@modelcontextprotocol/server';
+import type { CallToolRequest, CallToolResult, McpServer, ServerContext, Transport } from '@modelcontextprotocol/server';
 import { classifyJsonRpc, hasOnlyKeys, isPlainObject } from './jsonrpc.js';
 import { MissingSdkInternal, protocolMessageHandlers, serverRequestInternals } from './sdk-internals.js';
 
@@ -61,29 +61,65 @@ export function isPlainCallResult(result: unknown): result is CallToolResult {
   return true;
 }
 
+/** Answers that go out as they are: see {@link sendAsIs}. */
+const AS_IS = new WeakSet<object>();
+
 /**
- * Lets the common `tools/call` of a 2025-era session skip the SDK server's three zod passes: its params are parsed
- * twice (by `setRequestHandler`'s wrapper and by the `Server`'s own `tools/call` wrapper) and its result once. When the
- * params are plain ({@link isPlainCallParams}), `handler` (the one registered with `setRequestHandler`) gets the
- * request as it came; when its result is plain ({@link isPlainCallResult}) it is answered as it is, otherwise it goes
- * through the SDK's result handling, which is the same as before. Everything else (2026-era sessions, a
- * `requestState`, params with anything more) is handled by the SDK as before. Errors pass through unchanged, as the
- * SDK passes them on a 2025-era request.
- *
- * Call it right after registering `handler` for `tools/call`. Like {@link installFastDispatch} it uses `Server`
- * members the SDK does not export (through `sdk-internals.ts`); without them it changes nothing and returns false.
+ * Marks a `tools/call` answer that is not a tool result — a 2025-11-25 `CreateTaskResult` (`{ task }`) or a
+ * 2026-07-28 flat one (`resultType: "task"`) — to go out exactly as it is. The SDK's `tools/call` wrapper would
+ * refuse the first (`content is required when the body carries 'task'`) and add `content: []` to the second;
+ * {@link installFastToolCall} lets marked answers past it. The mark is invisible on the wire.
  */
-export function installFastToolCall(server: object, handler: (request: CallToolRequest, ctx: ServerContext) => Promise<unknown>): boolean {
+export function sendAsIs<T extends object>(answer: T): T {
+  AS_IS.add(answer);
+  return answer;
+}
+
+/** Carries a marked answer out of the SDK's wrapper, which checks results but passes a handler's throw on. */
+class AsIsAnswer {
+  constructor(readonly answer: object) {}
+}
+
+function escapeAsIs<T>(result: T): T {
+  if (typeof result === 'object' && result !== null && AS_IS.has(result)) throw new AsIsAnswer(result);
+  return result;
+}
+
+function catchAsIs(error: unknown): object {
+  if (error instanceof AsIsAnswer) return error.answer;
+  throw error;
+}
+
+/**
+ * Registers `handler` for `tools/call` on `server` and lets the common `tools/call` of a 2025-era session skip the
+ * SDK server's three zod passes: its params are parsed twice (by `setRequestHandler`'s wrapper and by the `Server`'s
+ * own `tools/call` wrapper) and its result once. When the params are plain ({@link isPlainCallParams}), `handler`
+ * gets the request as it came; when its result is plain ({@link isPlainCallResult}) it is answered as it is,
+ * otherwise it goes through the SDK's result handling, which is the same as before. Everything else (2026-era
+ * sessions, a `requestState`, params with anything more) is handled by the SDK as before — params checked, a
+ * `requestState` verified — except that an answer marked with {@link sendAsIs} goes out as it is. Errors pass through
+ * unchanged, as the SDK passes them on a 2025-era request.
+ *
+ * Like {@link installFastDispatch} it uses `Server` members the SDK does not export (through `sdk-internals.ts`);
+ * without them it registers `handler` plainly and returns false: calls work as before, but a marked answer would
+ * meet the SDK's check, so the caller must not offer tasks then.
+ */
+export function installFastToolCall(server: McpServer['server'], handler: (request: CallToolRequest, ctx: ServerContext) => Promise<CallToolResult>): boolean {
   const sdk = serverRequestInternals(server);
-  if (sdk instanceof MissingSdkInternal) return false;
-  const sdkHandler = sdk.storedHandler('tools/call');
-  if (typeof sdkHandler !== 'function') return false;
+  if (sdk instanceof MissingSdkInternal) {
+    server.setRequestHandler('tools/call', handler);
+    return false;
+  }
+  server.setRequestHandler('tools/call', (request, ctx) => handler(request, ctx).then(escapeAsIs));
+  const sdkHandler = sdk.storedHandler('tools/call')!;
   sdk.replaceStoredHandler('tools/call', (request, ctx) => {
     if (sdk.negotiatedProtocolVersion() === undefined || sdk.servesModernEra() || !isPlainCallParams(request.params) || ctx.mcpReq.requestState() !== undefined) {
-      return sdkHandler(request, ctx);
+      return sdkHandler(request, ctx).catch(catchAsIs);
     }
     // Plain params are what the SDK's parse would hand the handler, as they came.
-    return handler(request as unknown as CallToolRequest, ctx).then((result) => (isPlainCallResult(result) ? result : sdk.wrapHandler('tools/call', () => result)(request, ctx)));
+    return handler(request as unknown as CallToolRequest, ctx).then((result) =>
+      AS_IS.has(result) || isPlainCallResult(result) ? result : sdk.wrapHandler('tools/call', () => result)(request, ctx),
+    );
   });
   return true;
 }

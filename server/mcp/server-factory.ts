@@ -1,9 +1,10 @@
 import { McpServer, ProtocolError, ProtocolErrorCode, type CallToolRequest, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import { currentContext } from '../logging/context.js';
+import type { CallRouting } from '../tasks/call-routing.js';
 import { installFastToolCall } from './fast-dispatch.js';
 import { ToolCatalog, type ToolAccess } from './tool-catalog.js';
 import { intercept, type ToolCallInterceptor } from './tool-interceptor.js';
-import type { ToolCall, ToolProvider, ToolProviderContext } from './tool-provider.js';
+import type { ToolCall, ToolDefinition, ToolProvider, ToolProviderContext } from './tool-provider.js';
 import type { Caller } from './caller.js';
 
 /** Options of {@link createServerFactory}. */
@@ -20,6 +21,11 @@ export interface ServerFactoryOptions {
   toolAccess?: ToolAccess;
   /** Run around every tool call, outermost first (metrics, the per-call log line). */
   toolInterceptors?: readonly ToolCallInterceptor[];
+  /**
+   * How calls are served beyond a plain answer: as tasks, with questions to the person, parked between 2026-07-28
+   * rounds (tasks/call-routing.ts). Absent: every call is answered directly and cannot ask.
+   */
+  routing?: CallRouting;
 }
 
 /** Builds a fresh MCP server for one serving unit (a session, a stateless request, a stdio connection). */
@@ -34,7 +40,7 @@ export type ServerFactory = ((context: ToolProviderContext) => McpServer) & {
  * server, transport and context, and a stateless request converts no schema. Providers' `register` adds what is not
  * a tool (the gateway's resources and prompts).
  */
-export function createServerFactory({ name, version, instructions, providers, toolAccess, toolInterceptors = [] }: ServerFactoryOptions): ServerFactory {
+export function createServerFactory({ name, version, instructions, providers, toolAccess, toolInterceptors = [], routing }: ServerFactoryOptions): ServerFactory {
   const catalog = new ToolCatalog(providers, toolAccess);
   /** Instances that outlive a request and so must hear `tools/list_changed`. */
   const listening = new Set<McpServer>();
@@ -42,7 +48,13 @@ export function createServerFactory({ name, version, instructions, providers, to
     for (const server of listening) if (server.isConnected()) server.sendToolListChanged();
   });
 
-  async function callTool(server: McpServer, context: ToolProviderContext, params: CallToolRequest['params'], ctx: ServerContext): Promise<CallToolResult> {
+  async function callTool(
+    server: McpServer,
+    context: ToolProviderContext,
+    params: CallToolRequest['params'],
+    ctx: ServerContext,
+    taskAnswers: boolean,
+  ): Promise<CallToolResult> {
     let definition = catalog.find(params.name, context.caller);
     if (!definition) {
       // A tool still on its way (a gateway upstream starting) is waited for, or answered with the provider's error.
@@ -69,6 +81,15 @@ export function createServerFactory({ name, version, instructions, providers, to
       ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
       ...(requestId ? { requestId } : {}),
     };
+    const found = definition;
+    const run = (routed: ToolCall) => runTool(server, found, routed);
+    if (!routing) return run(call);
+    const task = (params as { task?: { ttl?: number | null } }).task;
+    return routing.serve({ server, context, definition, call, taskAnswers, run, ...(task ? { task } : {}) }) as Promise<CallToolResult>;
+  }
+
+  /** A call of `definition` through the interceptors, its result projected onto the tool's output schema. */
+  async function runTool(server: McpServer, definition: ToolDefinition, call: ToolCall): Promise<CallToolResult> {
     let result: CallToolResult;
     try {
       result = await intercept(call, toolInterceptors, definition.call);
@@ -84,16 +105,19 @@ export function createServerFactory({ name, version, instructions, providers, to
   const buildServer = function buildServer(context: ToolProviderContext): McpServer {
     const server = new McpServer(
       { name, version },
-      { capabilities: { tools: { listChanged: true }, logging: {} }, ...(instructions ? { instructions } : {}) },
+      { capabilities: { tools: { listChanged: true }, logging: {} }, ...(instructions ? { instructions } : {}), ...routing?.serverOptions },
     );
-    const listTools = () => ({ tools: catalog.listFor(context.caller) });
+    // Set once tools/call is installed below: whether this instance offers tasks (2025 tools then say which may be one).
+    let taskAnswers = false;
+    const listTools = () => ({ tools: catalog.listFor(context.caller, taskAnswers && routing?.offersTasks === true && context.era === 'legacy') });
     server.server.setRequestHandler('tools/list', () => {
       const settling = settlingTools(providers);
       return settling ? settling.then(listTools) : listTools();
     });
-    const handleCall = (request: CallToolRequest, ctx: ServerContext) => callTool(server, context, request.params, ctx);
-    server.server.setRequestHandler('tools/call', handleCall);
-    installFastToolCall(server.server, handleCall);
+    // Task answers need the SDK internals the fast path uses (fast-dispatch.ts); without them no task is offered.
+    const handleCall = (request: CallToolRequest, ctx: ServerContext) => callTool(server, context, request.params, ctx, taskAnswers);
+    taskAnswers = installFastToolCall(server.server, handleCall);
+    routing?.install(server, context, taskAnswers);
     for (const provider of providers) provider.register?.(server, context);
     if (context.mode !== 'stateless-http') {
       listening.add(server);

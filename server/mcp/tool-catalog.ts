@@ -49,12 +49,17 @@ export class ToolCatalog {
     return this.access?.scopeNeeded?.(caller, definition.accessName ?? definition.tool.name);
   }
 
-  /** What `tools/list` shows `caller`: the tools its scopes and client policy let through. */
-  listFor(caller: Caller): Tool[] {
-    const key = policyKey(caller);
+  /**
+   * What `tools/list` shows `caller`: the tools its scopes and client policy let through. With `taskSupport` (a
+   * 2025-era instance offering tasks) each tool that may run as a task says so (`execution.taskSupport`).
+   */
+  listFor(caller: Caller, taskSupport = false): Tool[] {
+    const key = `${policyKey(caller)}\n${taskSupport ? 'tasks' : ''}`;
     let listing = this.listings.get(key);
     if (!listing) {
-      listing = [...this.definitions().values()].filter((definition) => this.allows(caller, definition)).map((definition) => definition.tool);
+      listing = [...this.definitions().values()]
+        .filter((definition) => this.allows(caller, definition))
+        .map((definition) => (taskSupport && definition.taskSupport ? { ...definition.tool, execution: { taskSupport: definition.taskSupport } } : definition.tool));
       if (this.listings.size >= MAX_LISTINGS) this.listings.clear();
       this.listings.set(key, listing);
     }

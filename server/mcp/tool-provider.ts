@@ -1,4 +1,5 @@
-import type { CallToolResult, McpServer, ServerContext, Tool } from '@modelcontextprotocol/server';
+import type { CallToolResult, ElicitRequestFormParams, ElicitResult, McpServer, ServerContext, Tool } from '@modelcontextprotocol/server';
+import type { TaskFacts } from '../tasks/task-record.js';
 import type { Caller } from './caller.js';
 
 /** Where the server instance being assembled will serve. */
@@ -31,6 +32,30 @@ export interface ToolCall {
   sessionId?: string;
   /** The HTTP request id (X-Request-Id) the call arrived with, when known. */
   requestId?: string;
+  /**
+   * Puts a question to the person behind the client (an elicitation form) and resolves with the answer; rejects when
+   * no answer can come (the client went away, `signal` aborted). Absent when the client cannot be asked. How the
+   * question travels depends on how the call is served: an `elicitation/create` request on a 2025-era session, the
+   * task's `input_required` status when the call runs as a task, a 2026-07-28 `input_required` result otherwise.
+   */
+  ask?: InputAsker;
+  /**
+   * The client follows tasks and can answer their questions (it declared elicitation and task support), so work this
+   * call leaves running as a task (a Claude `backgroundTask`) may ask too.
+   */
+  answersTasks?: boolean;
+  /** Set when the call runs as a task (it answered at once; the client follows it with `tasks/*`). */
+  task?: TaskCallContext;
+}
+
+/** See {@link ToolCall.ask}. */
+export type InputAsker = (params: ElicitRequestFormParams, signal: AbortSignal) => Promise<ElicitResult>;
+
+/** What a tool running as a task can tell the task about itself. */
+export interface TaskCallContext {
+  readonly taskId: string;
+  /** Facts for listings and for running the task again (session id, figures, the run request). */
+  annotate(facts: TaskFacts): void;
 }
 
 /**
@@ -42,6 +67,11 @@ export interface ToolDefinition {
   readonly tool: Tool;
   /** The name access rules are checked with, when it differs from the listed one (a gateway tool served unprefixed). */
   readonly accessName?: string;
+  /**
+   * `optional`: the tool may run as a task (2025-11-25 `execution.taskSupport`; on 2026-07-28 a request declaring the
+   * tasks extension gets a task). Set on tools whose calls can outlast a client's request timeout. Absent: never a task.
+   */
+  readonly taskSupport?: 'optional';
   /** Runs the call. A thrown error becomes a tool error result (`isError`), except JSON-RPC errors meant for the client. */
   call(call: ToolCall): Promise<CallToolResult>;
 }

@@ -35,13 +35,15 @@ export const WEBHOOK_EVENTS = {
   'checkpoint.restored': z
     .object({ checkpointId: z.string(), sessionId: z.string(), clientId: z.string(), written: z.number(), removed: z.number() })
     .describe('A checkpoint was restored.'),
-  'background_task.started': z.object({ taskId: z.string(), clientId: z.string() }).describe('A background Claude task started (or restarted).'),
+  'background_task.started': z
+    .object({ taskId: z.string(), clientId: z.string() })
+    .describe('A task started (or restarted): a `backgroundTask`, or a Claude call made as an MCP task (2025-11-25 or 2026-07-28).'),
   'background_task.completed': z
     .object({ taskId: z.string(), clientId: z.string(), costUsd: z.number(), durationMs: z.number() })
-    .describe('A background task finished successfully.'),
+    .describe('A task finished successfully.'),
   'background_task.failed': z
     .object({ taskId: z.string(), clientId: z.string(), category: z.string(), status: z.string() })
-    .describe('A background task failed, was aborted or was interrupted.'),
+    .describe('A task failed (`status` failed), was cancelled (`aborted`) or was interrupted by a shutdown or crash (`interrupted`).'),
   'rate_limit.exceeded': z
     .object({ scope: z.enum(['client', 'tool', 'global', 'oauth']), retryAfterSeconds: z.number(), clientId: z.string().optional(), tool: z.string().optional() })
     .describe('A rate limit refused a request.'),

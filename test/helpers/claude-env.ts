@@ -48,3 +48,13 @@ export function createClaudeSandbox(apiUrl: string): ClaudeSandbox {
     },
   };
 }
+
+/** Whether a process (a `claude` child) still exists. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

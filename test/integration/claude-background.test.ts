@@ -72,7 +72,8 @@ describe('claude_background_tasks', () => {
     const { s } = await call('claude_ask', { query: 'bg-quick', backgroundTask: true });
     expect(Date.now() - started).toBeLessThan(1000);
     const taskId = s.taskId as string;
-    expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
+    // 128 random bits, base64url.
+    expect(taskId).toMatch(/^[A-Za-z0-9_-]{22}$/);
     const done = await waitForTask(taskId, (t) => t.status !== 'running');
     expect(done.task).toMatchObject({ status: 'completed', summary: 'background answer', attempts: 1 });
     expect(done.task!.costUsd).toBeGreaterThan(0);

@@ -3,17 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startClaudeHarness, type ClaudeHarness } from '../helpers/claude-harness.js';
 import { waitFor } from '../helpers/cli-process.js';
+import { isAlive } from '../helpers/claude-env.js';
 
 const CLIENT = fileURLToPath(new URL('../fixtures/v1-call-client.mjs', import.meta.url));
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A run of `query` through the v1 client in its own process; resolves once the call is on its way. */
 async function startCall(harness: ClaudeHarness, query: string) {
@@ -67,7 +59,7 @@ describe('a vanished 2025-era client stops its Claude run', () => {
     await waitFor(() => mock.requestsFor('detached-task').length > 0, 'the task to reach the API', 15_000);
     await waitFor(async () => {
       const tasks = await server.container.claude.tasks.list('local');
-      return tasks.some((task) => task.status === 'completed' && task.summary?.includes('finished alone'));
+      return tasks.some((task) => task.state === 'completed' && task.summary?.includes('finished alone'));
     }, 'the task to complete', 20_000);
   });
 });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Config } from '../../server/config/schema.js';
 import { startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
-import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
+import { createClaudeSandbox, isAlive, type ClaudeSandbox } from '../helpers/claude-env.js';
 import { waitFor } from '../helpers/http.js';
 import { startTestServer } from '../helpers/test-server.js';
 import { structuredOf } from '../helpers/claude-harness.js';
@@ -139,12 +139,3 @@ describe('Claude runs: queue, timeout, shutdown and CLI resolution', () => {
     }
   });
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

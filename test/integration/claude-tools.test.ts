@@ -6,10 +6,10 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { BusEvent } from '../../server/events/bus.js';
 import { lastToolResult, messageText, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
-import type { ClaudeSandbox } from '../helpers/claude-env.js';
 import { startClaudeHarness, type ClaudeHarness, type RunStructured, type ToolResult, structuredOf } from '../helpers/claude-harness.js';
 import { waitFor } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { isAlive, type ClaudeSandbox } from '../helpers/claude-env.js';
 
 type Structured = RunStructured;
 
@@ -330,12 +330,3 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     expect(again.s.error?.category).toBe('session_not_found');
   });
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

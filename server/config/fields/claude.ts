@@ -133,10 +133,15 @@ export const claudeFields = {
     .default(50)
     .describe('Most agentic turns of one run; a caller\'s `maxTurns` is clamped to it.')
     .register(fieldMeta, { env: 'CLAUDE_MAX_TURNS', group: 'Claude' }),
-  /** Background tasks (`claude_ask` with `backgroundTask: true`) alive at once; more are refused with `busy`. */
+  /**
+   * Tasks alive at once in this process, however they were created (`claude_ask` with `backgroundTask: true`, a
+   * task-augmented call, a 2026-07-28 task), plus 2026-07-28 calls parked while they wait for an answer. Beyond it a
+   * `backgroundTask` is refused with `busy`, a task request gets a task that failed with `busy`, and a parked call's
+   * question is denied.
+   */
   maxAsyncProcesses: int(1, 1000)
     .default(10)
-    .describe('Background Claude tasks alive at once; further ones are refused with `busy`.')
+    .describe('Tasks (background tasks, task-augmented calls) alive at once; further ones are refused or fail with `busy`.')
     .register(fieldMeta, { env: 'MAX_ASYNC_PROCESSES', group: 'Claude' }),
   /** Time limit of one background task run. */
   asyncProcessTimeoutMs: int(1000, 7 * 24 * 3600_000)

@@ -11,7 +11,7 @@ import {
   type JSONRPCMessage,
   type Transport,
 } from '@modelcontextprotocol/server';
-import { installFastDispatch, installFastToolCall } from '../../../server/mcp/fast-dispatch.js';
+import { installFastDispatch, installFastToolCall, sendAsIs } from '../../../server/mcp/fast-dispatch.js';
 import { classifyJsonRpc, type JsonRpcKind } from '../../../server/mcp/jsonrpc.js';
 import { JSON_RPC_CASES } from './jsonrpc-cases.js';
 
@@ -280,7 +280,30 @@ describe('installFastToolCall', () => {
     expect([...codes].sort()).toEqual([-32602, -32603, 'ok', 'tool error'].sort());
   });
 
-  it('changes nothing when the server lacks the members it relies on', () => {
-    expect(installFastToolCall({}, async () => ({}))).toBe(false);
+  it('lets an answer marked sendAsIs past the SDK result check that refuses it unmarked (a 2025-11-25 CreateTaskResult)', async () => {
+    const { server, transport } = await connected();
+    const task = { taskId: 't1', status: 'working', ttl: 1000, createdAt: 'c', lastUpdatedAt: 'c' };
+    const marked = (request: CallToolRequest) => (request.params.name === 'marked' ? sendAsIs({ task }) : { task });
+    expect(installFastToolCall(server.server, async (request) => marked(request) as never)).toBe(true);
+    transport.onmessage!(INITIALIZE);
+    await settle();
+    const call = (id: number, name: string, task?: object) =>
+      transport.onmessage!({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {}, ...(task ? { task } : {}) } } as JSONRPCMessage);
+    call(2, 'marked', { ttl: 1000 });
+    call(3, 'unmarked', { ttl: 1000 });
+    call(4, 'marked');
+    await settle();
+    const byId = new Map(transport.sent.map((message) => [(message as { id: number }).id, message]));
+    expect(byId.get(2)).toEqual({ jsonrpc: '2.0', id: 2, result: { task } });
+    expect(byId.get(3)).toMatchObject({ error: { code: -32602 } });
+    expect(byId.get(4)).toEqual({ jsonrpc: '2.0', id: 4, result: { task } });
+    await server.close();
+  });
+
+  it('registers the handler plainly when the server lacks the members it relies on', () => {
+    const registered: string[] = [];
+    const bare = { setRequestHandler: (method: string) => void registered.push(method) } as unknown as Parameters<typeof installFastToolCall>[0];
+    expect(installFastToolCall(bare, async () => ({ content: [] }))).toBe(false);
+    expect(registered).toEqual(['tools/call']);
   });
 });

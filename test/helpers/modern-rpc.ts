@@ -1,0 +1,80 @@
+/**
+ * Raw 2026-07-28 JSON-RPC over HTTP, as a stateless client sends it: every request carries the per-request `_meta`
+ * envelope (protocol version, client info, the client capabilities of *this* request) and the routing headers
+ * (`MCP-Protocol-Version`, `Mcp-Method`, and `Mcp-Name` for `tools/call` and `tasks/get|update|cancel`). The SDK
+ * clients cannot create a task on this era (the v2 client refuses `resultType: "task"`), so tests speak the wire.
+ */
+
+/** The tasks extension id. */
+export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+
+/** One answer: the HTTP status and the JSON-RPC response (from a JSON body or the last SSE `data:` line). */
+export interface ModernAnswer {
+  status: number;
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+/** Options of one request. */
+export interface ModernRequestOptions {
+  /** The client capabilities this request declares (default: the client's). */
+  capabilities?: Record<string, unknown>;
+  /** Extra or replaced headers (`mcp-name` to send a mismatching one). */
+  headers?: Record<string, string>;
+}
+
+/** A raw 2026-07-28 client of one MCP URL. */
+export interface ModernRpc {
+  request(method: string, params: Record<string, unknown>, options?: ModernRequestOptions): Promise<ModernAnswer>;
+}
+
+const NAMED_BY: Record<string, string> = { 'tools/call': 'name', 'tasks/get': 'taskId', 'tasks/update': 'taskId', 'tasks/cancel': 'taskId' };
+
+/** A client of `url` declaring `capabilities` on every request, authenticated with `token` when given. */
+export function modernRpc(url: string, { capabilities = {}, token }: { capabilities?: Record<string, unknown>; token?: string } = {}): ModernRpc {
+  let id = 0;
+  return {
+    async request(method, params, options = {}) {
+      id += 1;
+      const body = {
+        jsonrpc: '2.0',
+        id,
+        method,
+        params: {
+          ...params,
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientInfo': { name: 'raw-2026', version: '1' },
+            'io.modelcontextprotocol/clientCapabilities': options.capabilities ?? capabilities,
+          },
+        },
+      };
+      const nameKey = NAMED_BY[method];
+      const name = nameKey ? params[nameKey] : undefined;
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': method,
+          ...(typeof name === 'string' ? { 'mcp-name': name } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...options.headers,
+        },
+        body: JSON.stringify(body),
+      });
+      const text = await response.text();
+      const data = response.headers.get('content-type')?.includes('text/event-stream')
+        ? text
+            .split('\n')
+            .filter((line) => line.startsWith('data:'))
+            .map((line) => line.slice(5).trim())
+            .filter((line) => line.includes(`"id":${id}`))
+            .pop()
+        : text;
+      const message = data ? (JSON.parse(data) as { result?: Record<string, unknown>; error?: ModernAnswer['error'] }) : {};
+      return { status: response.status, ...(message.result ? { result: message.result } : {}), ...(message.error ? { error: message.error } : {}) };
+    },
+  };
+}
