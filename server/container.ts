@@ -120,6 +120,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     baseEnv: upstreamBaseEnvironment(config.gatewayEnvAllow, gatewayEnvironment),
     logDir: path.join(config.dataDir, 'gateway-logs'),
     logMaxBytes: config.gatewayLogMaxBytes,
+    maxMessageBytes: config.gatewayMaxMessageBytes,
     startupWaitMs: config.gatewayStartupWaitMs,
     version: VERSION,
     logger,

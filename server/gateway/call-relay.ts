@@ -14,6 +14,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { isPlainCallResult } from '../mcp/fast-dispatch.js';
+import { OVERSIZED_MESSAGE } from './json-rpc-line-reader.js';
 import type { ProgressParams, RelayTarget, UpstreamConnection } from './upstream.js';
 
 /** One `tools/call` to forward upstream for a client's call. */
@@ -187,6 +188,10 @@ export async function relayToolCall(connection: UpstreamConnection, { owner, ctx
     return await (clientToken === undefined
       ? withoutProgress(connection, params, ctx.mcpReq.signal, timeoutMs, mirrorsHeaders)
       : withProgress(connection, relay, clientToken, params, ctx.mcpReq.signal, timeoutMs, mirrorsHeaders));
+  } catch (error) {
+    // An answer too large to relay is the call failing, which the model should read as a tool error naming the limit.
+    if (error instanceof ProtocolError && (error.data as Record<string, unknown> | undefined)?.[OVERSIZED_MESSAGE]) throw new Error(error.message);
+    throw error;
   } finally {
     connection.detachRelay(relay);
     const sent = relay.flushed();

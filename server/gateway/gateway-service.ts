@@ -20,6 +20,8 @@ export interface GatewayServiceOptions {
   baseEnv: Readonly<Record<string, string>>;
   logDir: string;
   logMaxBytes: number;
+  /** Longest message (line) a stdio upstream may write; a longer answer fails its call with a tool error (GATEWAY_MAX_MESSAGE_BYTES). */
+  maxMessageBytes?: number;
   version: string;
   logger: Logger;
   events: EventBus;
@@ -64,6 +66,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     baseEnv: options.baseEnv,
     logDir: options.logDir,
     logMaxBytes: options.logMaxBytes,
+    ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
     version: options.version,
   });
   const initial: GatewayConfig = loadGatewayConfig(options.configPath, options.variables);

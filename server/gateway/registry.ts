@@ -15,6 +15,8 @@ export interface GatewayRegistryOptions {
   /** Directory of the per-server stderr logs. */
   logDir: string;
   logMaxBytes: number;
+  /** Longest message (line) a stdio upstream may write; a longer answer fails its call with a tool error (GATEWAY_MAX_MESSAGE_BYTES). */
+  maxMessageBytes?: number;
   version: string;
 }
 
@@ -77,6 +79,7 @@ export class GatewayRegistry {
       baseEnv: this.options.baseEnv,
       logDir: this.options.logDir,
       logMaxBytes: this.options.logMaxBytes,
+      ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
       version: this.options.version,
       onChange: () => this.notify(name),
     });
@@ -154,6 +157,7 @@ export class GatewayRegistry {
       baseEnv: this.options.baseEnv,
       logDir: this.options.logDir,
       logMaxBytes: this.options.logMaxBytes,
+      ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
       version: this.options.version,
       onLost,
       onCatalogChanged,

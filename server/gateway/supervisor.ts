@@ -26,6 +26,8 @@ export interface UpstreamSupervisorOptions {
   baseEnv: Readonly<Record<string, string>>;
   logDir: string;
   logMaxBytes: number;
+  /** Longest message (line) a stdio upstream may write; a longer answer fails its call with a tool error (GATEWAY_MAX_MESSAGE_BYTES). */
+  maxMessageBytes?: number;
   version: string;
   /** Called whenever what this upstream offers changes (up, down, its own list_changed). */
   onChange(): void;
@@ -144,6 +146,7 @@ export class UpstreamSupervisor {
       baseEnv: this.options.baseEnv,
       logDir: this.options.logDir,
       logMaxBytes: this.options.logMaxBytes,
+      ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
       version: this.options.version,
       onLost: (why) => {
         if (generation === this.generation) this.lost(why);

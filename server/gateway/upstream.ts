@@ -17,6 +17,7 @@ import {
   type Transport,
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { boundedFetch } from './bounded-fetch.js';
 import { CoalescingStdioClientTransport, type DirectRequester } from './stdio-transport.js';
 import type { Logger } from '../logging/logger.js';
 import { isStdio, type UpstreamServerConfig } from './config.js';
@@ -66,6 +67,8 @@ export interface UpstreamConnectionOptions {
   /** Where stdio stderr logs go. */
   logDir: string;
   logMaxBytes: number;
+  /** Longest message (line) a stdio upstream may write; a longer answer fails its call with a tool error (GATEWAY_MAX_MESSAGE_BYTES). */
+  maxMessageBytes?: number;
   version: string;
   /** Called when the connection ends without {@link UpstreamConnection.close} (crash, remote close). */
   onLost(reason: string): void;
@@ -254,6 +257,7 @@ export class UpstreamConnection {
         env: { ...this.options.baseEnv, ...config.env },
         stderr: 'pipe',
         ...(config.cwd ? { cwd: config.cwd } : {}),
+        ...(this.options.maxMessageBytes ? { maxBufferSize: this.options.maxMessageBytes } : {}),
       });
       this.stderrLog = new StderrLog(this.options.logDir, name, this.options.logMaxBytes);
       const log = this.stderrLog;
@@ -262,9 +266,15 @@ export class UpstreamConnection {
     }
     // Only the entry's own headers are sent: a client's token never reaches an upstream.
     const requestInit: RequestInit = { headers: { ...config.headers } };
+    // No answer longer than GATEWAY_MAX_MESSAGE_BYTES is held (the SDK's HTTP client would buffer any size).
+    const bounded = this.options.maxMessageBytes ? boundedFetch(this.options.maxMessageBytes) : fetch;
     return config.transport === 'sse'
-      ? new SSEClientTransport(new URL(config.url), { requestInit, eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...config.headers } }) } })
-      : new StreamableHTTPClientTransport(new URL(config.url), { requestInit });
+      ? new SSEClientTransport(new URL(config.url), {
+          requestInit,
+          fetch: bounded,
+          eventSourceInit: { fetch: (url, init) => bounded(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...config.headers } }) },
+        })
+      : new StreamableHTTPClientTransport(new URL(config.url), { requestInit, fetch: bounded });
   }
 
   /** Re-reads tools, resources, templates and prompts (only the kinds the upstream declares). */

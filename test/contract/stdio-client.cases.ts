@@ -169,14 +169,32 @@ export function stdioClientCases(target: () => StdioTarget): void {
     expect(run.closes).toBe(0);
   });
 
-  it('gives up on a line longer than maxBufferSize: onerror names the limit and the transport closes, once', async () => {
+  it('a line longer than maxBufferSize: ours reads past it (answering its request with an error) and goes on; the SDK closes', async () => {
     const run = await started({ maxBufferSize: 1024 });
-    await write(run, ['{"jsonrpc":"2.0","method":"first"}\n', `{"jsonrpc":"2.0","method":"big","params":{"x":"${'y'.repeat(1500)}"}}\n`], () => run.closes >= 1);
+    const big = `{"jsonrpc":"2.0","method":"big","params":{"x":"${'y'.repeat(1500)}"}}`;
+    const answer = `{"result":{"x":"${'z'.repeat(1500)}"},"jsonrpc":"2.0","id":42}`;
+    const expected = differs(
+      target(),
+      {
+        ours: {
+          messages: [
+            { jsonrpc: '2.0', method: 'first' },
+            { jsonrpc: '2.0', id: 42, error: { code: -32603, message: expect.stringContaining('GATEWAY_MAX_MESSAGE_BYTES, 1024 bytes'), data: { 'claude-code-mcp/oversized': { bytes: answer.length, limit: 1024 } } } },
+            { jsonrpc: '2.0', method: 'after' },
+          ],
+          errors: [`Dropped a message of ${big.length} bytes from the upstream: longer than 1024 bytes`],
+          closes: 0,
+        },
+        // Lines already in the pipe may still be read while the SDK's transport closes.
+        sdk: { messages: expect.arrayContaining([{ jsonrpc: '2.0', method: 'first' }]), errors: expect.arrayContaining(['ReadBuffer exceeded maximum size of 1024 bytes']), closes: 1 },
+      },
+      'one oversized answer fails its own call (a tool error naming the limit), not every call on the connection',
+    );
+    await write(run, ['{"jsonrpc":"2.0","method":"first"}\n', `${big}\n`, `${answer}\n`, '{"jsonrpc":"2.0","method":"after"}\n'], () =>
+      expected.closes === 1 ? run.closes >= 1 : run.messages.length >= 3,
+    );
     await sleep(100);
-    expect(run.messages).toEqual([{ jsonrpc: '2.0', method: 'first' }]);
-    expect(run.errors.map((error) => error.message)).toEqual(['ReadBuffer exceeded maximum size of 1024 bytes']);
-    expect(run.closes).toBe(1);
-    expect(stderrText(run)).toContain('stdin ended');
+    expect({ messages: run.messages, errors: run.errors.map((error) => error.message), closes: run.closes }).toEqual(expected);
   });
 
   it("passes the child's stderr on through transport.stderr", async () => {

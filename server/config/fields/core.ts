@@ -161,6 +161,16 @@ export const coreFields = {
     .default(5 * 1024 * 1024)
     .describe('Size at which a stdio upstream\'s stderr log (DATA_DIR/gateway-logs/<name>.log) rotates; one old file is kept.')
     .register(fieldMeta, { env: 'GATEWAY_LOG_MAX_BYTES', group: 'MCP' }),
+  /**
+   * Longest message an upstream may send (a stdio line, an HTTP answer or SSE event: a tool result, a resource's
+   * contents). A longer answer is
+   * read past without being held in memory, and its call fails with a tool error naming this limit; the connection
+   * and other calls on it carry on.
+   */
+  gatewayMaxMessageBytes: int(1024 * 1024, 1024 * 1024 * 1024)
+    .default(32 * 1024 * 1024)
+    .describe('Longest message (a tool result, a resource) an upstream may send, over stdio or HTTP; a longer one fails its call with a tool error naming this limit.')
+    .register(fieldMeta, { env: 'GATEWAY_MAX_MESSAGE_BYTES', group: 'MCP' }),
   /** `/health/resources` flags an upstream (or this process) whose resident memory passes this. */
   gatewayAlertRssMb: int(1, 1024 * 1024)
     .default(512)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { deserializeMessage, type JSONRPCMessage } from '@modelcontextprotocol/client';
-import { JsonRpcLineReader } from '../../../server/gateway/json-rpc-line-reader.js';
+import { JsonRpcLineReader, OVERSIZED_MESSAGE } from '../../../server/gateway/json-rpc-line-reader.js';
 import { isJsonRpcEnvelope } from '../../../server/mcp/jsonrpc.js';
 import { JSON_RPC_CASES } from '../mcp/jsonrpc-cases.js';
 
@@ -118,10 +118,26 @@ describe('JsonRpcLineReader', () => {
     expect(offered).toEqual(['notifications/progress', 'gw-1', 4]);
   });
 
-  it('refuses to hold more than its maximum while waiting for a newline', () => {
-    const reader = new JsonRpcLineReader(16, () => false);
-    reader.append(Buffer.from('{"jsonrpc":'));
-    expect(() => reader.append(Buffer.from('"2.0","id":1'))).toThrow('ReadBuffer exceeded maximum size of 16 bytes');
+  it('reads past a line over its maximum, holding only its ends, and answers the request it names with an error', () => {
+    const reader = new JsonRpcLineReader(64, () => false);
+    const result = `{"result":{"content":[{"type":"text","text":"${'x'.repeat(5000)}"}]},"jsonrpc":"2.0","id":"gw-7"}`;
+    for (let at = 0; at < result.length; at += 100) reader.append(Buffer.from(result.slice(at, at + 100)));
+    expect((reader as unknown as { partBytes: number }).partBytes).toBe(0);
+    reader.append(Buffer.from('\n{"jsonrpc":"2.0","id":8,"result":{}}\n'));
+    expect(reader.readMessage()).toEqual({
+      jsonrpc: '2.0',
+      id: 'gw-7',
+      error: { code: -32603, message: expect.stringContaining(`${result.length} bytes`), data: { [OVERSIZED_MESSAGE]: { bytes: result.length, limit: 64 } } },
+    });
+    expect(reader.readMessage()).toEqual({ jsonrpc: '2.0', id: 8, result: {} });
+  });
+
+  it('finds the id at the start of an oversized line too, and drops one without an id, saying so', () => {
+    const reader = new JsonRpcLineReader(32, () => false);
+    reader.append(Buffer.from(`{"jsonrpc":"2.0","id":12,"result":{"text":"${'y'.repeat(100)}"}}\n`));
+    reader.append(Buffer.from(`{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"${'z'.repeat(100)}"}}\n`));
+    expect(reader.readMessage()).toMatchObject({ id: 12, error: { code: -32603 } });
+    expect(() => reader.readMessage()).toThrow('Dropped a message of');
     expect(reader.readMessage()).toBeNull();
   });
 });
