@@ -1,4 +1,4 @@
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import express, { type RequestHandler } from 'express';
 import type { AuthServer, ProtectedResource } from './auth/auth-server.js';
 import type { Config } from './config/schema.js';
@@ -76,6 +76,8 @@ export interface AppDeps {
   rateLimits?: RateLimits;
   /** The HTTP server's request and response classes, given the app's prototypes here (see expressReadyClasses). */
   classes?: ExpressReadyClasses;
+  /** Whether a request was forwarded here by another replica of the cluster (its limits were counted there). */
+  forwarded?: (req: IncomingMessage) => boolean;
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -105,7 +107,9 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(prelude);
 
   // The MCP routes come first: they serve nearly every request, which then skips the other routers' route matching.
-  const limit = deps.rateLimits ? limitMcpRequests(deps.rateLimits) : undefined;
+  // A request another replica forwarded here was counted there (server/cluster).
+  const forwarded = deps.forwarded;
+  const limit = deps.rateLimits ? limitMcpRequests(deps.rateLimits, forwarded ? (req) => !forwarded(req) : undefined) : undefined;
   const protectedBy = deps.auth ?? deps.resourceServer;
   const authenticate = deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate, deps.events) : async () => LOCAL_CALLER);
   const isOriginAllowed = compileOriginAllowList(config.allowedOrigins);

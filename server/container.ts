@@ -22,6 +22,7 @@ import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { RequestStats } from './metrics/request-stats.js';
 import { toolMetrics } from './metrics/tool-metrics.js';
 import type { ToolCallInterceptor } from './mcp/tool-interceptor.js';
+import { createCluster, type Cluster } from './cluster/cluster.js';
 import { createCallActivity, type CallActivity } from './mcp/call-activity.js';
 import type { JsonRpcErrorObject } from './mcp/jsonrpc-errors.js';
 import type { RateLimits } from './limits/rate-limits.js';
@@ -63,6 +64,8 @@ export interface Container {
   webhooks?: WebhookService;
   /** Tool calls in flight on every endpoint: what a graceful shutdown waits for. */
   activity: CallActivity;
+  /** This replica's place among several sharing Redis (STORAGE=redis): sessions and forwarding across replicas. */
+  cluster?: Cluster;
   version: string;
   startedAt: number;
   transports: readonly string[];
@@ -93,12 +96,16 @@ export async function createContainer(config: Config, options: ContainerOptions)
   const events = createEventBus(logger);
   // Audit channel: every security event as one structured line (logins, consents, tokens, reuse, revocations, denials).
   const stopAudit = observeAudit({ events, logger, ...(config.auditLogPath ? { file: config.auditLogPath } : {}) });
+  // With shared storage this process is one replica of several: sessions are recorded cluster-wide and a request
+  // for another replica's session is passed there (server/cluster).
+  const cluster = storage.shared && config.redisUrl ? await createCluster({ storage, redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger }) : undefined;
   const sessions = new SessionRegistry({
     maxSessions: config.maxSessions,
     idleTimeoutMs: config.sessionTimeoutMs,
     sweepIntervalMs: config.cleanupIntervalMs,
     events,
     logger,
+    ...(cluster ? { directory: cluster.link } : {}),
   });
   const claudeEnv = claudeChildEnvironment(config.claudeEnvAllow, options.claudeEnvironment);
   const tasks = await createTaskService({ config, storage, events, logger });
@@ -191,6 +198,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     rateLimits,
     webhooks,
     activity,
+    ...(cluster ? { cluster } : {}),
     version: VERSION,
     startedAt,
     transports: options.transports,
@@ -204,6 +212,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
       await rateLimits?.close();
       await webhooks?.stop();
       await stopAudit();
+      await cluster?.close();
       await storage.close();
     },
   };
@@ -287,8 +296,16 @@ export function composeServing(container: Container, url: string): Serving {
       reconnectGraceMs: config.streamReconnectGraceMs,
       eventStore: { maxEvents: config.eventStoreMaxEvents, maxBytes: config.eventStoreMaxBytes },
       maxBodyBytes: config.maxBodyBytes,
+      ...(container.cluster ? { remote: container.cluster } : {}),
     }),
-    sse: createSseEndpoint({ factory: serverFactory, sessions, logger, keepAliveMs: config.keepAliveMs, maxBodyBytes: config.maxBodyBytes }),
+    sse: createSseEndpoint({
+      factory: serverFactory,
+      sessions,
+      logger,
+      keepAliveMs: config.keepAliveMs,
+      maxBodyBytes: config.maxBodyBytes,
+      ...(container.cluster ? { remote: container.cluster } : {}),
+    }),
   });
   const { streamable, sse } = endpointsFor(factory);
   const serverEndpoints = createServerEndpoints({
@@ -347,6 +364,7 @@ export function composeServing(container: Container, url: string): Serving {
       gateway: { service: container.gateway, endpoints: serverEndpoints },
       metrics: { metrics: container.metrics, requestStats: container.requestStats },
       ...(container.rateLimits ? { rateLimits: container.rateLimits } : {}),
+      ...(container.cluster ? { forwarded: (req) => container.cluster!.isForwarded(req) } : {}),
     },
     streamable,
     sse,

@@ -72,6 +72,9 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   }
   const port = (http.address() as AddressInfo).port;
   const url = publicBaseUrl(config, port);
+  // Requests other replicas forward here are replayed against this listener, over loopback when it listens on all
+  // addresses.
+  await container.cluster?.listen(`http://${localHost(config.host)}:${port}`);
   let draining = false;
   const parts = composeServing(container, url);
   for (const warning of parts.authWarnings) logger.warn(warning.toUpperCase(), { host: config.host });
@@ -123,6 +126,12 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
       return closing;
     },
   };
+}
+
+/** Where this process reaches its own listener bound to `host`. */
+function localHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Kept of SHUTDOWN_TIMEOUT_MS for what follows the drain: interrupting runs, answering, closing storage. */

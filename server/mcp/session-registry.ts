@@ -1,5 +1,6 @@
 import type { EventBus, EventMap, SessionTransport } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
+import { holdAnswerFor } from '../events/durable-writes.js';
 import type { JsonRpcErrorObject } from './jsonrpc-errors.js';
 
 /** Why a session ended; reported on `session.ended`. */
@@ -43,6 +44,19 @@ export interface SessionRegistryOptions {
   logger: Logger;
   /** Clock, for tests. */
   now?: () => number;
+  /**
+   * With several replicas: where sessions are recorded cluster-wide, so a request for a session landing on another
+   * replica can be passed here (server/cluster).
+   */
+  directory?: SessionDirectoryLink;
+}
+
+/** What the registry needs of the cluster's session directory (server/cluster/session-directory.ts). */
+export interface SessionDirectoryLink {
+  /** This replica's id. */
+  replica: string;
+  claim(id: string, location: { replica: string; ownerId: string; transport: SessionTransport }, ttlSeconds: number): Promise<void>;
+  release(id: string): Promise<void>;
 }
 
 /**
@@ -56,9 +70,14 @@ export class SessionRegistry {
   private pending = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  /** Directory writes by session id: the last claim (renewal) of each session, which answers may wait for. */
+  private readonly claims = new Map<string, { at: number; written: Promise<void> }>();
+  /** How long a directory entry lives without renewal: past the idle timeout and three sweeps, so live sessions never lapse. */
+  private readonly claimTtlSeconds: number;
 
   constructor(private readonly options: SessionRegistryOptions) {
     this.now = options.now ?? Date.now;
+    this.claimTtlSeconds = Math.ceil(Math.max(options.idleTimeoutMs, 3 * options.sweepIntervalMs) / 1000) + 60;
   }
 
   /** Starts the idle sweeper (unref'd: it never keeps the process alive). */
@@ -89,6 +108,10 @@ export class SessionRegistry {
     const now = this.now();
     const full: SessionEntry = { ...entry, createdAt: now, lastActivityAt: now, openStreams: 0 };
     this.sessions.set(entry.id, full);
+    // The answer that hands the client its session id waits for the directory (events/durable-writes.ts): its next
+    // request may land on another replica, which must find the session.
+    const claimed = this.claim(full);
+    if (claimed) holdAnswerFor(claimed);
     this.options.events.emit('session.started', {
       sessionId: entry.id,
       transport: entry.transport,
@@ -104,9 +127,32 @@ export class SessionRegistry {
     return this.sessions.get(id);
   }
 
+  /** Settles once session `id` is recorded in the cluster's directory (at once without one). */
+  placed(id: string): Promise<void> {
+    return this.claims.get(id)?.written ?? Promise.resolve();
+  }
+
   /** Records activity, postponing idle expiry. */
   touch(entry: SessionEntry): void {
     entry.lastActivityAt = this.now();
+    this.renew(entry);
+  }
+
+  /** Records (renews) `entry` in the directory; the write, or undefined without a directory. */
+  private claim(entry: SessionEntry): Promise<void> | undefined {
+    const { directory } = this.options;
+    if (!directory) return undefined;
+    const written = directory
+      .claim(entry.id, { replica: directory.replica, ownerId: entry.ownerId, transport: entry.transport }, this.claimTtlSeconds)
+      .catch((error: unknown) => void this.options.logger.warn('session not recorded in the cluster directory', { sessionId: entry.id, error, category: 'cluster' }));
+    this.claims.set(entry.id, { at: this.now(), written });
+    return written;
+  }
+
+  /** Renews the directory entry once a third of its lifetime has passed since the last claim. */
+  private renew(entry: SessionEntry): void {
+    const last = this.claims.get(entry.id);
+    if (last && this.now() - last.at >= (this.claimTtlSeconds * 1000) / 3) void this.claim(entry);
   }
 
   /**
@@ -129,6 +175,9 @@ export class SessionRegistry {
     const entry = this.sessions.get(id);
     if (!entry) return;
     this.sessions.delete(id);
+    if (this.claims.delete(id)) {
+      void this.options.directory?.release(id).catch((error: unknown) => this.options.logger.warn('session not released in the cluster directory', { sessionId: id, error, category: 'cluster' }));
+    }
     const durationMs = this.now() - entry.createdAt;
     this.options.events.emit('session.ended', { sessionId: id, transport: entry.transport, reason, durationMs, clientId: entry.ownerId });
     this.options.logger.info('session ended', { sessionId: id, transport: entry.transport, reason, durationMs });
@@ -144,16 +193,18 @@ export class SessionRegistry {
     const cutoff = this.now() - this.options.idleTimeoutMs;
     const idle = [...this.sessions.values()].filter((s) => s.openStreams === 0 && s.lastActivityAt <= cutoff);
     await Promise.all(idle.map((s) => this.remove(s.id, 'idle')));
+    // A session busy with a long call gets no requests, but must stay findable by the other replicas.
+    for (const entry of this.sessions.values()) this.renew(entry);
     return idle.length;
   }
 
-  /** Closes every session (shutdown) and stops the sweeper. */
   /** Answers every session's open requests with `error` before a shutdown closes them; resolves with how many. */
   async answerPending(error: JsonRpcErrorObject): Promise<number> {
     const counts = await Promise.all([...this.sessions.values()].map((entry) => entry.answerPending?.(error).catch(() => 0) ?? 0));
     return counts.reduce((sum, count) => sum + count, 0);
   }
 
+  /** Closes every session (shutdown) and stops the sweeper. */
   async closeAll(reason: SessionEndReason = 'shutdown'): Promise<void> {
     this.stop();
     await Promise.all([...this.sessions.keys()].map((id) => this.remove(id, reason)));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, AppErrorCode } from '../errors/app-error.js';
+import type { RemoteSessions } from '../cluster/cluster.js';
 import type { Logger } from '../logging/logger.js';
 import { toAuthInfo, type Caller } from './caller.js';
 import { installFastDispatch } from './fast-dispatch.js';
@@ -15,6 +16,8 @@ export interface SseEndpointOptions {
   logger: Logger;
   keepAliveMs: number;
   maxBodyBytes: number;
+  /** With several replicas: serves a message for a session another replica holds (server/cluster). */
+  remote?: RemoteSessions;
 }
 
 /** The legacy HTTP+SSE (2024-11-05) endpoint pair: a GET stream and a POST path for messages. */
@@ -64,6 +67,8 @@ export function createSseEndpoint(options: SseEndpointOptions): SseEndpoint {
           answerPending: (error) => transport.answerPending(error),
         });
         try {
+          // The endpoint event tells the client where to post; that may be another replica, which must find it.
+          await sessions.placed(id);
           await server.connect(transport);
           installFastDispatch(server.server, transport);
         } catch (error) {
@@ -79,6 +84,7 @@ export function createSseEndpoint(options: SseEndpointOptions): SseEndpoint {
       const entry = sessionId ? sessions.get(sessionId) : undefined;
       const transport = sessionId ? transports.get(sessionId) : undefined;
       if (!sessionId) throw new AppError(AppErrorCode.SessionRequired, 'Bad Request: sessionId query parameter is required');
+      if (!entry && (await options.remote?.serve(req, res, body, caller, sessionId))) return;
       if (!entry || !transport || entry.ownerId !== caller.principalId) {
         throw new AppError(AppErrorCode.SessionNotFound, 'Session not found; open a new SSE stream');
       }

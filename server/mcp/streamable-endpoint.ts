@@ -9,6 +9,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/server';
 import { AppError, AppErrorCode } from '../errors/app-error.js';
+import type { RemoteSessions } from '../cluster/cluster.js';
 import type { Logger } from '../logging/logger.js';
 import { callerFromAuthInfo, toAuthInfo, type Caller } from './caller.js';
 import { BoundedEventStore } from './event-store.js';
@@ -35,6 +36,8 @@ export interface StreamableEndpointOptions {
   /** Per-session resumability buffer; `maxEvents: 0` disables resumability. */
   eventStore: { maxEvents: number; maxBytes: number };
   maxBodyBytes: number;
+  /** With several replicas: serves a request for a session another replica holds (server/cluster). */
+  remote?: RemoteSessions;
 }
 
 /** The `/mcp` endpoint: one URL serving both protocol eras. */
@@ -142,6 +145,7 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
   async function handleInSession(req: AuthedRequest, res: ServerResponse, body: unknown, caller: Caller, id: string) {
     const entry = sessions.get(id);
     const transport = transports.get(id);
+    if (!entry && (await options.remote?.serve(req, res, body, caller, id))) return;
     // Another caller's session answers exactly like a missing one: no hint that it exists.
     if (!entry || !transport || entry.ownerId !== caller.principalId) {
       throw new AppError(AppErrorCode.SessionNotFound, 'Session not found; initialize a new session');

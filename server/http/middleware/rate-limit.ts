@@ -52,8 +52,9 @@ function toolCalls(body: unknown): Array<{ id: string | number; name: string }> 
  * answers, on Streamable HTTP, a JSON-RPC error for that request id carrying `data.retryAfter` (the session stays
  * usable), and 429 on legacy SSE, whose POST answers are not read as JSON-RPC.
  */
-export function limitMcpRequests(limits: RateLimits): RequestHandler {
+export function limitMcpRequests(limits: RateLimits, counted: (req: Request) => boolean = () => true): RequestHandler {
   return async function limitMcpRequest(req, res, next) {
+    if (!counted(req)) return next();
     const { key, clientId } = limitKey(req, res.locals.caller as Caller | undefined);
     const decision = await limits.consumeRequest(key, clientId);
     if (!decision.allowed) refuse(res, decision);
