@@ -22,7 +22,7 @@ import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { RequestStats } from './metrics/request-stats.js';
 import { toolMetrics } from './metrics/tool-metrics.js';
 import type { ToolCallInterceptor } from './mcp/tool-interceptor.js';
-import { createCluster, type Cluster } from './cluster/cluster.js';
+import type { Cluster } from './cluster/cluster.js';
 import { createCallActivity, type CallActivity } from './mcp/call-activity.js';
 import type { JsonRpcErrorObject } from './mcp/jsonrpc-errors.js';
 import type { RateLimits } from './limits/rate-limits.js';
@@ -97,8 +97,11 @@ export async function createContainer(config: Config, options: ContainerOptions)
   // Audit channel: every security event as one structured line (logins, consents, tokens, reuse, revocations, denials).
   const stopAudit = observeAudit({ events, logger, ...(config.auditLogPath ? { file: config.auditLogPath } : {}) });
   // With shared storage this process is one replica of several: sessions are recorded cluster-wide and a request
-  // for another replica's session is passed there (server/cluster).
-  const cluster = storage.shared && config.redisUrl ? await createCluster({ storage, redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger }) : undefined;
+  // for another replica's session is passed there (server/cluster). Loaded only then: it brings ioredis.
+  const cluster =
+    storage.shared && config.redisUrl
+      ? await (await import('./cluster/cluster.js')).createCluster({ storage, redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger })
+      : undefined;
   const sessions = new SessionRegistry({
     maxSessions: config.maxSessions,
     idleTimeoutMs: config.sessionTimeoutMs,

@@ -280,6 +280,9 @@ async function startSilentQuitRedis(): Promise<{ port: number; quitReceived(): b
         else if (name === 'INFO') {
           const info = '# Server\r\nredis_version:7.2.0\r\n# Persistence\r\nloading:0\r\n';
           socket.write(`$${Buffer.byteLength(info)}\r\n${info}\r\n`);
+        } else if (name === 'GET') {
+          // Any stored value is a JSON string here (the cluster's forwarding secret is read at start-up).
+          socket.write('$8\r\n"secret"\r\n');
         } else socket.write('+OK\r\n');
       }
     });
