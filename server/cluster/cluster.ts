@@ -79,7 +79,7 @@ export async function createCluster({ storage, redisUrl, keyPrefix, logger, leas
         await directory.release(sessionId).catch(onError);
         return false;
       }
-      await forwarder.forward(req, res, body, location.replica);
+      if ((await forwarder.forward(req, res, body, location.replica)) === 'gone') await directory.release(sessionId).catch(onError);
       return true;
     },
     async close() {

@@ -32,6 +32,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'co
 type Frame =
   | { type: 'request'; id: string; replyTo: string; method: string; url: string; headers: Record<string, string>; body?: string }
   | { type: 'abort'; id: string }
+  | { type: 'ping'; id: string }
   | { type: 'head'; id: string; status: number; headers: Record<string, string | string[]> }
   | { type: 'data'; id: string; data: string }
   | { type: 'end'; id: string }
@@ -42,9 +43,10 @@ export interface Forwarder {
   /**
    * Passes `req` (its parsed `body`) to `replica` and streams the answer back into `res` until it ends, the client
    * leaves (the other replica's request is aborted too) or `replica` dies (the answer ends; a request that got no
-   * answer yet is told the session is gone, so the client starts a new one).
+   * answer yet is told the session is gone, so the client starts a new one). Resolves `gone` when `replica` turned out
+   * dead.
    */
-  forward(req: IncomingMessage, res: ServerResponse, body: unknown, replica: string): Promise<void>;
+  forward(req: IncomingMessage, res: ServerResponse, body: unknown, replica: string): Promise<'answered' | 'gone'>;
   /** Whether `req` was passed here by another replica of this cluster (it carries the cluster's secret). */
   isForwarded(req: IncomingMessage): boolean;
   close(): Promise<void>;
@@ -82,7 +84,15 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
   /** Requests this replica serves for others, by id: how to abort each. */
   const serving = new Map<string, () => void>();
 
-  const send = (replica: string, frame: Frame) => bus.publish(channelOf(replica), JSON.stringify(frame)).catch((error: unknown) => logger.warn('cluster: frame not sent', { replica, error, category: 'cluster' }));
+  /** Publishes `frame` to `replica`; resolves with whether anyone listened there (0 listeners: the replica is gone). */
+  const send = (replica: string, frame: Frame): Promise<boolean> =>
+    bus.publish(channelOf(replica), JSON.stringify(frame)).then(
+      (listeners) => listeners > 0,
+      (error: unknown) => {
+        logger.warn('cluster: frame not sent', { replica, error, category: 'cluster' });
+        return false;
+      },
+    );
 
   function serve(frame: Extract<Frame, { type: 'request' }>): void {
     const reply = (answer: Frame) => void send(frame.replyTo, answer);
@@ -128,6 +138,7 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
     }
     if (frame.type === 'request') serve(frame);
     else if (frame.type === 'abort') serving.get(frame.id)?.();
+    else if (frame.type === 'ping') return;
     else waiting.get(frame.id)?.(frame);
   });
 
@@ -139,16 +150,16 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
         const value = req.headers[name];
         if (typeof value === 'string') headers[name] = value;
       }
-      return new Promise<void>((resolve) => {
+      return new Promise<'answered' | 'gone'>((resolve) => {
         let finished = false;
-        const finish = () => {
+        const finish = (outcome: 'answered' | 'gone' = 'answered') => {
           if (finished) return;
           finished = true;
           waiting.delete(id);
           clearInterval(watchdog);
           res.off('close', onClientGone);
           if (!res.writableEnded) res.end();
-          resolve();
+          resolve(outcome);
         };
         const onClientGone = () => {
           if (finished) return;
@@ -156,12 +167,13 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
           finish();
         };
         // The replica answering may die mid-answer: the answer then ends (or, with nothing sent yet, says the
-        // session is gone), never hangs.
+        // session is gone), never hangs. Its channel losing its listener (its Redis connection closed with the
+        // process) tells within a check; its lease running out tells even if Redis kept a half-open connection.
         const watchdog = setInterval(() => {
-          void presence.alive(replica).then((alive) => {
-            if (alive || finished) return;
+          void Promise.all([send(replica, { type: 'ping', id }), presence.alive(replica)]).then(([heard, alive]) => {
+            if ((heard && alive) || finished) return;
             if (!res.headersSent) sessionGone(res);
-            finish();
+            finish('gone');
           }, () => undefined);
         }, livenessCheckMs);
         watchdog.unref();
@@ -186,6 +198,8 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
           }
         });
         res.once('close', onClientGone);
+        // Nobody listening on the replica's channel: it died (its Redis connection went with it) before its lease ran
+        // out. The session went with it.
         void send(replica, {
           type: 'request',
           id,
@@ -194,6 +208,10 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
           url: req.url ?? '/',
           headers,
           ...(body !== undefined && req.method === 'POST' ? { body: JSON.stringify(body) } : {}),
+        }).then((heard) => {
+          if (heard || finished) return;
+          if (!res.headersSent) sessionGone(res);
+          finish('gone');
         });
       });
     },

@@ -2,8 +2,11 @@ import { Redis } from 'ioredis';
 
 /** Messages between replicas: Redis pub/sub on two connections of its own (a subscribed connection can do nothing else). */
 export interface ReplicaBus {
-  /** Sends `message` to whoever listens on `channel` now (fire and forget, in order per sender). */
-  publish(channel: string, message: string): Promise<void>;
+  /**
+   * Sends `message` to whoever listens on `channel` now (fire and forget, in order per sender); resolves with how many
+   * listeners got it (0: nobody listens there any more, e.g. a replica that died).
+   */
+  publish(channel: string, message: string): Promise<number>;
   /** Listens on `channel`; resolves once Redis confirmed the subscription. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
   close(): Promise<void>;
@@ -29,8 +32,8 @@ export function createRedisBus({ url, prefix, onError }: RedisBusOptions): Repli
   const handlers = new Map<string, (message: string) => void>();
   subscriber.on('message', (channel: string, message: string) => handlers.get(channel)?.(message));
   return {
-    async publish(channel, message) {
-      await publisher.publish(`${prefix}${channel}`, message);
+    publish(channel, message) {
+      return publisher.publish(`${prefix}${channel}`, message);
     },
     async subscribe(channel, onMessage) {
       handlers.set(`${prefix}${channel}`, onMessage);
