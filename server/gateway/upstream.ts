@@ -10,6 +10,7 @@ import {
   type ElicitRequest,
   type ElicitResult,
   type LoggingMessageNotification,
+  RELATED_TASK_META_KEY,
   type Prompt,
   type Resource,
   type ResourceTemplateType,
@@ -48,6 +49,18 @@ export interface RelayTarget {
   /** Forwards a log message the upstream sent while this call was in flight. */
   log(params: LoggingMessageNotification['params']): void;
 }
+
+/**
+ * Where the questions of one upstream task go: the relay following that task (`task-relay.ts`). An upstream sends
+ * them with the related-task `_meta` naming its task, so they are routed by that id, not to whichever call is in
+ * flight.
+ */
+export interface TaskRelayTarget {
+  elicit(params: ElicitRequest['params']): Promise<ElicitResult>;
+}
+
+/** How a tool of an upstream may run as a task (2025-11-25 `execution.taskSupport`), when the upstream runs tasks. */
+export type UpstreamTaskSupport = 'optional' | 'required';
 
 /** The fields of a `notifications/progress` an upstream sends. */
 export interface ProgressParams {
@@ -99,6 +112,10 @@ export class UpstreamConnection {
   /** Progress listeners by the progress token we sent upstream. */
   private readonly progressListeners = new Map<string, (progress: ProgressParams) => void>();
   private progressCounter = 0;
+  /** Relays of the upstream's tasks in flight, by the upstream's task id. */
+  private readonly taskTargets = new Map<string, TaskRelayTarget>();
+  /** Aborted when the connection ends, whatever ended it. */
+  private readonly lifetime = new AbortController();
 
   constructor(private readonly options: UpstreamConnectionOptions) {
     const refresh = () => {
@@ -121,7 +138,7 @@ export class UpstreamConnection {
     if (extensions && Object.keys(extensions).length > 0) this.client.registerCapabilities({ extensions });
     if (experimental && Object.keys(experimental).length > 0) this.client.registerCapabilities({ experimental });
     this.client.setRequestHandler('sampling/createMessage', (request) => this.relayTarget('sampling').sample(request.params));
-    this.client.setRequestHandler('elicitation/create', (request) => this.relayTarget('elicitation').elicit(request.params));
+    this.client.setRequestHandler('elicitation/create', (request) => (this.taskTarget(request.params._meta) ?? this.relayTarget('elicitation')).elicit(request.params));
     // Log messages have no request id either: they go to the caller only when unambiguous, else to our debug log.
     this.client.setNotificationHandler('notifications/message', (notification) => {
       const targets = [...this.relayTargets];
@@ -172,6 +189,38 @@ export class UpstreamConnection {
   /** Ends what {@link attachRelay} began. */
   detachRelay(target: RelayTarget): void {
     this.relayTargets.delete(target);
+  }
+
+  /**
+   * Routes the questions of the upstream's task `taskId` (requests carrying the related-task `_meta`) to `target`
+   * until the returned function is called.
+   */
+  attachTask(taskId: string, target: TaskRelayTarget): () => void {
+    this.taskTargets.set(taskId, target);
+    return () => {
+      if (this.taskTargets.get(taskId) === target) this.taskTargets.delete(taskId);
+    };
+  }
+
+  private taskTarget(meta: Record<string, unknown> | undefined): TaskRelayTarget | undefined {
+    const related = meta?.[RELATED_TASK_META_KEY] as { taskId?: unknown } | undefined;
+    return typeof related?.taskId === 'string' ? this.taskTargets.get(related.taskId) : undefined;
+  }
+
+  /** Aborted once this connection has ended: closed, crashed, or lost. Work bound to it (an upstream task) ends then. */
+  get closedSignal(): AbortSignal {
+    return this.lifetime.signal;
+  }
+
+  /**
+   * How `tool` may run as a task: its `execution.taskSupport` when the upstream declares task-augmented `tools/call`
+   * (2025-11-25 `capabilities.tasks.requests.tools.call`); undefined when it may not.
+   */
+  taskSupportOf(tool: Tool): UpstreamTaskSupport | undefined {
+    const support = tool.execution?.taskSupport;
+    if (support !== 'optional' && support !== 'required') return undefined;
+    const tasks = (this.client.getServerCapabilities() as { tasks?: { requests?: { tools?: { call?: object } } } } | undefined)?.tasks;
+    return tasks?.requests?.tools?.call ? support : undefined;
   }
 
   private relayTarget(kind: string): RelayTarget {
@@ -230,6 +279,7 @@ export class UpstreamConnection {
       }
     };
     this.client.onclose = () => {
+      this.lifetime.abort();
       if (!this.closing) this.options.onLost('connection closed');
     };
     let timer: NodeJS.Timeout | undefined;
@@ -300,6 +350,8 @@ export class UpstreamConnection {
   /** Staged shutdown (stdio: stdin end, SIGTERM, SIGKILL, by the SDK transport); never reports a loss. */
   async close(): Promise<void> {
     this.closing = true;
+    // Ended from now on: a stdio child may take a while to exit, and nothing may be sent meanwhile.
+    this.lifetime.abort();
     try {
       await this.client.close();
     } catch {

@@ -109,14 +109,15 @@ export function createServerFactory({ name, version, instructions, providers, to
     );
     // Set once tools/call is installed below: whether this instance offers tasks (2025 tools then say which may be one).
     let taskAnswers = false;
-    const listTools = () => ({ tools: catalog.listFor(context.caller, taskAnswers && routing?.offersTasks === true && context.era === 'legacy') });
+    const listTools = () => ({ tools: catalog.listFor(context.caller, taskAnswers && context.era === 'legacy') });
     server.server.setRequestHandler('tools/list', () => {
       const settling = settlingTools(providers);
       return settling ? settling.then(listTools) : listTools();
     });
     // Task answers need the SDK internals the fast path uses (fast-dispatch.ts); without them no task is offered.
     const handleCall = (request: CallToolRequest, ctx: ServerContext) => callTool(server, context, request.params, ctx, taskAnswers);
-    taskAnswers = installFastToolCall(server.server, handleCall);
+    // Tasks are offered when answers can go out, calls may become tasks, and some tool may run as one.
+    taskAnswers = installFastToolCall(server.server, handleCall) && routing?.offersTasks === true && catalog.offersTasks();
     routing?.install(server, context, taskAnswers);
     for (const provider of providers) provider.register?.(server, context);
     if (context.mode !== 'stateless-http') {

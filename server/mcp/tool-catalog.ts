@@ -16,6 +16,7 @@ const MAX_LISTINGS = 1_000;
  */
 export class ToolCatalog {
   private byName: Map<string, ToolDefinition> | undefined;
+  private taskTools: boolean | undefined;
   private readonly listings = new Map<string, Tool[]>();
   private readonly listeners = new Set<() => void>();
 
@@ -26,6 +27,7 @@ export class ToolCatalog {
     for (const provider of providers) {
       provider.onToolsChanged?.(() => {
         this.byName = undefined;
+        this.taskTools = undefined;
         this.listings.clear();
         for (const listener of this.listeners) listener();
       });
@@ -64,6 +66,15 @@ export class ToolCatalog {
       this.listings.set(key, listing);
     }
     return listing;
+  }
+
+  /**
+   * Whether any tool may run as a task (has `taskSupport`): an instance declares tasks only then, so an endpoint
+   * serving one upstream offers them exactly when that upstream runs tasks.
+   */
+  offersTasks(): boolean {
+    this.taskTools ??= [...this.definitions().values()].some((definition) => definition.taskSupport !== undefined);
+    return this.taskTools;
   }
 
   /** Calls `listener` after any provider's tools changed; returns the unsubscribe function. */

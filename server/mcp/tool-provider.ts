@@ -69,9 +69,12 @@ export interface ToolDefinition {
   readonly accessName?: string;
   /**
    * `optional`: the tool may run as a task (2025-11-25 `execution.taskSupport`; on 2026-07-28 a request declaring the
-   * tasks extension gets a task). Set on tools whose calls can outlast a client's request timeout. Absent: never a task.
+   * tasks extension gets a task). Set on tools whose calls can outlast a client's request timeout. `required`: as
+   * `optional`, and listed so to 2025-era clients (a gateway tool whose upstream runs it only as a task: a 2025-era
+   * call that is not a task is still answered, the tool following the upstream's task itself; a 2026-07-28 call
+   * without the tasks extension gets -32021). Absent: never a task.
    */
-  readonly taskSupport?: 'optional';
+  readonly taskSupport?: 'optional' | 'required';
   /** Runs the call. A thrown error becomes a tool error result (`isError`), except JSON-RPC errors meant for the client. */
   call(call: ToolCall): Promise<CallToolResult>;
 }

@@ -8,9 +8,10 @@ import { modernRpc, TASKS_EXTENSION } from '../helpers/modern-rpc.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
- * The gateway does not relay upstream tasks yet, so it must not pass the tasks extension on in either direction: an
- * upstream offering it is not re-advertised as the gateway's own, and a client declaring it does not have it declared
- * to its per-session upstream. Other extensions still pass both ways.
+ * The gateway serves an upstream's tasks itself (it follows the upstream's task over its own 2025-11-25 connection,
+ * gateway-tasks.test.ts), so it does not pass the 2026-07-28 tasks extension on in either direction: an upstream
+ * offering it is not re-advertised as the gateway's own, and a client declaring it does not have it declared to its
+ * per-session upstream. Other extensions still pass both ways.
  */
 describe('gateway: the tasks extension is not passed on', () => {
   let server: TestServer;
