@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import type { AddressInfo } from 'node:net';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { createApp } from './app.js';
+import { answerClientError } from './http/client-error.js';
 import { expressReadyClasses } from './http/direct-routes.js';
 import type { AuthServer } from './auth/auth-server.js';
 import { publicBaseUrl } from './config/load.js';
@@ -49,6 +50,7 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   const classes = expressReadyClasses();
   const http = createServer({ IncomingMessage: classes.IncomingMessage, ServerResponse: classes.ServerResponse });
   http.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts, so they close first
+  http.on('clientError', answerClientError);
   // The socket listens before the app exists (its port, when 0, names every URL the app serves). Requests that arrive
   // in between wait for the app instead of being dropped with no answer; past a bound they get 503.
   const serving: { app?: RequestListener } = {};

@@ -107,10 +107,12 @@ export class JsonRpcLineReader {
   private take(piece: Buffer): void {
     if (this.skipping) {
       this.skipping.bytes += piece.length;
-      this.skipping.tail = lastBytes(Buffer.concat([this.skipping.tail, piece]));
+      this.skipping.tail = lastBytes([this.skipping.tail, piece]);
     } else if (this.partBytes + piece.length > this.maxMessageBytes) {
-      const seen = Buffer.concat([...this.parts, piece.subarray(0, EDGE)]);
-      this.skipping = { bytes: this.partBytes + piece.length, head: seen.subarray(0, EDGE), tail: lastBytes(Buffer.concat([...this.parts.slice(-1), piece])) };
+      // Copies of the ends: a view into the parts (or into their concatenation) would hold everything read so far —
+      // up to maxMessageBytes — until the end of the line.
+      const bytes = this.partBytes + piece.length;
+      this.skipping = { bytes, head: Buffer.concat([...this.parts, piece], Math.min(EDGE, bytes)), tail: lastBytes([...this.parts, piece]) };
       this.parts = [];
       this.partBytes = 0;
     } else if (piece.length > 0) {
@@ -144,8 +146,17 @@ export function oversizedAnswer(head: string, tail: string, bytes: number, limit
   };
 }
 
-function lastBytes(buffer: Buffer): Buffer {
-  return buffer.length > EDGE ? buffer.subarray(buffer.length - EDGE) : buffer;
+/** A copy of the last {@link EDGE} bytes of `pieces` laid end to end. */
+function lastBytes(pieces: readonly Buffer[]): Buffer {
+  const ends: Buffer[] = [];
+  let bytes = 0;
+  for (let i = pieces.length - 1; i >= 0 && bytes < EDGE; i -= 1) {
+    const piece = pieces[i]!;
+    const end = piece.subarray(Math.max(0, piece.length - (EDGE - bytes)));
+    ends.unshift(end);
+    bytes += end.length;
+  }
+  return Buffer.concat(ends, bytes);
 }
 
 const ID = String.raw`"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,16})`;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -240,4 +240,95 @@ function signal(pid: number, name: NodeJS.Signals): void {
   } catch {
     // already gone
   }
+}
+
+/**
+ * Waits for a `serve` child's `listening` log line (JSON logs) and returns its address; fails with the child's
+ * output if it exits first or does not listen within `timeoutMs`.
+ */
+export async function listeningAt(server: CliProcess, timeoutMs = 30_000): Promise<{ url: string; port: number }> {
+  const line = await waitFor(
+    () => server.logLines().find((entry) => entry.message === 'listening') ?? (server.child.exitCode !== null && new Error(`serve exited early: ${server.stderr()}${server.stdout()}`)),
+    'the listening log line',
+    timeoutMs,
+  );
+  if (line instanceof Error) throw line;
+  const port = Number(line.port);
+  return { url: `http://127.0.0.1:${port}`, port };
+}
+
+/** A process as seen once: its PID and start time (clock ticks since boot), which together survive PID reuse. */
+export interface ProcessIdentity {
+  pid: number;
+  startTicks: number;
+}
+
+/** `/proc/<pid>/stat` fields after the command name: [0] state, [1] parent PID, ... [19] start time. */
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+const startTicksOf = (pid: number) => {
+  const fields = statFields(pid);
+  return fields ? Number(fields[19]) : undefined;
+};
+
+/**
+ * Every descendant of `pid` now (Linux: parent PIDs read from /proc): the Claude Code runs, sandboxes and gateway
+ * upstreams a server started. Empty without procfs.
+ */
+export function descendantsOf(pid: number): ProcessIdentity[] {
+  const children = new Map<number, ProcessIdentity[]>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    const fields = statFields(entry);
+    if (!fields) continue;
+    const parent = Number(fields[1]);
+    children.set(parent, [...(children.get(parent) ?? []), { pid: Number(entry), startTicks: Number(fields[19]) }]);
+  }
+  const found: ProcessIdentity[] = [];
+  const pending = [pid];
+  while (pending.length > 0) {
+    for (const child of children.get(pending.pop()!) ?? []) {
+      found.push(child);
+      pending.push(child.pid);
+    }
+  }
+  return found;
+}
+
+/**
+ * SIGKILLs the processes of a {@link descendantsOf} snapshot that still run (the same process: PID and start time
+ * match): what a server killed with SIGKILL left behind. Returns how many were still running.
+ */
+export function killLeftovers(processes: readonly ProcessIdentity[]): number {
+  let killed = 0;
+  for (const { pid, startTicks } of processes) {
+    if (startTicksOf(pid) !== startTicks || !isRunning(pid)) continue;
+    signal(pid, 'SIGKILL');
+    killed += 1;
+  }
+  return killed;
+}
+
+/** Restarts a process's peak resident memory (`VmHWM`) from its current size (Linux: `/proc/<pid>/clear_refs`). */
+export function resetPeakMemory(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
+/** Resident memory of a process in KiB, now (`VmRSS`) and at its peak (`VmHWM`), from /proc/<pid>/status. */
+export function memoryOf(pid: number): { rssKb: number; peakKb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssKb: field('VmRSS'), peakKb: field('VmHWM') };
 }

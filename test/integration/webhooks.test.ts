@@ -1,7 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
@@ -10,69 +7,7 @@ import { isDisabled, listDeadLetters, replayDeadLetter } from '../../server/webh
 import { createSandbox, runCli, spawnCli, type CliProcess } from '../helpers/cli-process.js';
 import { initializeBody, jsonHeaders, waitFor } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-
-const secret = () => `whsec_${randomBytes(24).toString('base64')}`;
-
-interface Delivery {
-  headers: IncomingHttpHeaders;
-  body: string;
-  payload: { id: string; type: string; timestamp: string; data: Record<string, unknown> };
-}
-
-/** A real local receiver; `answer` decides each delivery's status (or `hang` to never answer). */
-interface Receiver {
-  url: string;
-  port: number;
-  deliveries: Delivery[];
-  /** Most requests open at once (received, not yet answered). */
-  peakOpen: () => number;
-  /** TCP connections the dispatcher opened. */
-  connections: () => number;
-  close(): Promise<void>;
-}
-
-async function startReceiver(
-  answer: (delivery: Delivery, index: number) => number | 'hang' = () => 204,
-  port = 0,
-  { answerAfterMs = 0 }: { answerAfterMs?: number } = {},
-): Promise<Receiver> {
-  const deliveries: Delivery[] = [];
-  let open = 0;
-  let peakOpen = 0;
-  let connections = 0;
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    open += 1;
-    peakOpen = Math.max(peakOpen, open);
-    req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      const delivery: Delivery = { headers: req.headers, body, payload: JSON.parse(body) as Delivery['payload'] };
-      deliveries.push(delivery);
-      const status = answer(delivery, deliveries.length - 1);
-      if (status === 'hang') return;
-      setTimeout(() => {
-        open -= 1;
-        res.statusCode = status;
-        res.end();
-      }, answerAfterMs);
-    });
-  });
-  server.on('connection', () => (connections += 1));
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  const bound = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${bound}/hook`,
-    port: bound,
-    deliveries,
-    peakOpen: () => peakOpen,
-    connections: () => connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { startReceiver, webhookSecret as secret, type Delivery, type Receiver } from '../helpers/webhook-receiver.js';
 
 /** A port nothing listens on (bound, then released). */
 async function freePort(): Promise<number> {

@@ -1,8 +1,9 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { OAuthError, OAuthErrorCode } from '../../auth/oauth-error.js';
 import { AppError, AppErrorCode } from '../../errors/app-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { JsonRpcErrorCode, jsonRpcTransportError } from '../../mcp/jsonrpc-errors.js';
+import { drainThen } from './json-body.js';
 
 /** Marks a route as an MCP endpoint, so its errors are rendered as JSON-RPC error responses. */
 export const markMcpRoute: RequestHandler = function markMcpRoute(_req, res, next) {
@@ -85,6 +86,16 @@ function renderOAuth(res: Response, error: OAuthError, logger: Logger, path: str
 }
 
 /**
+ * Whether a body is still coming in that nothing read: the request was refused before its body (authentication,
+ * routing, the drain gate). Answering then closing a connection the client is still writing to resets it, and the
+ * client often never reads the answer; so the rest is read first, within the bounds a 413 is drained with.
+ */
+function unreadBody(req: Request, res: Response): boolean {
+  if (req.complete || req.readableEnded || req.destroyed || res.locals.bodyAbandoned === true) return false;
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
+}
+
+/**
  * The one error translator. Known problems keep their status and message; anything else is logged with its stack
  * and answered as an opaque 500 carrying only the request id — internals never reach the client.
  */
@@ -97,6 +108,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.end();
       return;
     }
+    if (unreadBody(req, res)) return drainThen(req, res, 0, () => translateError(error, req, res, _next));
     if (error instanceof OAuthError) {
       renderOAuth(res, error, logger, req.path);
       return;

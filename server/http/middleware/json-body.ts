@@ -21,9 +21,10 @@ const tooLarge = () => new AppError(AppErrorCode.BodyTooLarge, 'Request body too
 
 /**
  * Reads and discards the rest of `req` (of which `received` bytes are already read), then calls `done`; gives up at
- * {@link OVERSIZED_DRAIN_BYTES} or {@link OVERSIZED_DRAIN_MS} and asks for the connection to be closed instead.
+ * {@link OVERSIZED_DRAIN_BYTES} or {@link OVERSIZED_DRAIN_MS} and asks for the connection to be closed instead
+ * (`res.locals.bodyAbandoned`).
  */
-function drainThen(req: Request, res: Response, received: number, done: () => void): void {
+export function drainThen(req: Request, res: Response, received: number, done: () => void): void {
   let total = received;
   const finish = (close: boolean) => {
     clearTimeout(timer);
@@ -34,6 +35,7 @@ function drainThen(req: Request, res: Response, received: number, done: () => vo
     if (close) {
       req.pause();
       res.setHeader('Connection', 'close');
+      res.locals.bodyAbandoned = true;
     }
     done();
   };
@@ -75,6 +77,7 @@ export function jsonBody({ limit }: JsonBodyOptions): RequestHandler {
     if (declared > limit) {
       if (declared <= OVERSIZED_DRAIN_BYTES) return drainThen(req, res, 0, () => next(tooLarge()));
       res.setHeader('Connection', 'close');
+      res.locals.bodyAbandoned = true;
       return next(tooLarge());
     }
 

@@ -132,6 +132,19 @@ describe('JsonRpcLineReader', () => {
     expect(reader.readMessage()).toEqual({ jsonrpc: '2.0', id: 8, result: {} });
   });
 
+  it('while reading past an oversized line, holds copies of its ends, not the megabyte read before the limit', () => {
+    const reader = new JsonRpcLineReader(1024 * 1024, () => false);
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    reader.append(Buffer.from('{"jsonrpc":"2.0","id":"gw-9","result":"'));
+    for (let i = 0; i < 40; i += 1) reader.append(chunk);
+    const { head, tail } = (reader as unknown as { skipping: { head: Buffer; tail: Buffer } }).skipping;
+    // A pooled copy shares at most Node's 8 KiB allocation pool; a view would keep the megabyte alive.
+    expect(head.buffer.byteLength).toBeLessThanOrEqual(8192);
+    expect(tail.buffer.byteLength).toBeLessThanOrEqual(8192);
+    reader.append(Buffer.from('"}\n'));
+    expect(reader.readMessage()).toMatchObject({ id: 'gw-9', error: { data: { [OVERSIZED_MESSAGE]: { limit: 1024 * 1024 } } } });
+  });
+
   it('finds the id at the start of an oversized line too, and drops one without an id, saying so', () => {
     const reader = new JsonRpcLineReader(32, () => false);
     reader.append(Buffer.from(`{"jsonrpc":"2.0","id":12,"result":{"text":"${'y'.repeat(100)}"}}\n`));
