@@ -45,8 +45,8 @@ export interface Container {
   sessions: SessionRegistry;
   factory: ServerFactory;
   /**
-   * A server factory over other providers with the same access rules and per-call layers (metrics, the tool-call
-   * log) as {@link factory}: `/servers/{name}/mcp` serves one upstream this way.
+   * A server factory over other providers with the same access rules, per-call layers (metrics, the tool-call log)
+   * and tasks as {@link factory}: `/servers/{name}/mcp` serves one upstream this way (with tasks when it runs them).
    */
   assemble(name: string, providers: readonly ToolProvider[]): ServerFactory;
   /** Claude Code runs and tools. */
@@ -100,7 +100,14 @@ export async function createContainer(config: Config, options: ContainerOptions)
   // for another replica's session is passed there (server/cluster). Loaded only then: it brings ioredis.
   const cluster =
     storage.shared && config.redisUrl
-      ? await (await import('./cluster/cluster.js')).createCluster({ storage, redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger })
+      ? await (await import('./cluster/cluster.js')).createCluster({
+          storage,
+          redisUrl: config.redisUrl,
+          keyPrefix: config.redisKeyPrefix,
+          logger,
+          leaseSeconds: Math.ceil(config.clusterLeaseMs / 1000),
+          ...(config.clusterMaxConcurrentRuns !== undefined ? { maxRuns: config.clusterMaxConcurrentRuns } : {}),
+        })
       : undefined;
   const sessions = new SessionRegistry({
     maxSessions: config.maxSessions,
@@ -111,13 +118,14 @@ export async function createContainer(config: Config, options: ContainerOptions)
     ...(cluster ? { directory: cluster.link } : {}),
   });
   const claudeEnv = claudeChildEnvironment(config.claudeEnvAllow, options.claudeEnvironment);
-  const tasks = await createTaskService({ config, storage, events, logger });
+  const tasks = await createTaskService({ config, storage, events, logger, ...(cluster ? { presence: cluster.presence } : {}) });
   const claude = await createClaudeService({
     config,
     storage,
     events,
     logger,
     tasks: tasks.runtime,
+    ...(cluster ? { runs: cluster.runs } : {}),
     env: claudeEnv,
     protectedPaths: serverPaths({ config, cwd: process.cwd(), ...(claudeEnv.HOME ? { home: claudeEnv.HOME } : {}) }),
   });
@@ -192,7 +200,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     storage,
     sessions,
     factory,
-    assemble: (name, from) => assemble(name, from),
+    assemble: (name, from) => assemble(name, from, undefined, tasks.routing),
     claude,
     tasks,
     gateway,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { EventBus } from '../events/bus.js';
 import type { Caller } from '../mcp/caller.js';
 import type { ToolCall, ToolDefinition } from '../mcp/tool-provider.js';
-import { lastMessageUuid, type CheckpointRecord, type CheckpointStore } from './checkpoints.js';
+import type { CheckpointRecord, CheckpointStore } from './checkpoints.js';
 import { ClaudeError } from './errors.js';
 import type { RunOutcome } from './executor.js';
 import type { SessionRecord } from './session-store.js';
@@ -13,8 +13,8 @@ export interface CheckpointToolDeps {
   checkpoints: CheckpointStore;
   /** The caller's session, or `session_not_found`. */
   owned(caller: Caller, sessionId: string): Promise<SessionRecord>;
-  /** HOME of the Claude child (where transcripts live). */
-  home: string | undefined;
+  /** The last user or assistant entry of a session's transcript (where a restore can continue the conversation). */
+  lastMessage(sessionId: string): Promise<string | undefined>;
   events: EventBus;
   claudeTool: ReturnType<typeof createToolHandler>;
   /** Forks `sessionId` at `atMessage` and asks `query` there (restore + continue). */
@@ -84,7 +84,7 @@ export function checkpointTool(deps: CheckpointToolDeps): ToolDefinition {
       };
       switch (args.action) {
         case 'create': {
-          const record = await checkpoints.create(owner, session.sessionId, session.cwd, args.label, lastMessageUuid(deps.home, session.sessionId));
+          const record = await checkpoints.create(owner, session.sessionId, session.cwd, args.label, await deps.lastMessage(session.sessionId));
           events.emit('checkpoint.created', { checkpointId: record.checkpointId, sessionId: record.sessionId, owner, files: Object.keys(record.files).length });
           return { content: [{ type: 'text', text: `checkpoint ${record.checkpointId} (${Object.keys(record.files).length} files)` }], structuredContent: { action: 'create', checkpoint: toView(record) } };
         }
@@ -101,13 +101,13 @@ export function checkpointTool(deps: CheckpointToolDeps): ToolDefinition {
         case 'compare': {
           const from = await ofSession(needId());
           const to = args.compareWith ? await ofSession(args.compareWith) : undefined;
-          const diff = checkpoints.compare(from, to);
+          const diff = await checkpoints.compare(from, to);
           const text = `added ${diff.added.length}, changed ${diff.changed.length}, removed ${diff.removed.length}\n${diff.diff}`;
           return { content: [{ type: 'text', text }], structuredContent: { action: 'compare', checkpoint: toView(from), ...diff } };
         }
         case 'restore': {
           const record = await ofSession(needId());
-          const changes = checkpoints.restore(record);
+          const changes = await checkpoints.restore(record);
           events.emit('checkpoint.restored', { checkpointId: record.checkpointId, sessionId: record.sessionId, owner, written: changes.written.length, removed: changes.removed.length });
           let fork: { sessionId: string; result: string; costUsd: number } | undefined;
           if (args.query) {

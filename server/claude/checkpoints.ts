@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KeyValueStore } from '../storage/types.js';
+import type { CheckpointBlobs } from './checkpoint-blobs.js';
 import { ClaudeError } from './errors.js';
 
 /** One file of a snapshot. */
@@ -21,6 +22,8 @@ export interface CheckpointRecord {
   createdAt: string;
   /** Last transcript entry when the checkpoint was made: a restore can fork the conversation here. */
   messageUuid?: string;
+  /** Where its file contents were written (checkpoint-blobs.ts); absent with blobs under DATA_DIR. */
+  blobScope?: string;
   files: Record<string, FileEntry>;
 }
 
@@ -36,8 +39,8 @@ export interface TreeDiff {
 /** Options of {@link CheckpointStore}. */
 export interface CheckpointStoreOptions {
   store: KeyValueStore;
-  /** Blobs live in `<dataDir>/checkpoints/blobs/<sha256>` (content-addressed: unchanged files cost nothing). */
-  dataDir: string;
+  /** File contents: under DATA_DIR on one server, in shared storage with several replicas (checkpoint-blobs.ts). */
+  blobs: CheckpointBlobs;
   /** Refuse snapshots above these (the workspace is probably not what the caller meant). */
   maxFiles?: number;
   maxBytes?: number;
@@ -50,20 +53,18 @@ const NS = 'claude-checkpoints';
 const SKIP = new Set(['.git', 'node_modules', '.hg', '.svn']);
 
 /**
- * Checkpoints of a session's working tree, stored under DATA_DIR (blobs) and the storage port (manifests), owned by
- * the caller. Restoring makes the tree exactly the snapshot: later files removed, changed and deleted ones back;
- * `.git` and `node_modules` are never touched.
+ * Checkpoints of a session's working tree: the manifests on the storage port, the contents in {@link CheckpointBlobs},
+ * owned by the caller. Restoring makes the tree exactly the snapshot: later files removed, changed and deleted ones
+ * back; `.git` and `node_modules` are never touched.
  */
 export class CheckpointStore {
-  private readonly blobs: string;
-
-  constructor(private readonly options: CheckpointStoreOptions) {
-    this.blobs = path.join(options.dataDir, 'checkpoints', 'blobs');
-  }
+  constructor(private readonly options: CheckpointStoreOptions) {}
 
   /** Snapshots `cwd` for `owner`'s session. */
   async create(owner: string, sessionId: string, cwd: string, label: string | undefined, messageUuid: string | undefined): Promise<CheckpointRecord> {
-    const files = this.snapshot(cwd);
+    const { blobs } = this.options;
+    const blobScope = blobs.currentScope();
+    const files = await this.snapshot(cwd, (sha, content) => blobs.put(blobScope, sha, content));
     const record: CheckpointRecord = {
       checkpointId: randomUUID(),
       owner,
@@ -72,9 +73,10 @@ export class CheckpointStore {
       cwd,
       createdAt: new Date().toISOString(),
       ...(messageUuid ? { messageUuid } : {}),
+      ...(blobScope ? { blobScope } : {}),
       files,
     };
-    await this.options.store.set(NS, record.checkpointId, record);
+    await this.options.store.set(NS, record.checkpointId, record, blobs.recordTtlSeconds);
     return record;
   }
 
@@ -99,8 +101,13 @@ export class CheckpointStore {
   }
 
   /** Makes the working tree exactly the checkpoint's. Returns what changed. */
-  restore(record: CheckpointRecord): { written: string[]; removed: string[] } {
-    const current = this.snapshot(record.cwd, false);
+  async restore(record: CheckpointRecord): Promise<{ written: string[]; removed: string[] }> {
+    const current = await this.snapshot(record.cwd);
+    // Every content first: a checkpoint whose contents are gone fails before the tree is touched.
+    const contents = new Map<string, Buffer>();
+    for (const [file, entry] of Object.entries(record.files)) {
+      if (current[file]?.sha !== entry.sha) contents.set(file, await this.options.blobs.get(record.blobScope, entry.sha));
+    }
     const written: string[] = [];
     const removed: string[] = [];
     for (const file of Object.keys(current)) {
@@ -112,9 +119,10 @@ export class CheckpointStore {
     for (const [file, entry] of Object.entries(record.files)) {
       const target = path.join(record.cwd, file);
       const now = current[file];
-      if (!now || now.sha !== entry.sha) {
+      const content = contents.get(file);
+      if (content) {
         mkdirSync(path.dirname(target), { recursive: true });
-        writeFileSync(target, readFileSync(path.join(this.blobs, entry.sha)));
+        writeFileSync(target, content);
         written.push(file);
       }
       if (!now || now.mode !== entry.mode) chmodSync(target, entry.mode & 0o7777);
@@ -124,10 +132,9 @@ export class CheckpointStore {
   }
 
   /** Differences from checkpoint `from` to `to` (another checkpoint, or the working tree now). */
-  compare(from: CheckpointRecord, to?: CheckpointRecord): TreeDiff {
-    const target = to?.files ?? this.snapshot(from.cwd, false);
-    const read = (files: Record<string, FileEntry>, file: string, live: boolean): string =>
-      live ? readFileSync(path.join(from.cwd, file), 'utf8') : readFileSync(path.join(this.blobs, files[file]!.sha), 'utf8');
+  async compare(from: CheckpointRecord, to?: CheckpointRecord): Promise<TreeDiff> {
+    const target = to?.files ?? (await this.snapshot(from.cwd));
+    const stored = async (record: CheckpointRecord, file: string) => (await this.options.blobs.get(record.blobScope, record.files[file]!.sha)).toString('utf8');
     const added = Object.keys(target).filter((f) => !from.files[f]).sort();
     const removed = Object.keys(from.files).filter((f) => !target[f]).sort();
     const changed = Object.keys(target).filter((f) => from.files[f] && from.files[f]!.sha !== target[f]!.sha).sort();
@@ -139,8 +146,8 @@ export class CheckpointStore {
         truncated = true;
         break;
       }
-      const before = from.files[file] ? read(from.files, file, false) : '';
-      const after = target[file] ? read(target, file, !to) : '';
+      const before = from.files[file] ? await stored(from, file) : '';
+      const after = !target[file] ? '' : to ? await stored(to, file) : readFileSync(path.join(from.cwd, file), 'utf8');
       diff += unifiedDiff(file, from.files[file] ? before : undefined, target[file] ? after : undefined);
     }
     if (diff.length > max) {
@@ -150,19 +157,18 @@ export class CheckpointStore {
     return { added, changed, removed, diff, truncated };
   }
 
-  /** Walks `cwd` (skipping VCS and dependency folders), storing blobs when `store`. */
-  private snapshot(cwd: string, store = true): Record<string, FileEntry> {
+  /** Walks `cwd` (skipping VCS and dependency folders), handing each file's content to `store` when given. */
+  private async snapshot(cwd: string, store?: (sha: string, content: Buffer) => Promise<void>): Promise<Record<string, FileEntry>> {
     const files: Record<string, FileEntry> = {};
     const maxFiles = this.options.maxFiles ?? 10_000;
     const maxBytes = this.options.maxBytes ?? 200 * 1024 * 1024;
     let total = 0;
     let count = 0;
-    if (store) mkdirSync(this.blobs, { recursive: true });
-    const walk = (dir: string) => {
+    const walk = async (dir: string) => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         if (SKIP.has(entry.name)) continue;
         const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) walk(full);
+        if (entry.isDirectory()) await walk(full);
         else if (entry.isFile()) {
           count += 1;
           const stat = statSync(full);
@@ -172,13 +178,14 @@ export class CheckpointStore {
           }
           const content = readFileSync(full);
           const sha = createHash('sha256').update(content).digest('hex');
-          if (store && !existsSync(path.join(this.blobs, sha))) writeFileSync(path.join(this.blobs, sha), content);
+          // One file at a time: a large tree is never held in memory at once.
+          await store?.(sha, content);
           files[path.relative(cwd, full).split(path.sep).join('/')] = { sha, size: stat.size, mode: stat.mode & 0o7777 };
         }
         // Symlinks are left alone: following them could reach outside the workspace.
       }
     };
-    walk(cwd);
+    await walk(cwd);
     return files;
   }
 }

@@ -29,7 +29,7 @@ export interface ClaudeRunsOptions {
 }
 
 /** The serialisable part of a {@link RunRequest}: what a task stores to run it again. */
-export type StoredRequest = Omit<RunRequest, 'owner' | 'signal' | 'onMessage' | 'canUseTool' | 'includePartialMessages'>;
+export type StoredRequest = Omit<RunRequest, 'owner' | 'signal' | 'onMessage' | 'canUseTool' | 'includePartialMessages' | 'taskId'>;
 
 /** What a run started by a tool takes. */
 export interface RunForOptions {
@@ -110,6 +110,7 @@ export function createClaudeRuns(options: ClaudeRunsOptions): ClaudeRuns {
         owner,
         signal: ctx.mcpReq.signal,
         onMessage,
+        ...(call.task ? { taskId: call.task.taskId } : {}),
         // Text as it is written makes lively progress, but a task keeps whole lines in its transcript.
         includePartialMessages: token !== undefined && call.task === undefined,
         ...(canUseTool ? { canUseTool } : {}),

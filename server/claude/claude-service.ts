@@ -7,12 +7,15 @@ import type { Logger } from '../logging/logger.js';
 import type { ToolProvider } from '../mcp/tool-provider.js';
 import type { Storage } from '../storage/types.js';
 import type { TaskRuntime } from '../tasks/task-runtime.js';
+import { directoryBlobs, storageBlobs } from './checkpoint-blobs.js';
 import { CheckpointStore } from './checkpoints.js';
+import type { RunDirectory } from './cluster-runs.js';
 import { createClaudeToolProvider } from './claude-tool-provider.js';
 import { bundledClaudePath } from './claude-cli.js';
 import { requireCli, resolveClaudeCli } from './cli-path.js';
 import { createClaudeExecutor, type ClaudeExecutor } from './executor.js';
-import { SessionStore } from './session-store.js';
+import { SESSION_RETENTION_SECONDS, SessionStore } from './session-store.js';
+import { TranscriptStore } from './transcript-store.js';
 import { createWorkspacePolicy, type WorkspacePolicy } from './workspace.js';
 import { SCOPES, scopeCovers } from '../auth/scopes.js';
 import { createRunIsolation, probeSandbox, type SandboxStatus } from './sandbox.js';
@@ -30,6 +33,8 @@ export interface ClaudeServiceOptions {
   protectedPaths: readonly string[];
   /** Where background tasks (and every other task) live. */
   tasks: TaskRuntime;
+  /** With several replicas (server/cluster): every replica's runs, and the cluster-wide run limit. */
+  runs?: RunDirectory;
 }
 
 /** The Claude Code capability: its executor, its tool provider, and how to stop it. */
@@ -49,7 +54,14 @@ export interface ClaudeService {
  * Builds the Claude capability from config: resolves the CLI once, validates the workspace roots (a bad root fails
  * startup with the setting's name), and wires executor, session ownership and tools together.
  */
-export async function createClaudeService({ config, storage, events, logger, env, protectedPaths, tasks }: ClaudeServiceOptions): Promise<ClaudeService> {
+export async function createClaudeService({ config, storage, events, logger, env: baseEnv, protectedPaths, tasks, runs }: ClaudeServiceOptions): Promise<ClaudeService> {
+  // With several replicas, transcripts, checkpoint contents and run records live in shared storage, so any replica
+  // resumes, forks, checkpoints and aborts what another one started (docs/architecture.md, "Several replicas").
+  const transcripts =
+    storage.shared && config.transcriptMaxBytes > 0
+      ? new TranscriptStore({ store: storage, ttlSeconds: SESSION_RETENTION_SECONDS, maxBytes: config.transcriptMaxBytes, logger })
+      : undefined;
+  const env = transcripts ? withConfigDirectory(baseEnv) : baseEnv;
   const cli = await resolveClaudeCli(config.claudeCliPath, logger);
   const sandbox = await probeSandbox({ mode: config.claudeSandbox, searchPath: env.PATH ?? '/usr/bin:/bin' });
   if (sandbox.mode === 'off') {
@@ -82,14 +94,23 @@ export async function createClaudeService({ config, storage, events, logger, env
       protectedPaths,
     }),
     sandbox,
+    ...(runs ? { directory: runs } : {}),
+    ...(transcripts ? { transcripts } : {}),
     logger,
   });
+  // Another replica asking to stop one of ours (claude_abort there) stops it as claude_abort here would.
+  runs?.onStop((owner, runId) => void executor.stopRun(owner, runId));
   const sessions = new SessionStore(storage);
   const provider = createClaudeToolProvider({
     executor,
     sessions,
     tasks,
-    checkpoints: new CheckpointStore({ store: storage, dataDir: config.dataDir }),
+    checkpoints: new CheckpointStore({
+      store: storage,
+      blobs: storage.shared ? storageBlobs(storage, SESSION_RETENTION_SECONDS) : directoryBlobs(config.dataDir),
+    }),
+    ...(transcripts ? { transcripts } : {}),
+    ...(runs ? { directory: runs } : {}),
     workspaces,
     env,
     executable: () => requireCli(cli) ?? bundledClaudePath(),
@@ -126,6 +147,17 @@ export async function createClaudeService({ config, storage, events, logger, env
       await tasks.drain();
     },
   };
+}
+
+/**
+ * The child environment with Claude Code's config folder named (`CLAUDE_CONFIG_DIR`, where it already is by default:
+ * `$HOME/.claude`). The Agent SDK finds the transcript lines it mirrors to the transcript store by their path under
+ * that folder, which it computes from this variable or, without it, from the server's own home, which need not be
+ * the child's.
+ */
+function withConfigDirectory(env: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  if (env.CLAUDE_CONFIG_DIR || !env.HOME) return env;
+  return { ...env, CLAUDE_CONFIG_DIR: path.join(env.HOME, '.claude') };
 }
 
 /** What {@link serverPaths} needs to know about where the server lives. */

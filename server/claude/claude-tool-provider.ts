@@ -7,7 +7,8 @@ import { createBackgroundTasks } from './background-tasks.js';
 import { backgroundTasksTool } from './background-tools.js';
 import { catalogTools } from './catalog-tools.js';
 import { checkpointTool } from './checkpoint-tool.js';
-import type { CheckpointStore } from './checkpoints.js';
+import { lastMessageUuid, type CheckpointStore } from './checkpoints.js';
+import type { RunDirectory } from './cluster-runs.js';
 import { createClaudeRuns } from './claude-runs.js';
 import type { ClaudeExecutor } from './executor.js';
 import type { RunPolicy } from './policy.js';
@@ -15,6 +16,7 @@ import { abortTool, askTool, planTool, resumeTool } from './run-tools.js';
 import type { SandboxMode } from './sandbox.js';
 import type { SessionStore } from './session-store.js';
 import { createToolHandler } from './tool-handler.js';
+import type { TranscriptStore } from './transcript-store.js';
 import { claudeInputSchemas, type SchemaLimits } from './tool-schemas.js';
 import type { WorkspacePolicy } from './workspace.js';
 
@@ -25,6 +27,10 @@ export interface ClaudeToolProviderOptions {
   /** The task runtime background tasks run on. */
   tasks: TaskRuntime;
   checkpoints: CheckpointStore;
+  /** With several replicas: the shared transcripts (where a checkpoint reads the conversation position). */
+  transcripts?: TranscriptStore;
+  /** With several replicas: every replica's runs (`claude_abort` reaches runs of other replicas through it). */
+  directory?: RunDirectory;
   workspaces: WorkspacePolicy;
   /** The child environment, for the plugin subcommands and user agents. */
   env: Readonly<Record<string, string>>;
@@ -60,14 +66,14 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
   const runs = createClaudeRuns(options);
   const { runFor, owned, limitsOf } = runs;
   const tasks = createBackgroundTasks({ runtime: options.tasks, runs, timeoutMs: options.backgroundTimeoutMs, stopWaitMs: options.stopWaitMs });
-  const built = { runs, executor, tasks, workspaces, schemas, claudeTool };
+  const built = { runs, executor, tasks, workspaces, schemas, claudeTool, ...(options.directory ? { directory: options.directory } : {}) };
   const tools: ToolDefinition[] = [askTool(built), planTool(built), resumeTool(built), abortTool(built)];
   tools.push(backgroundTasksTool(tasks, schemas.tasks, claudeTool));
   tools.push(...catalogTools({ workspaces, env: options.env, executable: options.executable, claudeTool }));
   tools.push(checkpointTool({
     checkpoints: options.checkpoints,
     owned,
-    home: options.env.HOME,
+    lastMessage: async (sessionId) => (await options.transcripts?.lastMessageUuid(sessionId)) ?? lastMessageUuid(options.env.HOME, sessionId),
     events,
     claudeTool,
     fork: (call, session, atMessage, query) =>

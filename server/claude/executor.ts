@@ -11,11 +11,13 @@ import type {
   SDKMessage,
   SDKResultMessage,
   SDKUserMessage,
+  SessionStore as AgentSessionStore,
 } from '@anthropic-ai/claude-agent-sdk';
 import type * as AgentSdkModule from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from '../logging/logger.js';
 import { bundledClaudePath } from './claude-cli.js';
 import { requireCli, type ClaudeCli } from './cli-path.js';
+import type { RunDirectory } from './cluster-runs.js';
 import { spawnChild, waitForExit } from './child-process.js';
 import { ClaudeError, sandboxUnavailable } from './errors.js';
 import { classify, partial, stopError, toOutcome } from './run-outcome.js';
@@ -71,6 +73,8 @@ export interface RunRequest {
   signal?: AbortSignal;
   /** Time limit of this run; RUN_TIMEOUT_MS when absent. */
   timeoutMs?: number;
+  /** The task this run works for, if any: recorded with the run so `claude_abort` on a session finds the task. */
+  taskId?: string;
 }
 
 /** How a run ended, for `structuredContent`. */
@@ -118,6 +122,13 @@ export interface ClaudeExecutorOptions {
   isolation: RunIsolation;
   /** What the start-up probe found: with the sandbox required and not working, no run starts. */
   sandbox: SandboxStatus;
+  /** With several replicas: where runs are recorded for the others, and the cluster-wide run limit. */
+  directory?: RunDirectory;
+  /**
+   * With several replicas: the shared transcript store (transcript-store.ts) every run mirrors its transcript to, and
+   * a resumed or forked run starts from, whichever replica ran the session before.
+   */
+  transcripts?: AgentSessionStore;
   logger: Logger;
 }
 
@@ -203,12 +214,19 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
     } finally {
       request.signal?.removeEventListener('abort', onCallerAbort);
       runs.delete(tracked.id);
+      // Released before the caller hears the outcome: its next run, on any replica, finds the cluster-wide slot free.
+      await options.directory?.release({ runId: tracked.id, owner: tracked.owner }).catch((error: unknown) => logger.warn('cluster: run not released', { runId: tracked.id, error, category: 'cluster' }));
       resolveSettled();
     }
   }
 
   async function execute(request: RunRequest, tracked: Tracked, executable: string | undefined): Promise<RunOutcome> {
     const { query } = await loadAgentSdk();
+    if (tracked.stopReason) throw stopError(tracked.stopReason, 'before it started');
+    const claim = { runId: tracked.id, owner: tracked.owner, ...(tracked.sessionId ? { sessionId: tracked.sessionId } : {}), ...(request.taskId ? { taskId: request.taskId } : {}) };
+    if (options.directory && !(await options.directory.claim(claim))) {
+      throw new ClaudeError('busy', 'the Claude runs of every replica are at the cluster-wide limit (CLUSTER_MAX_CONCURRENT_RUNS); retry later');
+    }
     if (tracked.stopReason) throw stopError(tracked.stopReason, 'before it started');
     tracked.status = 'running';
     tracked.startedAt = Date.now();
@@ -260,6 +278,7 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       ...(isolation.strictMcpConfig ? { strictMcpConfig: true } : {}),
       ...(isolation.hooks ? { hooks: isolation.hooks } : {}),
       persistSession: true,
+      ...(options.transcripts ? { sessionStore: options.transcripts } : {}),
       spawnClaudeCodeProcess: (spawnOptions) =>
         spawnChild(spawnOptions, tracked, options.interruptGraceMs, logger, (data) => {
           stderrTail.push(data);
@@ -292,6 +311,11 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       for await (const message of q) {
         if (message.type === 'system' && message.subtype === 'init') {
           tracked.sessionId = message.session_id;
+          options.directory?.update({ runId: tracked.id, owner: tracked.owner, sessionId: message.session_id }).catch(() => undefined);
+        }
+        if (message.type === 'system' && message.subtype === 'mirror_error') {
+          // The SDK gave up storing part of the transcript: another replica resuming the session would miss it.
+          logger.warn('claude transcript not stored in shared storage', { runId: tracked.id, sessionId: message.session_id, error: message.error, category: 'cluster' });
         }
         if (message.type === 'assistant' && 'api_error_status' in message) {
           apiErrorStatus = (message as { api_error_status?: number }).api_error_status;

@@ -3,6 +3,7 @@ import { isTerminal } from '../tasks/task-record.js';
 import { backgroundStatus } from '../tasks/task-views.js';
 import type { BackgroundTasks } from './background-tasks.js';
 import { runResult, type ClaudeRuns } from './claude-runs.js';
+import type { RunDirectory } from './cluster-runs.js';
 import { ClaudeError } from './errors.js';
 import type { ClaudeExecutor, RunOutcome } from './executor.js';
 import type { createToolHandler } from './tool-handler.js';
@@ -17,6 +18,8 @@ export interface RunToolsOptions {
   workspaces: WorkspacePolicy;
   schemas: ReturnType<typeof claudeInputSchemas>;
   claudeTool: ReturnType<typeof createToolHandler>;
+  /** With several replicas: every replica's runs, so `claude_abort` reaches a run wherever it runs. */
+  directory?: RunDirectory;
 }
 
 /** Read-only tools a plan may use; everything that writes or runs commands is removed. */
@@ -149,8 +152,8 @@ export function resumeTool({ runs, workspaces, schemas, claudeTool }: RunToolsOp
   );
 }
 
-/** `claude_abort`: interrupts the caller's run on a session, a run by id, or a background task. */
-export function abortTool({ executor, tasks, schemas, claudeTool }: RunToolsOptions): ToolDefinition {
+/** `claude_abort`: interrupts the caller's run on a session, a run by id, or a background task, on whichever replica it runs. */
+export function abortTool({ executor, tasks, directory, schemas, claudeTool }: RunToolsOptions): ToolDefinition {
   return claudeTool(
     'claude_abort',
     {
@@ -162,8 +165,12 @@ export function abortTool({ executor, tasks, schemas, claudeTool }: RunToolsOpti
     },
     async (args, { caller }) => {
       const owner = caller.principalId;
+      const named = (run: { runId: string; sessionId?: string }) => (args.sessionId ? run.sessionId === args.sessionId : run.runId === args.runId);
+      const here = executor.live(owner).some((run) => named({ runId: run.id, ...(run.sessionId ? { sessionId: run.sessionId } : {}) }));
+      // Not running here: with several replicas it may run on another one.
+      const elsewhere = !args.taskId && !here && directory && (args.sessionId || args.runId) ? (await directory.elsewhere(owner)).find(named) : undefined;
       // A task is cancelled as tasks/cancel cancels it, whether named by its id or by the session its run works on.
-      const taskId = args.taskId ?? (args.sessionId ? tasks.runningOn(owner, args.sessionId)?.taskId : undefined);
+      const taskId = args.taskId ?? (args.sessionId ? (tasks.runningOn(owner, args.sessionId)?.taskId ?? elsewhere?.taskId) : undefined);
       if (taskId) {
         const before = await tasks.get(owner, taskId);
         if (isTerminal(before.state)) throw new ClaudeError('not_found', `task ${taskId} is not running (${backgroundStatus(before.state)})`);
@@ -173,7 +180,11 @@ export function abortTool({ executor, tasks, schemas, claudeTool }: RunToolsOpti
         return { content: [{ type: 'text' as const, text: `task ${taskId} ${status}` }], structuredContent };
       }
       if (!args.sessionId && !args.runId) throw new ClaudeError('invalid_input', 'pass sessionId, taskId or runId');
-      const stopped = args.sessionId ? executor.stopSession(owner, args.sessionId) : executor.stopRun(owner, args.runId!);
+      let stopped = args.sessionId ? executor.stopSession(owner, args.sessionId) : executor.stopRun(owner, args.runId!);
+      if (!stopped && elsewhere) {
+        await directory!.stop(elsewhere);
+        stopped = true;
+      }
       if (!stopped) {
         throw args.sessionId
           ? new ClaudeError('session_not_found', `no running session ${args.sessionId}`)

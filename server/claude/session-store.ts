@@ -15,15 +15,19 @@ export interface SessionRecord {
 
 const NS = 'claude-sessions';
 
+/** How long an unused session stays resumable: its ownership record and, with shared storage, its transcript. */
+export const SESSION_RETENTION_SECONDS = 30 * 24 * 3600;
+
 /**
  * Ownership records of Claude Code sessions, on the storage port so they survive restarts and are shared by
- * replicas. The transcripts themselves stay where Claude Code writes them (`$HOME/.claude/projects`).
+ * replicas. The transcripts are where Claude Code writes them (`$HOME/.claude/projects`), and with shared storage
+ * also in the transcript store (transcript-store.ts), so that every replica can resume them.
  */
 export class SessionStore {
   constructor(
     private readonly store: KeyValueStore,
     /** How long an unused session stays resumable. */
-    private readonly ttlSeconds = 30 * 24 * 3600,
+    private readonly ttlSeconds = SESSION_RETENTION_SECONDS,
   ) {}
 
   /** Records (or refreshes) a session for `owner`. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RunDirectory } from '../claude/cluster-runs.js';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from '../mcp/caller.js';
 import type { SessionDirectoryLink } from '../mcp/session-registry.js';
@@ -7,6 +8,7 @@ import type { KeyValueStore } from '../storage/types.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
 import { createRedisBus, type ReplicaBus } from './redis-bus.js';
 import { startPresence, type ReplicaPresence } from './replicas.js';
+import { createRunDirectory } from './run-directory.js';
 import { createSessionDirectory, type SessionDirectory } from './session-directory.js';
 
 /** Serves a request for a session this replica does not hold, by passing it to the replica that does. */
@@ -25,6 +27,8 @@ export interface RemoteSessions {
 export interface Cluster extends RemoteSessions {
   readonly presence: ReplicaPresence;
   readonly directory: SessionDirectory;
+  /** The Claude runs of every replica: where each runs, stop requests between replicas, the cluster-wide run limit. */
+  readonly runs: RunDirectory;
   /** What the session registry records sessions through. */
   readonly link: SessionDirectoryLink;
   /** Starts taking requests forwarded by other replicas, replaying them against `localUrl` (this replica's listener). */
@@ -42,28 +46,34 @@ export interface ClusterOptions {
   logger: Logger;
   /** A replica not heard from for this long is dead: its sessions fail, its runs are marked (seconds). */
   leaseSeconds?: number;
+  /** CLUSTER_MAX_CONCURRENT_RUNS: Claude runs at once across the cluster; unset, no cluster-wide limit. */
+  maxRuns?: number;
 }
 
 const SECRET_NS = 'cluster';
 
-/** Joins the cluster: heartbeats at once; forwarding starts with {@link Cluster.listen}. */
-export async function createCluster({ storage, redisUrl, keyPrefix, logger, leaseSeconds = 10 }: ClusterOptions): Promise<Cluster> {
+/**
+ * Joins the cluster: heartbeats at once and takes stop requests for its runs; forwarding starts with
+ * {@link Cluster.listen}.
+ */
+export async function createCluster({ storage, redisUrl, keyPrefix, logger, leaseSeconds = 10, maxRuns }: ClusterOptions): Promise<Cluster> {
   const onError = (error: unknown) => logger.warn('cluster: shared storage or Redis failed', { error, category: 'cluster' });
   const presence = await startPresence({ storage, leaseSeconds, onError });
   const directory = createSessionDirectory(storage);
+  const bus: ReplicaBus = createRedisBus({ url: redisUrl, prefix: keyPrefix, onError });
+  const runs = await createRunDirectory({ storage, presence, bus, leaseSeconds, ...(maxRuns !== undefined ? { maxRuns } : {}), logger });
   // One secret for the whole cluster, kept in shared storage: whichever replica starts first sets it.
   await storage.setIfAbsent(SECRET_NS, 'forwarding-secret', randomBytes(32).toString('base64url'));
   const secret = (await storage.get<string>(SECRET_NS, 'forwarding-secret'))!;
-  let bus: ReplicaBus | undefined;
   let forwarder: Forwarder | undefined;
-  logger.info('cluster: joined', { replica: presence.id, leaseSeconds, category: 'cluster' });
+  logger.info('cluster: joined', { replica: presence.id, leaseSeconds, ...(maxRuns !== undefined ? { maxRuns } : {}), category: 'cluster' });
 
   return {
     presence,
     directory,
+    runs,
     link: { replica: presence.id, claim: (id, location, ttl) => directory.claim(id, location, ttl), release: (id) => directory.release(id) },
     async listen(localUrl) {
-      bus = createRedisBus({ url: redisUrl, prefix: keyPrefix, onError });
       forwarder = await createForwarder({ bus, presence, secret, localUrl, logger });
     },
     isForwarded(req) {
@@ -84,7 +94,8 @@ export async function createCluster({ storage, redisUrl, keyPrefix, logger, leas
     },
     async close() {
       await forwarder?.close();
-      await bus?.close();
+      await runs.close();
+      await bus.close();
       await presence.close();
     },
   };

@@ -89,6 +89,11 @@ export interface TaskRecord extends TaskFacts {
   summary?: string;
   /** Refreshed while the task runs; a running task whose heartbeat stopped belongs to a process that died. */
   heartbeatAt?: string;
+  /**
+   * With several replicas: the replica running the task (its presence id, server/cluster/replicas.ts). Once that
+   * replica's lease has run out, another replica marks the task `interrupted`.
+   */
+  replica?: string;
   /** Transcript tail: one line per text, tool use, subagent event. */
   log: string[];
 }

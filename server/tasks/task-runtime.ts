@@ -18,6 +18,14 @@ import type { TaskStore } from './task-store.js';
 import { backgroundStatus } from './task-views.js';
 import { asTaskError, bounded, definedOnly, firstText, TaskLimitReached, TaskStillRunning, type TaskSpec, type TaskWork, type TaskWorkContext } from './task-work.js';
 
+/** This replica's standing among several sharing storage (server/cluster/replicas.ts gives one). */
+export interface ReplicaLiveness {
+  /** This replica's id, recorded on the tasks it runs. */
+  readonly id: string;
+  /** Whether replica `id` still holds its lease. */
+  alive(id: string): Promise<boolean>;
+}
+
 /** Options of {@link TaskRuntime}. */
 export interface TaskRuntimeOptions {
   store: TaskStore;
@@ -29,8 +37,16 @@ export interface TaskRuntimeOptions {
   pollIntervalMs: number;
   /** Retention: the default (TASK_TTL_MS), the bounds a client's wish is clamped to (TASK_MAX_TTL_MS). */
   ttl: { defaultMs: number; minMs: number; maxMs: number };
-  /** Heartbeat period; with shared storage a running task is presumed dead after three missed beats. */
+  /**
+   * Heartbeat period. With shared storage and no {@link presence}, a running task is presumed dead after three
+   * missed beats.
+   */
   heartbeatMs?: number;
+  /**
+   * With several replicas: this replica. Its tasks carry its id, and a task counts as abandoned once its replica's
+   * lease has run out ({@link TaskRuntime.sweep} marks it `interrupted`).
+   */
+  presence?: ReplicaLiveness;
   /** How often a running task's record is written and its mailboxes read (default 500 ms). */
   flushMs?: number;
 }
@@ -148,25 +164,26 @@ export class TaskRuntime {
     }
     const record = await this.options.store.owned(owner, taskId);
     if (!record || isTerminal(record.state)) return record;
-    if (this.options.store.shared && !this.isStale(record, Date.now())) {
+    if (!(await this.abandoned(record, Date.now()))) {
       await this.options.store.requestCancel(record);
       return { ...record, state: 'cancelled', statusMessage: 'cancelled' };
     }
-    // No process runs it any more: it ends here.
-    const ended = this.transition(record, 'cancelled', 'cancelled at the client\'s request');
-    await this.announceEnd(ended);
-    await this.options.store.save(ended);
-    return ended;
+    // No process runs it any more: it ends here (unless another replica is ending it right now).
+    return (await this.endAbandoned(record, 'cancelled', 'cancelled at the client\'s request')) ?? (await this.get(owner, taskId));
   }
 
-  /** Cancels a live task and waits (bounded) until its work has stopped; for the tools that report the end. */
+  /**
+   * Cancels a live task and waits (bounded) until its work has stopped, here or on the replica running it; for the
+   * tools that report the end.
+   */
   async stop(owner: string, taskId: string, waitMs: number): Promise<TaskRecord | undefined> {
     const record = await this.cancel(owner, taskId);
+    if (!record) return undefined;
     const live = this.live.get(taskId);
-    if (record && live) {
-      await Promise.race([live.done, new Promise((resolve) => setTimeout(resolve, waitMs).unref())]);
-    }
-    return record && (await this.get(owner, taskId));
+    const timeout = new Promise((resolve) => setTimeout(resolve, waitMs).unref());
+    if (live) await Promise.race([live.done, timeout]);
+    else if (this.options.store.shared) await Promise.race([this.storedEnd(taskId, waitMs), timeout]);
+    return this.get(owner, taskId);
   }
 
   /**
@@ -213,6 +230,8 @@ export class TaskRuntime {
   async rerun(record: TaskRecord, work: TaskWork, canAsk: boolean): Promise<TaskRecord> {
     if (this.live.has(record.taskId) || !isTerminal(record.state)) throw new TaskStillRunning(record.taskId);
     if (this.live.size >= this.options.maxLive) throw new TaskLimitReached(this.options.maxLive);
+    // A cancel left for the run that ended must not cancel this one.
+    if (this.options.store.shared) await this.options.store.clearCancel(record.taskId);
     const { startedAt: _s, endedAt: _e, durationMs: _d, summary: _m, failure: _f, result: _r, error: _x, inputRequests: _i, ...rest } = record;
     const again: TaskRecord = {
       ...rest,
@@ -226,22 +245,32 @@ export class TaskRuntime {
   }
 
   /**
-   * Marks tasks left running by a process that stopped or died as `interrupted`. Call at startup; with shared
-   * storage call it periodically too: only tasks whose heartbeat stopped are taken then (another replica may be
-   * running the rest).
+   * Marks tasks left running by a process that stopped or died as `interrupted`, reading every record. Call at
+   * startup. With shared storage only abandoned tasks are taken (another replica may be running the rest).
    */
   async recover(now = Date.now()): Promise<number> {
-    let count = 0;
-    for (const record of await this.options.store.all()) {
-      if (isTerminal(record.state) || this.live.has(record.taskId) || !this.isStale(record, now)) continue;
-      const ended = this.transition(record, 'interrupted', 'the server stopped while the task was running');
-      ended.error = interruptedError(ended.statusMessage!);
-      ended.summary = ended.statusMessage;
-      await this.announceEnd(ended);
-      await this.options.store.save(ended);
-      count += 1;
-    }
+    const count = await this.interruptAbandoned(await this.options.store.all(), now);
     if (count > 0) this.options.logger.warn('tasks interrupted by a restart', { count });
+    return count;
+  }
+
+  /**
+   * With several replicas, every replica calls this periodically: marks the running tasks of replicas whose lease
+   * ran out as `interrupted`, reading only the records of running tasks. Of replicas sweeping at once, one marks
+   * each task (an atomic claim), so its end is recorded and announced once.
+   */
+  async sweep(now = Date.now()): Promise<number> {
+    const { store, logger } = this.options;
+    const records: TaskRecord[] = [];
+    for (const { taskId } of await store.running()) {
+      if (this.live.has(taskId)) continue;
+      const record = await store.read(taskId);
+      if (record && !isTerminal(record.state)) records.push(record);
+      // An entry whose task ended (its replica stopped before removing it) is only left over.
+      else await store.markEnded(taskId);
+    }
+    const count = await this.interruptAbandoned(records, now);
+    if (count > 0) logger.warn('tasks of a replica that stopped answering marked interrupted', { count, category: 'cluster' });
     return count;
   }
 
@@ -256,15 +285,59 @@ export class TaskRuntime {
     await Promise.all([...this.live.values()].map((live) => live.done));
   }
 
-  private isStale(record: TaskRecord, now: number): boolean {
-    if (!this.options.store.shared) return true;
+  private async interruptAbandoned(records: readonly TaskRecord[], now: number): Promise<number> {
+    let count = 0;
+    for (const record of records) {
+      if (isTerminal(record.state) || this.live.has(record.taskId) || !(await this.abandoned(record, now))) continue;
+      if (await this.endAbandoned(record, 'interrupted', 'the server stopped while the task was running')) count += 1;
+    }
+    return count;
+  }
+
+  /**
+   * Whether no process runs a task that is not live here: with one process, always; with a replica recorded on it,
+   * when that replica's lease has run out; otherwise (records of earlier versions) when its heartbeat stopped.
+   */
+  private async abandoned(record: TaskRecord, now: number): Promise<boolean> {
+    const { store, presence } = this.options;
+    if (!store.shared) return true;
+    if (presence && record.replica) return record.replica !== presence.id && !(await presence.alive(record.replica));
     const staleBefore = now - 3 * (this.options.heartbeatMs ?? 10_000);
     return !record.heartbeatAt || Date.parse(record.heartbeatAt) < staleBefore;
   }
 
+  /**
+   * Ends a task no process runs any more (`interrupted`, or `cancelled` on request), unless another replica claimed
+   * it first (then `undefined`). The claim is per run, so a task restarted since can be ended again.
+   */
+  private async endAbandoned(record: TaskRecord, state: 'interrupted' | 'cancelled', why: string): Promise<TaskRecord | undefined> {
+    const { store, presence } = this.options;
+    if (store.shared && !(await store.claimSweep(`${record.taskId}\n${record.attempts}`, presence?.id ?? 'replica'))) return undefined;
+    const ended = this.transition(record, state, why);
+    if (state === 'interrupted') {
+      ended.error = interruptedError(why);
+      ended.summary = why;
+    }
+    await this.announceEnd(ended);
+    await store.save(ended);
+    if (store.shared) await store.markEnded(record.taskId);
+    return ended;
+  }
+
+  /** Resolves once the stored record of a task running elsewhere has ended (polled), or after `waitMs`. */
+  private async storedEnd(taskId: string, waitMs: number): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      const record = await this.options.store.read(taskId);
+      if (!record || isTerminal(record.state)) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.flushMs ?? 500, 200)).unref());
+    }
+  }
+
   private async launch(initial: TaskRecord, work: TaskWork, canAsk: boolean, create: boolean): Promise<TaskRecord> {
     const startedAt = new Date().toISOString();
-    const record: TaskRecord = { ...initial, attempts: initial.attempts + 1, startedAt, heartbeatAt: startedAt };
+    const { store, presence } = this.options;
+    const record: TaskRecord = { ...initial, attempts: initial.attempts + 1, startedAt, heartbeatAt: startedAt, ...(presence ? { replica: presence.id } : {}) };
     let resolveDone!: () => void;
     const live: LiveTask = {
       record,
@@ -277,8 +350,9 @@ export class TaskRuntime {
     // The slot is taken before the first write, so concurrent starts cannot pass the limit together.
     this.live.set(record.taskId, live);
     try {
-      if (create) await this.options.store.create(record);
-      else await this.options.store.save(record);
+      if (create) await store.create(record);
+      else await store.save(record);
+      if (store.shared) await store.markRunning(record);
     } catch (error) {
       this.live.delete(record.taskId);
       resolveDone();
@@ -292,7 +366,8 @@ export class TaskRuntime {
     const heartbeat = setInterval(() => {
       live.record.heartbeatAt = new Date().toISOString();
       live.dirty = true;
-      this.options.store.index(live.record).catch(() => undefined);
+      store.index(live.record).catch(() => undefined);
+      if (store.shared) store.markRunning(live.record).catch(() => undefined);
     }, this.options.heartbeatMs ?? 10_000);
     heartbeat.unref();
 
@@ -364,9 +439,14 @@ export class TaskRuntime {
       live.record = ended;
       await this.announceEnd(ended);
     }
+    const { store } = this.options;
     await live.saving;
-    await this.options.store.save(live.record);
-    await this.options.store.index(live.record);
+    await store.save(live.record);
+    await store.index(live.record);
+    if (store.shared) {
+      await store.markEnded(record.taskId);
+      await store.clearCancel(record.taskId);
+    }
   }
 
   /** The record in `state` (a copy), with `statusMessage` and `lastUpdatedAt`; throws on an illegal transition. */

@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Storage } from '../storage/types.js';
 import { createCallRouting, type CallRouting } from './call-routing.js';
 import { ParkedCalls } from './parked-calls.js';
-import { TaskRuntime } from './task-runtime.js';
+import { TaskRuntime, type ReplicaLiveness } from './task-runtime.js';
 import { TaskStore } from './task-store.js';
 
 /** Options of {@link createTaskService}. */
@@ -14,6 +14,8 @@ export interface TaskServiceOptions {
   storage: Storage;
   events: EventBus;
   logger: Logger;
+  /** With several replicas: this replica (its tasks carry its id; tasks of replicas that died are swept). */
+  presence?: ReplicaLiveness;
 }
 
 /** Tasks and long calls: the runtime every task runs on, and how `tools/call` is routed to it. */
@@ -27,10 +29,10 @@ export interface TaskService {
 
 /**
  * Builds the task runtime from config, marks tasks a stopped process left running as `interrupted` (at start, and
- * every 30 s with shared storage, where a replica that died is found by its stopped heartbeat), and the routing of
- * calls to tasks, parked 2026-07-28 calls and permission prompts.
+ * with several replicas every half CLUSTER_LEASE_MS, where a replica that died is found by its lease having run out),
+ * and the routing of calls to tasks, parked 2026-07-28 calls and permission prompts.
  */
-export async function createTaskService({ config, storage, events, logger }: TaskServiceOptions): Promise<TaskService> {
+export async function createTaskService({ config, storage, events, logger, presence }: TaskServiceOptions): Promise<TaskService> {
   const runtime = new TaskRuntime({
     store: new TaskStore(storage, config.taskPollIntervalMs),
     events,
@@ -38,10 +40,17 @@ export async function createTaskService({ config, storage, events, logger }: Tas
     maxLive: config.maxAsyncProcesses,
     pollIntervalMs: config.taskPollIntervalMs,
     ttl: { defaultMs: Math.min(config.taskTtlMs, config.taskMaxTtlMs), minMs: TASK_MIN_TTL_MS, maxMs: config.taskMaxTtlMs },
+    ...(presence ? { presence } : {}),
   });
   // A failed recovery must not stop the server from serving; the stale records stay running until it works.
   await runtime.recover().catch((error: unknown) => logger.warn('could not recover task records', { error }));
-  const sweep = storage.shared ? setInterval(() => void runtime.recover().catch(() => undefined), 30_000) : undefined;
+  // A replica dies at t: its lease runs out by t + CLUSTER_LEASE_MS, and the next sweep of any other replica marks
+  // its tasks, so they are `interrupted` by t + 1.5 x CLUSTER_LEASE_MS. Without a presence (shared storage but no
+  // cluster), tasks are found by their stopped heartbeat, as before.
+  const sweepEvery = presence ? config.clusterLeaseMs / 2 : 30_000;
+  const sweep = storage.shared
+    ? setInterval(() => void (presence ? runtime.sweep() : runtime.recover()).catch((error: unknown) => logger.warn('task sweep failed', { error, category: 'cluster' })), sweepEvery)
+    : undefined;
   sweep?.unref();
   const parked = new ParkedCalls({
     waitMs: config.permissionPromptTimeoutMs,

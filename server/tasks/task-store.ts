@@ -9,6 +9,12 @@ const OWNER_INDEX = 'task-owner-index';
 const INBOX = 'task-inbox';
 /** `{taskId}` -> `{ cancel: true }`: a cancel asked for on a replica that is not running the task. */
 const CONTROL = 'task-control';
+/** `{taskId}` -> `{ replica }`: the tasks running now and where, so a sweep for dead replicas reads only these. */
+const RUNNING = 'task-running';
+/** `{taskId}` -> `{ by }`: which replica marks a dead replica's task; the first to claim it does, once. */
+const SWEEP = 'task-sweep';
+/** How long a sweep claim holds: longer than any one sweep takes. */
+const SWEEP_CLAIM_SECONDS = 600;
 
 /**
  * Task records on the storage port, and the two mailboxes through which any replica reaches the one running a task
@@ -91,6 +97,34 @@ export class TaskStore {
   /** Whether a cancel was left for the task. */
   async cancelRequested(taskId: string): Promise<boolean> {
     return (await this.store.get(CONTROL, taskId)) !== undefined;
+  }
+
+  /** Drops a cancel left for a task that has ended, so running it again (restart) does not cancel the new run. */
+  async clearCancel(taskId: string): Promise<void> {
+    await this.store.delete(CONTROL, taskId);
+  }
+
+  /** Records (or renews) that `record` runs on its replica; the entry lives as long as a running record. */
+  markRunning(record: TaskRecord): Promise<void> {
+    return this.store.set(RUNNING, record.taskId, { replica: record.replica }, storageTtlSeconds(record));
+  }
+
+  /** Removes the task from the running ones. */
+  async markEnded(taskId: string): Promise<void> {
+    await this.store.delete(RUNNING, taskId);
+  }
+
+  /** The tasks recorded as running, with the replica running each. */
+  async running(): Promise<Array<{ taskId: string; replica?: string }>> {
+    return (await this.store.list<{ replica?: string }>(RUNNING)).map(({ id, value }) => ({ taskId: id, ...(value.replica ? { replica: value.replica } : {}) }));
+  }
+
+  /**
+   * Claims the marking of an abandoned task for replica `by`: true for exactly one of several replicas sweeping at
+   * once (an atomic `setIfAbsent`), so the task ends once and its end is announced once.
+   */
+  claimSweep(taskId: string, by: string): Promise<boolean> {
+    return this.store.setIfAbsent(SWEEP, taskId, { by }, SWEEP_CLAIM_SECONDS);
   }
 }
 

@@ -4,7 +4,7 @@
  * default options (v1 `@modelcontextprotocol/sdk`, v2 `@modelcontextprotocol/client`, which opens a 2025-era session
  * by default). See docs/architecture.md ("Several replicas").
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -12,6 +12,9 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema as V1ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { messageText, startMockAnthropicApi, type MockAnthropicApi } from '../fixtures/mock-anthropic-api.js';
+import { structuredOf } from '../helpers/claude-harness.js';
+import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
 import { CLUSTER_USER, HAPROXY, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { TestBrowser } from '../helpers/oauth-browser.js';
 import { redisSkipReason } from '../helpers/redis.js';
@@ -187,3 +190,162 @@ maybe('several replicas behind a load balancer without affinity', () => {
     expect(refreshed.status).toBe(200);
   });
 });
+
+/**
+ * Claude Code behind the same load balancer: each replica its own HOME (Claude Code's local files) and DATA_DIR, one
+ * workspace root for all (the shared volume DEPLOYMENT.md asks for), the real bundled `claude` against the mock
+ * Messages API. A 2025 session's calls run on the replica holding the session, so "a call landing on a replica" is
+ * a client whose session that replica holds; the tool-call log line says which replica ran each call.
+ */
+maybe('Claude conversations, runs and tasks across replicas behind the load balancer', () => {
+  const LEASE_MS = 3000;
+  let cluster: TestCluster;
+  let mock: MockAnthropicApi;
+  let box: ClaudeSandbox;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    mock = await startMockAnthropicApi();
+    box = createClaudeSandbox(mock.url);
+    mkdirSync(path.join(box.workspace, 'project'), { recursive: true });
+    // Everything of the sandbox's environment but HOME: each replica keeps its own.
+    const { HOME: _home, ...claudeEnv } = box.env;
+    cluster = await startCluster({
+      replicas: 2,
+      env: { ...claudeEnv, AUTH_MODE: 'none', WORKSPACE_ROOTS: box.workspace, CLUSTER_LEASE_MS: String(LEASE_MS), CLUSTER_MAX_CONCURRENT_RUNS: '1', LOG_LEVEL: 'http' },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    for (const client of clients) await client.close().catch(() => undefined);
+    await cluster?.stop();
+    await mock?.close();
+    box?.remove();
+  });
+
+  /** How many calls of `tool` each replica has run so far. */
+  const ran = (tool: string) => cluster.replicas.map((replica) => replica.cli.logLines().filter((line) => line.message === 'tool call' && line.tool === tool).length);
+
+  /** Which replica ran the call `act` makes (its tool-call log line shows up right after the answer). */
+  async function runsOn(tool: string, act: () => Promise<unknown>): Promise<number> {
+    const before = ran(tool);
+    await act();
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const index = ran(tool).findIndex((count, i) => count > before[i]!);
+      if (index >= 0) return index;
+      if (Date.now() > deadline) throw new Error(`no replica logged ${tool}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** A v2 client (default options) whose session replica `index` holds: new sessions until round-robin puts one there. */
+  async function clientOn(index: number): Promise<Client> {
+    for (let attempt = 0; attempt < 8; attempt += 1) {
+      const client = new Client({ name: `cluster-claude-${index}`, version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(cluster.mcpUrl)));
+      const holder = await runsOn('claude_background_tasks', () => client.callTool({ name: 'claude_background_tasks', arguments: { action: 'list' } }));
+      if (holder === index) {
+        clients.push(client);
+        return client;
+      }
+      await client.close();
+      // A client makes the same number of requests each time: one more shifts where the next `initialize` lands.
+      await fetch(`${cluster.url}/health`);
+    }
+    throw new Error(`no session landed on replica ${index} in 8 tries`);
+  }
+
+  const call = async (client: Client, name: string, args: Record<string, unknown>) => {
+    const result = await client.callTool({ name, arguments: args }, { timeout: 60_000 });
+    return { isError: result.isError === true, s: structuredOf(result) as Record<string, unknown> & { sessionId?: string; taskId?: string; error?: { category: string } } };
+  };
+  const conversationOf = (text: string) => mock.requests.findLast((request) => request.body.messages.some((message) => messageText(message).includes(text)))?.body.messages.map(messageText);
+  const taskStatus = async (client: Client, taskId: string) =>
+    ((await call(client, 'claude_background_tasks', { action: 'list' })).s.tasks as Array<{ taskId: string; status: string }>).find((task) => task.taskId === taskId)?.status;
+
+  it('claude_ask on one replica, claude_resume of it on the other: the Messages API sees the earlier messages', async () => {
+    mock.on({ prompt: 'lb-first', replies: [{ kind: 'text', text: 'the lighthouse keeper is Ada' }] });
+    mock.on({ prompt: 'lb-second', replies: [{ kind: 'text', text: 'resumed on the other replica' }] });
+    const first = await clientOn(0);
+    const asked = await call(first, 'claude_ask', { query: 'lb-first: who keeps the lighthouse?', workingDirectory: 'project' });
+    expect(asked.isError).toBe(false);
+    const sessionId = asked.s.sessionId!;
+
+    // Replica 0 ran it; replica 1 has no copy of it on its disk to resume from.
+    const local = (home: string) => {
+      const projects = path.join(home, '.claude', 'projects');
+      return existsSync(projects) && readdirSync(projects, { recursive: true }).map(String).some((file) => file.endsWith(`${sessionId}.jsonl`));
+    };
+    expect(local(cluster.sandboxes[0]!.home)).toBe(true);
+    expect(local(cluster.sandboxes[1]!.home)).toBe(false);
+
+    const second = await clientOn(1);
+    const resumed = await call(second, 'claude_resume', { sessionId, query: 'lb-second: and her name again?' });
+    expect(resumed.isError).toBe(false);
+    expect(resumed.s).toMatchObject({ sessionId, result: 'resumed on the other replica' });
+    const seen = conversationOf('lb-second')!;
+    expect(seen.findIndex((text) => text.includes('lb-first'))).toBe(0);
+    expect(seen.some((text) => text.includes('the lighthouse keeper is Ada'))).toBe(true);
+  }, 120_000);
+
+  it('a background task started on one replica is followed and cancelled through the other', async () => {
+    mock.on({ prompt: 'lb-task', replies: [{ kind: 'hang' }] });
+    const starter = await clientOn(0);
+    const other = await clientOn(1);
+    const started = await call(starter, 'claude_ask', { query: 'lb-task', workingDirectory: 'project', backgroundTask: true });
+    expect(started.isError).toBe(false);
+    const taskId = started.s.taskId!;
+    await until('the task to reach the Messages API', () => conversationOf('lb-task') !== undefined);
+    expect(await taskStatus(other, taskId)).toBe('running');
+
+    const cancelled = await call(other, 'claude_abort', { taskId });
+    expect(cancelled.isError).toBe(false);
+    await until('the task to end as aborted', async () => (await taskStatus(other, taskId)) === 'aborted');
+    expect(await taskStatus(starter, taskId)).toBe('aborted');
+    // Its run is gone everywhere: the one cluster-wide slot (CLUSTER_MAX_CONCURRENT_RUNS=1) is free again.
+    mock.on({ prompt: 'lb-after-cancel', replies: [{ kind: 'text', text: 'slot free' }] });
+    await until('the slot to be free', async () => !(await call(other, 'claude_ask', { query: 'lb-after-cancel', workingDirectory: 'project' })).isError);
+  }, 120_000);
+
+  it('kill -9 of the replica running a task: the other marks it interrupted within the lease and its run slot comes back', async () => {
+    mock.on({ prompt: 'lb-doomed', replies: [{ kind: 'hang' }] });
+    const survivor = await clientOn(0);
+    const doomed = await clientOn(1);
+    const started = await call(doomed, 'claude_ask', { query: 'lb-doomed', workingDirectory: 'project', backgroundTask: true });
+    const taskId = started.s.taskId!;
+    await until('the task to reach the Messages API', () => conversationOf('lb-doomed') !== undefined);
+    mock.on({ prompt: 'lb-meanwhile', replies: [{ kind: 'text', text: 'should wait' }] });
+    // Its run holds the one cluster-wide slot.
+    expect((await call(survivor, 'claude_ask', { query: 'lb-meanwhile', workingDirectory: 'project' })).s.error).toMatchObject({ category: 'busy' });
+
+    const killedAt = Date.now();
+    await cluster.kill(1);
+    let markedAfter = 0;
+    let freedAfter = 0;
+    await Promise.all([
+      until('the task to be marked interrupted', async () => (await taskStatus(survivor, taskId)) === 'interrupted', 3 * LEASE_MS).then(() => (markedAfter = Date.now() - killedAt)),
+      until(
+        'the dead replica\'s run slot to come back',
+        async () => {
+          const askedAt = Date.now() - killedAt;
+          const ok = !(await call(survivor, 'claude_ask', { query: 'lb-meanwhile', workingDirectory: 'project' })).isError;
+          if (ok) freedAfter = askedAt;
+          return ok;
+        },
+        3 * LEASE_MS,
+      ),
+    ]);
+    console.log(`cluster kill -9 with a running task: interrupted after ${markedAfter} ms, its run slot free after ${freedAfter} ms (lease ${LEASE_MS} ms)`);
+    // The task within 1.5 leases (another replica sweeps every half lease); the run's slot within its own lease.
+    expect(markedAfter).toBeLessThan(1.5 * LEASE_MS + 1000);
+    expect(freedAfter).toBeLessThan(LEASE_MS + 1000);
+  }, 120_000);
+});
+
+async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -62,6 +62,15 @@ export const claudeFields = {
     .describe('Run each client in its own subfolder `<default working directory>/<client id>` (created on demand).')
     .register(fieldMeta, { env: 'PER_CLIENT_WORKSPACES', group: 'Claude' }),
   /**
+   * With several replicas (STORAGE=redis) every session's transcript is also kept in Redis, so any replica can
+   * resume, fork and checkpoint it. A transcript growing past this stays with the replica that ran it (resumable
+   * there only); 0 keeps no transcript in Redis.
+   */
+  transcriptMaxBytes: int(0, 1024 * 1024 * 1024)
+    .default(32 * 1024 * 1024)
+    .describe('Several replicas: largest Claude transcript kept in Redis for the other replicas; a larger one is resumable only where it ran (0: none kept).')
+    .register(fieldMeta, { env: 'TRANSCRIPT_MAX_BYTES', group: 'Claude' }),
+  /**
    * The most permissive permission mode a caller may ask for, in the order plan < dontAsk < default < acceptEdits <
    * auto < bypassPermissions. Asking for more is refused (`permission_denied`).
    */

@@ -225,6 +225,23 @@ export const coreFields = {
     .default('claude-code-mcp:')
     .describe('Prefix of every Redis key.')
     .register(fieldMeta, { env: 'REDIS_KEY_PREFIX', group: 'Storage' }),
+  /**
+   * With several replicas (STORAGE=redis): how long a replica counts as alive after its last heartbeat (it beats
+   * every third of it). A replica silent for longer is dead for the others: its MCP sessions are gone, and its
+   * running tasks are marked `interrupted` within 1.5 times this (docs/architecture.md, "Several replicas").
+   */
+  clusterLeaseMs: int(1000, 600_000)
+    .default(10_000)
+    .describe('Several replicas: a replica not heard from for this long is dead; its running tasks are marked interrupted within 1.5x this (ms).')
+    .register(fieldMeta, { env: 'CLUSTER_LEASE_MS', group: 'Storage' }),
+  /**
+   * With several replicas: Claude Code runs executing at once across all of them, on top of each replica's
+   * MAX_CONCURRENT_RUNS. A run that would pass it is refused with `busy` (retryable). Unset: no cluster-wide limit.
+   */
+  clusterMaxConcurrentRuns: int(1, 100_000)
+    .optional()
+    .describe('Several replicas: Claude runs executing at once across all replicas; beyond it a run is refused with `busy` (unset: no cluster-wide limit).')
+    .register(fieldMeta, { env: 'CLUSTER_MAX_CONCURRENT_RUNS', group: 'Storage', example: '16' }),
 };
 
 /** Logging settings. */
