@@ -11,7 +11,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
-      'no-restricted-imports': ['error', { paths: [{ name: 'express', message: 'Only server/http/**, app.ts and main.ts import express.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'express', message: 'Only server/http/**, app.ts and main.ts import express.' }] },
+      ],
     },
   },
   {

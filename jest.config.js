@@ -9,7 +9,10 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: { module: 'ESNext', moduleResolution: 'Bundler', isolatedModules: true, verbatimModuleSyntax: false } }],
+    '^.+\\.ts$': [
+      'ts-jest',
+      { useESM: true, tsconfig: { module: 'ESNext', moduleResolution: 'Bundler', isolatedModules: true, verbatimModuleSyntax: false } },
+    ],
   },
   testTimeout: 30000,
   // Integration tests start real servers and child processes; two workers suit the 2-core machines we run on.

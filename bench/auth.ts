@@ -48,7 +48,11 @@ async function machineToken(baseUrl: string, mcpUrl: string): Promise<{ token: s
     scope: 'mcp:tools',
     resource: mcpUrl,
   });
-  const answer = await fetch(`${baseUrl}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+  const answer = await fetch(`${baseUrl}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: form,
+  });
   if (answer.status !== 200) throw new Error(`token answered ${answer.status}: ${await answer.text()}`);
   return { token: ((await answer.json()) as { access_token: string }).access_token, form };
 }
@@ -62,7 +66,11 @@ async function tokenEndpoint(baseUrl: string, form: URLSearchParams, concurrency
     Array.from({ length: concurrency }, async () => {
       for (let i = 0; i < 100_000 && performance.now() < deadline; i += 1) {
         const started = performance.now();
-        const response = await fetch(`${baseUrl}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+        const response = await fetch(`${baseUrl}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form,
+        });
         await response.arrayBuffer();
         if (response.status === 200) latencies.push(performance.now() - started);
         else errors += 1;
@@ -83,7 +91,13 @@ async function authenticationCost(dir: string, tokens: number, repeats: number) 
   const storage = await createStorage({ kind: 'sqlite', path: path.join(dir, 'auth-cost.db') });
   try {
     const auth = createAuthServer({ settings: config, storage, publicUrl: 'http://127.0.0.1:1', mcpPathPrefix: config.mcpPathPrefix });
-    const grant = await auth.grants.create({ clientId: 'bench', subject: 'bench', scopes: ['mcp:tools'], resource: auth.urls.resource, kind: 'client_credentials' });
+    const grant = await auth.grants.create({
+      clientId: 'bench',
+      subject: 'bench',
+      scopes: ['mcp:tools'],
+      resource: auth.urls.resource,
+      kind: 'client_credentials',
+    });
     const presented = await Promise.all(
       Array.from({ length: tokens }, async () => ({ authorization: `Bearer ${await auth.tokens.issue(grant)}`, tokenInQuery: false })),
     );
@@ -109,8 +123,21 @@ async function main(): Promise<void> {
     const { token, form } = await machineToken(secured.state.url, secured.state.mcpUrl);
     const timing = { warmupMs: 500, measureMs: SECONDS * 1000, callTimeoutMs: 10_000, maxCalls: 1_000_000 };
     const targets: Target[] = [
-      v1StreamableTarget({ id: 'auth-off', label: 'AUTH_MODE=none', mcpUrl: open.state.mcpUrl, serverPid: open.child.pid, callTimeoutMs: 10_000 }),
-      v1StreamableTarget({ id: 'jwt', label: 'AUTH_MODE=oauth, JWT bearer', mcpUrl: secured.state.mcpUrl, serverPid: secured.child.pid, callTimeoutMs: 10_000, bearer: token }),
+      v1StreamableTarget({
+        id: 'auth-off',
+        label: 'AUTH_MODE=none',
+        mcpUrl: open.state.mcpUrl,
+        serverPid: open.child.pid,
+        callTimeoutMs: 10_000,
+      }),
+      v1StreamableTarget({
+        id: 'jwt',
+        label: 'AUTH_MODE=oauth, JWT bearer',
+        mcpUrl: secured.state.mcpUrl,
+        serverPid: secured.child.pid,
+        callTimeoutMs: 10_000,
+        bearer: token,
+      }),
     ];
     const results = new Map<string, CellResult[]>();
     const ratios = new Map<number, number[]>();
@@ -123,7 +150,9 @@ async function main(): Promise<void> {
           const result = await runCell(target, concurrency, timing);
           pair[target.id] = result;
           results.set(`${target.id}/${concurrency}`, [...(results.get(`${target.id}/${concurrency}`) ?? []), result]);
-          process.stderr.write(`[bench:auth] ${target.id} c=${concurrency} round ${round + 1}: ${whole(result.callsPerSec)} calls/s, errors ${result.errors}\n`);
+          process.stderr.write(
+            `[bench:auth] ${target.id} c=${concurrency} round ${round + 1}: ${whole(result.callsPerSec)} calls/s, errors ${result.errors}\n`,
+          );
         }
         ratios.set(concurrency, [...(ratios.get(concurrency) ?? []), pair.jwt!.callsPerSec / pair['auth-off']!.callsPerSec]);
       }
@@ -131,7 +160,15 @@ async function main(): Promise<void> {
     const rows = CONCURRENCY.flatMap((c) =>
       targets.map((t) => {
         const cells = results.get(`${t.id}/${c}`)!;
-        return [t.label, String(c), whole(median(cells.map((r) => r.callsPerSec))), fixed(median(cells.map((r) => r.p50Ms)), 2), fixed(median(cells.map((r) => r.p99Ms)), 2), whole(median(cells.map((r) => r.serverCpuUsPerCall))), String(cells.reduce((n, r) => n + r.errors, 0))];
+        return [
+          t.label,
+          String(c),
+          whole(median(cells.map((r) => r.callsPerSec))),
+          fixed(median(cells.map((r) => r.p50Ms)), 2),
+          fixed(median(cells.map((r) => r.p99Ms)), 2),
+          whole(median(cells.map((r) => r.serverCpuUsPerCall))),
+          String(cells.reduce((n, r) => n + r.errors, 0)),
+        ];
       }),
     );
     const tokenRun = await tokenEndpoint(secured.state.url, form, 8, SECONDS);
@@ -146,15 +183,30 @@ async function main(): Promise<void> {
       '',
       table(['server', 'c', 'calls/s', 'p50 ms', 'p99 ms', 'srv CPU µs/call', 'errors'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r']),
       '',
-      table(['c', 'JWT ÷ auth off (median of rounds)', 'target'], CONCURRENCY.map((c) => [String(c), fixed(median(ratios.get(c)!), 2), c === 16 ? `>= 0.95: ${verdict(ratio16 >= 0.95)}` : '']), ['r', 'r', 'r']),
+      table(
+        ['c', 'JWT ÷ auth off (median of rounds)', 'target'],
+        CONCURRENCY.map((c) => [String(c), fixed(median(ratios.get(c)!), 2), c === 16 ? `>= 0.95: ${verdict(ratio16 >= 0.95)}` : '']),
+        ['r', 'r', 'r'],
+      ),
       '',
       '## Token endpoint (client_credentials, 8 workers)',
       '',
-      table(['requests/s', 'p50 ms', 'p99 ms', 'errors'], [[whole(tokenRun.perSec), fixed(tokenRun.p50, 2), fixed(tokenRun.p99, 2), String(tokenRun.errors)]], ['r', 'r', 'r', 'r']),
+      table(
+        ['requests/s', 'p50 ms', 'p99 ms', 'errors'],
+        [[whole(tokenRun.perSec), fixed(tokenRun.p50, 2), fixed(tokenRun.p99, 2), String(tokenRun.errors)]],
+        ['r', 'r', 'r', 'r'],
+      ),
       '',
       '## Authenticating one request (in this process, SQLite)',
       '',
-      table(['token', 'µs per request'], [['first use (signature check, grant and revocation reads)', fixed(cost.firstUseUs, 1)], ['remembered (hash, revocation-generation read)', fixed(cost.rememberedUs, 1)]], ['l', 'r']),
+      table(
+        ['token', 'µs per request'],
+        [
+          ['first use (signature check, grant and revocation reads)', fixed(cost.firstUseUs, 1)],
+          ['remembered (hash, revocation-generation read)', fixed(cost.rememberedUs, 1)],
+        ],
+        ['l', 'r'],
+      ),
       '',
       'Measurement only: the exit code is 0 whatever the verdicts.',
     ];

@@ -109,7 +109,14 @@ async function askThroughServer(client: Client, mock: MockAnthropicApi): Promise
 async function askBareBinary(binary: string, sandbox: ClaudeSandbox, mock: MockAnthropicApi): Promise<Sample> {
   let stdout = '';
   const [seen, startedAt, started] = [mock.requests.length, Date.now(), performance.now()];
-  const child = spawnChild({ name: 'claude -p', command: binary, args: BARE_ARGS, cwd: sandbox.workspace, env: sandbox.env, onStdout: (chunk) => (stdout += chunk) });
+  const child = spawnChild({
+    name: 'claude -p',
+    command: binary,
+    args: BARE_ARGS,
+    cwd: sandbox.workspace,
+    env: sandbox.env,
+    onStdout: (chunk) => (stdout += chunk),
+  });
   const closed = new Promise<void>((resolve) => child.child.once('close', () => resolve()));
   const exited = await settlesWithin(child.exited, CALL_TIMEOUT_MS);
   const totalMs = performance.now() - started;
@@ -173,7 +180,10 @@ async function sandboxOverhead(sandboxed: Client, unsandboxed: Client) {
       samples[kind].on.push(onFirst ? first : second);
       samples[kind].off.push(onFirst ? second : first);
     }
-    if (round >= 0) log(`sandbox round ${round + 1}/${ROUNDS}: bash on ${samples.bash.on.at(-1)!.toFixed(0)} ms, off ${samples.bash.off.at(-1)!.toFixed(0)} ms`);
+    if (round >= 0)
+      log(
+        `sandbox round ${round + 1}/${ROUNDS}: bash on ${samples.bash.on.at(-1)!.toFixed(0)} ms, off ${samples.bash.off.at(-1)!.toFixed(0)} ms`,
+      );
   }
   return samples;
 }
@@ -200,7 +210,15 @@ function sandboxReport(samples: Awaited<ReturnType<typeof sandboxOverhead>>): st
       'order alternated per round. "one Bash command" runs `echo ran` (inside bubblewrap when sandboxed) and answers.',
     '',
     table(
-      ['run', 'rounds', 'sandboxed median ms', 'unsandboxed median ms', 'ms added (medians)', 'ms added (median of pairs)', `target <= ${SANDBOX_TARGET_MS} ms`],
+      [
+        'run',
+        'rounds',
+        'sandboxed median ms',
+        'unsandboxed median ms',
+        'ms added (medians)',
+        'ms added (median of pairs)',
+        `target <= ${SANDBOX_TARGET_MS} ms`,
+      ],
       rows,
     ),
     '',
@@ -218,7 +236,16 @@ function latencyReport(server: Sample[], bare: Sample[]): string[] {
     const xs = totals(samples).sort((a, b) => a - b);
     const before = median(samples.map((x) => x.toRequestMs));
     const after = median(samples.map((x) => x.totalMs - x.toRequestMs));
-    return [label, String(xs.length), whole(median(xs)), whole(percentile(xs, 90)), whole(xs[0]!), whole(xs.at(-1)!), whole(before), whole(after)];
+    return [
+      label,
+      String(xs.length),
+      whole(median(xs)),
+      whole(percentile(xs, 90)),
+      whole(xs[0]!),
+      whole(xs.at(-1)!),
+      whole(before),
+      whole(after),
+    ];
   };
   return [
     '## `claude_ask` through the server (unsandboxed) vs the bare binary',
@@ -234,7 +261,12 @@ function latencyReport(server: Sample[], bare: Sample[]): string[] {
     ),
     '',
     table(
-      ['server ÷ bare (medians)', 'ms added (medians)', 'ms added (median of paired rounds)', `target <= ${TARGET.ratio}x or <= ${TARGET.addedMs} ms added`],
+      [
+        'server ÷ bare (medians)',
+        'ms added (medians)',
+        'ms added (median of paired rounds)',
+        `target <= ${TARGET.ratio}x or <= ${TARGET.addedMs} ms added`,
+      ],
       [[fixed(ratio, 3), fixed(added, 0), fixed(paired, 0), verdict(ratio <= TARGET.ratio || added <= TARGET.addedMs)]],
     ),
     '',
@@ -249,7 +281,13 @@ async function main(): Promise<void> {
   const mock = await startMockAnthropicApi();
   const claude = createClaudeSandbox(mock.url);
   mock.on({ prompt: PROMPT, replies: [{ kind: 'text', text: REPLY }] });
-  mock.on({ prompt: BASH_PROMPT, replies: [{ kind: 'tool_use', name: 'Bash', input: { command: 'echo ran' } }, { kind: 'text', text: 'ran' }] });
+  mock.on({
+    prompt: BASH_PROMPT,
+    replies: [
+      { kind: 'tool_use', name: 'Bash', input: { command: 'echo ran' } },
+      { kind: 'text', text: 'ran' },
+    ],
+  });
   process.on('SIGINT', () => void stopAllChildren().finally(() => process.exit(130)));
   const client = new Client({ name: 'bench-claude', version: '1.0.0' });
   const unsandboxedClient = new Client({ name: 'bench-claude-unsandboxed', version: '1.0.0' });
@@ -265,7 +303,11 @@ async function main(): Promise<void> {
     await client.connect(new StreamableHTTPClientTransport(new URL(server.state.mcpUrl)));
     // The bare binary runs without a sandbox, so what the server itself adds is measured on an unsandboxed server;
     // the sandbox's own cost is the next section.
-    const offServer = await startOurServer(sandbox, 'server-unsandboxed', 100, { ...claude.env, WORKSPACE_ROOTS: claude.workspace, CLAUDE_SANDBOX: 'off' });
+    const offServer = await startOurServer(sandbox, 'server-unsandboxed', 100, {
+      ...claude.env,
+      WORKSPACE_ROOTS: claude.workspace,
+      CLAUDE_SANDBOX: 'off',
+    });
     await unsandboxedClient.connect(new StreamableHTTPClientTransport(new URL(offServer.state.mcpUrl)));
     log(`servers at ${server.state.mcpUrl} (sandboxed) and ${offServer.state.mcpUrl}; mock at ${mock.url}`);
     const { server: viaServer, bare } = await latency(unsandboxedClient, binary, claude, mock);

@@ -53,7 +53,9 @@ function sessionTarget(id: string, label: string, urls: { open: string; call: st
       });
       const connections: Connection[] = clients.map(({ client }) => ({
         async call() {
-          const result = (await client.callTool({ name: 'server_status', arguments: {} }, undefined, { timeout: timing.callTimeoutMs })) as { isError?: boolean };
+          const result = (await client.callTool({ name: 'server_status', arguments: {} }, undefined, {
+            timeout: timing.callTimeoutMs,
+          })) as { isError?: boolean };
           if (result.isError) throw new Error('server_status returned isError');
         },
       }));
@@ -108,17 +110,30 @@ const summary = (label: string, results: CellResult[]) => {
   return median(results.map((r) => r.p50Ms));
 };
 
-const one = await withCluster(1, (cluster) => measure(sessionTarget('lb-1', '1 replica via haproxy', { open: cluster.url, call: cluster.url }, cluster.replicas[0]!.pid)));
+const one = await withCluster(1, (cluster) =>
+  measure(sessionTarget('lb-1', '1 replica via haproxy', { open: cluster.url, call: cluster.url }, cluster.replicas[0]!.pid)),
+);
 summary('1 replica via haproxy', one);
 let sameP50 = 0;
 let crossP50 = 0;
 await withCluster(2, async (cluster) => {
-  summary('2 replicas via haproxy (round-robin, no affinity)', await measure(sessionTarget('lb-2', '2 replicas via haproxy', { open: cluster.url, call: cluster.url }, cluster.replicas[0]!.pid)));
+  summary(
+    '2 replicas via haproxy (round-robin, no affinity)',
+    await measure(sessionTarget('lb-2', '2 replicas via haproxy', { open: cluster.url, call: cluster.url }, cluster.replicas[0]!.pid)),
+  );
   const [first, second] = cluster.replicas;
-  sameP50 = summary('same replica (session on 1, calls to 1)', await measure(sessionTarget('same', 'same replica', { open: first!.url, call: first!.url }, first!.pid)));
-  crossP50 = summary('cross replica (session on 1, calls to 2, forwarded)', await measure(sessionTarget('cross', 'cross replica', { open: first!.url, call: second!.url }, first!.pid)));
+  sameP50 = summary(
+    'same replica (session on 1, calls to 1)',
+    await measure(sessionTarget('same', 'same replica', { open: first!.url, call: first!.url }, first!.pid)),
+  );
+  crossP50 = summary(
+    'cross replica (session on 1, calls to 2, forwarded)',
+    await measure(sessionTarget('cross', 'cross replica', { open: first!.url, call: second!.url }, first!.pid)),
+  );
 });
 
 process.stdout.write(`### Cluster: tools/call server_status, ${concurrency} sessions, ${seconds} s × ${rounds} rounds (medians)\n\n`);
 process.stdout.write(`${table(['setup', 'calls/s', 'p50 ms', 'p99 ms', 'errors'], rows, ['l', 'r', 'r', 'r', 'r'])}\n\n`);
-process.stdout.write(`A cross-replica session request costs ${fixed(crossP50 - sameP50, 2)} ms more at the median (${fixed(crossP50 / sameP50, 2)}× the same-replica p50).\n`);
+process.stdout.write(
+  `A cross-replica session request costs ${fixed(crossP50 - sameP50, 2)} ms more at the median (${fixed(crossP50 / sameP50, 2)}× the same-replica p50).\n`,
+);

@@ -18,7 +18,16 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { IDLE_WARMUP_SESSIONS, measureStreamableIdle } from './support/idle-sessions.js';
 import { mapLimit, median, runCell, type CellResult, type Connection, type Target } from './support/load.js';
-import { createSandbox, freePort, sleep, spawnChild, stopAllChildren, trackPid, type ManagedChild, type Sandbox } from './support/processes.js';
+import {
+  createSandbox,
+  freePort,
+  sleep,
+  spawnChild,
+  stopAllChildren,
+  trackPid,
+  type ManagedChild,
+  type Sandbox,
+} from './support/processes.js';
 import { fixed, table, verdict, whole } from './support/report.js';
 import { processFiles, readState } from '../server/cli/process-files.js';
 import { CLI, OUR_ENV } from './support/servers.js';
@@ -40,7 +49,12 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '1000' },
   },
 });
-const timing = { warmupMs: Number(values.warmup) * 1000, measureMs: Number(values.seconds) * 1000, callTimeoutMs: 15_000, maxCalls: 2_000_000 };
+const timing = {
+  warmupMs: Number(values.warmup) * 1000,
+  measureMs: Number(values.seconds) * 1000,
+  callTimeoutMs: 15_000,
+  maxCalls: 2_000_000,
+};
 const rounds = Number(values.rounds);
 const concurrencies = values.concurrency.split(',').map(Number);
 const PAYLOADS = [
@@ -78,7 +92,11 @@ class RawSession {
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('end', () => {
             const sessionId = res.headers['mcp-session-id'];
-            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), ...(typeof sessionId === 'string' ? { sessionId } : {}) });
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString('utf8'),
+              ...(typeof sessionId === 'string' ? { sessionId } : {}),
+            });
           });
           res.on('error', reject);
         },
@@ -89,8 +107,16 @@ class RawSession {
     });
   }
 
-  private static result(text: string, id: number): { result?: { content?: { text?: string }[]; isError?: boolean }; error?: { message: string } } {
-    const lines = text.startsWith('{') ? [text] : text.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trim());
+  private static result(
+    text: string,
+    id: number,
+  ): { result?: { content?: { text?: string }[]; isError?: boolean }; error?: { message: string } } {
+    const lines = text.startsWith('{')
+      ? [text]
+      : text
+          .split('\n')
+          .filter((line) => line.startsWith('data:'))
+          .map((line) => line.slice(5).trim());
     for (const line of lines) {
       if (!line) continue;
       const message = JSON.parse(line) as { id?: number; result?: never; error?: never };
@@ -100,7 +126,15 @@ class RawSession {
   }
 
   async open(): Promise<void> {
-    const init = await this.post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'bench-gateway', version: '1' } } }, 30_000);
+    const init = await this.post(
+      {
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'bench-gateway', version: '1' } },
+      },
+      30_000,
+    );
     if (init.status !== 200 || !init.sessionId) throw new Error(`initialize answered ${init.status}: ${init.text.slice(0, 200)}`);
     this.sessionId = init.sessionId;
     const done = await this.post({ jsonrpc: '2.0', method: 'notifications/initialized' }, 10_000);
@@ -112,16 +146,21 @@ class RawSession {
     const answer = await this.post({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: { text } } }, timeoutMs);
     const message = RawSession.result(answer.text, id);
     if (message.error) throw new Error(message.error.message);
-    if (message.result?.isError || message.result?.content?.[0]?.text?.length !== text.length) throw new Error(`unexpected result: ${answer.text.slice(0, 200)}`);
+    if (message.result?.isError || message.result?.content?.[0]?.text?.length !== text.length)
+      throw new Error(`unexpected result: ${answer.text.slice(0, 200)}`);
   }
 
   async close(): Promise<void> {
     if (!this.sessionId) return;
     await new Promise<void>((resolve) => {
-      const req = request(this.url, { method: 'DELETE', agent: this.agent, headers: { 'mcp-session-id': this.sessionId!, 'mcp-protocol-version': PROTOCOL } }, (res) => {
-        res.resume();
-        res.on('end', resolve);
-      });
+      const req = request(
+        this.url,
+        { method: 'DELETE', agent: this.agent, headers: { 'mcp-session-id': this.sessionId!, 'mcp-protocol-version': PROTOCOL } },
+        (res) => {
+          res.resume();
+          res.on('end', resolve);
+        },
+      );
       req.on('error', () => resolve());
       req.end();
     });
@@ -157,7 +196,13 @@ function stdioTarget(id: string, label: string, text: string, sandbox: Sandbox):
     id,
     label,
     async open(concurrency) {
-      const transport = new StdioClientTransport({ command: process.execPath, args: [ECHO], cwd: sandbox.cwd, env: sandbox.env(), stderr: 'ignore' });
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: [ECHO],
+        cwd: sandbox.cwd,
+        env: sandbox.env(),
+        stderr: 'ignore',
+      });
       const client = new Client({ name: 'bench-gateway', version: '1' });
       await client.connect(transport);
       const pid = transport.pid!;
@@ -190,7 +235,12 @@ async function waitForLine(child: ManagedChild, pattern: RegExp, read: () => str
   }
 }
 
-async function waitForHttp(url: string, child: ManagedChild, timeoutMs: number, ready: (status: number, body: string) => boolean): Promise<void> {
+async function waitForHttp(
+  url: string,
+  child: ManagedChild,
+  timeoutMs: number,
+  ready: (status: number, body: string) => boolean,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -256,21 +306,44 @@ async function main(): Promise<void> {
   const sandbox = createSandbox('ccm-bench-gw-');
   const out: string[] = [];
   try {
-    writeFileSync(path.join(sandbox.cwd, 'mcp_config.json'), JSON.stringify({ mcpServers: { x: { command: process.execPath, args: [ECHO] } } }));
+    writeFileSync(
+      path.join(sandbox.cwd, 'mcp_config.json'),
+      JSON.stringify({ mcpServers: { x: { command: process.execPath, args: [ECHO] } } }),
+    );
     process.stderr.write('starting servers...\n');
     const ours = await startOurs(sandbox);
     const oursUrl = ours.url;
     await waitForHttp(`${oursUrl}/health/servers`, ours.child, 30_000, (status, body) => status === 200 && body.includes('"running":1'));
 
     let nativeOut = '';
-    const native = spawnChild({ name: 'native SDK HTTP', command: process.execPath, args: [ECHO, '--http', '0'], cwd: sandbox.cwd, env: sandbox.env(), onStdout: (c) => (nativeOut += c) });
+    const native = spawnChild({
+      name: 'native SDK HTTP',
+      command: process.execPath,
+      args: [ECHO, '--http', '0'],
+      cwd: sandbox.cwd,
+      env: sandbox.env(),
+      onStdout: (c) => (nativeOut += c),
+    });
     const nativePort = (await waitForLine(native, /"port":(\d+)/, () => nativeOut, 15_000))[1];
 
     const sgPort = await freePort();
     const supergateway = spawnChild({
       name: 'supergateway',
       command: process.execPath,
-      args: ['--import', LOOPBACK_ONLY, SUPERGATEWAY, '--stdio', `${process.execPath} ${ECHO}`, '--outputTransport', 'streamableHttp', '--stateful', '--port', String(sgPort), '--logLevel', 'none'],
+      args: [
+        '--import',
+        LOOPBACK_ONLY,
+        SUPERGATEWAY,
+        '--stdio',
+        `${process.execPath} ${ECHO}`,
+        '--outputTransport',
+        'streamableHttp',
+        '--stateful',
+        '--port',
+        String(sgPort),
+        '--logLevel',
+        'none',
+      ],
       cwd: sandbox.cwd,
       env: sandbox.env(),
     });
@@ -288,11 +361,32 @@ async function main(): Promise<void> {
 
     const results: (CellResult & { payload: string; round: number })[] = [];
     const targetsFor = (text: string): Target[] => [
-      httpTarget('ours /servers/x/mcp', 'our gateway, one upstream unprefixed', `${oursUrl}/servers/x/mcp`, 'echo', text, () => ours.child.pid),
+      httpTarget(
+        'ours /servers/x/mcp',
+        'our gateway, one upstream unprefixed',
+        `${oursUrl}/servers/x/mcp`,
+        'echo',
+        text,
+        () => ours.child.pid,
+      ),
       httpTarget('ours /mcp', 'our gateway, aggregated (x__echo)', `${oursUrl}/mcp`, 'x__echo', text, () => ours.child.pid),
-      httpTarget('native SDK HTTP', 'the tool served by the SDK over sessionful Streamable HTTP', `http://127.0.0.1:${nativePort}/mcp`, 'echo', text, () => native.pid),
+      httpTarget(
+        'native SDK HTTP',
+        'the tool served by the SDK over sessionful Streamable HTTP',
+        `http://127.0.0.1:${nativePort}/mcp`,
+        'echo',
+        text,
+        () => native.pid,
+      ),
       stdioTarget('direct stdio', 'v2 client -> the stdio server, one connection shared by all workers', text, sandbox),
-      httpTarget('supergateway', 'supergateway --stateful streamableHttp', `http://127.0.0.1:${sgPort}/mcp`, 'echo', text, () => supergateway.pid),
+      httpTarget(
+        'supergateway',
+        'supergateway --stateful streamableHttp',
+        `http://127.0.0.1:${sgPort}/mcp`,
+        'echo',
+        text,
+        () => supergateway.pid,
+      ),
       httpTarget('mcp-proxy', 'mcp-proxy --server stream', `http://127.0.0.1:${mpPort}/mcp`, 'echo', text, () => mcpProxy.pid),
     ];
     for (let round = 0; round < rounds; round++) {
@@ -306,7 +400,9 @@ async function main(): Promise<void> {
             try {
               const result = await runCell(target, concurrency, timing);
               results.push({ ...result, payload: payload.id, round });
-              process.stderr.write(`${whole(result.callsPerSec)} calls/s p50 ${fixed(result.p50Ms, 2)} ms${result.errors ? ` (${result.errors} errors: ${result.firstError})` : ''}\n`);
+              process.stderr.write(
+                `${whole(result.callsPerSec)} calls/s p50 ${fixed(result.p50Ms, 2)} ms${result.errors ? ` (${result.errors} errors: ${result.firstError})` : ''}\n`,
+              );
             } catch (error) {
               process.stderr.write(`failed: ${(error as Error).message}\n`);
             }
@@ -316,20 +412,39 @@ async function main(): Promise<void> {
     }
 
     const ids = targetsFor('').map((t) => t.id);
-    const cell = (id: string, payload: string, c: number) => results.filter((r) => r.target === id && r.payload === payload && r.concurrency === c);
+    const cell = (id: string, payload: string, c: number) =>
+      results.filter((r) => r.target === id && r.payload === payload && r.concurrency === c);
     const med = (rows: CellResult[], pick: (r: CellResult) => number) => (rows.length ? median(rows.map(pick)) : Number.NaN);
-    out.push('# Gateway benchmark', '', `${new Date().toISOString()}, Node ${process.version}, ${rounds} interleaved rounds, ${values.seconds} s per cell, medians.`, '');
+    out.push(
+      '# Gateway benchmark',
+      '',
+      `${new Date().toISOString()}, Node ${process.version}, ${rounds} interleaved rounds, ${values.seconds} s per cell, medians.`,
+      '',
+    );
     for (const payload of PAYLOADS) {
       out.push(`## tools/call echo, ${payload.id} payload`, '');
       const rows = ids.map((id) => [
         id,
         ...concurrencies.flatMap((c) => {
           const rowsC = cell(id, payload.id, c);
-          return [whole(med(rowsC, (r) => r.callsPerSec)), fixed(med(rowsC, (r) => r.p50Ms), 2), fixed(med(rowsC, (r) => r.p99Ms), 2)];
+          return [
+            whole(med(rowsC, (r) => r.callsPerSec)),
+            fixed(
+              med(rowsC, (r) => r.p50Ms),
+              2,
+            ),
+            fixed(
+              med(rowsC, (r) => r.p99Ms),
+              2,
+            ),
+          ];
         }),
         whole(results.filter((r) => r.target === id && r.payload === payload.id).reduce((n, r) => n + r.errors, 0)),
       ]);
-      out.push(table(['target', ...concurrencies.flatMap((c) => [`c=${c} calls/s`, `c=${c} p50 ms`, `c=${c} p99 ms`]), 'errors'], rows), '');
+      out.push(
+        table(['target', ...concurrencies.flatMap((c) => [`c=${c} calls/s`, `c=${c} p50 ms`, `c=${c} p99 ms`]), 'errors'], rows),
+        '',
+      );
     }
     const top = Math.max(...concurrencies);
     const rate = (id: string, c: number) => med(cell(id, '100B', c), (r) => r.callsPerSec);
@@ -344,7 +459,13 @@ async function main(): Promise<void> {
       checks.push([`${id}: throughput vs native SDK HTTP at c=${top}`, vsNative, 1, vsNative >= 1]);
       checks.push([`${id}: p50 vs native SDK HTTP at c=1`, latency, 1.2, latency <= 1.2]);
     }
-    out.push(table(['measure', 'ratio', 'target', 'met'], checks.map(([name, value, target, ok]) => [name, fixed(value, 2), String(target), verdict(ok)])), '');
+    out.push(
+      table(
+        ['measure', 'ratio', 'target', 'met'],
+        checks.map(([name, value, target, ok]) => [name, fixed(value, 2), String(target), verdict(ok)]),
+      ),
+      '',
+    );
 
     out.push('## Memory and processes', '');
     const spawned = [
@@ -358,14 +479,31 @@ async function main(): Promise<void> {
     await Promise.all([ours.child.stop(), native.stop(), supergateway.stop(), mcpProxy.stop()]);
     const fresh = await startOurs(sandbox, 'ours-memory');
     await waitForHttp(`${fresh.url}/health/servers`, fresh.child, 30_000, (status, body) => status === 200 && body.includes('"running":1'));
-    const idle = await measureStreamableIdle(`${fresh.url}/servers/x/mcp`, { label: 'ours /servers/x/mcp', pid: fresh.child.pid, sessions: Number(values.sessions), settleMs: 1500, parallel: 16, warmupSessions: IDLE_WARMUP_SESSIONS });
+    const idle = await measureStreamableIdle(`${fresh.url}/servers/x/mcp`, {
+      label: 'ours /servers/x/mcp',
+      pid: fresh.child.pid,
+      sessions: Number(values.sessions),
+      settleMs: 1500,
+      parallel: 16,
+      warmupSessions: IDLE_WARMUP_SESSIONS,
+    });
     out.push(
       table(
         ['measure', 'value', 'target', 'met'],
         [
-          [`RSS per 1,000 idle sessions (ours, fresh server, ${idle.sessions} opened after a fill of as many)`, `${fixed(idle.mbPer1000, 1)} MB`, '<= 30 MB', verdict(idle.mbPer1000 <= 30)],
+          [
+            `RSS per 1,000 idle sessions (ours, fresh server, ${idle.sessions} opened after a fill of as many)`,
+            `${fixed(idle.mbPer1000, 1)} MB`,
+            '<= 30 MB',
+            verdict(idle.mbPer1000 <= 30),
+          ],
           [`  the fill itself, one-time costs included`, `${fixed(idle.fillMbPer1000, 1)} MB`, '-', '-'],
-          ...spawned.map(([name, count]) => [`upstream processes with 32 sessions open: ${name}`, String(count), name.startsWith('ours') ? '1' : '-', name.startsWith('ours') ? verdict(count === 1) : '-']),
+          ...spawned.map(([name, count]) => [
+            `upstream processes with 32 sessions open: ${name}`,
+            String(count),
+            name.startsWith('ours') ? '1' : '-',
+            name.startsWith('ours') ? verdict(count === 1) : '-',
+          ]),
         ],
       ),
       '',

@@ -51,7 +51,9 @@ const log = (text: string) => process.stderr.write(`${text}\n`);
 
 function config(overrides: Partial<Config>): Config {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ccm-bench-ops-'));
-  return Object.freeze(configSchema.parse({ storage: 'memory', port: 0, host: '127.0.0.1', dataDir, authMode: 'none', logLevel: 'error', ...overrides }));
+  return Object.freeze(
+    configSchema.parse({ storage: 'memory', port: 0, host: '127.0.0.1', dataDir, authMode: 'none', logLevel: 'error', ...overrides }),
+  );
 }
 
 /** What the local receiver saw. */
@@ -111,7 +113,10 @@ async function removeRedisKeys(url: string, prefix: string): Promise<void> {
 }
 
 /** The load averages (1, 5, 15 min), which the figures should be read against when the machine is shared. */
-const load = () => loadavg().map((value) => value.toFixed(2)).join(' / ');
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' / ');
 
 /**
  * Calls/s of `concurrency` clients calling server_status in a loop for `seconds`, and the process CPU time per call
@@ -154,7 +159,15 @@ async function callsPart(sink: Sink, secret: string): Promise<string[]> {
   const loadBefore = load();
   const off = await startHttpServer(config({ metricsEnabled: false, webhooksEnabled: false, rateLimitEnabled: false }), { logger });
   const on = await startHttpServer(
-    config({ rateLimitEnabled: true, rateLimitRequests: 10_000_000, rateLimitToolPoints: 10_000_000, rateLimitGlobalRequests: 100_000_000, webhookUrl: sink.url, webhookSecret: [secret], webhookAllowPrivate: true }),
+    config({
+      rateLimitEnabled: true,
+      rateLimitRequests: 10_000_000,
+      rateLimitToolPoints: 10_000_000,
+      rateLimitGlobalRequests: 100_000_000,
+      webhookUrl: sink.url,
+      webhookSecret: [secret],
+      webhookAllowPrivate: true,
+    }),
     { logger },
   );
   const rows: string[] = [];
@@ -165,7 +178,8 @@ async function callsPart(sink: Sink, secret: string): Promise<string[]> {
   for (let round = 1; round <= ROUNDS; round += 1) {
     // Alternate which goes first, so a load change during a round does not always favour the same side.
     log(`round ${round}`);
-    const [offCell, onCell] = round % 2 ? [await throughput(off), await throughput(on)] : [await throughput(on), await throughput(off)].reverse();
+    const [offCell, onCell] =
+      round % 2 ? [await throughput(off), await throughput(on)] : [await throughput(on), await throughput(off)].reverse();
     ratios.push(onCell!.rate / offCell!.rate);
     cpuRatios.push(offCell!.cpuUs / onCell!.cpuUs);
     rows.push(
@@ -228,7 +242,8 @@ async function webhooksPart(sink: Sink, secret: string): Promise<string[]> {
   const duplicates = sink.deliveries() - deliveriesBefore - delivered;
   // Acknowledgements trail the last answer by one batch; an outbox left non-empty would mean events were kept twice.
   const drainDeadline = Date.now() + 10_000;
-  while ((await hooks.container.webhooks!.queueDepth()) > 0 && Date.now() < drainDeadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  while ((await hooks.container.webhooks!.queueDepth()) > 0 && Date.now() < drainDeadline)
+    await new Promise((resolve) => setTimeout(resolve, 10));
   const leftInOutbox = await hooks.container.webhooks!.queueDepth();
   await hooks.close('bench');
   rmSync(dataDir, { recursive: true, force: true });

@@ -10,7 +10,13 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { requestGc } from './support/gc-ipc.js';
-import { IDLE_WARMUP_SESSIONS, measureSseIdle, measureStreamableIdle, type IdleMemoryResult, type IdleOptions } from './support/idle-sessions.js';
+import {
+  IDLE_WARMUP_SESSIONS,
+  measureSseIdle,
+  measureStreamableIdle,
+  type IdleMemoryResult,
+  type IdleOptions,
+} from './support/idle-sessions.js';
 import { runCell, type CellTiming, type Target } from './support/load.js';
 import { createSandbox, openFileLimit, sleep, stopAllChildren, type ManagedChild } from './support/processes.js';
 import { fixed, verdict, whole } from './support/report.js';
@@ -123,7 +129,8 @@ async function main(): Promise<void> {
   const limit = openFileLimit();
   // The SSE memory test holds `sessions` sockets here and as many in the server; workers add a few per client.
   const needed = options.sessions + maxConcurrency * 4 + 256;
-  if (limit !== undefined && limit < needed) throw new Error(`ulimit -n is ${limit}; this run needs about ${needed}: raise it or pass a smaller --sessions`);
+  if (limit !== undefined && limit < needed)
+    throw new Error(`ulimit -n is ${limit}; this run needs about ${needed}: raise it or pass a smaller --sessions`);
 
   const sandbox = createSandbox('ccm-bench-');
   let interrupted = false;
@@ -148,10 +155,34 @@ async function main(): Promise<void> {
     out.push(...header(options, ours.state));
     const callTimeoutMs = 10_000;
     const targets: Target[] = [
-      v1StreamableTarget({ id: 'ours-sessionful', label: 'ours, Streamable HTTP 2025-11-25 sessionful (v1 client)', mcpUrl: ours.state.mcpUrl, serverPid: ours.child.pid, callTimeoutMs }),
-      v1StreamableTarget({ id: 'baseline-v1', label: 'BASELINE SDK v1 sessionful (v1 client)', mcpUrl: baseline.mcpUrl, serverPid: baseline.child.pid, callTimeoutMs }),
-      v2ModernTarget({ id: 'ours-stateless', label: 'ours, Streamable HTTP 2026-07-28 stateless (v2 client, auto)', mcpUrl: ours.state.mcpUrl, serverPid: ours.child.pid, callTimeoutMs }),
-      v1SseTarget({ id: 'ours-sse', label: 'ours, legacy HTTP+SSE 2024-11-05 (v1 client)', sseUrl: `${ours.state.url}/sse`, serverPid: ours.child.pid, callTimeoutMs }),
+      v1StreamableTarget({
+        id: 'ours-sessionful',
+        label: 'ours, Streamable HTTP 2025-11-25 sessionful (v1 client)',
+        mcpUrl: ours.state.mcpUrl,
+        serverPid: ours.child.pid,
+        callTimeoutMs,
+      }),
+      v1StreamableTarget({
+        id: 'baseline-v1',
+        label: 'BASELINE SDK v1 sessionful (v1 client)',
+        mcpUrl: baseline.mcpUrl,
+        serverPid: baseline.child.pid,
+        callTimeoutMs,
+      }),
+      v2ModernTarget({
+        id: 'ours-stateless',
+        label: 'ours, Streamable HTTP 2026-07-28 stateless (v2 client, auto)',
+        mcpUrl: ours.state.mcpUrl,
+        serverPid: ours.child.pid,
+        callTimeoutMs,
+      }),
+      v1SseTarget({
+        id: 'ours-sse',
+        label: 'ours, legacy HTTP+SSE 2024-11-05 (v1 client)',
+        sseUrl: `${ours.state.url}/sse`,
+        serverPid: ours.child.pid,
+        callTimeoutMs,
+      }),
       v1StdioTarget({
         id: 'ours-stdio',
         label: 'ours, stdio child (v1 client)',
@@ -183,7 +214,9 @@ async function main(): Promise<void> {
       out.push(...ratio.lines);
       if (options.concurrency.includes(16)) {
         const ok = ratio.ratioAt16 === undefined ? undefined : ratio.ratioAt16 >= TARGETS.throughputRatioC16;
-        verdicts.push(`- ${verdict(ok)}: throughput ours/baseline at c=16 = ${fixed(ratio.ratioAt16 ?? Number.NaN, 2)} (target >= ${TARGETS.throughputRatioC16.toFixed(1)})`);
+        verdicts.push(
+          `- ${verdict(ok)}: throughput ours/baseline at c=16 = ${fixed(ratio.ratioAt16 ?? Number.NaN, 2)} (target >= ${TARGETS.throughputRatioC16.toFixed(1)})`,
+        );
       }
     }
 
@@ -204,7 +237,11 @@ async function main(): Promise<void> {
         gc: gc ? () => requestGc(server.child.child) : undefined,
       });
       const memory: IdleMemoryResult[] = [];
-      const measure = async <S extends { child: ManagedChild }>(label: string, start: () => Promise<S>, run: (server: S) => Promise<IdleMemoryResult>) => {
+      const measure = async <S extends { child: ManagedChild }>(
+        label: string,
+        start: () => Promise<S>,
+        run: (server: S) => Promise<IdleMemoryResult>,
+      ) => {
         progress(`memory: ${options.sessions} idle sessions, ${label}`);
         const server = await start();
         try {
@@ -213,21 +250,41 @@ async function main(): Promise<void> {
           await server.child.stop();
         }
       };
-      await measure('ours, Streamable HTTP (no GC)', () => startOurServer(sandbox, 'mem-http', maxSessions), (s) =>
-        measureStreamableIdle(s.state.mcpUrl, idle('ours, Streamable HTTP (no GC)', s, false)));
-      await measure('ours, Streamable HTTP (forced GC)', () => startOurGcProbe(sandbox, 'mem-http-gc', maxSessions), (s) =>
-        measureStreamableIdle(s.mcpUrl, idle('ours, Streamable HTTP (forced GC)', s, true)));
-      await measure('baseline-v1 (no GC)', () => startBaseline(sandbox, 'mem'), (s) =>
-        measureStreamableIdle(s.mcpUrl, idle('baseline-v1, Streamable HTTP (no GC)', s, false)));
-      await measure('baseline-v1 (forced GC)', () => startBaseline(sandbox, 'mem-gc', true), (s) =>
-        measureStreamableIdle(s.mcpUrl, idle('baseline-v1, Streamable HTTP (forced GC)', s, true)));
-      await measure('ours, legacy SSE (no GC)', () => startOurServer(sandbox, 'mem-sse', maxSessions), (s) =>
-        measureSseIdle(`${s.state.url}/sse`, idle('ours, legacy SSE (no GC)', s, false)));
-      await measure('ours, legacy SSE (forced GC)', () => startOurGcProbe(sandbox, 'mem-sse-gc', maxSessions), (s) =>
-        measureSseIdle(`${s.url}/sse`, idle('ours, legacy SSE (forced GC)', s, true)));
+      await measure(
+        'ours, Streamable HTTP (no GC)',
+        () => startOurServer(sandbox, 'mem-http', maxSessions),
+        (s) => measureStreamableIdle(s.state.mcpUrl, idle('ours, Streamable HTTP (no GC)', s, false)),
+      );
+      await measure(
+        'ours, Streamable HTTP (forced GC)',
+        () => startOurGcProbe(sandbox, 'mem-http-gc', maxSessions),
+        (s) => measureStreamableIdle(s.mcpUrl, idle('ours, Streamable HTTP (forced GC)', s, true)),
+      );
+      await measure(
+        'baseline-v1 (no GC)',
+        () => startBaseline(sandbox, 'mem'),
+        (s) => measureStreamableIdle(s.mcpUrl, idle('baseline-v1, Streamable HTTP (no GC)', s, false)),
+      );
+      await measure(
+        'baseline-v1 (forced GC)',
+        () => startBaseline(sandbox, 'mem-gc', true),
+        (s) => measureStreamableIdle(s.mcpUrl, idle('baseline-v1, Streamable HTTP (forced GC)', s, true)),
+      );
+      await measure(
+        'ours, legacy SSE (no GC)',
+        () => startOurServer(sandbox, 'mem-sse', maxSessions),
+        (s) => measureSseIdle(`${s.state.url}/sse`, idle('ours, legacy SSE (no GC)', s, false)),
+      );
+      await measure(
+        'ours, legacy SSE (forced GC)',
+        () => startOurGcProbe(sandbox, 'mem-sse-gc', maxSessions),
+        (s) => measureSseIdle(`${s.url}/sse`, idle('ours, legacy SSE (forced GC)', s, true)),
+      );
       out.push(...memoryReport(memory, options.sessions));
       for (const r of memory.filter((m) => m.label.startsWith('ours'))) {
-        verdicts.push(`- ${verdict(r.mbPer1000 <= TARGETS.mbPer1000Sessions)}: ${r.label}: ${fixed(r.mbPer1000, 1)} MB per 1,000 idle sessions (target <= ${TARGETS.mbPer1000Sessions})`);
+        verdicts.push(
+          `- ${verdict(r.mbPer1000 <= TARGETS.mbPer1000Sessions)}: ${r.label}: ${fixed(r.mbPer1000, 1)} MB per 1,000 idle sessions (target <= ${TARGETS.mbPer1000Sessions})`,
+        );
       }
     }
 
@@ -236,7 +293,9 @@ async function main(): Promise<void> {
       const times = await measureStartup({ cli: CLI, sandbox, runs: options.startupRuns, pollMs: 10, timeoutMs: 15_000 });
       const startup = startupReport(times);
       out.push(...startup.lines);
-      verdicts.push(`- ${verdict(startup.medianMs <= TARGETS.startupMs)}: start to /health 200 median ${fixed(startup.medianMs, 0)} ms (target <= ${TARGETS.startupMs})`);
+      verdicts.push(
+        `- ${verdict(startup.medianMs <= TARGETS.startupMs)}: start to /health 200 median ${fixed(startup.medianMs, 0)} ms (target <= ${TARGETS.startupMs})`,
+      );
     }
     out.push('## Targets', '', ...verdicts, '', 'Measurement only: the exit code is 0 whatever the verdicts.');
     process.stdout.write(`${out.join('\n')}\n`);

@@ -110,7 +110,11 @@ async function conformance(node: string, line: Line, spec: Spec, url: string): P
       if (dirs.length === 0) throw new Error(`conformance ${line.label} ${args.join(' ')} saved no results:\n${output.slice(-2000)}`);
       for (const entry of dirs) {
         const scenario = entry.replace(/^server-/, '').replace(/-\d{4}-\d\d-\d\dT[\d-]+Z$/, '');
-        const checks = JSON.parse(readFileSync(path.join(out, entry, 'checks.json'), 'utf8')) as Array<{ id: string; status: string; errorMessage?: string }>;
+        const checks = JSON.parse(readFileSync(path.join(out, entry, 'checks.json'), 'utf8')) as Array<{
+          id: string;
+          status: string;
+          errorMessage?: string;
+        }>;
         const failures = checks.filter((check) => check.status === 'FAILURE');
         results.set(scenario, {
           passed: checks.filter((check) => check.status === 'SUCCESS').length,
@@ -203,7 +207,9 @@ try {
         for (const [scenario, outcome] of result ?? []) {
           const before = baseline.get(scenario);
           if (before && outcome.failed <= before.failed) continue;
-          differences.push(`- ${line.label}, ${spec}, ${targets[index + 1]!.label}: ${scenario} ${outcome.passed} passed, ${outcome.failed} failed (direct: ${before ? `${before.passed}/${before.failed}` : 'not run'})`);
+          differences.push(
+            `- ${line.label}, ${spec}, ${targets[index + 1]!.label}: ${scenario} ${outcome.passed} passed, ${outcome.failed} failed (direct: ${before ? `${before.passed}/${before.failed}` : 'not run'})`,
+          );
           for (const failure of outcome.failures) differences.push(`  - ${failure}`);
         }
       });
@@ -212,7 +218,9 @@ try {
         differences.push(`- ${line.label}, ${spec}, direct: ${scenario} ${outcome.passed} passed, ${outcome.failed} failed`);
         for (const failure of outcome.failures) differences.push(`  - ${failure}`);
       }
-      const gatewayTotals = [baseline, results[1]].map((result) => [...(result?.values() ?? [])].reduce((sum, outcome) => sum + outcome.passed, 0));
+      const gatewayTotals = [baseline, results[1]].map((result) =>
+        [...(result?.values() ?? [])].reduce((sum, outcome) => sum + outcome.passed, 0),
+      );
       if (gatewayTotals[1]! < gatewayTotals[0]!) exitCode = 1;
     }
   }

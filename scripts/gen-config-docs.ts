@@ -81,7 +81,9 @@ function typeName(schema: z.ZodType): string {
     case 'boolean':
       return 'boolean';
     case 'enum':
-      return `one of ${Object.values(def.entries as Record<string, string>).map((v) => `\`${v}\``).join(', ')}`;
+      return `one of ${Object.values(def.entries as Record<string, string>)
+        .map((v) => `\`${v}\``)
+        .join(', ')}`;
     case 'array':
       if ((def.element as z.ZodType).def.type === 'object') return 'list of objects (JSON array in env)';
       return `list of ${typeName(def.element as z.ZodType)} (comma-separated in env)`;

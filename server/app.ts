@@ -99,7 +99,9 @@ export function createApp(deps: AppDeps): RequestListener {
   if (deps.metrics) prelude.push(httpMetrics({ metrics: deps.metrics.metrics, stats: deps.metrics.requestStats }));
   // DNS-rebinding protection: a loopback-bound server must not answer pages that resolved evil.com to 127.0.0.1.
   const hostCheck =
-    LOOPBACK_HOSTS.has(config.host) || config.host.startsWith('127.') ? [requireAllowedHost([...config.allowedHosts, new URL(deps.publicUrl).hostname])] : [];
+    LOOPBACK_HOSTS.has(config.host) || config.host.startsWith('127.')
+      ? [requireAllowedHost([...config.allowedHosts, new URL(deps.publicUrl).hostname])]
+      : [];
   const headers = { hsts: deps.publicUrl.startsWith('https://') };
   // The MCP routes DirectRoutes serves answer programs, not browsers: they get the API header set.
   const directPrelude = [...prelude, apiSecurityHeaders(headers), ...hostCheck];
@@ -111,10 +113,12 @@ export function createApp(deps: AppDeps): RequestListener {
   const forwarded = deps.forwarded;
   const limit = deps.rateLimits ? limitMcpRequests(deps.rateLimits, forwarded ? (req) => !forwarded(req) : undefined) : undefined;
   const protectedBy = deps.auth ?? deps.resourceServer;
-  const authenticate = deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate, deps.events) : async () => LOCAL_CALLER);
+  const authenticate =
+    deps.authenticate ?? (protectedBy ? bearerAuthentication(protectedBy.authenticate, deps.events) : async () => LOCAL_CALLER);
   const isOriginAllowed = compileOriginAllowList(config.allowedOrigins);
   const direct = new DirectRoutes();
-  const routedByHost = deps.gateway && config.baseDomain ? hostRouting({ baseDomain: config.baseDomain, prefix: config.mcpPathPrefix }) : undefined;
+  const routedByHost =
+    deps.gateway && config.baseDomain ? hostRouting({ baseDomain: config.baseDomain, prefix: config.mcpPathPrefix }) : undefined;
   if (routedByHost) app.use(routedByHost);
   if (deps.gateway) {
     // Each upstream's endpoint is a protected resource of its own (tokens for it, or for the whole server).
@@ -145,7 +149,9 @@ export function createApp(deps: AppDeps): RequestListener {
     );
   }
   const stepUp =
-    protectedBy && deps.scopeNeeded ? requireToolScopes({ scopeNeeded: deps.scopeNeeded, refuse: protectedBy.authenticate.stepUp }) : undefined;
+    protectedBy && deps.scopeNeeded
+      ? requireToolScopes({ scopeNeeded: deps.scopeNeeded, refuse: protectedBy.authenticate.stepUp })
+      : undefined;
   app.use(
     mcpRouter({
       direct,
@@ -182,10 +188,21 @@ export function createApp(deps: AppDeps): RequestListener {
   // Past health and metrics, nothing new starts while the server drains (an OAuth exchange starts over elsewhere).
   app.use(refuseWhileDraining(deps.draining));
   if (deps.auth && deps.rateLimits) {
-    const oauthPaths = [OAUTH_PATHS.token, OAUTH_PATHS.register, OAUTH_PATHS.revoke, OAUTH_PATHS.introspect, OAUTH_PATHS.authorize, OAUTH_PATHS.login, OAUTH_PATHS.consent];
+    const oauthPaths = [
+      OAUTH_PATHS.token,
+      OAUTH_PATHS.register,
+      OAUTH_PATHS.revoke,
+      OAUTH_PATHS.introspect,
+      OAUTH_PATHS.authorize,
+      OAUTH_PATHS.login,
+      OAUTH_PATHS.consent,
+    ];
     app.use(oauthAbuseCeiling(deps.rateLimits, [...oauthPaths, ...oauthPaths.map((path) => `/oauth${path}`)]));
   }
-  if (deps.auth) app.use(oauthRouter({ auth: deps.auth, events: deps.events, ...(deps.gateway ? { upstreams: upstreamNames(deps.gateway.service) } : {}) }));
+  if (deps.auth)
+    app.use(
+      oauthRouter({ auth: deps.auth, events: deps.events, ...(deps.gateway ? { upstreams: upstreamNames(deps.gateway.service) } : {}) }),
+    );
   else if (deps.resourceServer) app.use(protectedResourceRouter({ urls: deps.resourceServer.urls }));
   if (deps.gateway) {
     app.use(
@@ -214,7 +231,10 @@ export function createApp(deps: AppDeps): RequestListener {
 /** TRUST_PROXY as Express expects it: a comma list becomes an array of addresses/subnets. */
 function trustProxySetting(value: Config['trustProxy']): boolean | number | string[] {
   if (typeof value !== 'string') return value;
-  return value.split(',').map((part) => part.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
 }
 
 /** The gateway's upstream names, as the auth server asks about them. */

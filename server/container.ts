@@ -100,7 +100,9 @@ export async function createContainer(config: Config, options: ContainerOptions)
   // for another replica's session is passed there (server/cluster). Loaded only then: it brings ioredis.
   const cluster =
     storage.shared && config.redisUrl
-      ? await (await import('./cluster/cluster.js')).createCluster({
+      ? await (
+          await import('./cluster/cluster.js')
+        ).createCluster({
           storage,
           redisUrl: config.redisUrl,
           keyPrefix: config.redisKeyPrefix,
@@ -184,7 +186,15 @@ export async function createContainer(config: Config, options: ContainerOptions)
     ...(options.extraProviders ?? []),
   ];
   const assemble = (name: string, from: readonly ToolProvider[], instructions?: string, routing?: TaskService['routing']) =>
-    createServerFactory({ name, version: VERSION, providers: from, toolAccess, toolInterceptors, ...(instructions ? { instructions } : {}), ...(routing ? { routing } : {}) });
+    createServerFactory({
+      name,
+      version: VERSION,
+      providers: from,
+      toolAccess,
+      toolInterceptors,
+      ...(instructions ? { instructions } : {}),
+      ...(routing ? { routing } : {}),
+    });
   const factory = assemble(
     'claude-code-mcp',
     providers,
@@ -234,8 +244,15 @@ export async function createContainer(config: Config, options: ContainerOptions)
  * its own that fails fast, so the insurance limiter answers at once while Redis is down), in memory otherwise.
  * Loaded only when enabled: rate-limiter-flexible is start-up time a server without limits does not need.
  */
-async function buildRateLimits(config: Config, storage: Storage, deps: { logger: Logger; metrics: Metrics; events: EventBus }): Promise<RateLimits> {
-  const [{ createRateLimits }, { rateLimitSettings }] = await Promise.all([import('./limits/rate-limits.js'), import('./limits/rate-limit-settings.js')]);
+async function buildRateLimits(
+  config: Config,
+  storage: Storage,
+  deps: { logger: Logger; metrics: Metrics; events: EventBus },
+): Promise<RateLimits> {
+  const [{ createRateLimits }, { rateLimitSettings }] = await Promise.all([
+    import('./limits/rate-limits.js'),
+    import('./limits/rate-limit-settings.js'),
+  ]);
   const settings = rateLimitSettings(config);
   if (!storage.shared || !config.redisUrl) return createRateLimits({ ...deps, settings });
   const { Redis } = await import('ioredis');
@@ -327,7 +344,12 @@ export function composeServing(container: Container, url: string): Serving {
   let auth: AuthServer | undefined;
   let resourceServer: ProtectedResource | undefined;
   if (effectiveAuthMode(config) === 'external') {
-    resourceServer = createExternalResourceServer({ settings: config, storage: container.storage, publicUrl: url, mcpPathPrefix: config.mcpPathPrefix });
+    resourceServer = createExternalResourceServer({
+      settings: config,
+      storage: container.storage,
+      publicUrl: url,
+      mcpPathPrefix: config.mcpPathPrefix,
+    });
   } else if (effectiveAuthMode(config) === 'oauth') {
     auth = createAuthServer({
       settings: config,
@@ -344,12 +366,15 @@ export function composeServing(container: Container, url: string): Serving {
   let rechecking: Promise<unknown> | undefined;
   const recheck =
     auth?.upstream && config.oidcRecheckMs > 0
-      ? setInterval(() => {
-          rechecking ??= auth
-            .recheckUpstream(config.oidcRecheckMs)
-            .catch((error: unknown) => logger.warn('could not confirm provider sign-ins', { error, category: 'auth' }))
-            .finally(() => (rechecking = undefined));
-        }, Math.max(1_000, Math.floor(config.oidcRecheckMs / 4)))
+      ? setInterval(
+          () => {
+            rechecking ??= auth
+              .recheckUpstream(config.oidcRecheckMs)
+              .catch((error: unknown) => logger.warn('could not confirm provider sign-ins', { error, category: 'auth' }))
+              .finally(() => (rechecking = undefined));
+          },
+          Math.max(1_000, Math.floor(config.oidcRecheckMs / 4)),
+        )
       : undefined;
   recheck?.unref();
   const warnings = authWarnings(config);

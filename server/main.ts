@@ -139,7 +139,10 @@ function buildProgram(): Command {
   const program = new Command('claude-code-mcp')
     .description('Claude Code and other MCP servers behind one endpoint, for every MCP client.')
     .version(VERSION)
-    .option('-c, --config <path>', 'config file (default: ./claude-mcp.config.json, ~/.claude-mcp/config.json, /etc/claude-mcp/config.json)')
+    .option(
+      '-c, --config <path>',
+      'config file (default: ./claude-mcp.config.json, ~/.claude-mcp/config.json, /etc/claude-mcp/config.json)',
+    )
     .option('-p, --port <port>', 'TCP port (PORT)')
     .option('--host <host>', 'interface to bind (HOST)')
     .option('--base-url <url>', 'public URL (BASE_URL)')
@@ -154,14 +157,27 @@ function buildProgram(): Command {
   const opts = () => program.opts<GlobalOptions>();
   const entry = fileURLToPath(import.meta.url);
 
-  program.command('serve', { isDefault: true }).description('run the server in the foreground').action(() => serve(opts()));
-  program.command('stdio').description('serve the MCP tools over stdin/stdout (Claude Desktop); logs go to stderr').action(() => stdio(opts()));
+  program
+    .command('serve', { isDefault: true })
+    .description('run the server in the foreground')
+    .action(() => serve(opts()));
+  program
+    .command('stdio')
+    .description('serve the MCP tools over stdin/stdout (Claude Desktop); logs go to stderr')
+    .action(() => stdio(opts()));
   program
     .command('start')
     .description('run the server in the background (PID and log files under DATA_DIR)')
     .action(async () => {
       const { config } = load(opts());
-      report(await startInBackground({ dataDir: config.dataDir, entry, serveArgs: passThrough(opts()), stopTimeoutMs: config.shutdownTimeoutMs }));
+      report(
+        await startInBackground({
+          dataDir: config.dataDir,
+          entry,
+          serveArgs: passThrough(opts()),
+          stopTimeoutMs: config.shutdownTimeoutMs,
+        }),
+      );
     });
   program
     .command('stop')
@@ -183,25 +199,46 @@ function buildProgram(): Command {
     .description('create a key acting as <client_id>; printed once')
     .option('--scopes <scopes>', 'comma list of scopes (default: all)')
     .action((clientId: string, cmd: { scopes?: string }) => withAuthStorage(opts(), (ctx) => keysCreate(ctx, clientId, cmd.scopes)));
-  keys.command('list').description('list keys (ids, clients, scopes; never the keys)').action(() => withAuthStorage(opts(), keysList));
-  keys.command('revoke <id>').description('revoke a stored key by id').action((id: string) => withAuthStorage(opts(), (ctx) => keysRevoke(ctx, id)));
+  keys
+    .command('list')
+    .description('list keys (ids, clients, scopes; never the keys)')
+    .action(() => withAuthStorage(opts(), keysList));
+  keys
+    .command('revoke <id>')
+    .description('revoke a stored key by id')
+    .action((id: string) => withAuthStorage(opts(), (ctx) => keysRevoke(ctx, id)));
   const users = program.command('users').description('local users who sign in on the authorization page (scrypt-hashed passwords)');
   users
     .command('add <username>')
     .description('add or update a user; without --password one is generated and printed')
     .option('--password <password>', 'the password (at least 8 characters)')
     .action((username: string, cmd: { password?: string }) => withAuthStorage(opts(), (ctx) => usersAdd(ctx, username, cmd.password)));
-  users.command('list').description('list users').action(() => withAuthStorage(opts(), usersList));
-  users.command('remove <username>').description('remove a user').action((username: string) => withAuthStorage(opts(), (ctx) => usersRemove(ctx, username)));
+  users
+    .command('list')
+    .description('list users')
+    .action(() => withAuthStorage(opts(), usersList));
+  users
+    .command('remove <username>')
+    .description('remove a user')
+    .action((username: string) => withAuthStorage(opts(), (ctx) => usersRemove(ctx, username)));
   const clients = program.command('clients').description('registered OAuth clients');
-  clients.command('list').description('list clients and their live grants').action(() => withAuthStorage(opts(), clientsList));
+  clients
+    .command('list')
+    .description('list clients and their live grants')
+    .action(() => withAuthStorage(opts(), clientsList));
   clients
     .command('revoke <client_id>')
     .description('revoke every grant of a client (its tokens stop working at once) and remove it')
     .action((clientId: string) => withAuthStorage(opts(), (ctx) => clientsRevoke(ctx, clientId)));
   const webhooks = program.command('webhooks').description('webhook endpoints, outbox and dead letters (on the configured storage)');
-  webhooks.command('list').description('endpoints with their state and queued events').action(() => withAuthStorage(opts(), webhooksList));
-  webhooks.command('dlq').description('dead-lettered deliveries, newest first').action(() => withAuthStorage(opts(), webhooksDlq));
+  webhooks
+    .command('list')
+    .description('endpoints with their state and queued events')
+    .action(() => withAuthStorage(opts(), webhooksList));
+  webhooks
+    .command('dlq')
+    .description('dead-lettered deliveries, newest first')
+    .action(() => withAuthStorage(opts(), webhooksDlq));
   webhooks
     .command('replay <id>')
     .description('put the dead letters of an event id back in the outbox (the running server delivers them)')
@@ -209,7 +246,7 @@ function buildProgram(): Command {
   const configCommand = program.command('config').description('configuration tools');
   configCommand
     .command('check')
-    .description('validate the configuration, probe Claude\'s sandbox, and print the effective values (secrets masked) with their sources')
+    .description("validate the configuration, probe Claude's sandbox, and print the effective values (secrets masked) with their sources")
     .action(async () => {
       const loaded = load(opts());
       const gateway = checkGatewayConfig(loaded.config.mcpConfigPath);

@@ -58,7 +58,9 @@ export async function startHttpServer(config: Config, options: StartOptions): Pr
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (serving.app) return serving.app(req, res);
     if (early.length < MAX_EARLY_REQUESTS) return void early.push([req, res]);
-    res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' }).end(JSON.stringify({ error: 'starting', message: 'The server is starting; retry shortly' }));
+    res
+      .writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' })
+      .end(JSON.stringify({ error: 'starting', message: 'The server is starting; retry shortly' }));
   });
   try {
     await new Promise<void>((resolve, reject) => {

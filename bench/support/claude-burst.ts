@@ -107,7 +107,10 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
   const priorities: RunPriority[] = ['low', 'normal', 'high'];
   const planned = [
     ...Array.from({ length: options.slots }, (_, i) => ({ id: `hold-${i + 1}`, priority: undefined })),
-    ...Array.from({ length: options.calls - options.slots }, (_, i) => ({ id: `call-${String(i + 1).padStart(2, '0')}`, priority: priorities[i % 3] })),
+    ...Array.from({ length: options.calls - options.slots }, (_, i) => ({
+      id: `call-${String(i + 1).padStart(2, '0')}`,
+      priority: priorities[i % 3],
+    })),
   ];
   const holders = planned.filter((c) => !c.priority);
   const queued = planned.filter((c) => c.priority);
@@ -118,12 +121,22 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
   }
   const ask = async (call: (typeof planned)[number]): Promise<BurstCall> => {
     const started = performance.now();
-    const args = { query: `[${call.id}] answer with your label`, workingDirectory: path.join(folder, call.id), ...(call.priority ? { priority: call.priority } : {}) };
+    const args = {
+      query: `[${call.id}] answer with your label`,
+      workingDirectory: path.join(folder, call.id),
+      ...(call.priority ? { priority: call.priority } : {}),
+    };
     try {
       const answer = await client.callTool({ name: 'claude_ask', arguments: args }, { timeout: options.callTimeoutMs });
       const s = answer.structuredContent as { result?: string; error?: unknown } | undefined;
       const ok = !answer.isError && s?.result === `answer ${call.id}`;
-      return { ...call, ok, ...(ok ? {} : { error: JSON.stringify(s?.error ?? s?.result ?? null) }), ms: performance.now() - started, apiRequests: 0 };
+      return {
+        ...call,
+        ok,
+        ...(ok ? {} : { error: JSON.stringify(s?.error ?? s?.result ?? null) }),
+        ms: performance.now() - started,
+        apiRequests: 0,
+      };
     } catch (error) {
       return { ...call, ok: false, error: (error as Error).message, ms: performance.now() - started, apiRequests: 0 };
     }
@@ -171,7 +184,10 @@ function inversions(calls: BurstCall[], key: (call: BurstCall) => number | undef
 /** The per-priority table and the checks, with PASS/FAIL. */
 export function burstReport({ options, calls, deepest, mostAlive }: BurstResult): string[] {
   const queued = calls.filter((c) => c.priority);
-  const sortedTicks = queued.map((c) => c.startTick).filter((t): t is number => t !== undefined).sort((a, b) => a - b);
+  const sortedTicks = queued
+    .map((c) => c.startTick)
+    .filter((t): t is number => t !== undefined)
+    .sort((a, b) => a - b);
   // Competition ranking: processes started in the same clock tick share a position.
   const position = (c: BurstCall) => (c.startTick === undefined ? undefined : 1 + sortedTicks.filter((t) => t < c.startTick!).length);
   const groups: Array<[string, BurstCall[]]> = [
@@ -179,7 +195,10 @@ export function burstReport({ options, calls, deepest, mostAlive }: BurstResult)
     ['holding the slots', calls.filter((c) => !c.priority)],
   ];
   const rows = groups.map(([label, group]) => {
-    const positions = group.filter((c) => c.priority).map(position).filter((n): n is number => n !== undefined);
+    const positions = group
+      .filter((c) => c.priority)
+      .map(position)
+      .filter((n): n is number => n !== undefined);
     return [
       label,
       String(group.length),
@@ -195,7 +214,10 @@ export function burstReport({ options, calls, deepest, mostAlive }: BurstResult)
   const seen = queued.filter((c) => c.startTick !== undefined).length;
   const byStart = inversions(queued, (c) => c.startTick);
   const byApi = inversions(queued, (c) => c.firstRequestAt);
-  const failures = calls.filter((c) => !c.ok).slice(0, 5).map((c) => `- ${c.id} (${c.priority ?? 'holder'}): ${c.error}`);
+  const failures = calls
+    .filter((c) => !c.ok)
+    .slice(0, 5)
+    .map((c) => `- ${c.id} (${c.priority ?? 'holder'}): ${c.error}`);
   return [
     `## ${calls.length} concurrent \`claude_ask\` calls, MAX_CONCURRENT_RUNS=${options.slots}`,
     '',

@@ -29,12 +29,17 @@ if (httpIndex === -1) {
         res.writeHead(404).end();
         return;
       }
-      transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sid) => transports.set(sid, transport) });
+      transport = new NodeStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sid) => transports.set(sid, transport),
+      });
       transport.onclose = () => transport.sessionId && transports.delete(transport.sessionId);
       await build().connect(transport);
     }
     await transport.handleRequest(req, res);
   });
   http.keepAliveTimeout = 65_000;
-  http.listen(Number(process.argv[httpIndex + 1] ?? 0), '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: http.address().port })}\n`));
+  http.listen(Number(process.argv[httpIndex + 1] ?? 0), '127.0.0.1', () =>
+    process.stdout.write(`${JSON.stringify({ port: http.address().port })}\n`),
+  );
 }

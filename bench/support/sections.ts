@@ -83,7 +83,9 @@ export function ratioReport(results: RoundResult[], options: BenchOptions): { li
       whole(pick('baseline-v1')),
       fixed(ratio, 2),
       fixed(median(cpuRatios), 2),
-      concurrency === 16 ? `>= ${TARGETS.throughputRatioC16.toFixed(1)}: ${verdict(Number.isFinite(ratio) ? ratio >= TARGETS.throughputRatioC16 : undefined)}` : '',
+      concurrency === 16
+        ? `>= ${TARGETS.throughputRatioC16.toFixed(1)}: ${verdict(Number.isFinite(ratio) ? ratio >= TARGETS.throughputRatioC16 : undefined)}`
+        : '',
     ]);
   }
   return {
@@ -131,7 +133,20 @@ export function memoryReport(results: IdleMemoryResult[], sessions: number): str
       '`initialize` + `notifications/initialized` (2025-11-25), no GET stream, then DELETE. SSE: `GET /sse` held open until the ' +
       '`endpoint` event, then the client disconnects.',
     '',
-    table(['server / transport', 'sessions', 'RSS before', 'RSS open', 'RSS after close', 'fill MB per 1,000', 'RSS MB per 1,000', 'heap MB per 1,000', 'target (RSS)'], rows),
+    table(
+      [
+        'server / transport',
+        'sessions',
+        'RSS before',
+        'RSS open',
+        'RSS after close',
+        'fill MB per 1,000',
+        'RSS MB per 1,000',
+        'heap MB per 1,000',
+        'target (RSS)',
+      ],
+      rows,
+    ),
     '',
   ];
 }
@@ -148,14 +163,16 @@ export function startupReport(times: number[]): { lines: string[]; medianMs: num
       '',
       table(
         ['runs', 'median ms', 'min ms', 'max ms', 'all runs ms', 'target'],
-        [[
-          String(times.length),
-          fixed(medianMs, 0),
-          fixed(Math.min(...times), 0),
-          fixed(Math.max(...times), 0),
-          times.map((t) => t.toFixed(0)).join(', '),
-          `<= ${TARGETS.startupMs}: ${verdict(medianMs <= TARGETS.startupMs)}`,
-        ]],
+        [
+          [
+            String(times.length),
+            fixed(medianMs, 0),
+            fixed(Math.min(...times), 0),
+            fixed(Math.max(...times), 0),
+            times.map((t) => t.toFixed(0)).join(', '),
+            `<= ${TARGETS.startupMs}: ${verdict(medianMs <= TARGETS.startupMs)}`,
+          ],
+        ],
       ),
       '',
     ],
@@ -166,7 +183,8 @@ export function startupReport(times: number[]): { lines: string[]; medianMs: num
 export function header(options: BenchOptions, ours: ServerState | undefined): string[] {
   const pkg = (name: string) => {
     try {
-      return (JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+      return (JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string })
+        .version;
     } catch {
       return '?';
     }
@@ -176,10 +194,13 @@ export function header(options: BenchOptions, ours: ServerState | undefined): st
     `# Transport benchmark: claude-code-mcp ${ours?.version ?? ''}`,
     '',
     `- ${new Date().toISOString()}, Node ${process.version}, ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}, ` +
-      `ulimit -n ${openFileLimit() ?? '?'}, load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      `ulimit -n ${openFileLimit() ?? '?'}, load average at start ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
     `- ours: \`node build/server/main.js serve\` in its own process (STORAGE=sqlite, LOG_LEVEL=info, AUTH_MODE=none, MAX_SESSIONS raised for the memory test); ` +
       `baseline: bench/baseline-v1-server.ts (@modelcontextprotocol/sdk ${pkg('@modelcontextprotocol/sdk')} McpServer + ` +
-      'StreamableHTTPServerTransport, sessionIdGenerator randomUUID, createMcpExpressApp, no event store) in its own process, run through tsx\'s loader.',
+      "StreamableHTTPServerTransport, sessionIdGenerator randomUUID, createMcpExpressApp, no event store) in its own process, run through tsx's loader.",
     `- clients (in this process): v1 Client (@modelcontextprotocol/sdk ${pkg('@modelcontextprotocol/sdk')}) for sessionful Streamable HTTP on BOTH ours and the baseline ` +
       `(2025-11-25, identical client cost), for legacy SSE and for stdio; v2 Client (@modelcontextprotocol/client ${pkg('@modelcontextprotocol/client')}, ` +
       "versionNegotiation: { mode: 'auto' }) for 2026-07-28 stateless.",

@@ -9,7 +9,14 @@ const GC_PROBE = fileURLToPath(new URL('./gc-probe-server.ts', import.meta.url))
 const TSX = import.meta.resolve('tsx');
 /** How our server runs in every measurement: the defaults (SQLite, info logs) on a free loopback port. */
 // AUTH_MODE=none on loopback: this benchmark measures transports; what authentication adds is bench:auth's subject.
-export const OUR_ENV = { STORAGE: 'sqlite', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', LOG_FORMAT: 'json', AUTH_MODE: 'none' } as const;
+export const OUR_ENV = {
+  STORAGE: 'sqlite',
+  PORT: '0',
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'info',
+  LOG_FORMAT: 'json',
+  AUTH_MODE: 'none',
+} as const;
 
 /** Polls `probe` until it returns a value; fails early when the child exits, and after `timeoutMs`. */
 async function waitUntil<T>(what: string, child: ManagedChild, timeoutMs: number, probe: () => T | undefined): Promise<T> {

@@ -39,7 +39,13 @@ export async function measureStartup(options: StartupOptions): Promise<number[]>
     const env = options.sandbox.env({ STORAGE: 'sqlite', DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' });
     const url = `http://127.0.0.1:${port}/health`;
     const began = performance.now();
-    const child = spawnChild({ name: `startup-${run}`, command: process.execPath, args: [options.cli, 'serve'], cwd: options.sandbox.cwd, env });
+    const child = spawnChild({
+      name: `startup-${run}`,
+      command: process.execPath,
+      args: [options.cli, 'serve'],
+      cwd: options.sandbox.cwd,
+      env,
+    });
     let exited = false;
     void child.exited.then(() => (exited = true));
     try {

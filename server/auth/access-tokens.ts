@@ -91,7 +91,14 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
         if (!key) throw new joseErrors.JWKSNoMatchingKey();
         return key;
       },
-      { issuer, typ: ACCESS_TOKEN_TYP, algorithms: [SIGNING_ALG], clockTolerance: CLOCK_TOLERANCE_SECONDS, currentDate: new Date(now()), requiredClaims: ['exp', 'iat', 'jti', 'sub', 'aud'] },
+      {
+        issuer,
+        typ: ACCESS_TOKEN_TYP,
+        algorithms: [SIGNING_ALG],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        currentDate: new Date(now()),
+        requiredClaims: ['exp', 'iat', 'jti', 'sub', 'aud'],
+      },
     );
     const claims = payload as JWTPayload & Partial<AccessTokenClaims>;
     if (typeof claims.gid !== 'string' || typeof claims.client_id !== 'string' || typeof claims.scope !== 'string') {

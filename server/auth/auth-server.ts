@@ -177,7 +177,9 @@ export function createAuthServer(options: AuthServerOptions): AuthServer {
     staticClients,
     allowPrivateSchemes: settings.oauthAllowPrivateSchemes,
     inactiveTtlSeconds: settings.refreshTokenTtlSeconds * 2,
-    metadataDocuments: settings.oauthCimdEnabled ? createClientMetadataDocuments({ allowPrivate: settings.oauthCimdAllowPrivate }) : undefined,
+    metadataDocuments: settings.oauthCimdEnabled
+      ? createClientMetadataDocuments({ allowPrivate: settings.oauthCimdAllowPrivate })
+      : undefined,
   });
   // One generation for every credential kind: what this process revokes, its caches see at once whatever the interval.
   const revocations = createRevocations({ store: storage, checkIntervalMs: settings.authRevocationCheckMs });
@@ -322,7 +324,11 @@ export function createExternalResourceServer(options: {
     requireAtJwt: settings.authExternalRequireAtJwt,
     maxLifetimeSeconds: settings.authExternalMaxTokenLifetimeSeconds,
     introspection: settings.authExternalIntrospectionUrl
-      ? { url: settings.authExternalIntrospectionUrl, clientId: settings.authExternalClientId!, clientSecret: settings.authExternalClientSecret! }
+      ? {
+          url: settings.authExternalIntrospectionUrl,
+          clientId: settings.authExternalClientId!,
+          clientSecret: settings.authExternalClientSecret!,
+        }
       : undefined,
   });
   return {

@@ -84,7 +84,9 @@ export function createAuthorizeService(options: AuthorizeServiceOptions): Author
 
   const self: AuthorizeService = {
     async authorize(query) {
-      const duplicated = Object.entries(query).filter(([, value]) => typeof value !== 'string').map(([key]) => key);
+      const duplicated = Object.entries(query)
+        .filter(([, value]) => typeof value !== 'string')
+        .map(([key]) => key);
       const single = (name: string) => (typeof query[name] === 'string' ? (query[name] as string) : undefined);
 
       const clientId = single('client_id');
@@ -97,7 +99,10 @@ export function createAuthorizeService(options: AuthorizeServiceOptions): Author
       }
       if (!client) return { kind: 'invalid', error: new OAuthError(OAuthErrorCode.InvalidClient, 'Unknown or missing client_id') };
       if (!client.grant_types.includes('authorization_code')) {
-        return { kind: 'invalid', error: new OAuthError(OAuthErrorCode.UnauthorizedClient, 'This client may not use the authorization code flow') };
+        return {
+          kind: 'invalid',
+          error: new OAuthError(OAuthErrorCode.UnauthorizedClient, 'This client may not use the authorization code flow'),
+        };
       }
       if (duplicated.includes('redirect_uri')) {
         return { kind: 'invalid', error: new OAuthError(OAuthErrorCode.InvalidRequest, 'redirect_uri is duplicated') };
@@ -110,7 +115,10 @@ export function createAuthorizeService(options: AuthorizeServiceOptions): Author
         redirectUri = requested;
       }
       if (!redirectUri) {
-        return { kind: 'invalid', error: new OAuthError(OAuthErrorCode.InvalidRequest, 'redirect_uri is missing or not registered for this client') };
+        return {
+          kind: 'invalid',
+          error: new OAuthError(OAuthErrorCode.InvalidRequest, 'redirect_uri is missing or not registered for this client'),
+        };
       }
 
       // From here on errors go back to the client (OAuth 2.1 §4.1.2.1), with state and iss (RFC 9207).
@@ -135,7 +143,13 @@ export function createAuthorizeService(options: AuthorizeServiceOptions): Author
       try {
         resource = normaliseResource(single('resource'), options.resources);
         scopes = resolveRequestedScopes(single('scope') ?? client.scope);
-        if (client.scope && missingScopes(parseScope(client.scope), scopes.filter((scope) => scope !== 'offline_access')).length > 0) {
+        if (
+          client.scope &&
+          missingScopes(
+            parseScope(client.scope),
+            scopes.filter((scope) => scope !== 'offline_access'),
+          ).length > 0
+        ) {
           throw new OAuthError(OAuthErrorCode.InvalidScope, 'The client is not registered for every requested scope');
         }
       } catch (error) {
@@ -157,7 +171,12 @@ export function createAuthorizeService(options: AuthorizeServiceOptions): Author
       if (!finished) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'This authorization request was already completed');
       const { request } = finished;
       if (remember) {
-        await store.set(CONSENTS, consentId(subject, request.clientId), { scopes: request.scopes, resource: request.resource }, options.consentTtlSeconds);
+        await store.set(
+          CONSENTS,
+          consentId(subject, request.clientId),
+          { scopes: request.scopes, resource: request.resource },
+          options.consentTtlSeconds,
+        );
       }
       const grantId = randomUUID();
       await onGrant?.(grantId);
@@ -177,7 +196,12 @@ export function createAuthorizeService(options: AuthorizeServiceOptions): Author
     async deny(interaction, subject) {
       await interactions.finish(interaction.id);
       events?.emit('auth.denied', { clientId: interaction.request.clientId, subject, reason: 'consent refused' });
-      return errorRedirect(interaction.request.redirectUri, interaction.request.state, OAuthErrorCode.AccessDenied, 'The user denied access');
+      return errorRedirect(
+        interaction.request.redirectUri,
+        interaction.request.state,
+        OAuthErrorCode.AccessDenied,
+        'The user denied access',
+      );
     },
 
     async forgetConsent(subject, clientId) {

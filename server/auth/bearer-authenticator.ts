@@ -115,18 +115,29 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
       if (error instanceof AppError) throw error;
       // Not a verdict on the token: the storage (revocations, API keys) did not answer. A 401 would make the client
       // throw its tokens away and sign the user in again; a 503 has it retry.
-      const unavailable = new AppError(AppErrorCode.ServiceUnavailable, 'Credentials cannot be checked right now; retry shortly', { retryAfter: 5 });
+      const unavailable = new AppError(AppErrorCode.ServiceUnavailable, 'Credentials cannot be checked right now; retry shortly', {
+        retryAfter: 5,
+      });
       unavailable.cause = error; // logged, never sent
       throw unavailable;
     }
     if (missingScopes(caller.scopes, options.requiredScopes).length > 0) {
-      throw refuse(OAuthErrorCode.InsufficientScope, 'The token lacks a scope this endpoint needs', true, stepUpScopes(caller.scopes, options.requiredScopes).join(' '));
+      throw refuse(
+        OAuthErrorCode.InsufficientScope,
+        'The token lacks a scope this endpoint needs',
+        true,
+        stepUpScopes(caller.scopes, options.requiredScopes).join(' '),
+      );
     }
     return caller;
   };
   return Object.assign(authenticateBearer, {
     stepUp: (caller: Caller, needed: readonly string[]) =>
-      refuse(OAuthErrorCode.InsufficientScope, `This operation needs the scope ${needed.join(' ')}`, true, stepUpScopes(caller.scopes, needed).join(' ')),
+      refuse(
+        OAuthErrorCode.InsufficientScope,
+        `This operation needs the scope ${needed.join(' ')}`,
+        true,
+        stepUpScopes(caller.scopes, needed).join(' '),
+      ),
   });
 }
-

@@ -32,10 +32,30 @@ export interface ClientMetadataDocuments {
 }
 
 const PRIVATE = new BlockList();
-for (const [net, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) {
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
   PRIVATE.addSubnet(net, prefix, 'ipv4');
 }
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['::ffff:0:0', 96], ['64:ff9b::', 96]] as const) {
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['::ffff:0:0', 96],
+  ['64:ff9b::', 96],
+] as const) {
   PRIVATE.addSubnet(net, prefix, 'ipv6');
 }
 
@@ -76,9 +96,12 @@ function toClient(url: string, document: unknown): OAuthClient {
   if (!document || typeof document !== 'object' || Array.isArray(document)) throw invalid('client metadata document is not a JSON object');
   const doc = document as Record<string, unknown>;
   if (doc.client_id !== url) throw invalid('client metadata document: client_id differs from its URL');
-  if (typeof doc.client_name !== 'string' || doc.client_name.length === 0) throw invalid('client metadata document: client_name is required');
-  if (!Array.isArray(doc.redirect_uris) || doc.redirect_uris.length === 0) throw invalid('client metadata document: redirect_uris is required');
-  if (doc.client_secret !== undefined || doc.client_secret_expires_at !== undefined) throw invalid('client metadata document must not contain a client secret');
+  if (typeof doc.client_name !== 'string' || doc.client_name.length === 0)
+    throw invalid('client metadata document: client_name is required');
+  if (!Array.isArray(doc.redirect_uris) || doc.redirect_uris.length === 0)
+    throw invalid('client metadata document: redirect_uris is required');
+  if (doc.client_secret !== undefined || doc.client_secret_expires_at !== undefined)
+    throw invalid('client metadata document must not contain a client secret');
   const method = typeof doc.token_endpoint_auth_method === 'string' ? doc.token_endpoint_auth_method : 'none';
   const supported = Array.isArray(doc.token_endpoint_auth_methods_supported) ? doc.token_endpoint_auth_methods_supported : [];
   // ChatGPT prefers private_key_jwt but lists none too: negotiate none (checklist D.25). Secret-based methods are refused.
@@ -150,7 +173,10 @@ export function createClientMetadataDocuments(options: ClientMetadataDocumentsOp
           });
           response.on('end', () => {
             try {
-              resolve({ body: JSON.parse(Buffer.concat(chunks).toString('utf8')), maxAge: cacheSeconds(response.headers['cache-control']) });
+              resolve({
+                body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+                maxAge: cacheSeconds(response.headers['cache-control']),
+              });
             } catch {
               reject(invalid('client metadata document is not JSON'));
             }

@@ -82,7 +82,9 @@ export function createExternalVerifier(options: ExternalVerifierOptions): Extern
       const { pathname, origin } = new URL(base);
       const path = pathname === '/' ? '' : pathname;
       for (const candidate of [`${origin}/.well-known/oauth-authorization-server${path}`, `${base}/.well-known/openid-configuration`]) {
-        const response = await http(candidate, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+        const response = await http(candidate, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5000) }).catch(
+          () => undefined,
+        );
         if (!response?.ok) continue;
         const metadata = (await response.json()) as { issuer?: string; jwks_uri?: string };
         if (metadata.issuer === options.issuer && metadata.jwks_uri) {
@@ -154,7 +156,11 @@ export function createExternalVerifier(options: ExternalVerifierOptions): Extern
       return token.split('.').length === 3 ? await verifyJwt(token) : await introspect(token);
     } catch (error) {
       if (error instanceof IssuerUnreachable || isKeySetUnreachable(error)) {
-        const unavailable = new AppError(AppErrorCode.ServiceUnavailable, 'The authorization server cannot be reached to check the token; retry shortly', { retryAfter: 5 });
+        const unavailable = new AppError(
+          AppErrorCode.ServiceUnavailable,
+          'The authorization server cannot be reached to check the token; retry shortly',
+          { retryAfter: 5 },
+        );
         unavailable.cause = error; // logged, never sent
         throw unavailable;
       }
@@ -166,5 +172,7 @@ export function createExternalVerifier(options: ExternalVerifierOptions): Extern
 /** jose's own failures to fetch the key set (timeout, network, a non-200 answer): no verdict on the token. */
 function isKeySetUnreachable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
-  return code === 'ERR_JWKS_TIMEOUT' || (error instanceof TypeError && /fetch/i.test(error.message)) || (error as Error).name === 'JOSEError';
+  return (
+    code === 'ERR_JWKS_TIMEOUT' || (error instanceof TypeError && /fetch/i.test(error.message)) || (error as Error).name === 'JOSEError'
+  );
 }

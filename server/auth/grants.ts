@@ -162,7 +162,9 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       const entries = await store.list<Grant>(GRANTS);
       return entries
         .map((entry) => entry.value)
-        .filter((grant) => (!filter.subject || grant.subject === filter.subject) && (!filter.clientId || grant.clientId === filter.clientId));
+        .filter(
+          (grant) => (!filter.subject || grant.subject === filter.subject) && (!filter.clientId || grant.clientId === filter.clientId),
+        );
     },
     async issueRefreshToken(grant) {
       const token = randomToken();

@@ -45,7 +45,9 @@ export interface ScopeDescription {
 
 const DESCRIPTIONS: Record<string, Omit<ScopeDescription, 'scope'>> = {
   [SCOPES.tools]: { text: 'Connect to this server and see the tools you may use.' },
-  [SCOPES.ask]: { text: 'Run Claude Code on your behalf in your workspace: read and edit files there, continue your sessions, manage your tasks and checkpoints.' },
+  [SCOPES.ask]: {
+    text: 'Run Claude Code on your behalf in your workspace: read and edit files there, continue your sessions, manage your tasks and checkpoints.',
+  },
   [SCOPES.plan]: { text: 'Run Claude Code in plan mode: read files in your workspace and propose changes, without changing anything.' },
   [SCOPES.exec]: {
     text: 'Let Claude Code run commands and programs (Bash and other code-executing tools) in your workspace.',

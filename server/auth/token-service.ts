@@ -59,8 +59,20 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
   const issue: IssueTokenResponse = async (grant, client, scopes, refreshToken) => {
     const accessToken = await tokens.issue(grant, scopes);
-    events?.emit('auth.token_issued', { clientId: client.client_id, subject: grant.subject, grantId: grant.id, scopes: [...scopes], refresh: !!refreshToken });
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: tokens.ttlSeconds, scope: scopes.join(' '), ...(refreshToken ? { refresh_token: refreshToken } : {}) };
+    events?.emit('auth.token_issued', {
+      clientId: client.client_id,
+      subject: grant.subject,
+      grantId: grant.id,
+      scopes: [...scopes],
+      refresh: !!refreshToken,
+    });
+    return {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: tokens.ttlSeconds,
+      scope: scopes.join(' '),
+      ...(refreshToken ? { refresh_token: refreshToken } : {}),
+    };
   };
   const grantDependencies: GrantTypeDependencies = {
     resources: options.resources,
@@ -119,7 +131,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const tryAccess = async () => {
         const claims = await tokens.inspect(token);
         if (!claims) return false;
-        if (claims.client_id !== client.client_id) throw new OAuthError(OAuthErrorCode.InvalidClient, 'The token belongs to another client');
+        if (claims.client_id !== client.client_id)
+          throw new OAuthError(OAuthErrorCode.InvalidClient, 'The token belongs to another client');
         await tokens.revoke(claims);
         events?.emit('auth.revoked', { clientId: client.client_id, grantId: claims.gid, reason: 'revocation_endpoint' });
         return true;
@@ -133,12 +146,31 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     async introspect(token) {
       const claims = await tokens.inspect(token);
       if (claims) {
-        return { active: true, token_type: 'Bearer', iss: claims.iss, sub: claims.sub, aud: claims.aud, client_id: claims.client_id, scope: claims.scope, exp: claims.exp, iat: claims.iat, jti: claims.jti };
+        return {
+          active: true,
+          token_type: 'Bearer',
+          iss: claims.iss,
+          sub: claims.sub,
+          aud: claims.aud,
+          client_id: claims.client_id,
+          scope: claims.scope,
+          exp: claims.exp,
+          iat: claims.iat,
+          jti: claims.jti,
+        };
       }
       const refresh = await grants.lookupRefreshToken(token);
       const grant = refresh ? await grants.get(refresh.grantId) : undefined;
       if (grant) {
-        return { active: true, token_type: 'refresh_token', iss: options.issuer, sub: grant.subject, aud: grant.resource, client_id: grant.clientId, scope: grant.scopes.join(' ') };
+        return {
+          active: true,
+          token_type: 'refresh_token',
+          iss: options.issuer,
+          sub: grant.subject,
+          aud: grant.resource,
+          client_id: grant.clientId,
+          scope: grant.scopes.join(' '),
+        };
       }
       return { active: false };
     },

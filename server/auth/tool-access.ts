@@ -28,7 +28,12 @@ export function requiredScopeForTool(name: string): string {
 }
 
 function globToRegExp(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 function compile(policy: ToolPolicy | undefined): ((name: string) => boolean) | undefined {
@@ -45,7 +50,11 @@ function compile(policy: ToolPolicy | undefined): ((name: string) => boolean) | 
  */
 export function createToolAccess(policies: ToolPolicies = {}): ToolAccessRules {
   const everyone = compile(policies['*']);
-  const byClient = new Map(Object.entries(policies).filter(([id]) => id !== '*').map(([id, policy]) => [id, compile(policy)!]));
+  const byClient = new Map(
+    Object.entries(policies)
+      .filter(([id]) => id !== '*')
+      .map(([id, policy]) => [id, compile(policy)!]),
+  );
   const policyAllows = (caller: Caller, name: string) => {
     if (everyone && !everyone(name)) return false;
     const own = byClient.get(caller.oauthClientId ?? caller.principalId);
@@ -73,7 +82,8 @@ export type ToolAccessRules = ((caller: Caller, name: string) => boolean) & {
 export function loadToolPolicies(file: string | undefined): ToolPolicies {
   if (!file) return {};
   const document: unknown = JSON.parse(readFileSync(file, 'utf8'));
-  if (!document || typeof document !== 'object' || Array.isArray(document)) throw new Error(`${file}: expected a JSON object of policies by client id`);
+  if (!document || typeof document !== 'object' || Array.isArray(document))
+    throw new Error(`${file}: expected a JSON object of policies by client id`);
   for (const [client, policy] of Object.entries(document as Record<string, unknown>)) {
     const { allow, deny } = (policy ?? {}) as ToolPolicy;
     for (const list of [allow, deny]) {

@@ -141,8 +141,19 @@ export function createUpstreamOidc(options: UpstreamOidcOptions): UpstreamOidc {
       let refreshToken: string | undefined;
       try {
         const params = oauth.validateAuthResponse(as, client, callbackUrl, stateParam!);
-        const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, options.callbackUrl, saved.verifier, insecure);
-        const result = await oauth.processAuthorizationCodeResponse(as, client, response, { expectedNonce: saved.nonce, requireIdToken: true });
+        const response = await oauth.authorizationCodeGrantRequest(
+          as,
+          client,
+          clientAuth,
+          params,
+          options.callbackUrl,
+          saved.verifier,
+          insecure,
+        );
+        const result = await oauth.processAuthorizationCodeResponse(as, client, response, {
+          expectedNonce: saved.nonce,
+          requireIdToken: true,
+        });
         claims = oauth.getValidatedIdTokenClaims(result);
         refreshToken = result.refresh_token;
       } catch {
@@ -153,7 +164,13 @@ export function createUpstreamOidc(options: UpstreamOidcOptions): UpstreamOidc {
       if (!upstreamUserAllowed(settings.oidcAllowedUsers, email, claims.sub)) {
         return { kind: 'denied', interactionId: saved.interactionId, error: 'access_denied' };
       }
-      return { kind: 'user', interactionId: saved.interactionId, subject: email ?? `${claims.iss}#${claims.sub}`, remember: saved.remember, refreshToken };
+      return {
+        kind: 'user',
+        interactionId: saved.interactionId,
+        subject: email ?? `${claims.iss}#${claims.sub}`,
+        remember: saved.remember,
+        refreshToken,
+      };
     },
 
     async link(grantId, refreshToken, ttlSeconds) {

@@ -99,7 +99,8 @@ export function createBackgroundTasks({ runtime, runs, timeoutMs, stopWaitMs }: 
     async restart(call, taskId) {
       const record = await get(call.caller.principalId, taskId);
       const stored = record.request as StoredRequest | undefined;
-      if (!stored || typeof stored.prompt !== 'string') throw new ClaudeError('invalid_input', `task ${taskId} did not run Claude and cannot be restarted`);
+      if (!stored || typeof stored.prompt !== 'string')
+        throw new ClaudeError('invalid_input', `task ${taskId} did not run Claude and cannot be restarted`);
       const request: StoredRequest = record.sessionId ? { ...stored, resume: record.sessionId, forkSession: false } : stored;
       try {
         return await runtime.rerun({ ...record, request: { ...request } }, work(call, request), false);

@@ -26,7 +26,8 @@ export function backgroundTasksTool(
       const owner = call.caller.principalId;
       if (args.action === 'list') {
         const list = (await tasks.list(owner)).map(backgroundView);
-        const text = list.length === 0 ? 'no background tasks' : list.map((t) => `${t.taskId} ${t.status} ${t.prompt.slice(0, 60)}`).join('\n');
+        const text =
+          list.length === 0 ? 'no background tasks' : list.map((t) => `${t.taskId} ${t.status} ${t.prompt.slice(0, 60)}`).join('\n');
         return { content: [{ type: 'text', text }], structuredContent: { action: 'list', tasks: list } };
       }
       if (!args.taskId) throw new ClaudeError('invalid_input', `taskId: required for ${args.action}`);

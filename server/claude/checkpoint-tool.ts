@@ -23,14 +23,28 @@ export interface CheckpointToolDeps {
 
 const input = z.object({
   action: z.enum(['create', 'list', 'restore', 'compare', 'delete']),
-  sessionId: z.string().regex(/^[A-Za-z0-9-]{8,100}$/, { error: 'expected a session id' }).describe('Your session whose working tree is checkpointed.'),
+  sessionId: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{8,100}$/, { error: 'expected a session id' })
+    .describe('Your session whose working tree is checkpointed.'),
   label: z.string().max(200).optional().describe('create: a name for the checkpoint.'),
   checkpointId: z.string().uuid().optional().describe('restore, compare, delete: the checkpoint.'),
   compareWith: z.string().uuid().optional().describe('compare: a second checkpoint (default: the working tree now).'),
-  query: z.string().min(1).max(100_000).optional().describe('restore: continue the conversation from the checkpoint with this message (a fork).'),
+  query: z
+    .string()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .describe('restore: continue the conversation from the checkpoint with this message (a fork).'),
 });
 
-const view = z.object({ checkpointId: z.string(), sessionId: z.string(), label: z.string().optional(), createdAt: z.string(), files: z.number().int() });
+const view = z.object({
+  checkpointId: z.string(),
+  sessionId: z.string(),
+  label: z.string().optional(),
+  createdAt: z.string(),
+  files: z.number().int(),
+});
 const output = z.object({
   action: z.string(),
   checkpoint: view.optional(),
@@ -60,7 +74,7 @@ export function checkpointTool(deps: CheckpointToolDeps): ToolDefinition {
     {
       title: 'Checkpoints of a Claude session',
       description:
-        'Snapshots of a session\'s working tree and conversation position. create; list; restore (files exactly as they were — ' +
+        "Snapshots of a session's working tree and conversation position. create; list; restore (files exactly as they were — " +
         'later files removed — and optionally continue the conversation from there with `query`, as a fork); compare (files ' +
         'added/changed/removed and a unified diff, against another checkpoint or now); delete. `.git` is never touched.',
       input: input,
@@ -79,24 +93,43 @@ export function checkpointTool(deps: CheckpointToolDeps): ToolDefinition {
       };
       const ofSession = async (id: string) => {
         const record = await checkpoints.get(owner, id);
-        if (record.sessionId !== session.sessionId) throw new ClaudeError('not_found', `no checkpoint ${id} in session ${session.sessionId}`);
+        if (record.sessionId !== session.sessionId)
+          throw new ClaudeError('not_found', `no checkpoint ${id} in session ${session.sessionId}`);
         return record;
       };
       switch (args.action) {
         case 'create': {
-          const record = await checkpoints.create(owner, session.sessionId, session.cwd, args.label, await deps.lastMessage(session.sessionId));
-          events.emit('checkpoint.created', { checkpointId: record.checkpointId, sessionId: record.sessionId, owner, files: Object.keys(record.files).length });
-          return { content: [{ type: 'text', text: `checkpoint ${record.checkpointId} (${Object.keys(record.files).length} files)` }], structuredContent: { action: 'create', checkpoint: toView(record) } };
+          const record = await checkpoints.create(
+            owner,
+            session.sessionId,
+            session.cwd,
+            args.label,
+            await deps.lastMessage(session.sessionId),
+          );
+          events.emit('checkpoint.created', {
+            checkpointId: record.checkpointId,
+            sessionId: record.sessionId,
+            owner,
+            files: Object.keys(record.files).length,
+          });
+          return {
+            content: [{ type: 'text', text: `checkpoint ${record.checkpointId} (${Object.keys(record.files).length} files)` }],
+            structuredContent: { action: 'create', checkpoint: toView(record) },
+          };
         }
         case 'list': {
           const list = (await checkpoints.list(owner, session.sessionId)).map(toView);
-          const text = list.length === 0 ? 'no checkpoints' : list.map((c) => `${c.checkpointId} ${c.createdAt} ${c.label ?? ''}`).join('\n');
+          const text =
+            list.length === 0 ? 'no checkpoints' : list.map((c) => `${c.checkpointId} ${c.createdAt} ${c.label ?? ''}`).join('\n');
           return { content: [{ type: 'text', text }], structuredContent: { action: 'list', checkpoints: list } };
         }
         case 'delete': {
           const record = await ofSession(needId());
           await checkpoints.delete(owner, record.checkpointId);
-          return { content: [{ type: 'text', text: `deleted ${record.checkpointId}` }], structuredContent: { action: 'delete', checkpoint: toView(record) } };
+          return {
+            content: [{ type: 'text', text: `deleted ${record.checkpointId}` }],
+            structuredContent: { action: 'delete', checkpoint: toView(record) },
+          };
         }
         case 'compare': {
           const from = await ofSession(needId());
@@ -108,15 +141,25 @@ export function checkpointTool(deps: CheckpointToolDeps): ToolDefinition {
         case 'restore': {
           const record = await ofSession(needId());
           const changes = await checkpoints.restore(record);
-          events.emit('checkpoint.restored', { checkpointId: record.checkpointId, sessionId: record.sessionId, owner, written: changes.written.length, removed: changes.removed.length });
+          events.emit('checkpoint.restored', {
+            checkpointId: record.checkpointId,
+            sessionId: record.sessionId,
+            owner,
+            written: changes.written.length,
+            removed: changes.removed.length,
+          });
           let fork: { sessionId: string; result: string; costUsd: number } | undefined;
           if (args.query) {
-            if (!record.messageUuid) throw new ClaudeError('invalid_input', 'this checkpoint has no conversation position to continue from');
+            if (!record.messageUuid)
+              throw new ClaudeError('invalid_input', 'this checkpoint has no conversation position to continue from');
             const outcome = await deps.fork(call, session, record.messageUuid, args.query);
             fork = { sessionId: outcome.sessionId, result: outcome.result, costUsd: outcome.costUsd };
           }
           const text = `restored ${record.checkpointId}: ${changes.written.length} written, ${changes.removed.length} removed${fork ? `; continued in ${fork.sessionId}` : ''}`;
-          return { content: [{ type: 'text', text }], structuredContent: { action: 'restore', checkpoint: toView(record), ...changes, ...(fork ? { fork } : {}) } };
+          return {
+            content: [{ type: 'text', text }],
+            structuredContent: { action: 'restore', checkpoint: toView(record), ...changes, ...(fork ? { fork } : {}) },
+          };
         }
       }
     },

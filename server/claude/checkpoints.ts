@@ -61,7 +61,13 @@ export class CheckpointStore {
   constructor(private readonly options: CheckpointStoreOptions) {}
 
   /** Snapshots `cwd` for `owner`'s session. */
-  async create(owner: string, sessionId: string, cwd: string, label: string | undefined, messageUuid: string | undefined): Promise<CheckpointRecord> {
+  async create(
+    owner: string,
+    sessionId: string,
+    cwd: string,
+    label: string | undefined,
+    messageUuid: string | undefined,
+  ): Promise<CheckpointRecord> {
     const { blobs } = this.options;
     const blobScope = blobs.currentScope();
     const files = await this.snapshot(cwd, (sha, content) => blobs.put(blobScope, sha, content));
@@ -134,10 +140,17 @@ export class CheckpointStore {
   /** Differences from checkpoint `from` to `to` (another checkpoint, or the working tree now). */
   async compare(from: CheckpointRecord, to?: CheckpointRecord): Promise<TreeDiff> {
     const target = to?.files ?? (await this.snapshot(from.cwd));
-    const stored = async (record: CheckpointRecord, file: string) => (await this.options.blobs.get(record.blobScope, record.files[file]!.sha)).toString('utf8');
-    const added = Object.keys(target).filter((f) => !from.files[f]).sort();
-    const removed = Object.keys(from.files).filter((f) => !target[f]).sort();
-    const changed = Object.keys(target).filter((f) => from.files[f] && from.files[f]!.sha !== target[f]!.sha).sort();
+    const stored = async (record: CheckpointRecord, file: string) =>
+      (await this.options.blobs.get(record.blobScope, record.files[file]!.sha)).toString('utf8');
+    const added = Object.keys(target)
+      .filter((f) => !from.files[f])
+      .sort();
+    const removed = Object.keys(from.files)
+      .filter((f) => !target[f])
+      .sort();
+    const changed = Object.keys(target)
+      .filter((f) => from.files[f] && from.files[f]!.sha !== target[f]!.sha)
+      .sort();
     const max = this.options.maxDiffBytes ?? 64 * 1024;
     let diff = '';
     let truncated = false;
@@ -174,7 +187,10 @@ export class CheckpointStore {
           const stat = statSync(full);
           total += stat.size;
           if (count > maxFiles || total > maxBytes) {
-            throw new ClaudeError('invalid_input', `the working directory is too large to checkpoint (over ${maxFiles} files or ${maxBytes} bytes)`);
+            throw new ClaudeError(
+              'invalid_input',
+              `the working directory is too large to checkpoint (over ${maxFiles} files or ${maxBytes} bytes)`,
+            );
           }
           const content = readFileSync(full);
           const sha = createHash('sha256').update(content).digest('hex');

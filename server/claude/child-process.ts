@@ -29,9 +29,12 @@ export function spawnChild(
     () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }, Math.max(500, graceMs)).unref();
+      setTimeout(
+        () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        },
+        Math.max(500, graceMs),
+      ).unref();
     },
     { once: true },
   );

@@ -87,16 +87,17 @@ export function createClaudeRuns(options: ClaudeRunsOptions): ClaudeRuns {
       token === undefined
         ? undefined
         : progressChannel(
-            (value, text) => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: value, message: text } }),
+            (value, text) =>
+              ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: value, message: text } }),
             options.progressIntervalMs,
           );
     let progress: ((message: SDKMessage) => void) | undefined;
     call.task?.annotate({ promptPreview: request.prompt.slice(0, 500), request: { ...request } });
     const onMessage = (message: SDKMessage) => {
       if (message.type === 'system' && message.subtype === 'init') {
-        saving = sessions.save({ sessionId: message.session_id, owner, cwd: request.cwd, ...(forkedFrom ? { forkedFrom } : {}) }).catch((error: unknown) =>
-          logger.error('could not record session owner', { error, sessionId: message.session_id }),
-        );
+        saving = sessions
+          .save({ sessionId: message.session_id, owner, cwd: request.cwd, ...(forkedFrom ? { forkedFrom } : {}) })
+          .catch((error: unknown) => logger.error('could not record session owner', { error, sessionId: message.session_id }));
         call.task?.annotate({ sessionId: message.session_id });
         if (channel && !progress) progress = progressObserver((line) => channel.send(line), message.session_id);
       }
@@ -144,9 +145,13 @@ export function createClaudeRuns(options: ClaudeRunsOptions): ClaudeRuns {
    */
   function hookCommandsFor(caller: Caller, hooks: HookArguments): Record<string, string[]> {
     if (options.sandboxMode === 'required') {
-      throw new ClaudeError('permission_denied', 'hooks run outside the sandbox, and this server runs Claude sandboxed (CLAUDE_SANDBOX=required)');
+      throw new ClaudeError(
+        'permission_denied',
+        'hooks run outside the sandbox, and this server runs Claude sandboxed (CLAUDE_SANDBOX=required)',
+      );
     }
-    if (!options.mayExecute(caller)) throw new ClaudeError('permission_denied', 'hooks run shell commands, which needs the claude:exec scope on this server');
+    if (!options.mayExecute(caller))
+      throw new ClaudeError('permission_denied', 'hooks run shell commands, which needs the claude:exec scope on this server');
     return hookCommandsOf(hooks, policy.disallowedTools);
   }
 
@@ -157,7 +162,8 @@ export function createClaudeRuns(options: ClaudeRunsOptions): ClaudeRuns {
       try {
         return workspaces.resolve(caller.principalId, dir);
       } catch (error) {
-        if (error instanceof ClaudeError) throw new ClaudeError(error.category, error.message.replace(/^workingDirectory/, 'additionalDirectories'));
+        if (error instanceof ClaudeError)
+          throw new ClaudeError(error.category, error.message.replace(/^workingDirectory/, 'additionalDirectories'));
         throw error;
       }
     });
@@ -180,11 +186,22 @@ export function runResult(outcome: RunOutcome, workingDirectory: string, extra: 
 
 /** The figures of a (possibly partial) outcome a task keeps. */
 function figuresOf(outcome: Partial<RunOutcome>) {
-  return { sessionId: outcome.sessionId || undefined, costUsd: outcome.costUsd, numTurns: outcome.numTurns, durationMs: outcome.durationMs };
+  return {
+    sessionId: outcome.sessionId || undefined,
+    costUsd: outcome.costUsd,
+    numTurns: outcome.numTurns,
+    durationMs: outcome.durationMs,
+  };
 }
 
 /** Hook event names of Claude Code for the seed's hook arguments; `onError` fires when a tool fails. */
-const HOOK_EVENTS = { preToolUse: 'PreToolUse', postToolUse: 'PostToolUse', sessionStart: 'SessionStart', preCompact: 'PreCompact', onError: 'PostToolUseFailure' } as const;
+const HOOK_EVENTS = {
+  preToolUse: 'PreToolUse',
+  postToolUse: 'PostToolUse',
+  sessionStart: 'SessionStart',
+  preCompact: 'PreCompact',
+  onError: 'PostToolUseFailure',
+} as const;
 
 /** Hooks are shell commands, as powerful as the Bash tool: where the operator disallows Bash they are refused too. */
 function hookCommandsOf(hooks: HookArguments, disallowed: readonly string[]): Record<string, string[]> {

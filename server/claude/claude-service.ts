@@ -54,7 +54,16 @@ export interface ClaudeService {
  * Builds the Claude capability from config: resolves the CLI once, validates the workspace roots (a bad root fails
  * startup with the setting's name), and wires executor, session ownership and tools together.
  */
-export async function createClaudeService({ config, storage, events, logger, env: baseEnv, protectedPaths, tasks, runs }: ClaudeServiceOptions): Promise<ClaudeService> {
+export async function createClaudeService({
+  config,
+  storage,
+  events,
+  logger,
+  env: baseEnv,
+  protectedPaths,
+  tasks,
+  runs,
+}: ClaudeServiceOptions): Promise<ClaudeService> {
   // With several replicas, transcripts, checkpoint contents and run records live in shared storage, so any replica
   // resumes, forks, checkpoints and aborts what another one started (docs/architecture.md, "Several replicas").
   const transcripts =
@@ -65,9 +74,13 @@ export async function createClaudeService({ config, storage, events, logger, env
   const cli = await resolveClaudeCli(config.claudeCliPath, logger);
   const sandbox = await probeSandbox({ mode: config.claudeSandbox, searchPath: env.PATH ?? '/usr/bin:/bin' });
   if (sandbox.mode === 'off') {
-    logger.warn('CLAUDE_SANDBOX=off: Claude runs are not sandboxed; their commands have the server\'s rights. Use it only for a trusted single user.');
+    logger.warn(
+      "CLAUDE_SANDBOX=off: Claude runs are not sandboxed; their commands have the server's rights. Use it only for a trusted single user.",
+    );
   } else if (!sandbox.ready) {
-    logger.error(`Claude's sandbox cannot run, so no Claude run will start (CLAUDE_SANDBOX=required): ${sandbox.problem}`, { category: 'sandbox_unavailable' });
+    logger.error(`Claude's sandbox cannot run, so no Claude run will start (CLAUDE_SANDBOX=required): ${sandbox.problem}`, {
+      category: 'sandbox_unavailable',
+    });
   } else {
     logger.info('Claude runs are sandboxed', { programs: sandbox.programs });
   }

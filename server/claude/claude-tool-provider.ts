@@ -65,31 +65,39 @@ export function createClaudeToolProvider(options: ClaudeToolProviderOptions): To
   const claudeTool = createToolHandler(events, logger);
   const runs = createClaudeRuns(options);
   const { runFor, owned, limitsOf } = runs;
-  const tasks = createBackgroundTasks({ runtime: options.tasks, runs, timeoutMs: options.backgroundTimeoutMs, stopWaitMs: options.stopWaitMs });
+  const tasks = createBackgroundTasks({
+    runtime: options.tasks,
+    runs,
+    timeoutMs: options.backgroundTimeoutMs,
+    stopWaitMs: options.stopWaitMs,
+  });
   const built = { runs, executor, tasks, workspaces, schemas, claudeTool, ...(options.directory ? { directory: options.directory } : {}) };
   const tools: ToolDefinition[] = [askTool(built), planTool(built), resumeTool(built), abortTool(built)];
   tools.push(backgroundTasksTool(tasks, schemas.tasks, claudeTool));
   tools.push(...catalogTools({ workspaces, env: options.env, executable: options.executable, claudeTool }));
-  tools.push(checkpointTool({
-    checkpoints: options.checkpoints,
-    owned,
-    lastMessage: async (sessionId) => (await options.transcripts?.lastMessageUuid(sessionId)) ?? lastMessageUuid(options.env.HOME, sessionId),
-    events,
-    claudeTool,
-    fork: (call, session, atMessage, query) =>
-      runFor({
-        call,
-        request: {
-          prompt: query,
-          cwd: workspaces.resolve(call.caller.principalId, session.cwd),
-          priority: 'normal',
-          ...limitsOf(call.caller, {}),
-          resume: session.sessionId,
-          forkSession: true,
-          resumeSessionAt: atMessage,
-        },
-        forkedFrom: session.sessionId,
-      }),
-  }));
+  tools.push(
+    checkpointTool({
+      checkpoints: options.checkpoints,
+      owned,
+      lastMessage: async (sessionId) =>
+        (await options.transcripts?.lastMessageUuid(sessionId)) ?? lastMessageUuid(options.env.HOME, sessionId),
+      events,
+      claudeTool,
+      fork: (call, session, atMessage, query) =>
+        runFor({
+          call,
+          request: {
+            prompt: query,
+            cwd: workspaces.resolve(call.caller.principalId, session.cwd),
+            priority: 'normal',
+            ...limitsOf(call.caller, {}),
+            resume: session.sessionId,
+            forkSession: true,
+            resumeSessionAt: atMessage,
+          },
+          forkedFrom: session.sessionId,
+        }),
+    }),
+  );
   return { name: 'claude', tools: () => tools };
 }

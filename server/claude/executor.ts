@@ -215,7 +215,9 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       request.signal?.removeEventListener('abort', onCallerAbort);
       runs.delete(tracked.id);
       // Released before the caller hears the outcome: its next run, on any replica, finds the cluster-wide slot free.
-      await options.directory?.release({ runId: tracked.id, owner: tracked.owner }).catch((error: unknown) => logger.warn('cluster: run not released', { runId: tracked.id, error, category: 'cluster' }));
+      await options.directory
+        ?.release({ runId: tracked.id, owner: tracked.owner })
+        .catch((error: unknown) => logger.warn('cluster: run not released', { runId: tracked.id, error, category: 'cluster' }));
       resolveSettled();
     }
   }
@@ -223,9 +225,17 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
   async function execute(request: RunRequest, tracked: Tracked, executable: string | undefined): Promise<RunOutcome> {
     const { query } = await loadAgentSdk();
     if (tracked.stopReason) throw stopError(tracked.stopReason, 'before it started');
-    const claim = { runId: tracked.id, owner: tracked.owner, ...(tracked.sessionId ? { sessionId: tracked.sessionId } : {}), ...(request.taskId ? { taskId: request.taskId } : {}) };
+    const claim = {
+      runId: tracked.id,
+      owner: tracked.owner,
+      ...(tracked.sessionId ? { sessionId: tracked.sessionId } : {}),
+      ...(request.taskId ? { taskId: request.taskId } : {}),
+    };
     if (options.directory && !(await options.directory.claim(claim))) {
-      throw new ClaudeError('busy', 'the Claude runs of every replica are at the cluster-wide limit (CLUSTER_MAX_CONCURRENT_RUNS); retry later');
+      throw new ClaudeError(
+        'busy',
+        'the Claude runs of every replica are at the cluster-wide limit (CLUSTER_MAX_CONCURRENT_RUNS); retry later',
+      );
     }
     if (tracked.stopReason) throw stopError(tracked.stopReason, 'before it started');
     tracked.status = 'running';
@@ -242,9 +252,17 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
     // A folder of this run's own for Claude Code's scratch files and the sandbox's proxy sockets: the sandbox lets
     // commands read it, so it must hold nothing of other runs.
     const tmpDir = mkdtempSync(path.join(options.env.TMPDIR ?? tmpdir(), 'ccm-run-'));
-    const isolation = options.isolation.optionsFor({ cwd: request.cwd, additionalDirectories: request.additionalDirectories ?? [], tmpDir });
+    const isolation = options.isolation.optionsFor({
+      cwd: request.cwd,
+      additionalDirectories: request.additionalDirectories ?? [],
+      tmpDir,
+    });
     if (options.isolation.mode === 'off') {
-      logger.warn('claude run without a sandbox (CLAUDE_SANDBOX=off): its commands have the server\'s rights', { runId: tracked.id, owner: request.owner, cwd: request.cwd });
+      logger.warn("claude run without a sandbox (CLAUDE_SANDBOX=off): its commands have the server's rights", {
+        runId: tracked.id,
+        owner: request.owner,
+        cwd: request.cwd,
+      });
     }
     const sdkOptions: Options = {
       cwd: request.cwd,
@@ -262,7 +280,11 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
       ...(request.forkSession ? { forkSession: true } : {}),
       ...(request.resumeSessionAt ? { resumeSessionAt: request.resumeSessionAt } : {}),
       ...(request.agent ? { agent: request.agent } : {}),
-      systemPrompt: { type: 'preset', preset: 'claude_code', ...(request.appendSystemPrompt ? { append: request.appendSystemPrompt } : {}) },
+      systemPrompt: {
+        type: 'preset',
+        preset: 'claude_code',
+        ...(request.appendSystemPrompt ? { append: request.appendSystemPrompt } : {}),
+      },
       ...(request.effort ? { effort: request.effort } : {}),
       ...(request.thinkingBudgetTokens ? { thinking: { type: 'enabled', budgetTokens: request.thinkingBudgetTokens } } : {}),
       ...(request.outputSchema ? { outputFormat: { type: 'json_schema', schema: request.outputSchema } } : {}),
@@ -315,7 +337,12 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
         }
         if (message.type === 'system' && message.subtype === 'mirror_error') {
           // The SDK gave up storing part of the transcript: another replica resuming the session would miss it.
-          logger.warn('claude transcript not stored in shared storage', { runId: tracked.id, sessionId: message.session_id, error: message.error, category: 'cluster' });
+          logger.warn('claude transcript not stored in shared storage', {
+            runId: tracked.id,
+            sessionId: message.session_id,
+            error: message.error,
+            category: 'cluster',
+          });
         }
         if (message.type === 'assistant' && 'api_error_status' in message) {
           apiErrorStatus = (message as { api_error_status?: number }).api_error_status;
@@ -400,6 +427,9 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
 /** `{ PreToolUse: ['cmd'] }` -> the settings shape Claude Code reads (`matcher: '*'`, command hooks). */
 function hookSettings(commands: Readonly<Record<string, readonly string[]>>) {
   return Object.fromEntries(
-    Object.entries(commands).map(([event, list]) => [event, [{ matcher: '*', hooks: list.map((command) => ({ type: 'command' as const, command })) }]]),
+    Object.entries(commands).map(([event, list]) => [
+      event,
+      [{ matcher: '*', hooks: list.map((command) => ({ type: 'command' as const, command })) }],
+    ]),
   );
 }

@@ -28,7 +28,8 @@ export function permissionPrompts(ask: InputAsker | undefined, { timeoutMs, logg
       if (answer.action === 'accept' && answer.content?.allow === true) return { behavior: 'allow', updatedInput: input };
       return { behavior: 'deny', message: `the user did not allow ${toolName}` };
     } catch (error) {
-      if (timeout.aborted) return { behavior: 'deny', message: `${toolName} needs approval and no answer came within ${Math.round(timeoutMs / 1000)} s` };
+      if (timeout.aborted)
+        return { behavior: 'deny', message: `${toolName} needs approval and no answer came within ${Math.round(timeoutMs / 1000)} s` };
       logger.debug('permission prompt failed; denying', { tool: toolName, error });
       return { behavior: 'deny', message: `${toolName} needs approval and the client could not be asked` };
     }

@@ -2,7 +2,14 @@ import type { PermissionMode } from '@anthropic-ai/claude-agent-sdk';
 import { ClaudeError } from './errors.js';
 
 /** Permission modes from the most restrictive to the most permissive. */
-export const PERMISSION_MODES = ['plan', 'dontAsk', 'default', 'acceptEdits', 'auto', 'bypassPermissions'] as const satisfies readonly PermissionMode[];
+export const PERMISSION_MODES = [
+  'plan',
+  'dontAsk',
+  'default',
+  'acceptEdits',
+  'auto',
+  'bypassPermissions',
+] as const satisfies readonly PermissionMode[];
 
 /**
  * Tools that execute code the model writes (and whatever that code starts). A caller needs the right to execute
@@ -56,13 +63,18 @@ export function applyPolicy(
   if (!mayExecute) {
     const asked = (requested.allowedTools ?? []).filter((tool) => EXEC_TOOLS.includes(baseName(tool)));
     if (asked.length > 0) {
-      throw new ClaudeError('permission_denied', `allowedTools: ${asked.join(', ')} executes code, which needs the claude:exec scope on this server`);
+      throw new ClaudeError(
+        'permission_denied',
+        `allowedTools: ${asked.join(', ')} executes code, which needs the claude:exec scope on this server`,
+      );
     }
   }
   const withheld = mayExecute ? [] : EXEC_TOOLS;
   const disallowed = unique([...policy.disallowedTools, ...withheld, ...(requested.disallowedTools ?? [])]);
   const banned = new Set([...policy.disallowedTools, ...withheld]);
-  const allowed = unique([...(requested.allowedTools ?? policy.defaultAllowedTools)]).filter((tool) => !banned.has(tool) && !banned.has(baseName(tool)));
+  const allowed = unique([...(requested.allowedTools ?? policy.defaultAllowedTools)]).filter(
+    (tool) => !banned.has(tool) && !banned.has(baseName(tool)),
+  );
   return {
     permissionMode: mode,
     allowedTools: allowed,

@@ -63,7 +63,8 @@ export function progressObserver(send: (line: string) => void, runId: string): (
       case 'assistant':
         for (const block of message.message.content) {
           if (block.type === 'tool_use') send(`tool: ${block.name}${describeInput(block.input)}`);
-          else if (block.type === 'text' && !message.parent_tool_use_id && pendingText === '' && !flushTimer) send(`text: ${block.text.slice(0, 500)}`);
+          else if (block.type === 'text' && !message.parent_tool_use_id && pendingText === '' && !flushTimer)
+            send(`text: ${block.text.slice(0, 500)}`);
         }
         return;
       case 'system':

@@ -43,7 +43,11 @@ export function classify(result: SDKResultMessage, outcome: RunOutcome, apiError
   switch (result.subtype) {
     case 'success':
       if (!result.is_error) return;
-      throw new ClaudeError(categoryOfApiStatus(apiErrorStatus), firstLine(result.result) || 'the Anthropic API answered an error', details);
+      throw new ClaudeError(
+        categoryOfApiStatus(apiErrorStatus),
+        firstLine(result.result) || 'the Anthropic API answered an error',
+        details,
+      );
     case 'error_max_turns':
       throw new ClaudeError('max_turns', `the run reached its turn limit after ${result.num_turns} turns`, details);
     case 'error_max_budget_usd':

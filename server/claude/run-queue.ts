@@ -71,7 +71,10 @@ export class RunQueue {
     }
     if (this.waiting.length >= this.options.maxQueued) {
       return Promise.reject(
-        new ClaudeError('busy', `all ${this.options.maxConcurrent} run slots are taken and ${this.waiting.length} runs are waiting; retry later`),
+        new ClaudeError(
+          'busy',
+          `all ${this.options.maxConcurrent} run slots are taken and ${this.waiting.length} runs are waiting; retry later`,
+        ),
       );
     }
     return new Promise<void>((resolve, reject) => {

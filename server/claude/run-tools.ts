@@ -85,8 +85,7 @@ export function planTool({ runs, workspaces, schemas, claudeTool }: RunToolsOpti
     'claude_plan',
     {
       title: 'Plan with Claude Code',
-      description:
-        'Runs Claude Code in plan mode with read-only tools: it investigates and returns a plan without changing any file.',
+      description: 'Runs Claude Code in plan mode with read-only tools: it investigates and returns a plan without changing any file.',
       input: schemas.plan,
       output: runOutputSchema,
       annotations: { readOnlyHint: true, openWorldHint: true },
@@ -96,7 +95,12 @@ export function planTool({ runs, workspaces, schemas, claudeTool }: RunToolsOpti
       const { caller } = call;
       const record = args.sessionId ? await owned(caller, args.sessionId) : undefined;
       const cwd = workspaces.resolve(caller.principalId, args.workingDirectory ?? record?.cwd);
-      const limits = limitsOf(caller, { permissionMode: 'plan', allowedTools: PLAN_TOOLS, disallowedTools: WRITE_TOOLS, ...(args.maxTurns ? { maxTurns: args.maxTurns } : {}) });
+      const limits = limitsOf(caller, {
+        permissionMode: 'plan',
+        allowedTools: PLAN_TOOLS,
+        disallowedTools: WRITE_TOOLS,
+        ...(args.maxTurns ? { maxTurns: args.maxTurns } : {}),
+      });
       let plan: string | undefined;
       const outcome = await runFor({
         call,
@@ -165,18 +169,26 @@ export function abortTool({ executor, tasks, directory, schemas, claudeTool }: R
     },
     async (args, { caller }) => {
       const owner = caller.principalId;
-      const named = (run: { runId: string; sessionId?: string }) => (args.sessionId ? run.sessionId === args.sessionId : run.runId === args.runId);
+      const named = (run: { runId: string; sessionId?: string }) =>
+        args.sessionId ? run.sessionId === args.sessionId : run.runId === args.runId;
       const here = executor.live(owner).some((run) => named({ runId: run.id, ...(run.sessionId ? { sessionId: run.sessionId } : {}) }));
       // Not running here: with several replicas it may run on another one.
-      const elsewhere = !args.taskId && !here && directory && (args.sessionId || args.runId) ? (await directory.elsewhere(owner)).find(named) : undefined;
+      const elsewhere =
+        !args.taskId && !here && directory && (args.sessionId || args.runId) ? (await directory.elsewhere(owner)).find(named) : undefined;
       // A task is cancelled as tasks/cancel cancels it, whether named by its id or by the session its run works on.
       const taskId = args.taskId ?? (args.sessionId ? (tasks.runningOn(owner, args.sessionId)?.taskId ?? elsewhere?.taskId) : undefined);
       if (taskId) {
         const before = await tasks.get(owner, taskId);
-        if (isTerminal(before.state)) throw new ClaudeError('not_found', `task ${taskId} is not running (${backgroundStatus(before.state)})`);
+        if (isTerminal(before.state))
+          throw new ClaudeError('not_found', `task ${taskId} is not running (${backgroundStatus(before.state)})`);
         const task = await tasks.stop(owner, taskId);
         const status = backgroundStatus(task.state);
-        const structuredContent = { aborted: isTerminal(task.state), taskId, status, ...(args.sessionId ? { sessionId: args.sessionId } : {}) };
+        const structuredContent = {
+          aborted: isTerminal(task.state),
+          taskId,
+          status,
+          ...(args.sessionId ? { sessionId: args.sessionId } : {}),
+        };
         return { content: [{ type: 'text' as const, text: `task ${taskId} ${status}` }], structuredContent };
       }
       if (!args.sessionId && !args.runId) throw new ClaudeError('invalid_input', 'pass sessionId, taskId or runId');
@@ -190,7 +202,11 @@ export function abortTool({ executor, tasks, directory, schemas, claudeTool }: R
           ? new ClaudeError('session_not_found', `no running session ${args.sessionId}`)
           : new ClaudeError('not_found', `no running run ${args.runId}`);
       }
-      const structuredContent = { aborted: true, ...(args.sessionId ? { sessionId: args.sessionId } : {}), ...(args.runId ? { runId: args.runId } : {}) };
+      const structuredContent = {
+        aborted: true,
+        ...(args.sessionId ? { sessionId: args.sessionId } : {}),
+        ...(args.runId ? { runId: args.runId } : {}),
+      };
       return { content: [{ type: 'text' as const, text: `aborting ${args.sessionId ?? args.runId}` }], structuredContent };
     },
   );

@@ -131,11 +131,7 @@ export function createRunIsolation(options: RunIsolationOptions): RunIsolation {
               allowUnsandboxedCommands: false,
               autoAllowBashIfSandboxed: false,
               network: { allowedDomains: domains, strictAllowlist: true },
-              filesystem: {
-                denyRead: ['/', ...fenced(allowRead)],
-                allowRead,
-                denyWrite: fenced(workingDirectories),
-              },
+              filesystem: { denyRead: ['/', ...fenced(allowRead)], allowRead, denyWrite: fenced(workingDirectories) },
               credentials: { envVars: CLAUDE_CREDENTIALS.map((name) => ({ name, mode: 'deny' as const })) },
             }
           : undefined;
@@ -208,7 +204,7 @@ function unique(values: readonly string[]): string[] {
 
 /** The lines /health and the start-up log carry about the sandbox: loud whenever runs are not sandboxed. */
 export function sandboxWarnings(status: SandboxStatus): string[] {
-  if (status.mode === 'off') return ['Claude runs are not sandboxed (CLAUDE_SANDBOX=off): their commands have the server\'s rights'];
+  if (status.mode === 'off') return ["Claude runs are not sandboxed (CLAUDE_SANDBOX=off): their commands have the server's rights"];
   if (!status.ready) return [`Claude's sandbox cannot run, so Claude tools answer sandbox_unavailable: ${status.problem}`];
   return [];
 }
@@ -240,8 +236,23 @@ export async function probeSandbox(options: SandboxProbeOptions): Promise<Sandbo
   const bwrap = findProgram('bwrap', options.searchPath);
   const socat = findProgram('socat', options.searchPath);
   const missing = [...(bwrap ? [] : ['bubblewrap (bwrap)']), ...(socat ? [] : ['socat'])];
-  if (missing.length) return unavailable(`${missing.join(' and ')} not found on PATH; install the Debian/Ubuntu packages bubblewrap and socat`);
-  const args = ['--new-session', '--die-with-parent', '--unshare-net', '--unshare-pid', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--', 'true'];
+  if (missing.length)
+    return unavailable(`${missing.join(' and ')} not found on PATH; install the Debian/Ubuntu packages bubblewrap and socat`);
+  const args = [
+    '--new-session',
+    '--die-with-parent',
+    '--unshare-net',
+    '--unshare-pid',
+    '--ro-bind',
+    '/',
+    '/',
+    '--dev',
+    '/dev',
+    '--proc',
+    '/proc',
+    '--',
+    'true',
+  ];
   const failure = await new Promise<string | undefined>((resolve) => {
     execFile(bwrap!, args, { timeout: options.timeoutMs ?? 5000, env: { PATH: options.searchPath } }, (error, _stdout, stderr) =>
       resolve(error ? (stderr.trim().split('\n')[0] || error.message).slice(0, 300) : undefined),

@@ -19,7 +19,9 @@ export interface SubagentInfo {
 export function readAgentsDirectory(directory: string, source: string): SubagentInfo[] {
   let files: string[];
   try {
-    files = readdirSync(directory).filter((file) => file.endsWith('.md')).sort();
+    files = readdirSync(directory)
+      .filter((file) => file.endsWith('.md'))
+      .sort();
   } catch {
     return [];
   }
@@ -39,7 +41,10 @@ export function readAgentsDirectory(directory: string, source: string): Subagent
       name,
       source,
       description: front.description ?? '',
-      tools: (front.tools ?? '').split(',').map((tool) => tool.trim()).filter(Boolean),
+      tools: (front.tools ?? '')
+        .split(',')
+        .map((tool) => tool.trim())
+        .filter(Boolean),
       ...(front.model ? { model: front.model } : {}),
       path: full,
     });

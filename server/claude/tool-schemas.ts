@@ -34,17 +34,28 @@ export function claudeInputSchemas({ maxPromptLength }: SchemaLimits) {
     .describe('What to ask Claude Code.');
   const common = {
     query: prompt,
-    model: z.string().regex(/^[A-Za-z0-9._:@/-]{1,100}$/, { error: 'expected a model name' }).optional().describe('Model (alias or full name).'),
+    model: z
+      .string()
+      .regex(/^[A-Za-z0-9._:@/-]{1,100}$/, { error: 'expected a model name' })
+      .optional()
+      .describe('Model (alias or full name).'),
     workingDirectory: z.string().min(1).max(4096).optional().describe('Directory to work in; must lie inside a workspace root.'),
     priority: priority.optional(),
     maxTurns: z.number().int().min(1).max(10_000).optional().describe('Most agentic turns (clamped to the server ceiling).'),
-    appendSystemPrompt: z.string().max(50_000).optional().describe('Text appended to Claude Code\'s system prompt.'),
+    appendSystemPrompt: z.string().max(50_000).optional().describe("Text appended to Claude Code's system prompt."),
   };
   const ask = z.object({
     ...common,
     sessionId: sessionId.optional().describe('Continue this session (yours) instead of starting a new one.'),
-    subagent: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, { error: 'expected a subagent name' }).optional().describe('Run as this subagent (see claude_subagent_list).'),
-    thinkingLevel: z.enum(Object.keys(THINKING_LEVELS) as ['think', 'think-hard', 'think-harder', 'ultrathink']).optional().describe('How hard to think.'),
+    subagent: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,100}$/, { error: 'expected a subagent name' })
+      .optional()
+      .describe('Run as this subagent (see claude_subagent_list).'),
+    thinkingLevel: z
+      .enum(Object.keys(THINKING_LEVELS) as ['think', 'think-hard', 'think-harder', 'ultrathink'])
+      .optional()
+      .describe('How hard to think.'),
     additionalDirectories: z
       .array(z.string().min(1).max(4096))
       .max(20)
@@ -54,9 +65,11 @@ export function claudeInputSchemas({ maxPromptLength }: SchemaLimits) {
       .array(toolName)
       .max(200)
       .optional()
-      .describe('Tools usable without asking (default: the server\'s DEFAULT_ALLOWED_TOOLS). Bash, Monitor, PowerShell and Workflow need the claude:exec scope.'),
-    disallowedTools: z.array(toolName).max(200).optional().describe('Tools removed for this run (added to the server\'s list).'),
-    permissionMode: z.enum(PERMISSION_MODES).optional().describe('Permission mode, up to the server\'s ceiling (default `default`).'),
+      .describe(
+        "Tools usable without asking (default: the server's DEFAULT_ALLOWED_TOOLS). Bash, Monitor, PowerShell and Workflow need the claude:exec scope.",
+      ),
+    disallowedTools: z.array(toolName).max(200).optional().describe("Tools removed for this run (added to the server's list)."),
+    permissionMode: z.enum(PERMISSION_MODES).optional().describe("Permission mode, up to the server's ceiling (default `default`)."),
     maxBudgetUsd: z.number().positive().max(10_000).optional().describe('Spending cap in USD (clamped to the server ceiling).'),
     outputSchema: z.record(z.string(), z.unknown()).optional().describe('JSON schema: the answer comes back as `structuredOutput`.'),
     backgroundTask: z
@@ -64,13 +77,7 @@ export function claudeInputSchemas({ maxPromptLength }: SchemaLimits) {
       .optional()
       .describe('Run detached: answer at once with a taskId; follow it with claude_background_tasks (or tasks/get, as any task).'),
     hooks: z
-      .object({
-        preToolUse: hookList,
-        postToolUse: hookList,
-        sessionStart: hookList,
-        preCompact: hookList,
-        onError: hookList,
-      })
+      .object({ preToolUse: hookList, postToolUse: hookList, sessionStart: hookList, preCompact: hookList, onError: hookList })
       .optional()
       .describe('Shell commands run as Claude Code hooks in the working directory (refused when the server disallows Bash).'),
   });
@@ -98,7 +105,7 @@ export function claudeInputSchemas({ maxPromptLength }: SchemaLimits) {
 
 /** The result of claude_ask / claude_resume / claude_plan. */
 export const runOutputSchema = z.object({
-  result: z.string().describe('Claude\'s final answer (for claude_plan: the plan).'),
+  result: z.string().describe("Claude's final answer (for claude_plan: the plan)."),
   sessionId: z.string().describe('Pass to claude_resume or claude_ask to continue.'),
   isError: z.boolean(),
   subtype: z.string().describe('Claude Code result subtype: success, error_max_turns, error_during_execution...'),

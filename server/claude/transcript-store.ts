@@ -95,7 +95,8 @@ export class TranscriptStore implements AgentSessionStore {
   /** The last user or assistant entry of a session's main transcript: where a checkpoint can fork the conversation. */
   async lastMessageUuid(sessionId: string): Promise<string | undefined> {
     const found = await this.current(sessionId, '');
-    return found?.entries.findLast((entry) => typeof entry.uuid === 'string' && (entry.type === 'user' || entry.type === 'assistant'))?.uuid;
+    return found?.entries.findLast((entry) => typeof entry.uuid === 'string' && (entry.type === 'user' || entry.type === 'assistant'))
+      ?.uuid;
   }
 
   /**
@@ -145,13 +146,18 @@ export class TranscriptStore implements AgentSessionStore {
 
   private async truncate(sessionId: string, manifest: Manifest): Promise<void> {
     const { store, ttlSeconds, maxBytes, logger } = this.options;
-    for (const chunkIds of Object.values(manifest.parts)) for (const chunkId of chunkIds) await store.delete(CHUNKS, `${sessionId}\n${chunkId}`);
-    await store.set<Manifest>(MANIFESTS, sessionId, { projectKey: manifest.projectKey, parts: {}, bytes: manifest.bytes, truncated: true }, ttlSeconds);
-    logger.warn('claude transcript outgrew TRANSCRIPT_MAX_BYTES: it is no longer kept in shared storage, and the session is resumable only on the replica that ran it', {
+    for (const chunkIds of Object.values(manifest.parts))
+      for (const chunkId of chunkIds) await store.delete(CHUNKS, `${sessionId}\n${chunkId}`);
+    await store.set<Manifest>(
+      MANIFESTS,
       sessionId,
-      maxBytes,
-      category: 'cluster',
-    });
+      { projectKey: manifest.projectKey, parts: {}, bytes: manifest.bytes, truncated: true },
+      ttlSeconds,
+    );
+    logger.warn(
+      'claude transcript outgrew TRANSCRIPT_MAX_BYTES: it is no longer kept in shared storage, and the session is resumable only on the replica that ran it',
+      { sessionId, maxBytes, category: 'cluster' },
+    );
   }
 
   /** Runs `work` after every earlier operation on the same session in this process. */

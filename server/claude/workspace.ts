@@ -90,7 +90,8 @@ export function createWorkspacePolicy(options: WorkspacePolicyOptions): Workspac
         real = realpathSync(candidate);
       } catch {
         // Do not reveal whether a path outside the roots exists.
-        if (!inside(path.normalize(candidate))) throw new ClaudeError('workspace_denied', `workingDirectory: ${requested} is outside the allowed workspaces`);
+        if (!inside(path.normalize(candidate)))
+          throw new ClaudeError('workspace_denied', `workingDirectory: ${requested} is outside the allowed workspaces`);
         throw new ClaudeError('invalid_input', `workingDirectory: ${requested} does not exist`);
       }
       if (!inside(real)) throw new ClaudeError('workspace_denied', `workingDirectory: ${requested} is outside the allowed workspaces`);

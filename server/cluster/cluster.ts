@@ -56,7 +56,14 @@ const SECRET_NS = 'cluster';
  * Joins the cluster: heartbeats at once and takes stop requests for its runs; forwarding starts with
  * {@link Cluster.listen}.
  */
-export async function createCluster({ storage, redisUrl, keyPrefix, logger, leaseSeconds = 10, maxRuns }: ClusterOptions): Promise<Cluster> {
+export async function createCluster({
+  storage,
+  redisUrl,
+  keyPrefix,
+  logger,
+  leaseSeconds = 10,
+  maxRuns,
+}: ClusterOptions): Promise<Cluster> {
   const onError = (error: unknown) => logger.warn('cluster: shared storage or Redis failed', { error, category: 'cluster' });
   const presence = await startPresence({ storage, leaseSeconds, onError });
   const directory = createSessionDirectory(storage);
@@ -66,13 +73,22 @@ export async function createCluster({ storage, redisUrl, keyPrefix, logger, leas
   await storage.setIfAbsent(SECRET_NS, 'forwarding-secret', randomBytes(32).toString('base64url'));
   const secret = (await storage.get<string>(SECRET_NS, 'forwarding-secret'))!;
   let forwarder: Forwarder | undefined;
-  logger.info('cluster: joined', { replica: presence.id, leaseSeconds, ...(maxRuns !== undefined ? { maxRuns } : {}), category: 'cluster' });
+  logger.info('cluster: joined', {
+    replica: presence.id,
+    leaseSeconds,
+    ...(maxRuns !== undefined ? { maxRuns } : {}),
+    category: 'cluster',
+  });
 
   return {
     presence,
     directory,
     runs,
-    link: { replica: presence.id, claim: (id, location, ttl) => directory.claim(id, location, ttl), release: (id) => directory.release(id) },
+    link: {
+      replica: presence.id,
+      claim: (id, location, ttl) => directory.claim(id, location, ttl),
+      release: (id) => directory.release(id),
+    },
     async listen(localUrl) {
       forwarder = await createForwarder({ bus, presence, secret, localUrl, logger });
     },

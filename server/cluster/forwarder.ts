@@ -26,7 +26,16 @@ const PASSED_HEADERS = [
   'x-forwarded-proto',
   'x-request-id',
 ];
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'upgrade',
+  'proxy-connection',
+  'te',
+  'trailer',
+]);
 
 /** One message between two replicas about one forwarded request. */
 type Frame =
@@ -170,11 +179,14 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
         // session is gone), never hangs. Its channel losing its listener (its Redis connection closed with the
         // process) tells within a check; its lease running out tells even if Redis kept a half-open connection.
         const watchdog = setInterval(() => {
-          void Promise.all([send(replica, { type: 'ping', id }), presence.alive(replica)]).then(([heard, alive]) => {
-            if ((heard && alive) || finished) return;
-            if (!res.headersSent) sessionGone(res);
-            finish('gone');
-          }, () => undefined);
+          void Promise.all([send(replica, { type: 'ping', id }), presence.alive(replica)]).then(
+            ([heard, alive]) => {
+              if ((heard && alive) || finished) return;
+              if (!res.headersSent) sessionGone(res);
+              finish('gone');
+            },
+            () => undefined,
+          );
         }, livenessCheckMs);
         watchdog.unref();
         waiting.set(id, (frame) => {
@@ -227,7 +239,8 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
 
 /** The answer when the session's replica is gone: 404, as for any unknown session, so clients start a new one. */
 function sessionGone(res: ServerResponse): void {
-  const body = JSON.stringify(jsonRpcTransportError(JsonRpcErrorCode.SessionNotFound, 'Session not found; initialize a new session', { error: 'session_not_found' }));
+  const body = JSON.stringify(
+    jsonRpcTransportError(JsonRpcErrorCode.SessionNotFound, 'Session not found; initialize a new session', { error: 'session_not_found' }),
+  );
   res.writeHead(404, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
 }
-

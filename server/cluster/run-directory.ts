@@ -41,7 +41,14 @@ const idOf = (run: Pick<ClusterRun, 'owner' | 'runId'>) => `${run.owner}\n${run.
  * their lease runs out. However many runs start at once, exactly as many as there are free slots get one. No lock,
  * no leader: Redis's atomic writes are all it relies on.
  */
-export async function createRunDirectory({ storage, presence, bus, leaseSeconds, maxRuns, logger }: RunDirectoryOptions): Promise<RunDirectory & { close(): Promise<void> }> {
+export async function createRunDirectory({
+  storage,
+  presence,
+  bus,
+  leaseSeconds,
+  maxRuns,
+  logger,
+}: RunDirectoryOptions): Promise<RunDirectory & { close(): Promise<void> }> {
   const held = new Map<string, ClusterRun>();
   /** The slot each held run occupies (with a cluster-wide limit). */
   const slots = new Map<string, string>();
@@ -66,24 +73,30 @@ export async function createRunDirectory({ storage, presence, bus, leaseSeconds,
   // expired anyway (storage out for a whole lease) is written again while its run still holds it.
   // A slot is renewed the same way; one lost anyway may have been taken by another run, so the cluster runs one over
   // the limit until a run ends (said in the log).
-  const renew = setInterval(() => {
-    for (const run of held.values()) {
-      const id = idOf(run);
-      void storage
-        .setIfPresent(NS, id, run, leaseSeconds)
-        .then((renewed) => (renewed || !held.has(id) ? undefined : write(run)))
-        .catch((error: unknown) => logger.warn('cluster: run lease not renewed', { error, runId: run.runId, category: 'cluster' }));
-      const slot = slots.get(id);
-      if (slot === undefined) continue;
-      void storage
-        .setIfPresent(SLOTS, slot, id, leaseSeconds)
-        .then(async (renewed) => {
-          if (renewed || !slots.has(id) || (await storage.setIfAbsent(SLOTS, slot, id, leaseSeconds))) return;
-          logger.warn('cluster: a run lost its CLUSTER_MAX_CONCURRENT_RUNS slot to another (storage was unreachable for a whole lease)', { runId: run.runId, category: 'cluster' });
-        })
-        .catch((error: unknown) => logger.warn('cluster: run slot not renewed', { error, runId: run.runId, category: 'cluster' }));
-    }
-  }, (leaseSeconds * 1000) / 3);
+  const renew = setInterval(
+    () => {
+      for (const run of held.values()) {
+        const id = idOf(run);
+        void storage
+          .setIfPresent(NS, id, run, leaseSeconds)
+          .then((renewed) => (renewed || !held.has(id) ? undefined : write(run)))
+          .catch((error: unknown) => logger.warn('cluster: run lease not renewed', { error, runId: run.runId, category: 'cluster' }));
+        const slot = slots.get(id);
+        if (slot === undefined) continue;
+        void storage
+          .setIfPresent(SLOTS, slot, id, leaseSeconds)
+          .then(async (renewed) => {
+            if (renewed || !slots.has(id) || (await storage.setIfAbsent(SLOTS, slot, id, leaseSeconds))) return;
+            logger.warn('cluster: a run lost its CLUSTER_MAX_CONCURRENT_RUNS slot to another (storage was unreachable for a whole lease)', {
+              runId: run.runId,
+              category: 'cluster',
+            });
+          })
+          .catch((error: unknown) => logger.warn('cluster: run slot not renewed', { error, runId: run.runId, category: 'cluster' }));
+      }
+    },
+    (leaseSeconds * 1000) / 3,
+  );
   renew.unref();
 
   await bus.subscribe(controlChannel(presence.id), (raw) => {
@@ -93,7 +106,8 @@ export async function createRunDirectory({ storage, presence, bus, leaseSeconds,
     } catch {
       return;
     }
-    if (message.type === 'stop-run' && typeof message.owner === 'string' && typeof message.runId === 'string') onStop?.(message.owner, message.runId);
+    if (message.type === 'stop-run' && typeof message.owner === 'string' && typeof message.runId === 'string')
+      onStop?.(message.owner, message.runId);
   });
 
   return {
@@ -123,7 +137,9 @@ export async function createRunDirectory({ storage, presence, bus, leaseSeconds,
       await freeSlot(id);
     },
     async elsewhere(owner) {
-      const runs = (await storage.list<ClusterRun>(NS, `${owner}\n`)).map(({ value }) => value).filter((run) => run.replica !== presence.id);
+      const runs = (await storage.list<ClusterRun>(NS, `${owner}\n`))
+        .map(({ value }) => value)
+        .filter((run) => run.replica !== presence.id);
       const alive = await Promise.all(runs.map((run) => presence.alive(run.replica)));
       return runs.filter((_, i) => alive[i]);
     },
@@ -139,10 +155,12 @@ export async function createRunDirectory({ storage, presence, bus, leaseSeconds,
     },
     async close() {
       clearInterval(renew);
-      await Promise.allSettled([...held.keys()].map(async (id) => {
-        await storage.delete(NS, id);
-        await freeSlot(id);
-      }));
+      await Promise.allSettled(
+        [...held.keys()].map(async (id) => {
+          await storage.delete(NS, id);
+          await freeSlot(id);
+        }),
+      );
       held.clear();
     },
   };

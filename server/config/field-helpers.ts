@@ -31,7 +31,4 @@ export const enumOf = <const T extends readonly [string, ...string[]]>(values: T
   z.enum(values, { error: (issue) => `expected one of ${values.join(' | ')}, got ${JSON.stringify(issue.input)}` });
 
 export const httpUrl = () =>
-  z.url({
-    protocol: /^https?$/,
-    error: (issue) => `expected an absolute http(s) URL, got ${JSON.stringify(issue.input)}`,
-  });
+  z.url({ protocol: /^https?$/, error: (issue) => `expected an absolute http(s) URL, got ${JSON.stringify(issue.input)}` });

@@ -136,7 +136,8 @@ export function sqliteFile(config: Pick<Config, 'sqlitePath' | 'dataDir'>): stri
 function crossFieldProblems(config: z.infer<typeof configSchema>): string[] {
   const problems: string[] = [];
   if (config.storage === 'redis' && !config.redisUrl) problems.push('REDIS_URL: required when STORAGE=redis');
-  if (config.webhookUrl && config.webhookSecret.length === 0) problems.push('WEBHOOK_SECRET: required when WEBHOOK_URL is set (a whsec_<base64> secret)');
+  if (config.webhookUrl && config.webhookSecret.length === 0)
+    problems.push('WEBHOOK_SECRET: required when WEBHOOK_URL is set (a whsec_<base64> secret)');
   if (config.baseUrl && /[?#]/.test(config.baseUrl)) problems.push('BASE_URL: must not contain a query or fragment');
   if (config.authMode === 'none' && !config.mcpDisableAuth && !isLoopbackHost(config.host)) {
     problems.push(
@@ -239,7 +240,10 @@ function coerce(schema: z.ZodType, value: string): unknown {
           return trimmed;
         }
       }
-      return trimmed.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
+      return trimmed
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0);
     case 'union':
       // TRUST_PROXY: digits are a hop count, not a boolean. Read as `true`, `1` would trust every proxy in the
       // chain and let any client spoof X-Forwarded-For.

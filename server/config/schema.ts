@@ -13,7 +13,14 @@ export { fieldMeta, type FieldMeta } from './field-helpers.js';
  * services (SQLite under DATA_DIR). Layering: defaults < config file < environment (and `.env`) < CLI flags
  * (see `load.ts`). The parsed object is frozen.
  */
-export const configSchema = z.object({ ...coreFields, ...authFields, ...operationsFields, ...loggingFields, ...claudeFields, ...taskFields });
+export const configSchema = z.object({
+  ...coreFields,
+  ...authFields,
+  ...operationsFields,
+  ...loggingFields,
+  ...claudeFields,
+  ...taskFields,
+});
 
 /** The validated, frozen configuration every module receives. */
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -49,7 +49,16 @@ export interface EventMap {
     usage?: { inputTokens: number; outputTokens: number; cacheReadInputTokens: number; cacheCreationInputTokens: number };
   };
   /** A Claude tool call failed; `category` is the error category returned to the client. */
-  'tool.error': { tool: string; owner: string; durationMs: number; category: string; message: string; sessionId?: string; costUsd?: number; model?: string };
+  'tool.error': {
+    tool: string;
+    owner: string;
+    durationMs: number;
+    category: string;
+    message: string;
+    sessionId?: string;
+    costUsd?: number;
+    model?: string;
+  };
   /** A background Claude task started (or restarted). */
   'background_task.started': { taskId: string; owner: string };
   /** A background task finished successfully. */

@@ -30,7 +30,10 @@ export function gatewayAppsCapability(): Record<string, { mimeTypes: string[] }>
  */
 export function renameAppResources(meta: Record<string, unknown>, rename: (uri: string) => string): Record<string, unknown> {
   const ui = meta.ui;
-  const nested = typeof ui === 'object' && ui !== null && typeof (ui as { resourceUri?: unknown }).resourceUri === 'string' ? (ui as { resourceUri: string }).resourceUri : undefined;
+  const nested =
+    typeof ui === 'object' && ui !== null && typeof (ui as { resourceUri?: unknown }).resourceUri === 'string'
+      ? (ui as { resourceUri: string }).resourceUri
+      : undefined;
   const flat = meta[APPS_RESOURCE_URI_META_KEY];
   if (nested === undefined && typeof flat !== 'string') return meta;
   return {

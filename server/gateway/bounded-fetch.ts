@@ -49,7 +49,11 @@ function boundedEvents(limit: number): TransformStream<Uint8Array, Uint8Array> {
       skipped.bytes += piece.length;
       skipped.tail = Buffer.concat([skipped.tail, piece]).subarray(-EDGE);
     } else if (held + piece.length > limit) {
-      skipped = { bytes: held + piece.length, head: Buffer.concat([...parts, piece.subarray(0, 1024)]).subarray(0, 1024), tail: Buffer.concat([...parts.slice(-1), piece]).subarray(-EDGE) };
+      skipped = {
+        bytes: held + piece.length,
+        head: Buffer.concat([...parts, piece.subarray(0, 1024)]).subarray(0, 1024),
+        tail: Buffer.concat([...parts.slice(-1), piece]).subarray(-EDGE),
+      };
       parts = [];
       held = 0;
     } else {
@@ -61,7 +65,10 @@ function boundedEvents(limit: number): TransformStream<Uint8Array, Uint8Array> {
     if (skipped) {
       const head = skipped.head.toString('utf8');
       const data = head.indexOf('data:');
-      const answer = data === -1 ? undefined : oversizedAnswer(head.slice(data + 5).trimStart(), skipped.tail.toString('utf8').trimEnd(), skipped.bytes, limit);
+      const answer =
+        data === -1
+          ? undefined
+          : oversizedAnswer(head.slice(data + 5).trimStart(), skipped.tail.toString('utf8').trimEnd(), skipped.bytes, limit);
       if (answer) controller.enqueue(Buffer.from(`event: message\ndata: ${JSON.stringify(answer)}\n\n`));
     } else if (held > 0) {
       controller.enqueue(parts.length === 1 ? parts[0]! : Buffer.concat(parts, held));

@@ -1,7 +1,14 @@
 // Values come from the server package, which is loaded at start-up anyway: importing them from the client package
 // here would load the whole client SDK with the gateway provider, which upstream-loader.ts defers to the first
 // upstream. The SDK's error classes are branded, so `instanceof` holds across the two packages' copies.
-import type { CreateMessageRequest, CreateMessageResult, ElicitRequest, ElicitResult, LoggingMessageNotification, RequestOptions } from '@modelcontextprotocol/client';
+import type {
+  CreateMessageRequest,
+  CreateMessageResult,
+  ElicitRequest,
+  ElicitResult,
+  LoggingMessageNotification,
+  RequestOptions,
+} from '@modelcontextprotocol/client';
 import {
   ProtocolError,
   ProtocolErrorCode,
@@ -51,10 +58,20 @@ function invalid(issues: readonly object[]): StandardSchemaV1.FailureResult {
 const LEGACY_STRUCTURED_CONTENT = z.object({ structuredContent: z.record(z.string(), z.unknown()).optional() });
 
 /** The SDK's full check of a result, for what {@link isPlainCallResult} cannot vouch for. */
-function fullCheck(value: unknown, legacy: boolean): StandardSchemaV1.Result<CallToolResult> | Promise<StandardSchemaV1.Result<CallToolResult>> {
+function fullCheck(
+  value: unknown,
+  legacy: boolean,
+): StandardSchemaV1.Result<CallToolResult> | Promise<StandardSchemaV1.Result<CallToolResult>> {
   if (typeof value === 'object' && value !== null && (value as { content?: unknown }).content === undefined) {
     const key = OTHER_RESULT_KEYS.find((candidate) => candidate in value);
-    if (key) return invalid([{ code: 'custom', message: `content is required when the body carries '${key}' — another result family cannot default into an empty tools/call success`, path: [] }]);
+    if (key)
+      return invalid([
+        {
+          code: 'custom',
+          message: `content is required when the body carries '${key}' — another result family cannot default into an empty tools/call success`,
+          path: [],
+        },
+      ]);
   }
   const verdict = (checked: StandardSchemaV1.Result<unknown>): StandardSchemaV1.Result<CallToolResult> => {
     if (checked.issues) return invalid(checked.issues);
@@ -121,7 +138,10 @@ class CallRelay implements RelayTarget {
   /** Relays an upstream progress notification under the client's own token. */
   progress(progressToken: string | number, { progress, total, message }: ProgressParams): void {
     this.enqueue(() =>
-      this.ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) } }),
+      this.ctx.mcpReq.notify({
+        method: 'notifications/progress',
+        params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) },
+      }),
     );
   }
 
@@ -147,7 +167,10 @@ function checkedDirectResult(raw: unknown): CallToolResult | Promise<CallToolRes
   }
   const verdict = (checked: StandardSchemaV1.Result<CallToolResult>): CallToolResult => {
     if (!checked.issues) return checked.value;
-    throw new SdkError(SdkErrorCode.InvalidResult, `Invalid result for tools/call: ${checked.issues.map((issue) => issue.message).join(', ')}`);
+    throw new SdkError(
+      SdkErrorCode.InvalidResult,
+      `Invalid result for tools/call: ${checked.issues.map((issue) => issue.message).join(', ')}`,
+    );
   };
   const checked = LEGACY_RESULT['~standard'].validate(result);
   return checked instanceof Promise ? checked.then(verdict) : verdict(checked);
@@ -167,8 +190,13 @@ function send(
   const options: RequestOptions = { signal, timeout: timeoutMs ?? BACKSTOP_TIMEOUT_MS };
   if (mirrorsHeaders) return connection.client.callTool(params, options) as Promise<CallToolResult>;
   const direct = connection.direct;
-  if (direct) return direct.request('tools/call', params, { signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }).then(checkedDirectResult);
-  return connection.client.request({ method: 'tools/call', params }, connection.client.getProtocolEra() === 'modern' ? MODERN_RESULT : LEGACY_RESULT, options);
+  if (direct)
+    return direct.request('tools/call', params, { signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }).then(checkedDirectResult);
+  return connection.client.request(
+    { method: 'tools/call', params },
+    connection.client.getProtocolEra() === 'modern' ? MODERN_RESULT : LEGACY_RESULT,
+    options,
+  );
 }
 
 /**
@@ -178,7 +206,10 @@ function send(
  * upstream; and when the client asked for progress, the upstream's progress comes back under the client's token, in
  * order and before the result, each one resetting the timeout.
  */
-export async function relayToolCall(connection: UpstreamConnection, { owner, ctx, name, args, timeoutMs, mirrorsHeaders }: ToolCallRelayOptions): Promise<CallToolResult> {
+export async function relayToolCall(
+  connection: UpstreamConnection,
+  { owner, ctx, name, args, timeoutMs, mirrorsHeaders }: ToolCallRelayOptions,
+): Promise<CallToolResult> {
   const relay = new CallRelay(owner, ctx);
   const clientToken = ctx.mcpReq._meta?.progressToken;
   // Both paths serialize the arguments and never write to them.
@@ -190,7 +221,8 @@ export async function relayToolCall(connection: UpstreamConnection, { owner, ctx
       : withProgress(connection, relay, clientToken, params, ctx.mcpReq.signal, timeoutMs, mirrorsHeaders));
   } catch (error) {
     // An answer too large to relay is the call failing, which the model should read as a tool error naming the limit.
-    if (error instanceof ProtocolError && (error.data as Record<string, unknown> | undefined)?.[OVERSIZED_MESSAGE]) throw new Error(error.message);
+    if (error instanceof ProtocolError && (error.data as Record<string, unknown> | undefined)?.[OVERSIZED_MESSAGE])
+      throw new Error(error.message);
     throw error;
   } finally {
     connection.detachRelay(relay);
@@ -268,7 +300,9 @@ export function relayRequestOptions(ctx: ServerContext, timeoutMs: number): Requ
     timeout: timeoutMs,
     resetTimeoutOnProgress: true,
     onprogress: (progress) => {
-      sent = sent.then(() => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...progress } })).catch(() => undefined);
+      sent = sent
+        .then(() => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...progress } }))
+        .catch(() => undefined);
     },
   };
 }

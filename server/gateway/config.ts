@@ -16,7 +16,10 @@ const common = {
   /** Set to `false` to keep an entry in the file without starting it. */
   enabled: z.boolean().default(true).describe('Start this server (false keeps the entry without running it).'),
   /** `shared`: one upstream connection for every client session; `session`: one per client session. */
-  isolation: z.enum(['shared', 'session']).default('shared').describe('shared: one upstream for all sessions; session: one upstream per client session.'),
+  isolation: z
+    .enum(['shared', 'session'])
+    .default('shared')
+    .describe('shared: one upstream for all sessions; session: one upstream per client session.'),
   /** Connect timeout and the default time limit of one forwarded request. */
   timeoutMs: positiveMs(3_600_000).default(30_000).describe('Connect timeout, and the time limit of one forwarded request, in ms.'),
   healthCheck: z
@@ -46,9 +49,12 @@ const common = {
     .string()
     .regex(SERVER_NAME, { error: 'expected 1-48 characters of A-Za-z0-9_.- starting with a letter or digit' })
     .optional()
-    .describe('Prefix of this server\'s tools on the aggregated endpoint instead of its name.'),
+    .describe("Prefix of this server's tools on the aggregated endpoint instead of its name."),
   /** Tool and prompt names with hyphens become snake_case (`get-file` -> `get_file`); calls use the original name. */
-  normalizeNames: z.boolean().default(false).describe('Expose tool and prompt names with hyphens as snake_case (calls are forwarded with the original names).'),
+  normalizeNames: z
+    .boolean()
+    .default(false)
+    .describe('Expose tool and prompt names with hyphens as snake_case (calls are forwarded with the original names).'),
   /** Readiness (`/health/ready`) waits for it. */
   required: z.boolean().default(false).describe('Readiness waits until this server is up.'),
 };
@@ -65,9 +71,14 @@ const stdioServerSchema = z
 
 const remoteServerSchema = z
   .object({
-    url: z.url({ protocol: /^https?$/, error: (issue) => `expected an absolute http(s) URL, got ${JSON.stringify(issue.input)}` }).describe('Endpoint of a remote MCP server.'),
+    url: z
+      .url({ protocol: /^https?$/, error: (issue) => `expected an absolute http(s) URL, got ${JSON.stringify(issue.input)}` })
+      .describe('Endpoint of a remote MCP server.'),
     transport: z.enum(['http', 'sse']).default('http').describe('http: Streamable HTTP; sse: the 2024-11-05 HTTP+SSE transport.'),
-    headers: z.record(z.string(), z.string()).default({}).describe('Headers sent to the upstream (its own credentials). A client\'s token is never forwarded.'),
+    headers: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("Headers sent to the upstream (its own credentials). A client's token is never forwarded."),
     ...common,
   })
   .strict();
@@ -80,7 +91,10 @@ export const gatewayFileSchema = z
   .object({
     $schema: z.string().optional(),
     mcpServers: z
-      .record(z.string().regex(SERVER_NAME, { error: 'server names are 1-48 characters of A-Za-z0-9_.- starting with a letter or digit' }), upstreamServerSchema)
+      .record(
+        z.string().regex(SERVER_NAME, { error: 'server names are 1-48 characters of A-Za-z0-9_.- starting with a letter or digit' }),
+        upstreamServerSchema,
+      )
       .default({})
       .describe('Upstream MCP servers by name.'),
   })
@@ -117,7 +131,9 @@ export function expandVariables(value: unknown, env: Readonly<Record<string, str
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
-      throw new GatewayConfigError(`${describePath(path)}: environment variable ${name} is not set (use \${${name}:-default} for a default)`);
+      throw new GatewayConfigError(
+        `${describePath(path)}: environment variable ${name} is not set (use \${${name}:-default} for a default)`,
+      );
     });
   }
   if (Array.isArray(value)) return value.map((item, index) => expandVariables(item, env, [...path, String(index)]));
@@ -138,16 +154,22 @@ function describePath(path: readonly (string | number | symbol)[]): string {
 
 /** Validates an already-parsed document (after expansion). Errors name the server and field. */
 export function parseGatewayConfig(document: unknown, env: Readonly<Record<string, string | undefined>> = {}): GatewayConfig {
-  if (!document || typeof document !== 'object' || Array.isArray(document)) throw new GatewayConfigError('expected a JSON object with "mcpServers"');
+  if (!document || typeof document !== 'object' || Array.isArray(document))
+    throw new GatewayConfigError('expected a JSON object with "mcpServers"');
   const servers = (document as { mcpServers?: unknown }).mcpServers;
   // Union errors are unreadable ("invalid input"): pick the branch by its discriminating field for precise messages.
   if (servers && typeof servers === 'object' && !Array.isArray(servers)) {
     for (const [name, entry] of Object.entries(servers as Record<string, unknown>)) {
-      if (!SERVER_NAME.test(name)) throw new GatewayConfigError(`mcpServers.${name}: server names are 1-48 characters of A-Za-z0-9_.- starting with a letter or digit`);
-      if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw new GatewayConfigError(`mcpServers.${name}: expected an object`);
+      if (!SERVER_NAME.test(name))
+        throw new GatewayConfigError(
+          `mcpServers.${name}: server names are 1-48 characters of A-Za-z0-9_.- starting with a letter or digit`,
+        );
+      if (!entry || typeof entry !== 'object' || Array.isArray(entry))
+        throw new GatewayConfigError(`mcpServers.${name}: expected an object`);
       const hasCommand = 'command' in entry;
       const hasUrl = 'url' in entry;
-      if (hasCommand === hasUrl) throw new GatewayConfigError(`mcpServers.${name}: expected exactly one of "command" (stdio) or "url" (remote)`);
+      if (hasCommand === hasUrl)
+        throw new GatewayConfigError(`mcpServers.${name}: expected exactly one of "command" (stdio) or "url" (remote)`);
       const schema = hasCommand ? stdioServerSchema : remoteServerSchema;
       const result = schema.safeParse(expandVariables(entry, env, ['mcpServers', name]));
       if (!result.success) throw new GatewayConfigError(formatIssues(result.error, ['mcpServers', name]));

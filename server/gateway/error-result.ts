@@ -27,7 +27,9 @@ function v1Validator(): Promise<jsonSchemaValidator> {
  * (checked as the v1 client checks it); otherwise it goes, and when no text block is left to say what went wrong its
  * JSON becomes one. Success results and tools without an output schema are never touched.
  */
-export function createErrorResultGuard(outputSchema: object | undefined): ((result: CallToolResult) => CallToolResult | Promise<CallToolResult>) | undefined {
+export function createErrorResultGuard(
+  outputSchema: object | undefined,
+): ((result: CallToolResult) => CallToolResult | Promise<CallToolResult>) | undefined {
   if (!outputSchema) return undefined;
   let check: Promise<OutputCheck> | undefined;
   return (result) => {

@@ -70,7 +70,14 @@ function prefixOf(supervisor: UpstreamSupervisor): string {
 
 /** Glob match of the per-server `tools.allow/deny` lists (`*` any run of characters). */
 function globMatches(patterns: readonly string[], name: string): boolean {
-  return patterns.some((pattern) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(name));
+  return patterns.some((pattern) =>
+    new RegExp(
+      `^${pattern
+        .split('*')
+        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    ).test(name),
+  );
 }
 
 /** Whether the server's `tools.allow/deny` lists let `tool` through. */
@@ -90,13 +97,17 @@ function nameRequest(supervisor: UpstreamSupervisor, prefix: string | undefined,
  * Tools and prompts under their assigned names ({@link assignNames}): prefixed unless `only`. Returns the tool-name
  * collisions too, for the caller to log.
  */
-function namedItems(supervisors: readonly UpstreamSupervisor[], only: string | undefined): Pick<DesiredCatalog, 'tools' | 'prompts'> & { collisions: NameCollision[] } {
+function namedItems(
+  supervisors: readonly UpstreamSupervisor[],
+  only: string | undefined,
+): Pick<DesiredCatalog, 'tools' | 'prompts'> & { collisions: NameCollision[] } {
   const bySupervisor = new Map(supervisors.map((s) => [s.name, s]));
   const toolRequests: NameRequest[] = [];
   const promptRequests: NameRequest[] = [];
   for (const supervisor of supervisors) {
     const prefix = only ? undefined : prefixOf(supervisor);
-    for (const tool of supervisor.catalog.tools) if (toolExposed(supervisor, tool)) toolRequests.push(nameRequest(supervisor, prefix, tool.name));
+    for (const tool of supervisor.catalog.tools)
+      if (toolExposed(supervisor, tool)) toolRequests.push(nameRequest(supervisor, prefix, tool.name));
     for (const prompt of supervisor.catalog.prompts) promptRequests.push(nameRequest(supervisor, prefix, prompt.name));
   }
   const toolNames = assignNames(toolRequests);
@@ -114,7 +125,10 @@ function namedItems(supervisors: readonly UpstreamSupervisor[], only: string | u
 }
 
 /** Resources and templates under their exposed URIs (`expose`); the first upstream (name order) wins a URI. */
-function exposedResources(supervisors: readonly UpstreamSupervisor[], expose: (supervisor: UpstreamSupervisor, uri: string) => string): Pick<DesiredCatalog, 'resources' | 'templates'> {
+function exposedResources(
+  supervisors: readonly UpstreamSupervisor[],
+  expose: (supervisor: UpstreamSupervisor, uri: string) => string,
+): Pick<DesiredCatalog, 'resources' | 'templates'> {
   const resources: DesiredCatalog['resources'] = new Map();
   const templates: DesiredCatalog['templates'] = new Map();
   for (const supervisor of supervisors) {
@@ -158,14 +172,21 @@ export function createGatewayCatalog({ registry, logger, only, toolAccess }: Gat
   });
 
   const exposeUri = (supervisor: UpstreamSupervisor, uri: string) => (only ? uri : exposedUri(prefixOf(supervisor), uri));
-  const accessName = (supervisor: UpstreamSupervisor, exposed: string) => (only ? `${prefixOf(supervisor)}${SEPARATOR}${exposed}` : exposed);
+  const accessName = (supervisor: UpstreamSupervisor, exposed: string) =>
+    only ? `${prefixOf(supervisor)}${SEPARATOR}${exposed}` : exposed;
 
   function logCollisions(collisions: readonly NameCollision[]): void {
     for (const collision of collisions) {
       const id = `${collision.renamed.server}/${collision.renamed.name}`;
       if (loggedCollisions.has(id)) continue;
       loggedCollisions.add(id);
-      logger.warn('gateway tool name collision resolved', { name: collision.name, kept: `${collision.kept.server}/${collision.kept.name}`, renamed: id, as: collision.as, category: 'gateway' });
+      logger.warn('gateway tool name collision resolved', {
+        name: collision.name,
+        kept: `${collision.kept.server}/${collision.kept.name}`,
+        renamed: id,
+        as: collision.as,
+        category: 'gateway',
+      });
     }
   }
 

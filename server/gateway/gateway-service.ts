@@ -72,7 +72,12 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   const initial: GatewayConfig = loadGatewayConfig(options.configPath, options.variables);
   await registry.apply(initial);
   const startupWaitMs = options.startupWaitMs ?? 0;
-  const provider = createGatewayProvider({ registry, logger, startupWaitMs, ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}) });
+  const provider = createGatewayProvider({
+    registry,
+    logger,
+    startupWaitMs,
+    ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}),
+  });
   const single = new Map<string, ToolProvider>();
 
   let reloading: Promise<unknown> = Promise.resolve();
@@ -82,7 +87,11 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
       try {
         next = loadGatewayConfig(options.configPath, options.variables);
       } catch (error) {
-        logger.error('gateway config reload refused; running servers kept', { reason, error: (error as Error).message, category: 'gateway' });
+        logger.error('gateway config reload refused; running servers kept', {
+          reason,
+          error: (error as Error).message,
+          category: 'gateway',
+        });
         return { ok: false as const, error: (error as Error).message };
       }
       const result = await registry.apply(next);
@@ -118,13 +127,22 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
       if (!registry.get(name)) return undefined;
       let found = single.get(name);
       if (!found) {
-        found = createGatewayProvider({ registry, logger, only: name, startupWaitMs, ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}) });
+        found = createGatewayProvider({
+          registry,
+          logger,
+          only: name,
+          startupWaitMs,
+          ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}),
+        });
         single.set(name, found);
       }
       return found;
     },
     requiredDown() {
-      return registry.list().filter((s) => s.config.required && s.config.enabled && s.status !== 'running').map((s) => s.name);
+      return registry
+        .list()
+        .filter((s) => s.config.required && s.config.enabled && s.status !== 'running')
+        .map((s) => s.name);
     },
     async started() {
       if (startupWaitMs > 0) await registry.starting(startupWaitMs);

@@ -85,11 +85,26 @@ function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, acce
       // A 2025-era client that does not follow tasks still gets an answer from a tool the upstream runs only as a task: we follow it.
       if (taskSupport && (task || taskSupport === 'required') && connection.taskSupportOf(tool)) {
         const { timeoutMs } = supervisor.config;
-        const result = relayUpstreamTask(connection, { server: supervisor.name, name: tool.name, args, ctx, timeoutMs, asTask: task !== undefined, ...(ask ? { ask } : {}) });
+        const result = relayUpstreamTask(connection, {
+          server: supervisor.name,
+          name: tool.name,
+          args,
+          ctx,
+          timeoutMs,
+          asTask: task !== undefined,
+          ...(ask ? { ask } : {}),
+        });
         return guardError ? result.then(guardError) : result;
       }
       // An error the upstream answered (a JSON-RPC error with its code) propagates as such to the client.
-      const result = relayToolCall(connection, { owner: instance, ctx, name: tool.name, args, timeoutMs: supervisor.config.timeoutMs, mirrorsHeaders });
+      const result = relayToolCall(connection, {
+        owner: instance,
+        ctx,
+        name: tool.name,
+        args,
+        timeoutMs: supervisor.config.timeoutMs,
+        mirrorsHeaders,
+      });
       return guardError ? result.then(guardError) : result;
     },
   };

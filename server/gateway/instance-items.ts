@@ -1,4 +1,12 @@
-import { completable, ProtocolError, ProtocolErrorCode, ResourceTemplate, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
+import {
+  completable,
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceTemplate,
+  type McpServer,
+  type ServerContext,
+  type StandardSchemaWithJSON,
+} from '@modelcontextprotocol/server';
 import type { Prompt } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import type { Caller } from '../mcp/caller.js';
@@ -53,7 +61,10 @@ function promptArgsSchema(prompt: Prompt, complete: ArgumentCompleter | undefine
   const shape: Record<string, z.ZodType> = {};
   for (const argument of prompt.arguments) {
     let base: z.ZodType = argument.description ? z.string().describe(argument.description) : z.string();
-    if (complete) base = completable(base as z.ZodString, (value, context) => complete(argument.name, String(value ?? ''), context?.arguments)) as unknown as z.ZodType;
+    if (complete)
+      base = completable(base as z.ZodString, (value, context) =>
+        complete(argument.name, String(value ?? ''), context?.arguments),
+      ) as unknown as z.ZodType;
     shape[argument.name] = argument.required ? base : base.optional();
   }
   return z.object(shape) as unknown as StandardSchemaWithJSON;
@@ -61,7 +72,9 @@ function promptArgsSchema(prompt: Prompt, complete: ArgumentCompleter | undefine
 
 /** The variable names of an RFC 6570 URI template (`{a}`, `{+a}`, `{?a,b*}`, `{a:3}`). */
 function templateVariables(uriTemplate: string): string[] {
-  return [...uriTemplate.matchAll(/\{[+#./;?&]?([^}]+)\}/g)].flatMap((match) => match[1]!.split(',').map((name) => name.replace(/\*$|:\d+$/, '')));
+  return [...uriTemplate.matchAll(/\{[+#./;?&]?([^}]+)\}/g)].flatMap((match) =>
+    match[1]!.split(',').map((name) => name.replace(/\*$|:\d+$/, '')),
+  );
 }
 
 /** Removes every registered item whose key is no longer the wanted one (or that is no longer wanted at all). */
@@ -101,7 +114,10 @@ function templateCompletion(route: UpstreamRoute, uriTemplate: string) {
   if (!complete) return {};
   return {
     complete: Object.fromEntries(
-      templateVariables(uriTemplate).map((variable) => [variable, (value: string, context?: { arguments?: Record<string, string> }) => complete(variable, value, context?.arguments)]),
+      templateVariables(uriTemplate).map((variable) => [
+        variable,
+        (value: string, context?: { arguments?: Record<string, string> }) => complete(variable, value, context?.arguments),
+      ]),
     ),
   };
 }
@@ -122,7 +138,10 @@ function registerPrompt(server: McpServer, { name, prompt, route }: ExposedPromp
   const argsSchema = promptArgsSchema(prompt, completerFor(route, { type: 'ref/prompt', name: prompt.name }));
   const forward = async (args: Record<string, string> | undefined, ctx: ServerContext) => {
     const connection = await route.connect();
-    return connection.client.getPrompt({ name: prompt.name, ...(args ? { arguments: args } : {}) }, relayRequestOptions(ctx, supervisor.config.timeoutMs));
+    return connection.client.getPrompt(
+      { name: prompt.name, ...(args ? { arguments: args } : {}) },
+      relayRequestOptions(ctx, supervisor.config.timeoutMs),
+    );
   };
   const meta = {
     ...(prompt.title ? { title: prompt.title } : {}),
@@ -131,7 +150,8 @@ function registerPrompt(server: McpServer, { name, prompt, route }: ExposedPromp
     ...(prompt._meta ? { _meta: prompt._meta } : {}),
   };
   const handle = argsSchema
-    ? server.registerPrompt(name, { ...meta, argsSchema }, ((args: Record<string, string>, ctx: ServerContext) => forward(args, ctx)) as never)
+    ? server.registerPrompt(name, { ...meta, argsSchema }, ((args: Record<string, string>, ctx: ServerContext) =>
+        forward(args, ctx)) as never)
     : server.registerPrompt(name, meta, ((ctx: ServerContext) => forward(undefined, ctx)) as never);
   return { key: JSON.stringify([supervisor.name, prompt]), handle };
 }
@@ -152,7 +172,10 @@ function installSubscriptionHandlers(server: McpServer, state: InstanceState, { 
     if (state.subscriptions.has(request.params.uri)) return {};
     const connection = await access.connectionFor(state, target.supervisor);
     const exposed = request.params.uri;
-    const unsubscribe = await connection.subscribe(target.uri, () => void server.server.sendResourceUpdated({ uri: exposed }).catch(() => undefined));
+    const unsubscribe = await connection.subscribe(
+      target.uri,
+      () => void server.server.sendResourceUpdated({ uri: exposed }).catch(() => undefined),
+    );
     state.subscriptions.set(exposed, unsubscribe);
     return {};
   });
@@ -201,12 +224,18 @@ export interface InstanceItems {
 /** Builds the {@link InstanceItems} of one gateway endpoint. */
 export function createInstanceItems(options: InstanceItemsOptions): InstanceItems {
   const { catalog, access } = options;
-  const routeTo = (state: InstanceState, supervisor: UpstreamSupervisor): UpstreamRoute => ({ supervisor, connect: () => access.connectionFor(state, supervisor) });
+  const routeTo = (state: InstanceState, supervisor: UpstreamSupervisor): UpstreamRoute => ({
+    supervisor,
+    connect: () => access.connectionFor(state, supervisor),
+  });
 
   /** Reads `uri` upstream; the contents keep their `_meta` and name their URIs as this endpoint exposes them. */
   async function readUpstream({ supervisor, connect }: UpstreamRoute, uri: string, ctx: ServerContext) {
     const connection = await connect();
-    const result = await connection.client.readResource({ uri }, { ...relayRequestOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' });
+    const result = await connection.client.readResource(
+      { uri },
+      { ...relayRequestOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' },
+    );
     if (catalog.only) return result;
     return { ...result, contents: result.contents.map((content) => ({ ...content, uri: catalog.exposeUri(supervisor, content.uri) })) };
   }
@@ -232,14 +261,17 @@ export function createInstanceItems(options: InstanceItemsOptions): InstanceItem
     const want = catalog.desired();
     const wanted = new Map<string, string>();
     for (const [uri, entry] of want.resources) wanted.set(`r:${uri}`, JSON.stringify([entry.supervisor.name, entry.resource]));
-    for (const [uriTemplate, entry] of want.templates) wanted.set(`t:${uriTemplate}`, JSON.stringify([entry.supervisor.name, entry.template]));
+    for (const [uriTemplate, entry] of want.templates)
+      wanted.set(`t:${uriTemplate}`, JSON.stringify([entry.supervisor.name, entry.template]));
     removeStale(state.resources, (id) => wanted.get(id));
     for (const [uri, { supervisor, resource }] of want.resources) {
       const id = `r:${uri}`;
       if (state.resources.has(id) || !catalog.mayUseServer(caller, supervisor)) continue;
       const route = routeTo(state, supervisor);
       const { uri: _uri, name: _name, ...metadata } = resource;
-      const handle = server.registerResource(catalog.resourceName(supervisor, resource.name), uri, metadata, async (_url, ctx) => readUpstream(route, resource.uri, ctx));
+      const handle = server.registerResource(catalog.resourceName(supervisor, resource.name), uri, metadata, async (_url, ctx) =>
+        readUpstream(route, resource.uri, ctx),
+      );
       state.resources.set(id, { key: wanted.get(id)!, handle });
     }
     for (const [uriTemplate, { supervisor, template }] of want.templates) {

@@ -77,7 +77,8 @@ export class JsonRpcLineReader {
     for (let line = this.lines.shift(); line !== undefined; line = this.lines.shift()) {
       if (!Buffer.isBuffer(line)) {
         const standIn = this.standIn(line);
-        if (!standIn) throw new Error(`Dropped a message of ${line.bytes} bytes from the upstream: longer than ${this.maxMessageBytes} bytes`);
+        if (!standIn)
+          throw new Error(`Dropped a message of ${line.bytes} bytes from the upstream: longer than ${this.maxMessageBytes} bytes`);
         if (!this.claim(standIn)) return standIn;
         continue;
       }
@@ -112,7 +113,11 @@ export class JsonRpcLineReader {
       // Copies of the ends: a view into the parts (or into their concatenation) would hold everything read so far —
       // up to maxMessageBytes — until the end of the line.
       const bytes = this.partBytes + piece.length;
-      this.skipping = { bytes, head: Buffer.concat([...this.parts, piece], Math.min(EDGE, bytes)), tail: lastBytes([...this.parts, piece]) };
+      this.skipping = {
+        bytes,
+        head: Buffer.concat([...this.parts, piece], Math.min(EDGE, bytes)),
+        tail: lastBytes([...this.parts, piece]),
+      };
       this.parts = [];
       this.partBytes = 0;
     } else if (piece.length > 0) {

@@ -47,7 +47,9 @@ export interface NameCollision {
  * caller can log them.
  */
 export function assignNames(requests: readonly NameRequest[]): { names: Map<string, NameRequest>; collisions: NameCollision[] } {
-  const sorted = [...requests].sort((a, b) => (a.server === b.server ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.server < b.server ? -1 : 1));
+  const sorted = [...requests].sort((a, b) =>
+    a.server === b.server ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.server < b.server ? -1 : 1,
+  );
   const names = new Map<string, NameRequest>();
   const collisions: NameCollision[] = [];
   for (const request of sorted) {

@@ -146,7 +146,12 @@ export class GatewayRegistry {
    * A private connection to `name` for one client session (`isolation: "session"`): not supervised, closed with the
    * session by the caller. `declared` is that client's own extension support, declared to the upstream as it is.
    */
-  async openSessionConnection(name: string, onLost: () => void, onCatalogChanged: () => void, declared?: UpstreamConnectionOptions['declared']): Promise<UpstreamConnection> {
+  async openSessionConnection(
+    name: string,
+    onLost: () => void,
+    onCatalogChanged: () => void,
+    declared?: UpstreamConnectionOptions['declared'],
+  ): Promise<UpstreamConnection> {
     const supervisor = this.servers.get(name);
     if (!supervisor) throw new Error(`unknown upstream ${name}`);
     const { UpstreamConnection } = await loadUpstreamModule();
@@ -188,6 +193,9 @@ export class GatewayRegistry {
   async close(): Promise<void> {
     const all = [...this.servers.values()];
     this.servers.clear();
-    await Promise.all([...all.map((supervisor) => supervisor.stop()), ...[...this.sessionConnections].map((c) => this.closeSessionConnection(c))]);
+    await Promise.all([
+      ...all.map((supervisor) => supervisor.stop()),
+      ...[...this.sessionConnections].map((c) => this.closeSessionConnection(c)),
+    ]);
   }
 }

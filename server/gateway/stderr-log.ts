@@ -10,7 +10,11 @@ export class StderrLog {
   readonly file: string;
   private size: number;
 
-  constructor(dir: string, name: string, private readonly maxBytes: number) {
+  constructor(
+    dir: string,
+    name: string,
+    private readonly maxBytes: number,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, `${name}.log`);
     try {

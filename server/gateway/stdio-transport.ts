@@ -92,7 +92,10 @@ export class CoalescingStdioClientTransport extends StdioClientTransport impleme
   constructor(server: StdioServerParameters) {
     super(server);
     // Should the SDK stop reading stdout through its read buffer, direct requests would never be answered: fail loudly.
-    const missing = replaceStdioReadBuffer(this, new JsonRpcLineReader(server.maxBufferSize ?? STDIO_DEFAULT_MAX_BUFFER_SIZE, (message) => this.settle(message)));
+    const missing = replaceStdioReadBuffer(
+      this,
+      new JsonRpcLineReader(server.maxBufferSize ?? STDIO_DEFAULT_MAX_BUFFER_SIZE, (message) => this.settle(message)),
+    );
     if (missing) throw missing;
   }
 
@@ -130,7 +133,10 @@ export class CoalescingStdioClientTransport extends StdioClientTransport impleme
       this.pending.set(id, request);
       signal?.addEventListener('abort', request, { once: true });
       if (timeoutMs !== undefined) {
-        request.timer = setTimeout(() => this.giveUp(request, new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs })), timeoutMs);
+        request.timer = setTimeout(
+          () => this.giveUp(request, new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs })),
+          timeoutMs,
+        );
         request.timer.unref();
       }
       this.send({ jsonrpc: '2.0', id, method, params }).catch((error: unknown) => {
@@ -145,7 +151,9 @@ export class CoalescingStdioClientTransport extends StdioClientTransport impleme
    */
   giveUp(request: PendingRequest, reason: unknown): void {
     if (!this.pending.delete(request.id)) return;
-    this.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: request.id, reason: String(reason) } }).catch(() => undefined);
+    this.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: request.id, reason: String(reason) } }).catch(
+      () => undefined,
+    );
     request.reject(asSdkError(reason));
   }
 

@@ -54,7 +54,13 @@ export class UpstreamSupervisor {
   /** Called when a start attempt ends (up or failed), or the server stops: whoever waits on {@link settled}. */
   private readonly settleWaiters = new Set<() => void>();
   private firstStartAt: number | undefined;
-  readonly health: Omit<UpstreamHealth, 'status'> = { lastCheck: null, responseTimeMs: null, consecutiveFails: 0, restartCount: 0, lastError: null };
+  readonly health: Omit<UpstreamHealth, 'status'> = {
+    lastCheck: null,
+    responseTimeMs: null,
+    consecutiveFails: 0,
+    restartCount: 0,
+    lastError: null,
+  };
 
   constructor(private readonly options: UpstreamSupervisorOptions) {
     this.name = options.name;
@@ -162,7 +168,11 @@ export class UpstreamSupervisor {
     } catch (error) {
       if (generation !== this.generation) return;
       this.health.lastError = (error as Error).message;
-      this.options.logger.warn('gateway upstream failed to start', { server: this.name, error: (error as Error).message, category: 'gateway' });
+      this.options.logger.warn('gateway upstream failed to start', {
+        server: this.name,
+        error: (error as Error).message,
+        category: 'gateway',
+      });
       this.scheduleRestart(`start failed: ${(error as Error).message}`);
       this.settle();
       return;
@@ -175,8 +185,17 @@ export class UpstreamSupervisor {
     this.health.consecutiveFails = 0;
     this.health.lastError = null;
     this.startHealthChecks(connection);
-    this.options.logger.info('gateway upstream up', { server: this.name, pid: connection.pid, tools: connection.catalog.tools.length, category: 'gateway' });
-    this.options.events.emit('upstream.up', { server: this.name, tools: connection.catalog.tools.length, ...(connection.pid ? { pid: connection.pid } : {}) });
+    this.options.logger.info('gateway upstream up', {
+      server: this.name,
+      pid: connection.pid,
+      tools: connection.catalog.tools.length,
+      category: 'gateway',
+    });
+    this.options.events.emit('upstream.up', {
+      server: this.name,
+      tools: connection.catalog.tools.length,
+      ...(connection.pid ? { pid: connection.pid } : {}),
+    });
     if (reason === 'restart') this.options.events.emit('upstream.restarted', { server: this.name, restartCount: this.health.restartCount });
     // Listeners first: whoever waited finds the catalog already updated.
     this.options.onChange();
@@ -230,7 +249,13 @@ export class UpstreamSupervisor {
     this.restartTimes = this.restartTimes.filter((at) => now - at < windowMs);
     if (this.restartTimes.length >= max) {
       this.statusValue = 'failed';
-      this.options.logger.error('gateway upstream failed: restart limit reached', { server: this.name, reason, max, windowMs, category: 'gateway' });
+      this.options.logger.error('gateway upstream failed: restart limit reached', {
+        server: this.name,
+        reason,
+        max,
+        windowMs,
+        category: 'gateway',
+      });
       this.options.onChange();
       return;
     }
@@ -277,6 +302,8 @@ export class UpstreamSupervisor {
   /** A one-line description for `/listmcp`. */
   describe(): { command?: string; args?: string[]; url?: string; transport: string } {
     const config = this.config;
-    return isStdio(config) ? { command: config.command, args: [...config.args], transport: 'stdio' } : { url: config.url, transport: config.transport };
+    return isStdio(config)
+      ? { command: config.command, args: [...config.args], transport: 'stdio' }
+      : { url: config.url, transport: config.transport };
   }
 }

@@ -1,6 +1,12 @@
 // Values from the server package, as in call-relay.ts: the client package loads with the first upstream only.
 import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
-import { ProtocolError, ProtocolErrorCode, RELATED_TASK_META_KEY, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  RELATED_TASK_META_KEY,
+  type CallToolResult,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { InputAsker } from '../mcp/tool-provider.js';
 import type { UpstreamConnection } from './upstream.js';
@@ -70,9 +76,11 @@ export async function relayUpstreamTask(connection: UpstreamConnection, options:
     let task: UpstreamTask = created.task;
     for (;;) {
       status(task);
-      if (task.status === 'cancelled') throw new ProtocolError(ProtocolErrorCode.InternalError, `upstream ${options.server} cancelled the task`);
+      if (task.status === 'cancelled')
+        throw new ProtocolError(ProtocolErrorCode.InternalError, `upstream ${options.server} cancelled the task`);
       // Blocks until the task ends; the questions it waits for arrive meanwhile.
-      if (task.status !== 'working') return withoutUpstreamMeta(await request('tasks/result', { taskId: upstreamId }, payload, UNBOUNDED_MS));
+      if (task.status !== 'working')
+        return withoutUpstreamMeta(await request('tasks/result', { taskId: upstreamId }, payload, UNBOUNDED_MS));
       await pause(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, task.pollInterval ?? 1000)), signal);
       task = await request('tasks/get', { taskId: upstreamId }, upstreamTask);
     }

@@ -59,7 +59,10 @@ export function createUpstreamAccess({ registry, catalog }: UpstreamAccessOption
       const declared = instance.clientCapabilities();
       const extensions = withoutTasksExtension(declared?.extensions);
       const experimental = declared?.experimental;
-      pending = registry.openSessionConnection(supervisor.name, forget, () => undefined, { ...(extensions ? { extensions } : {}), ...(experimental ? { experimental } : {}) });
+      pending = registry.openSessionConnection(supervisor.name, forget, () => undefined, {
+        ...(extensions ? { extensions } : {}),
+        ...(experimental ? { experimental } : {}),
+      });
       pending.catch(forget);
       instance.sessionConnections.set(supervisor.name, pending);
     }
@@ -91,7 +94,11 @@ export function createUpstreamAccess({ registry, catalog }: UpstreamAccessOption
       }
     },
     release(instance) {
-      for (const pending of instance.sessionConnections.values()) void pending.then((c) => registry.closeSessionConnection(c), () => undefined);
+      for (const pending of instance.sessionConnections.values())
+        void pending.then(
+          (c) => registry.closeSessionConnection(c),
+          () => undefined,
+        );
       instance.sessionConnections.clear();
     },
   };

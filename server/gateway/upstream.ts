@@ -119,17 +119,17 @@ export class UpstreamConnection {
 
   constructor(private readonly options: UpstreamConnectionOptions) {
     const refresh = () => {
-      if (!this.closing) void this.refreshCatalog().then(() => options.onCatalogChanged(), () => undefined);
+      if (!this.closing)
+        void this.refreshCatalog().then(
+          () => options.onCatalogChanged(),
+          () => undefined,
+        );
     };
     this.client = new Client(
       { name: 'claude-code-mcp-gateway', version: options.version },
       {
         capabilities: {},
-        listChanged: {
-          tools: { onChanged: refresh },
-          prompts: { onChanged: refresh },
-          resources: { onChanged: refresh },
-        },
+        listChanged: { tools: { onChanged: refresh }, prompts: { onChanged: refresh }, resources: { onChanged: refresh } },
       },
     );
     // Declared so upstreams may ask; each request is relayed to the client whose call is waiting on this upstream.
@@ -138,13 +138,20 @@ export class UpstreamConnection {
     if (extensions && Object.keys(extensions).length > 0) this.client.registerCapabilities({ extensions });
     if (experimental && Object.keys(experimental).length > 0) this.client.registerCapabilities({ experimental });
     this.client.setRequestHandler('sampling/createMessage', (request) => this.relayTarget('sampling').sample(request.params));
-    this.client.setRequestHandler('elicitation/create', (request) => (this.taskTarget(request.params._meta) ?? this.relayTarget('elicitation')).elicit(request.params));
+    this.client.setRequestHandler('elicitation/create', (request) =>
+      (this.taskTarget(request.params._meta) ?? this.relayTarget('elicitation')).elicit(request.params),
+    );
     // Log messages have no request id either: they go to the caller only when unambiguous, else to our debug log.
     this.client.setNotificationHandler('notifications/message', (notification) => {
       const targets = [...this.relayTargets];
       const newest = targets.at(-1);
       if (newest && targets.every((target) => target.owner === newest.owner)) newest.log(notification.params);
-      else options.logger.debug('gateway upstream log message', { server: options.name, level: notification.params.level, category: 'gateway' });
+      else
+        options.logger.debug('gateway upstream log message', {
+          server: options.name,
+          level: notification.params.level,
+          category: 'gateway',
+        });
     });
     this.client.setNotificationHandler('notifications/resources/updated', (notification) => {
       for (const listener of this.subscriptions.get(notification.params.uri) ?? []) listener();
@@ -226,9 +233,13 @@ export class UpstreamConnection {
   private relayTarget(kind: string): RelayTarget {
     const targets = [...this.relayTargets];
     const newest = targets.at(-1);
-    if (!newest) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${this.options.name}: ${kind} request outside of any client call`);
+    if (!newest)
+      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${this.options.name}: ${kind} request outside of any client call`);
     if (targets.some((target) => target.owner !== newest.owner)) {
-      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${this.options.name}: ${kind} request is ambiguous: calls of several clients are in flight`);
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidRequest,
+        `${this.options.name}: ${kind} request is ambiguous: calls of several clients are in flight`,
+      );
     }
     return newest;
   }
@@ -249,7 +260,9 @@ export class UpstreamConnection {
    * `input_required` rounds), and HTTP/SSE transports have no such path.
    */
   get direct(): DirectRequester | undefined {
-    return this.transport instanceof CoalescingStdioClientTransport && this.client.getProtocolEra() === 'legacy' ? this.transport : undefined;
+    return this.transport instanceof CoalescingStdioClientTransport && this.client.getProtocolEra() === 'legacy'
+      ? this.transport
+      : undefined;
   }
 
   /** Pid of a stdio child, when running. */
@@ -322,7 +335,9 @@ export class UpstreamConnection {
       ? new SSEClientTransport(new URL(config.url), {
           requestInit,
           fetch: bounded,
-          eventSourceInit: { fetch: (url, init) => bounded(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...config.headers } }) },
+          eventSourceInit: {
+            fetch: (url, init) => bounded(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...config.headers } }),
+          },
         })
       : new StreamableHTTPClientTransport(new URL(config.url), { requestInit, fetch: bounded });
   }
@@ -334,7 +349,12 @@ export class UpstreamConnection {
     const [tools, resources, resourceTemplates, prompts] = await Promise.all([
       capabilities.tools ? this.client.listTools(undefined, options).then((r) => r.tools) : [],
       capabilities.resources ? this.client.listResources(undefined, options).then((r) => r.resources) : [],
-      capabilities.resources ? this.client.listResourceTemplates(undefined, options).then((r) => r.resourceTemplates, () => []) : [],
+      capabilities.resources
+        ? this.client.listResourceTemplates(undefined, options).then(
+            (r) => r.resourceTemplates,
+            () => [],
+          )
+        : [],
       capabilities.prompts ? this.client.listPrompts(undefined, options).then((r) => r.prompts) : [],
     ]);
     this.catalog = { tools, resources, resourceTemplates, prompts };

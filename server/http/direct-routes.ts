@@ -132,10 +132,16 @@ export class DirectRoutes {
       );
     };
   }
-
 }
 
-function run(handlers: readonly RequestHandler[], template: string, params: Record<string, string>, req: Request, res: Response, done: NextFunction): void {
+function run(
+  handlers: readonly RequestHandler[],
+  template: string,
+  params: Record<string, string>,
+  req: Request,
+  res: Response,
+  done: NextFunction,
+): void {
   req.params = params;
   (req as { route?: unknown }).route = { path: template };
   let index = 0;

@@ -63,11 +63,7 @@ export interface RateLimitsOptions {
 }
 
 /** Claude runs spawn a process and spend money; catalogue and status calls are cheap. Config weights override these. */
-export const DEFAULT_TOOL_WEIGHTS: Readonly<Record<string, number>> = Object.freeze({
-  claude_ask: 10,
-  claude_plan: 10,
-  claude_resume: 10,
-});
+export const DEFAULT_TOOL_WEIGHTS: Readonly<Record<string, number>> = Object.freeze({ claude_ask: 10, claude_plan: 10, claude_resume: 10 });
 
 /**
  * Builds the limiters. On Redis every limiter is a `RateLimiterRedis` (atomic across replicas) backed by an in-memory
@@ -82,8 +78,19 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
 
   const build = (name: string, points: number): Limiter => {
     const memory = new RateLimiterMemory({ points, duration, keyPrefix: name });
-    if (!redis) return { points, consume: (key, cost) => memory.consume(key, cost), refund: (key, cost) => memory.reward(key, cost).then(() => undefined) };
-    const shared = new RateLimiterRedis({ storeClient: redis, points, duration, keyPrefix: `${prefix}${name}`, rejectIfRedisNotReady: true });
+    if (!redis)
+      return {
+        points,
+        consume: (key, cost) => memory.consume(key, cost),
+        refund: (key, cost) => memory.reward(key, cost).then(() => undefined),
+      };
+    const shared = new RateLimiterRedis({
+      storeClient: redis,
+      points,
+      duration,
+      keyPrefix: `${prefix}${name}`,
+      rejectIfRedisNotReady: true,
+    });
     return {
       points,
       async consume(key, cost) {
@@ -94,7 +101,10 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
           metrics?.rateLimitInsurance.inc();
           if (Date.now() - lastFallbackLog > 60_000) {
             lastFallbackLog = Date.now();
-            logger.warn('rate limits: Redis unavailable, using the in-memory insurance limiter', { error: (error as Error).message, category: 'storage' });
+            logger.warn('rate limits: Redis unavailable, using the in-memory insurance limiter', {
+              error: (error as Error).message,
+              category: 'storage',
+            });
           }
           return memory.consume(key, cost);
         }
@@ -114,7 +124,8 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
     if (!limiter) map.set(points, (limiter = build(`${name}${points}`, points)));
     return limiter;
   };
-  const clientLimiter = (clientId?: string) => cached(clients, 'client', (clientId && settings.clientRequests[clientId]) || settings.requests);
+  const clientLimiter = (clientId?: string) =>
+    cached(clients, 'client', (clientId && settings.clientRequests[clientId]) || settings.requests);
   const toolLimiter = (clientId?: string) => {
     const override = clientId ? settings.clientRequests[clientId] : undefined;
     const points = override ? Math.max(1, Math.round((settings.toolPoints * override) / settings.requests)) : settings.toolPoints;
@@ -123,17 +134,35 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
 
   const weightOf = (tool: string) => settings.toolWeights[tool] ?? DEFAULT_TOOL_WEIGHTS[tool] ?? 1;
 
-  async function decide(limiter: Limiter, scope: LimitScope, key: string, cost: number, detail: { clientId?: string; tool?: string }): Promise<LimitDecision> {
+  async function decide(
+    limiter: Limiter,
+    scope: LimitScope,
+    key: string,
+    cost: number,
+    detail: { clientId?: string; tool?: string },
+  ): Promise<LimitDecision> {
     try {
       const res = await limiter.consume(key, cost);
-      return { allowed: true, scope, limit: limiter.points, remaining: res.remainingPoints, resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)), windowSeconds: duration };
+      return {
+        allowed: true,
+        scope,
+        limit: limiter.points,
+        remaining: res.remainingPoints,
+        resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+        windowSeconds: duration,
+      };
     } catch (error) {
       if (!(error instanceof RateLimiterRes)) throw error;
       const retryAfter = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
       // A refused tool call runs nothing, so it spends nothing: a cheap tool may still fit in what is left.
       if (scope === 'tool') await limiter.refund(key, cost).catch(() => undefined);
       metrics?.rateLimitRejections.inc({ scope });
-      events?.emit('rate_limit.exceeded', { scope, retryAfterSeconds: retryAfter, ...(detail.clientId ? { clientId: detail.clientId } : {}), ...(detail.tool ? { tool: detail.tool } : {}) });
+      events?.emit('rate_limit.exceeded', {
+        scope,
+        retryAfterSeconds: retryAfter,
+        ...(detail.clientId ? { clientId: detail.clientId } : {}),
+        ...(detail.tool ? { tool: detail.tool } : {}),
+      });
       return { allowed: false, scope, limit: limiter.points, remaining: 0, resetSeconds: retryAfter, windowSeconds: duration };
     }
   }

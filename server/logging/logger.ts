@@ -77,12 +77,7 @@ export function createLogger(options: LoggerOptions): Logger {
   return winston.createLogger({
     level: options.level,
     defaultMeta: options.defaultMeta,
-    format: winston.format.combine(
-      winston.format.errors({ stack: true }),
-      addContext(),
-      redactFormat(),
-      output,
-    ),
+    format: winston.format.combine(winston.format.errors({ stack: true }), addContext(), redactFormat(), output),
     transports: [new winston.transports.Stream({ stream })],
   });
 }

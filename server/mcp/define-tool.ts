@@ -26,7 +26,8 @@ const JSON_SCHEMA_TARGET = 'draft-2020-12';
 /** A zod schema as the JSON Schema a tool listing carries (objects at the root of inputs, as MCP requires). */
 function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   const json = schema['~standard'].jsonSchema[io]({ target: JSON_SCHEMA_TARGET }) as Record<string, unknown>;
-  if (io === 'input' && json.type !== undefined && json.type !== 'object') throw new Error(`tool inputs must be objects (got ${JSON.stringify(json.type)})`);
+  if (io === 'input' && json.type !== undefined && json.type !== 'object')
+    throw new Error(`tool inputs must be objects (got ${JSON.stringify(json.type)})`);
   return json.type === undefined ? { type: 'object', ...json } : json;
 }
 
@@ -59,8 +60,13 @@ export function defineTool<S extends z.ZodType>(
       if (!validate) return run(call.args as z.infer<S>, call);
       const parsed = spec.input.safeParse(call.args);
       if (!parsed.success) {
-        const detail = parsed.error.issues.map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message)).join(', ');
-        return { content: [{ type: 'text', text: `Input validation error: Invalid arguments for tool ${name}: ${detail}` }], isError: true };
+        const detail = parsed.error.issues
+          .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+          .join(', ');
+        return {
+          content: [{ type: 'text', text: `Input validation error: Invalid arguments for tool ${name}: ${detail}` }],
+          isError: true,
+        };
       }
       return run(parsed.data, call);
     },

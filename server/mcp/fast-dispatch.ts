@@ -56,7 +56,8 @@ export function isPlainCallResult(result: unknown): result is CallToolResult {
   if (result.isError !== undefined && typeof result.isError !== 'boolean') return false;
   if (result.structuredContent !== undefined && !isPlainObject(result.structuredContent)) return false;
   for (const block of result.content as unknown[]) {
-    if (!isPlainObject(block) || !hasOnlyKeys(block, TEXT_BLOCK_KEYS) || block.type !== 'text' || typeof block.text !== 'string') return false;
+    if (!isPlainObject(block) || !hasOnlyKeys(block, TEXT_BLOCK_KEYS) || block.type !== 'text' || typeof block.text !== 'string')
+      return false;
   }
   return true;
 }
@@ -104,7 +105,10 @@ function catchAsIs(error: unknown): object {
  * without them it registers `handler` plainly and returns false: calls work as before, but a marked answer would
  * meet the SDK's check, so the caller must not offer tasks then.
  */
-export function installFastToolCall(server: McpServer['server'], handler: (request: CallToolRequest, ctx: ServerContext) => Promise<CallToolResult>): boolean {
+export function installFastToolCall(
+  server: McpServer['server'],
+  handler: (request: CallToolRequest, ctx: ServerContext) => Promise<CallToolResult>,
+): boolean {
   const sdk = serverRequestInternals(server);
   if (sdk instanceof MissingSdkInternal) {
     server.setRequestHandler('tools/call', handler);
@@ -113,7 +117,12 @@ export function installFastToolCall(server: McpServer['server'], handler: (reque
   server.setRequestHandler('tools/call', (request, ctx) => handler(request, ctx).then(escapeAsIs));
   const sdkHandler = sdk.storedHandler('tools/call')!;
   sdk.replaceStoredHandler('tools/call', (request, ctx) => {
-    if (sdk.negotiatedProtocolVersion() === undefined || sdk.servesModernEra() || !isPlainCallParams(request.params) || ctx.mcpReq.requestState() !== undefined) {
+    if (
+      sdk.negotiatedProtocolVersion() === undefined ||
+      sdk.servesModernEra() ||
+      !isPlainCallParams(request.params) ||
+      ctx.mcpReq.requestState() !== undefined
+    ) {
       return sdkHandler(request, ctx).catch(catchAsIs);
     }
     // Plain params are what the SDK's parse would hand the handler, as they came.

@@ -56,6 +56,11 @@ export function jsonRpcTransportError(code: JsonRpcErrorCode, message: string, d
 }
 
 /** The error response to the request `id`, as the SDK's Protocol writes one. */
-export function jsonRpcRequestError(id: RequestId, code: JsonRpcErrorCode, message: string, data?: unknown): JsonRpcErrorResponse & { id: RequestId } {
+export function jsonRpcRequestError(
+  id: RequestId,
+  code: JsonRpcErrorCode,
+  message: string,
+  data?: unknown,
+): JsonRpcErrorResponse & { id: RequestId } {
   return { jsonrpc: JSONRPC_VERSION, id, error: errorObject(code, message, data) };
 }

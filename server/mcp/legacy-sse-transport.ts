@@ -129,12 +129,7 @@ export class LegacySseTransport implements Transport {
    *
    * @param parsedBody the body when a body parser already consumed `req` (it is then re-serialized to check size).
    */
-  async handlePostMessage(
-    req: IncomingMessage,
-    res: ServerResponse,
-    parsedBody?: unknown,
-    extra?: LegacySsePostExtra,
-  ): Promise<void> {
+  async handlePostMessage(req: IncomingMessage, res: ServerResponse, parsedBody?: unknown, extra?: LegacySsePostExtra): Promise<void> {
     // Before start() no server listens yet, so a message accepted then would be lost behind a 202.
     if (this.closed || !this.started) return this.refuse(res, 404, { error: 'SSE stream is not open; open a new one' });
     const contentType = req.headers['content-type'];

@@ -13,7 +13,13 @@ import {
 import { answerBarrier } from '../events/durable-writes.js';
 import type { BoundedEventStore } from './event-store.js';
 import { classifyJsonRpc, isJsonRpcPayload } from './jsonrpc.js';
-import { JsonRpcErrorCode, jsonRpcRequestError, jsonRpcTransportError, type JsonRpcErrorObject, type JsonRpcErrorResponse } from './jsonrpc-errors.js';
+import {
+  JsonRpcErrorCode,
+  jsonRpcRequestError,
+  jsonRpcTransportError,
+  type JsonRpcErrorObject,
+  type JsonRpcErrorResponse,
+} from './jsonrpc-errors.js';
 import { SSE_HEADERS } from './legacy-sse-transport.js';
 
 /** Options of {@link NodeStreamableTransport}. */
@@ -133,7 +139,12 @@ export class NodeStreamableTransport implements Transport {
   private handlePost(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo: AuthInfo | undefined): void {
     const accept = req.headers.accept;
     if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) {
-      return this.refuse(res, 406, JsonRpcErrorCode.ServerError, 'Not Acceptable: Client must accept both application/json and text/event-stream');
+      return this.refuse(
+        res,
+        406,
+        JsonRpcErrorCode.ServerError,
+        'Not Acceptable: Client must accept both application/json and text/event-stream',
+      );
     }
     if (!isJsonContentType(req.headers['content-type'] ?? null) || body === undefined) {
       return this.refuse(res, 415, JsonRpcErrorCode.ServerError, 'Unsupported Media Type: Content-Type must be application/json');
@@ -149,11 +160,11 @@ export class NodeStreamableTransport implements Transport {
     if (invalid) return this.refuseInvalid(res, invalid);
 
     const initialize = messages.find((message) => 'method' in message && message.method === 'initialize' && 'id' in message) as
-      | { params?: { protocolVersion?: unknown } }
-      | undefined;
+      { params?: { protocolVersion?: unknown } } | undefined;
     if (initialize) {
       if (this.initialized) return this.refuse(res, 400, JsonRpcErrorCode.InvalidRequest, 'Invalid Request: Server already initialized');
-      if (messages.length > 1) return this.refuse(res, 400, JsonRpcErrorCode.InvalidRequest, 'Invalid Request: Only one initialization request is allowed');
+      if (messages.length > 1)
+        return this.refuse(res, 400, JsonRpcErrorCode.InvalidRequest, 'Invalid Request: Only one initialization request is allowed');
       this.initialized = true;
       this.sessionId = this.options.sessionId;
       this.options.onsessioninitialized?.(this.sessionId);
@@ -164,7 +175,8 @@ export class NodeStreamableTransport implements Transport {
     const request = requestView(req);
     const requests = messages.filter(isRequest);
     if (requests.length === 0) {
-      for (const message of messages) this.onmessage?.(message, { request: request as unknown as Request, ...(authInfo ? { authInfo } : {}) });
+      for (const message of messages)
+        this.onmessage?.(message, { request: request as unknown as Request, ...(authInfo ? { authInfo } : {}) });
       res.writeHead(202).end();
       return;
     }
@@ -172,7 +184,10 @@ export class NodeStreamableTransport implements Transport {
     // Stream ids only need to be unique within the session (event ids are `${streamId}_${seq}`, looked up per session):
     // a counter keeps every event id on the wire short.
     const streamId = `${(this.streamCount += 1)}`;
-    const version = typeof initialize?.params?.protocolVersion === 'string' ? initialize.params.protocolVersion : (header(req, 'mcp-protocol-version') ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION);
+    const version =
+      typeof initialize?.params?.protocolVersion === 'string'
+        ? initialize.params.protocolVersion
+        : (header(req, 'mcp-protocol-version') ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION);
     const resumable = this.options.eventStore !== undefined && this.supportsPriming(version);
     this.openStream(streamId, res, { priming: resumable, holdHeaders: true, deferStart: true });
     for (const message of requests) this.requestStreams.set(message.id, streamId);
@@ -193,7 +208,8 @@ export class NodeStreamableTransport implements Transport {
     if (!this.checkSession(req, res) || !this.checkProtocolVersion(req, res)) return;
     const lastEventId = header(req, 'last-event-id');
     if (this.options.eventStore && lastEventId) return this.replay(lastEventId, res);
-    if (this.streams.has(STANDALONE)) return this.refuse(res, 409, JsonRpcErrorCode.ServerError, 'Conflict: Only one SSE stream is allowed per session');
+    if (this.streams.has(STANDALONE))
+      return this.refuse(res, 409, JsonRpcErrorCode.ServerError, 'Conflict: Only one SSE stream is allowed per session');
     // The client learns the stream is open from its headers; nothing else may be written for a while.
     this.openStream(STANDALONE, res, {});
   }
@@ -213,7 +229,8 @@ export class NodeStreamableTransport implements Transport {
     const store = this.options.eventStore!;
     const streamId = await store.getStreamIdForEventId(lastEventId);
     if (!streamId) return this.refuse(res, 400, JsonRpcErrorCode.ServerError, 'Invalid event ID format');
-    if (this.streams.has(streamId)) return this.refuse(res, 409, JsonRpcErrorCode.ServerError, 'Conflict: Stream already has an active connection');
+    if (this.streams.has(streamId))
+      return this.refuse(res, 409, JsonRpcErrorCode.ServerError, 'Conflict: Stream already has an active connection');
     const replayed = new Set<string>();
     this.writeHead(res);
     try {
@@ -262,7 +279,11 @@ export class NodeStreamableTransport implements Transport {
     const eventId = this.options.eventStore?.append(streamId, message, json);
     if (stream && (eventId === undefined || !stream.replayed?.has(eventId))) stream.write(json, eventId);
     else if (!stream && !this.options.eventStore && response) {
-      this.onerror?.(new Error(`Response for request ID ${String(requestId)} is undeliverable: per-request stream is disconnected and no eventStore is configured`));
+      this.onerror?.(
+        new Error(
+          `Response for request ID ${String(requestId)} is undeliverable: per-request stream is disconnected and no eventStore is configured`,
+        ),
+      );
     }
     if (!response) return;
 
@@ -310,7 +331,11 @@ export class NodeStreamableTransport implements Transport {
       for (const [id, sid] of [...this.requestStreams]) {
         if (sid !== streamId || this.answered.has(id)) continue;
         this.requestStreams.delete(id);
-        this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'the client disconnected' } });
+        this.onmessage?.({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: id, reason: 'the client disconnected' },
+        });
       }
     };
     const grace = this.options.eventStore ? (this.options.reconnectGraceMs ?? 0) : 0;
@@ -373,7 +398,9 @@ export class NodeStreamableTransport implements Transport {
       }
       if (how.priming) {
         const eventId = this.options.eventStore!.append(streamId, {} as JSONRPCMessage, '{}');
-        res.write(this.options.retryMs === undefined ? `id: ${eventId}\ndata: \n\n` : `id: ${eventId}\nretry: ${this.options.retryMs}\ndata: \n\n`);
+        res.write(
+          this.options.retryMs === undefined ? `id: ${eventId}\ndata: \n\n` : `id: ${eventId}\nretry: ${this.options.retryMs}\ndata: \n\n`,
+        );
       }
       if (this.options.keepAliveMs > 0) {
         keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.options.keepAliveMs);
@@ -447,7 +474,12 @@ export class NodeStreamableTransport implements Transport {
   private checkProtocolVersion(req: IncomingMessage, res: ServerResponse): boolean {
     const version = header(req, 'mcp-protocol-version');
     if (version === undefined || this.supportedVersions.includes(version)) return true;
-    this.refuse(res, 400, JsonRpcErrorCode.ServerError, `Bad Request: Unsupported protocol version: ${version} (supported versions: ${this.supportedVersions.join(', ')})`);
+    this.refuse(
+      res,
+      400,
+      JsonRpcErrorCode.ServerError,
+      `Bad Request: Unsupported protocol version: ${version} (supported versions: ${this.supportedVersions.join(', ')})`,
+    );
     return false;
   }
 
@@ -466,8 +498,14 @@ export class NodeStreamableTransport implements Transport {
     const text = 'Invalid Request: not a valid JSON-RPC 2.0 message (check params, id and the top-level keys)';
     this.onerror?.(new Error(text));
     const id = (message as { id?: unknown }).id;
-    const validId = (typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id))) ? id : undefined;
-    this.answer(res, 400, validId === undefined ? jsonRpcTransportError(JsonRpcErrorCode.InvalidRequest, text) : jsonRpcRequestError(validId, JsonRpcErrorCode.InvalidRequest, text));
+    const validId = typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id)) ? id : undefined;
+    this.answer(
+      res,
+      400,
+      validId === undefined
+        ? jsonRpcTransportError(JsonRpcErrorCode.InvalidRequest, text)
+        : jsonRpcRequestError(validId, JsonRpcErrorCode.InvalidRequest, text),
+    );
   }
 
   private answer(res: ServerResponse, status: number, error: JsonRpcErrorResponse): void {

@@ -54,7 +54,9 @@ export class MissingSdkInternal extends Error {
     readonly member: string,
     sdkPackage: string = SERVER_PACKAGE,
   ) {
-    super(`${sdkPackage}: ${owner}.${member} is missing or has changed shape (server/mcp/sdk-internals.ts relies on it; was the SDK upgraded?)`);
+    super(
+      `${sdkPackage}: ${owner}.${member} is missing or has changed shape (server/mcp/sdk-internals.ts relies on it; was the SDK upgraded?)`,
+    );
     this.name = 'MissingSdkInternal';
   }
 }

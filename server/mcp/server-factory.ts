@@ -1,4 +1,11 @@
-import { McpServer, ProtocolError, ProtocolErrorCode, type CallToolRequest, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+  type CallToolRequest,
+  type CallToolResult,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 import { currentContext } from '../logging/context.js';
 import type { CallRouting } from '../tasks/call-routing.js';
 import { installFastToolCall } from './fast-dispatch.js';
@@ -40,7 +47,15 @@ export type ServerFactory = ((context: ToolProviderContext) => McpServer) & {
  * server, transport and context, and a stateless request converts no schema. Providers' `register` adds what is not
  * a tool (the gateway's resources and prompts).
  */
-export function createServerFactory({ name, version, instructions, providers, toolAccess, toolInterceptors = [], routing }: ServerFactoryOptions): ServerFactory {
+export function createServerFactory({
+  name,
+  version,
+  instructions,
+  providers,
+  toolAccess,
+  toolInterceptors = [],
+  routing,
+}: ServerFactoryOptions): ServerFactory {
   const catalog = new ToolCatalog(providers, toolAccess);
   /** Instances that outlive a request and so must hear `tools/list_changed`. */
   const listening = new Set<McpServer>();

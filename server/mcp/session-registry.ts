@@ -144,7 +144,14 @@ export class SessionRegistry {
     if (!directory) return undefined;
     const written = directory
       .claim(entry.id, { replica: directory.replica, ownerId: entry.ownerId, transport: entry.transport }, this.claimTtlSeconds)
-      .catch((error: unknown) => void this.options.logger.warn('session not recorded in the cluster directory', { sessionId: entry.id, error, category: 'cluster' }));
+      .catch(
+        (error: unknown) =>
+          void this.options.logger.warn('session not recorded in the cluster directory', {
+            sessionId: entry.id,
+            error,
+            category: 'cluster',
+          }),
+      );
     this.claims.set(entry.id, { at: this.now(), written });
     return written;
   }
@@ -176,7 +183,11 @@ export class SessionRegistry {
     if (!entry) return;
     this.sessions.delete(id);
     if (this.claims.delete(id)) {
-      void this.options.directory?.release(id).catch((error: unknown) => this.options.logger.warn('session not released in the cluster directory', { sessionId: id, error, category: 'cluster' }));
+      void this.options.directory
+        ?.release(id)
+        .catch((error: unknown) =>
+          this.options.logger.warn('session not released in the cluster directory', { sessionId: id, error, category: 'cluster' }),
+        );
     }
     const durationMs = this.now() - entry.createdAt;
     this.options.events.emit('session.ended', { sessionId: id, transport: entry.transport, reason, durationMs, clientId: entry.ownerId });

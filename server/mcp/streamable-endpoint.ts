@@ -75,7 +75,12 @@ export function createStreamableEndpoint(options: StreamableEndpointOptions): St
   /** Per-request exchanges in flight with the request ids they must answer: what a shutdown answers if they cannot. */
   const bridged = new Set<{ res: ServerResponse; ids: RequestId[] }>();
 
-  async function bridge(fetch: Parameters<typeof serveWebHandler>[0], req: AuthedRequest, res: ServerResponse, body: unknown): Promise<void> {
+  async function bridge(
+    fetch: Parameters<typeof serveWebHandler>[0],
+    req: AuthedRequest,
+    res: ServerResponse,
+    body: unknown,
+  ): Promise<void> {
     const ids = requestIds(body);
     if (ids.length === 0) return serveWebHandler(fetch, req, res, body);
     const exchange = { res, ids };

@@ -61,7 +61,11 @@ export class ToolCatalog {
     if (!listing) {
       listing = [...this.definitions().values()]
         .filter((definition) => this.allows(caller, definition))
-        .map((definition) => (taskSupport && definition.taskSupport ? { ...definition.tool, execution: { taskSupport: definition.taskSupport } } : definition.tool));
+        .map((definition) =>
+          taskSupport && definition.taskSupport
+            ? { ...definition.tool, execution: { taskSupport: definition.taskSupport } }
+            : definition.tool,
+        );
       if (this.listings.size >= MAX_LISTINGS) this.listings.clear();
       this.listings.set(key, listing);
     }
@@ -92,7 +96,8 @@ export class ToolCatalog {
     if (!this.byName) {
       this.byName = new Map();
       for (const provider of this.providers) {
-        for (const definition of provider.tools()) if (!this.byName.has(definition.tool.name)) this.byName.set(definition.tool.name, definition);
+        for (const definition of provider.tools())
+          if (!this.byName.has(definition.tool.name)) this.byName.set(definition.tool.name, definition);
       }
     }
     return this.byName;

@@ -22,7 +22,12 @@ export function toolOutcome(result: CallToolResult | undefined, error: unknown):
 }
 
 /** Runs `run` for `call` inside `interceptors`, outermost first. */
-export function intercept(call: ToolCall, interceptors: readonly ToolCallInterceptor[], run: (call: ToolCall) => Promise<CallToolResult>): Promise<CallToolResult> {
-  const step = (index: number): Promise<CallToolResult> => (index < interceptors.length ? interceptors[index]!(call, () => step(index + 1)) : run(call));
+export function intercept(
+  call: ToolCall,
+  interceptors: readonly ToolCallInterceptor[],
+  run: (call: ToolCall) => Promise<CallToolResult>,
+): Promise<CallToolResult> {
+  const step = (index: number): Promise<CallToolResult> =>
+    index < interceptors.length ? interceptors[index]!(call, () => step(index + 1)) : run(call);
   return step(0);
 }

@@ -8,7 +8,11 @@ import { answerBarrier } from '../events/durable-writes.js';
  * The URL's host is fixed: Host was validated earlier and the transport never reads it.
  */
 export function toBodylessWebRequest(req: IncomingMessage, signal?: AbortSignal): Request {
-  return new Request(`http://localhost${req.url ?? '/'}`, { method: req.method ?? 'GET', headers: webHeaders(req), ...(signal ? { signal } : {}) });
+  return new Request(`http://localhost${req.url ?? '/'}`, {
+    method: req.method ?? 'GET',
+    headers: webHeaders(req),
+    ...(signal ? { signal } : {}),
+  });
 }
 
 function webHeaders(req: IncomingMessage): Headers {

@@ -35,9 +35,7 @@ export async function createStorage(options: CreateStorageOptions): Promise<Stor
         await storage.ping();
       } catch (error) {
         await storage.close();
-        throw new Error(`REDIS_URL: cannot reach Redis at ${redactUrl(options.url)}: ${(error as Error).message}`, {
-          cause: error,
-        });
+        throw new Error(`REDIS_URL: cannot reach Redis at ${redactUrl(options.url)}: ${(error as Error).message}`, { cause: error });
       }
       return storage;
     }

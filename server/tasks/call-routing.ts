@@ -1,4 +1,10 @@
-import { ProtocolError, type CallToolResult, type InputRequiredResult, type McpServer, type ServerOptions } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  type CallToolResult,
+  type InputRequiredResult,
+  type McpServer,
+  type ServerOptions,
+} from '@modelcontextprotocol/server';
 import { sendAsIs } from '../mcp/fast-dispatch.js';
 import { JsonRpcErrorCode } from '../mcp/jsonrpc-errors.js';
 import type { InputAsker, ToolCall, ToolDefinition, ToolProviderContext } from '../mcp/tool-provider.js';
@@ -66,7 +72,10 @@ export function createCallRouting({ runtime, parked, promptTimeoutMs, progressIn
     } catch (error) {
       if (!(error instanceof TaskLimitReached)) throw error;
       // The client asked for a task and gets one: already failed, with the tool error it would have got.
-      return runtime!.settled({ ...spec, kind: spec.work.kind }, { isError: true, content: [{ type: 'text', text: `busy: ${error.message}` }] });
+      return runtime!.settled(
+        { ...spec, kind: spec.work.kind },
+        { isError: true, content: [{ type: 'text', text: `busy: ${error.message}` }] },
+      );
     }
   };
 
@@ -84,11 +93,21 @@ export function createCallRouting({ runtime, parked, promptTimeoutMs, progressIn
         const sessionCapabilities = server.server.getClientCapabilities() as { elicitation?: object; tasks?: object } | undefined;
         const canAsk = sessionCapabilities?.elicitation !== undefined;
         if (task && tasksOn) {
-          if (definition.taskSupport === undefined) throw new ProtocolError(JsonRpcErrorCode.MethodNotFound, `Tool ${call.tool} does not support task-augmented calls`);
-          const record = await startTask({ owner, tool: call.tool, origin: 'task-2025', work: toolCallWork(call, run), ttlMs: task.ttl, canAsk });
+          if (definition.taskSupport === undefined)
+            throw new ProtocolError(JsonRpcErrorCode.MethodNotFound, `Tool ${call.tool} does not support task-augmented calls`);
+          const record = await startTask({
+            owner,
+            tool: call.tool,
+            origin: 'task-2025',
+            work: toolCallWork(call, run),
+            ttlMs: task.ttl,
+            canAsk,
+          });
           return sendAsIs({ task: task2025(record) }) as unknown as CallToolResult;
         }
-        const ask: InputAsker | undefined = canAsk ? (params, signal) => ctx.mcpReq.elicitInput(params, { timeout: promptTimeoutMs, signal }) : undefined;
+        const ask: InputAsker | undefined = canAsk
+          ? (params, signal) => ctx.mcpReq.elicitInput(params, { timeout: promptTimeoutMs, signal })
+          : undefined;
         return run({ ...call, ...(ask ? { ask } : {}), answersTasks: canAsk && sessionCapabilities?.tasks !== undefined });
       }
       const canAsk = declaredCapabilities(ctx)?.elicitation !== undefined;

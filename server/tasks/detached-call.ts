@@ -30,7 +30,8 @@ export function detachCall(call: ToolCall, host: DetachedHost): ToolCall {
       signal: host.signal,
       _meta: { ...original.mcpReq._meta, progressToken: DETACHED_PROGRESS_TOKEN },
       notify: async (notification: { method: string; params?: { message?: unknown } }) => {
-        if (notification.method === 'notifications/progress' && typeof notification.params?.message === 'string') host.progress(notification.params.message);
+        if (notification.method === 'notifications/progress' && typeof notification.params?.message === 'string')
+          host.progress(notification.params.message);
       },
       elicitInput: host.ask ? (params: Parameters<InputAsker>[0]) => host.ask!(params, host.signal) : unavailable,
       requestSampling: unavailable,

@@ -81,7 +81,10 @@ export class ParkedCalls {
     if (state) {
       const found = this.parks.get(state.parkId);
       if (!found || found.owner !== call.caller.principalId || found.tool !== call.tool) {
-        throw new ProtocolError(JsonRpcErrorCode.InvalidParams, 'no call is waiting for these answers: it finished, or was abandoned after waiting too long');
+        throw new ProtocolError(
+          JsonRpcErrorCode.InvalidParams,
+          'no call is waiting for these answers: it finished, or was abandoned after waiting too long',
+        );
       }
       park = found;
       park.deliver(ctx.mcpReq.inputResponses ?? {});
@@ -174,7 +177,10 @@ class Park {
           this.expiry.unref();
           return inputRequired({ inputRequests, requestState });
         }
-        const next = await Promise.race([this.outcome.then((result) => ({ result })), new Promise<undefined>((resolve) => (this.wake = () => resolve(undefined)))]);
+        const next = await Promise.race([
+          this.outcome.then((result) => ({ result })),
+          new Promise<undefined>((resolve) => (this.wake = () => resolve(undefined))),
+        ]);
         this.wake = undefined;
         if (next) return next.result;
       }

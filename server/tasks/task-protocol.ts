@@ -90,14 +90,16 @@ export function installTaskMethods(server: McpServer, context: ToolProviderConte
     });
     low.setRequestHandler('tasks/cancel', { params: taskIdParams }, async ({ taskId }) => {
       const record = await found(taskId);
-      if (isTerminal(record.state)) throw new ProtocolError(JsonRpcErrorCode.InvalidParams, `Cannot cancel task: already ${task2025(record).status}`);
+      if (isTerminal(record.state))
+        throw new ProtocolError(JsonRpcErrorCode.InvalidParams, `Cannot cancel task: already ${task2025(record).status}`);
       return task2025((await runtime.cancel(owner, taskId)) ?? record);
     });
     return;
   }
   low.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
   const gate = (ctx: ServerContext) => {
-    if (!declaresTasks(ctx)) throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
+    if (!declaresTasks(ctx))
+      throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
   };
   low.setRequestHandler('tasks/get', { params: taskIdParams }, async ({ taskId }, ctx) => {
     gate(ctx);
@@ -114,7 +116,8 @@ export function installTaskMethods(server: McpServer, context: ToolProviderConte
   });
   low.setRequestHandler('tasks/cancel', { params: taskIdParams }, async ({ taskId }, ctx) => {
     gate(ctx);
-    if (!(await runtime.cancel(owner, taskId))) throw new ProtocolError(JsonRpcErrorCode.InvalidParams, 'Failed to retrieve task: Task not found');
+    if (!(await runtime.cancel(owner, taskId)))
+      throw new ProtocolError(JsonRpcErrorCode.InvalidParams, 'Failed to retrieve task: Task not found');
     return {};
   });
 }
@@ -127,7 +130,13 @@ const asking = new Set<string>();
  * it waits, each outstanding question is sent on this request's stream (`elicitation/create`, related to the task)
  * and its answer handed to the task; a progress token on the request gets keep-alives.
  */
-async function taskResult(owner: string, taskId: string, ctx: ServerContext, options: TaskMethodsOptions, found: (taskId: string) => Promise<TaskRecord>) {
+async function taskResult(
+  owner: string,
+  taskId: string,
+  ctx: ServerContext,
+  options: TaskMethodsOptions,
+  found: (taskId: string) => Promise<TaskRecord>,
+) {
   const { runtime } = options;
   const token = ctx.mcpReq._meta?.progressToken;
   let progress = 0;
@@ -154,7 +163,10 @@ async function taskResult(owner: string, taskId: string, ctx: ServerContext, opt
       lastProgress = Date.now();
       progress += 1;
       ctx.mcpReq
-        .notify({ method: 'notifications/progress', params: { progressToken: token, progress, message: record.statusMessage ?? record.state } })
+        .notify({
+          method: 'notifications/progress',
+          params: { progressToken: token, progress, message: record.statusMessage ?? record.state },
+        })
         .catch(() => undefined);
     }
   }

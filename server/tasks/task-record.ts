@@ -227,7 +227,10 @@ export function normalizeRecord(value: unknown, pollIntervalMs: number): TaskRec
 export function isElicitAnswer(value: unknown): value is ElicitResult {
   if (typeof value !== 'object' || value === null) return false;
   const { action, content } = value as { action?: unknown; content?: unknown };
-  return (action === 'accept' || action === 'decline' || action === 'cancel') && (content === undefined || (typeof content === 'object' && content !== null));
+  return (
+    (action === 'accept' || action === 'decline' || action === 'cancel') &&
+    (content === undefined || (typeof content === 'object' && content !== null))
+  );
 }
 
 /** The JSON-RPC error of an `interrupted` task. */

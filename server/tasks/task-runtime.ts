@@ -16,7 +16,17 @@ import {
 } from './task-record.js';
 import type { TaskStore } from './task-store.js';
 import { backgroundStatus } from './task-views.js';
-import { asTaskError, bounded, definedOnly, firstText, TaskLimitReached, TaskStillRunning, type TaskSpec, type TaskWork, type TaskWorkContext } from './task-work.js';
+import {
+  asTaskError,
+  bounded,
+  definedOnly,
+  firstText,
+  TaskLimitReached,
+  TaskStillRunning,
+  type TaskSpec,
+  type TaskWork,
+  type TaskWorkContext,
+} from './task-work.js';
 
 /** This replica's standing among several sharing storage (server/cluster/replicas.ts gives one). */
 export interface ReplicaLiveness {
@@ -94,13 +104,23 @@ export class TaskRuntime {
    */
   async start(spec: TaskSpec): Promise<TaskRecord> {
     if (this.live.size >= this.options.maxLive) throw new TaskLimitReached(this.options.maxLive);
-    return this.launch({ ...this.newRecord(spec, spec.work.kind), ...(spec.request ? { request: spec.request } : {}) }, spec.work, spec.canAsk, true);
+    return this.launch(
+      { ...this.newRecord(spec, spec.work.kind), ...(spec.request ? { request: spec.request } : {}) },
+      spec.work,
+      spec.canAsk,
+      true,
+    );
   }
 
   /** A task already ended, stored as such (a task request refused for the limit still gets a task, as the spec has it). */
   async settled(spec: Omit<TaskSpec, 'work' | 'canAsk'> & { kind: string }, result: CallToolResult): Promise<TaskRecord> {
     const record = this.newRecord(spec, spec.kind);
-    Object.assign(record, { state: result.isError ? 'failed' : 'completed', endedAt: record.createdAt, result, summary: firstText(result) });
+    Object.assign(record, {
+      state: result.isError ? 'failed' : 'completed',
+      endedAt: record.createdAt,
+      result,
+      summary: firstText(result),
+    });
     await this.options.store.create(record);
     return record;
   }
@@ -159,7 +179,7 @@ export class TaskRuntime {
     const live = this.live.get(taskId);
     if (live) {
       if (live.record.owner !== owner) return undefined;
-      if (!isTerminal(live.record.state)) await this.cancelLive(live, 'cancelled at the client\'s request');
+      if (!isTerminal(live.record.state)) await this.cancelLive(live, "cancelled at the client's request");
       return { ...live.record };
     }
     const record = await this.options.store.owned(owner, taskId);
@@ -169,7 +189,7 @@ export class TaskRuntime {
       return { ...record, state: 'cancelled', statusMessage: 'cancelled' };
     }
     // No process runs it any more: it ends here (unless another replica is ending it right now).
-    return (await this.endAbandoned(record, 'cancelled', 'cancelled at the client\'s request')) ?? (await this.get(owner, taskId));
+    return (await this.endAbandoned(record, 'cancelled', "cancelled at the client's request")) ?? (await this.get(owner, taskId));
   }
 
   /**
@@ -232,7 +252,17 @@ export class TaskRuntime {
     if (this.live.size >= this.options.maxLive) throw new TaskLimitReached(this.options.maxLive);
     // A cancel left for the run that ended must not cancel this one.
     if (this.options.store.shared) await this.options.store.clearCancel(record.taskId);
-    const { startedAt: _s, endedAt: _e, durationMs: _d, summary: _m, failure: _f, result: _r, error: _x, inputRequests: _i, ...rest } = record;
+    const {
+      startedAt: _s,
+      endedAt: _e,
+      durationMs: _d,
+      summary: _m,
+      failure: _f,
+      result: _r,
+      error: _x,
+      inputRequests: _i,
+      ...rest
+    } = record;
     const again: TaskRecord = {
       ...rest,
       kind: work.kind,
@@ -337,7 +367,13 @@ export class TaskRuntime {
   private async launch(initial: TaskRecord, work: TaskWork, canAsk: boolean, create: boolean): Promise<TaskRecord> {
     const startedAt = new Date().toISOString();
     const { store, presence } = this.options;
-    const record: TaskRecord = { ...initial, attempts: initial.attempts + 1, startedAt, heartbeatAt: startedAt, ...(presence ? { replica: presence.id } : {}) };
+    const record: TaskRecord = {
+      ...initial,
+      attempts: initial.attempts + 1,
+      startedAt,
+      heartbeatAt: startedAt,
+      ...(presence ? { replica: presence.id } : {}),
+    };
     let resolveDone!: () => void;
     const live: LiveTask = {
       record,
@@ -451,7 +487,8 @@ export class TaskRuntime {
 
   /** The record in `state` (a copy), with `statusMessage` and `lastUpdatedAt`; throws on an illegal transition. */
   private transition(record: TaskRecord, state: TaskState, statusMessage: string): TaskRecord {
-    if (!canTransition(record.state, state)) throw new Error(`task ${record.taskId}: ${record.state} -> ${state} is not a legal transition`);
+    if (!canTransition(record.state, state))
+      throw new Error(`task ${record.taskId}: ${record.state} -> ${state} is not a legal transition`);
     const now = new Date().toISOString();
     return { ...record, state, statusMessage, lastUpdatedAt: now, ...(isTerminal(state) ? { endedAt: record.endedAt ?? now } : {}) };
   }
@@ -462,11 +499,18 @@ export class TaskRuntime {
     const status = backgroundStatus(record.state);
     await durably(() =>
       record.state === 'completed'
-        ? events.emit('background_task.completed', { taskId: record.taskId, owner: record.owner, costUsd: record.costUsd ?? 0, durationMs: record.durationMs ?? 0 })
+        ? events.emit('background_task.completed', {
+            taskId: record.taskId,
+            owner: record.owner,
+            costUsd: record.costUsd ?? 0,
+            durationMs: record.durationMs ?? 0,
+          })
         : events.emit('background_task.failed', {
             taskId: record.taskId,
             owner: record.owner,
-            category: record.failure?.category ?? (record.state === 'cancelled' ? 'aborted' : record.state === 'interrupted' ? 'aborted' : 'internal'),
+            category:
+              record.failure?.category ??
+              (record.state === 'cancelled' ? 'aborted' : record.state === 'interrupted' ? 'aborted' : 'internal'),
             status,
           }),
     );
@@ -532,7 +576,7 @@ export class TaskRuntime {
           const answer = await this.options.store.takeAnswer(live.record.taskId, key);
           if (answer !== undefined) live.questions.get(key)?.resolve(answer as ElicitResult);
         }
-        if (await this.options.store.cancelRequested(live.record.taskId)) await this.cancelLive(live, 'cancelled at the client\'s request');
+        if (await this.options.store.cancelRequested(live.record.taskId)) await this.cancelLive(live, "cancelled at the client's request");
       } catch (error) {
         this.options.logger.warn('task mailboxes not read', { error, taskId: live.record.taskId });
       }

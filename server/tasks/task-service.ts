@@ -49,7 +49,13 @@ export async function createTaskService({ config, storage, events, logger, prese
   // cluster), tasks are found by their stopped heartbeat, as before.
   const sweepEvery = presence ? config.clusterLeaseMs / 2 : 30_000;
   const sweep = storage.shared
-    ? setInterval(() => void (presence ? runtime.sweep() : runtime.recover()).catch((error: unknown) => logger.warn('task sweep failed', { error, category: 'cluster' })), sweepEvery)
+    ? setInterval(
+        () =>
+          void (presence ? runtime.sweep() : runtime.recover()).catch((error: unknown) =>
+            logger.warn('task sweep failed', { error, category: 'cluster' }),
+          ),
+        sweepEvery,
+      )
     : undefined;
   sweep?.unref();
   const parked = new ParkedCalls({

@@ -116,7 +116,10 @@ export class TaskStore {
 
   /** The tasks recorded as running, with the replica running each. */
   async running(): Promise<Array<{ taskId: string; replica?: string }>> {
-    return (await this.store.list<{ replica?: string }>(RUNNING)).map(({ id, value }) => ({ taskId: id, ...(value.replica ? { replica: value.replica } : {}) }));
+    return (await this.store.list<{ replica?: string }>(RUNNING)).map(({ id, value }) => ({
+      taskId: id,
+      ...(value.replica ? { replica: value.replica } : {}),
+    }));
   }
 
   /**

@@ -54,7 +54,10 @@ export function result2025(record: TaskRecord): CallToolResult {
     return { ...record.result, _meta: { ...record.result._meta, [RELATED_TASK_META_KEY]: { taskId: record.taskId } } };
   }
   if (record.state === 'cancelled') throw new ProtocolError(JsonRpcErrorCode.InternalError, `task ${record.taskId} was cancelled`);
-  const error = record.error ?? { code: JsonRpcErrorCode.InternalError, message: record.statusMessage ?? 'the task ended without a result' };
+  const error = record.error ?? {
+    code: JsonRpcErrorCode.InternalError,
+    message: record.statusMessage ?? 'the task ended without a result',
+  };
   throw new ProtocolError(error.code, error.message, error.data);
 }
 
@@ -84,13 +87,27 @@ export function detailed2026(record: TaskRecord) {
   const base = task2026(record);
   switch (record.state) {
     case 'input_required':
-      return { ...base, inputRequests: Object.fromEntries(Object.entries(record.inputRequests ?? {}).map(([key, input]) => [key, { method: input.method, params: input.params }])) };
+      return {
+        ...base,
+        inputRequests: Object.fromEntries(
+          Object.entries(record.inputRequests ?? {}).map(([key, input]) => [key, { method: input.method, params: input.params }]),
+        ),
+      };
     case 'completed':
     case 'failed':
-      return record.result ? { ...base, result: record.result } : { ...base, status: 'failed' as const, error: { code: JsonRpcErrorCode.InternalError, message: 'the task ended without a result' } };
+      return record.result
+        ? { ...base, result: record.result }
+        : {
+            ...base,
+            status: 'failed' as const,
+            error: { code: JsonRpcErrorCode.InternalError, message: 'the task ended without a result' },
+          };
     case 'error':
     case 'interrupted':
-      return { ...base, error: record.error ?? { code: JsonRpcErrorCode.InternalError, message: record.statusMessage ?? 'the task failed' } };
+      return {
+        ...base,
+        error: record.error ?? { code: JsonRpcErrorCode.InternalError, message: record.statusMessage ?? 'the task failed' },
+      };
     default:
       return base;
   }

@@ -65,7 +65,8 @@ export class TaskStillRunning extends Error {
 
 /** A thrown value as the JSON-RPC error a task ends with: a ProtocolError's own; anything else an internal error. */
 export function asTaskError(error: unknown, logger: Logger): TaskError {
-  if (error instanceof ProtocolError) return { code: error.code, message: error.message, ...(error.data !== undefined ? { data: error.data } : {}) };
+  if (error instanceof ProtocolError)
+    return { code: error.code, message: error.message, ...(error.data !== undefined ? { data: error.data } : {}) };
   logger.error('task work failed', { error, category: 'internal' });
   return { code: JsonRpcErrorCode.InternalError, message: 'Internal error' };
 }
@@ -83,7 +84,10 @@ const MAX_RESULT_BYTES = 1 << 20;
 export function bounded(result: CallToolResult): CallToolResult {
   const size = Buffer.byteLength(JSON.stringify(result));
   if (size <= MAX_RESULT_BYTES) return result;
-  return { isError: true, content: [{ type: 'text', text: `the result (${size} bytes) exceeds the ${MAX_RESULT_BYTES} bytes a task keeps` }] };
+  return {
+    isError: true,
+    content: [{ type: 'text', text: `the result (${size} bytes) exceeds the ${MAX_RESULT_BYTES} bytes a task keeps` }],
+  };
 }
 
 /** `facts` without its `undefined` members (so annotating never erases what is known). */

@@ -39,7 +39,10 @@ export function isPrivateAddress(address: string): boolean {
 
 /** Thrown when a webhook URL resolves to a refused address. */
 export class PrivateAddressError extends Error {
-  constructor(readonly host: string, readonly address: string) {
+  constructor(
+    readonly host: string,
+    readonly address: string,
+  ) {
     super(`webhook host ${host} resolves to ${address}, a private or loopback address (set WEBHOOK_ALLOW_PRIVATE=true to allow)`);
     this.name = 'PrivateAddressError';
   }

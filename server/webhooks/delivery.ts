@@ -78,7 +78,10 @@ function classify(status: number): DeliveryResult {
  * kept the dispatcher below its target rate (docs/benchmarks.md, "Operations").
  */
 export function createDeliverer({ allowPrivate }: DelivererOptions): Deliverer {
-  const agents = { http: new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }), https: new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }) };
+  const agents = {
+    http: new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
+    https: new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
+  };
 
   function post(target: URL, options: DeliverOptions, firstTry: boolean): Promise<DeliveryResult> {
     const { body, headers, timeoutMs } = options;

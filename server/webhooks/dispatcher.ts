@@ -103,7 +103,12 @@ export function createDispatcher({ storage, deliverer, logger, metrics, settings
   }
 
   /** Sends one claimed batch through the window; `stop` when the endpoint was paused or disabled, or on halt. */
-  async function deliverBatch(endpoint: WebhookEndpoint, items: readonly Item[], window: number, leaseEnds: number): Promise<'next' | 'stop'> {
+  async function deliverBatch(
+    endpoint: WebhookEndpoint,
+    items: readonly Item[],
+    window: number,
+    leaseEnds: number,
+  ): Promise<'next' | 'stop'> {
     const queue = queueOf(endpoint);
     const delivered: string[] = [];
     const lastStart = leaseEnds - settings.timeoutMs - SETTLE_MARGIN_MS;
@@ -156,7 +161,12 @@ export function createDispatcher({ storage, deliverer, logger, metrics, settings
 
   async function attempt(endpoint: WebhookEndpoint, item: Item): Promise<DeliveryResult> {
     const body = JSON.stringify(item.payload);
-    const headers = { 'content-type': 'application/json', 'user-agent': 'claude-code-mcp-webhooks', ...endpoint.headers, ...signedHeaders(endpoint.secrets, item.payload.id, body) };
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': 'claude-code-mcp-webhooks',
+      ...endpoint.headers,
+      ...signedHeaders(endpoint.secrets, item.payload.id, body),
+    };
     const started = process.hrtime.bigint();
     const result = await deliverer.deliver({ url: endpoint.url, body, headers, timeoutMs: settings.timeoutMs });
     metrics?.webhookDeliveryDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -177,7 +187,13 @@ export function createDispatcher({ storage, deliverer, logger, metrics, settings
         await deadLetter(endpoint, item, '410 Gone: endpoint disabled');
         return 'stop';
       case 'rejected':
-        logger.warn('webhook delivery rejected', { endpoint: endpoint.id, event: type, id: item.payload.id, reason: result.reason, category: 'upstream' });
+        logger.warn('webhook delivery rejected', {
+          endpoint: endpoint.id,
+          event: type,
+          id: item.payload.id,
+          reason: result.reason,
+          category: 'upstream',
+        });
         await deadLetter(endpoint, item, result.reason);
         return 'next';
       case 'retry': {
@@ -189,7 +205,14 @@ export function createDispatcher({ storage, deliverer, logger, metrics, settings
         const delayMs = backoffMs(settings.retryBaseMs, item.attempts);
         await storage.retry(queueOf(endpoint), item.id, { delayMs });
         metrics?.webhookDeliveries.inc({ event: type, outcome: 'retry' });
-        logger.info('webhook delivery failed; retrying', { endpoint: endpoint.id, event: type, id: item.payload.id, attempt: attempts, delayMs, reason: result.reason });
+        logger.info('webhook delivery failed; retrying', {
+          endpoint: endpoint.id,
+          event: type,
+          id: item.payload.id,
+          attempt: attempts,
+          delayMs,
+          reason: result.reason,
+        });
         // A failing endpoint is paused, not hammered: its next attempt is one probe, after its own backoff.
         return { retryAfterMs: delayMs };
       }
@@ -197,14 +220,18 @@ export function createDispatcher({ storage, deliverer, logger, metrics, settings
   }
 
   async function deadLetter(endpoint: WebhookEndpoint, item: Item, reason: string): Promise<void> {
-    const letter: DeadLetter = { endpointId: endpoint.id, url: endpoint.url, payload: item.payload, attempts: item.attempts + 1, reason, deadAt: new Date().toISOString() };
+    const letter: DeadLetter = {
+      endpointId: endpoint.id,
+      url: endpoint.url,
+      payload: item.payload,
+      attempts: item.attempts + 1,
+      reason,
+      deadAt: new Date().toISOString(),
+    };
     await storage.set(DLQ, `${item.payload.id}:${endpoint.id}`, letter, DLQ_TTL_SECONDS);
     await storage.ack(queueOf(endpoint), item.id);
     metrics?.webhookDeliveries.inc({ event: item.payload.type, outcome: 'dead_letter' });
   }
 
-  return {
-    drain,
-    pausedUntil: (endpointId) => failing.get(endpointId)?.until ?? 0,
-  };
+  return { drain, pausedUntil: (endpointId) => failing.get(endpointId)?.until ?? 0 };
 }

@@ -18,9 +18,5 @@ export function signatureHeader(secrets: readonly string[], id: string, timestam
 /** The three Standard Webhooks headers of one delivery. */
 export function signedHeaders(secrets: readonly string[], id: string, body: string, now = Date.now()): Record<string, string> {
   const timestamp = Math.floor(now / 1000);
-  return {
-    'webhook-id': id,
-    'webhook-timestamp': String(timestamp),
-    'webhook-signature': signatureHeader(secrets, id, timestamp, body),
-  };
+  return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signatureHeader(secrets, id, timestamp, body) };
 }

@@ -51,10 +51,26 @@ export { queueOf };
 /** The endpoints of a config: WEBHOOK_URL first, then `webhookEndpoints`. */
 export function configuredEndpoints(config: Config): WebhookEndpoint[] {
   const endpoints: WebhookEndpoint[] = [];
-  const add = (url: string, secret: string | readonly string[], events: readonly string[], headers: Record<string, string>, enabled: boolean, maxInFlight: number) =>
-    endpoints.push({ id: createHash('sha256').update(url).digest('hex').slice(0, 12), url, secrets: typeof secret === 'string' ? [secret] : [...secret], events, headers, enabled, maxInFlight });
+  const add = (
+    url: string,
+    secret: string | readonly string[],
+    events: readonly string[],
+    headers: Record<string, string>,
+    enabled: boolean,
+    maxInFlight: number,
+  ) =>
+    endpoints.push({
+      id: createHash('sha256').update(url).digest('hex').slice(0, 12),
+      url,
+      secrets: typeof secret === 'string' ? [secret] : [...secret],
+      events,
+      headers,
+      enabled,
+      maxInFlight,
+    });
   if (config.webhookUrl) add(config.webhookUrl, config.webhookSecret, config.webhookEvents, {}, true, config.webhookMaxInFlight);
-  for (const entry of config.webhookEndpoints) add(entry.url, entry.secret, entry.events, entry.headers, entry.enabled, entry.maxInFlight ?? config.webhookMaxInFlight);
+  for (const entry of config.webhookEndpoints)
+    add(entry.url, entry.secret, entry.events, entry.headers, entry.enabled, entry.maxInFlight ?? config.webhookMaxInFlight);
   return endpoints;
 }
 
@@ -113,7 +129,12 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
     (event) => {
       const published = toWebhookEvent(event);
       if (!published || stopped) return undefined;
-      const payload: WebhookPayload = { id: `msg_${randomUUID()}`, type: published.type, timestamp: new Date(event.timestamp).toISOString(), data: published.data };
+      const payload: WebhookPayload = {
+        id: `msg_${randomUUID()}`,
+        type: published.type,
+        timestamp: new Date(event.timestamp).toISOString(),
+        data: published.data,
+      };
       let wanted = false;
       for (const endpoint of endpoints) {
         if (!wants(endpoint.events, payload.type)) continue;
@@ -144,7 +165,13 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
           try {
             await storage.enqueueMany(queueOf(endpoint), chunk);
           } catch (error) {
-            logger.error('webhook outbox write failed', { events: chunk.length, event: chunk[0]?.type, endpoint: endpoint.id, error, category: 'storage' });
+            logger.error('webhook outbox write failed', {
+              events: chunk.length,
+              event: chunk[0]?.type,
+              endpoint: endpoint.id,
+              error,
+              category: 'storage',
+            });
           }
         }
         kick(endpoint);

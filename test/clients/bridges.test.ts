@@ -50,10 +50,16 @@ class Bridge {
     this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
   }
 
-  async request(method: string, params: Record<string, unknown>): Promise<{ result?: Record<string, unknown>; error?: { message: string } }> {
+  async request(
+    method: string,
+    params: Record<string, unknown>,
+  ): Promise<{ result?: Record<string, unknown>; error?: { message: string } }> {
     const id = (this.id += 1) + 100;
     this.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
-    const line = await until(() => this.stdout.split('\n').find((entry) => entry.includes(`"id":${id}`)), () => `the answer to ${method} (stderr: ${this.stderr.slice(-500)})`);
+    const line = await until(
+      () => this.stdout.split('\n').find((entry) => entry.includes(`"id":${id}`)),
+      () => `the answer to ${method} (stderr: ${this.stderr.slice(-500)})`,
+    );
     return JSON.parse(line) as { result?: Record<string, unknown> };
   }
 
@@ -90,7 +96,10 @@ describe('mcp-remote and the Inspector CLI', () => {
     const callbackPort = await freePort();
     const first = new Bridge(matrix.server.mcpUrl, callbackPort, home);
     bridges.push(first);
-    const authorizeUrl = await until(() => /Please authorize this client by visiting:\s*(\S+)/.exec(first.stderr)?.[1], 'the authorize URL');
+    const authorizeUrl = await until(
+      () => /Please authorize this client by visiting:\s*(\S+)/.exec(first.stderr)?.[1],
+      'the authorize URL',
+    );
     expect(new URL(authorizeUrl).searchParams.get('scope')).toContain('claude:ask');
     const callback = await new TestBrowser(TEST_USER).authorize(authorizeUrl);
     expect((await fetch(callback)).status).toBeLessThan(400);
@@ -114,7 +123,11 @@ describe('mcp-remote and the Inspector CLI', () => {
     // Same callback port: mcp-remote keeps a registration only for the redirect URI it was made with.
     const pair = [new Bridge(matrix.server.mcpUrl, callbackPort, home), new Bridge(matrix.server.mcpUrl, callbackPort, home)];
     bridges.push(...pair);
-    for (const bridge of pair) await until(() => (/Proxy established/.test(bridge.stderr) ? true : undefined), () => `a refreshed proxy (stderr: ${bridge.stderr.slice(0, 3000)})`);
+    for (const bridge of pair)
+      await until(
+        () => (/Proxy established/.test(bridge.stderr) ? true : undefined),
+        () => `a refreshed proxy (stderr: ${bridge.stderr.slice(0, 3000)})`,
+      );
     for (const bridge of pair) {
       expect(bridge.stderr).not.toMatch(/Please authorize this client/);
       await bridge.initialize();
@@ -141,7 +154,15 @@ describe('mcp-remote and the Inspector CLI', () => {
     const called = await inspect(['--method', 'tools/call', '--tool-name', 'alpha__echo', '--tool-arg', 'text=inspected']);
     expect(called.code).toBe(0);
     expect(called.stdout).toContain('inspected');
-    const failed = await inspect(['--method', 'tools/call', '--tool-name', 'claude_ask', '--tool-arg', 'query=hello', 'workingDirectory=/etc']);
+    const failed = await inspect([
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'claude_ask',
+      '--tool-arg',
+      'query=hello',
+      'workingDirectory=/etc',
+    ]);
     expect(failed.code).toBe(0);
     expect(JSON.parse(failed.stdout)).toMatchObject({ isError: true, content: [{ text: expect.stringMatching(/^workspace_denied: /) }] });
   }, 60_000);

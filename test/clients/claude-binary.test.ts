@@ -52,8 +52,11 @@ describe('the claude binary as an MCP client', () => {
       'mcp__ccm__alpha__echo,mcp__ccm__claude_ask,mcp__ccm__server_status',
     ];
     return new Promise((resolve) => {
-      const child = execFile(BUNDLED_CLAUDE, args, { cwd: matrix.claude.workspace, env: matrix.claude.env, timeout: 90_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      const child = execFile(
+        BUNDLED_CLAUDE,
+        args,
+        { cwd: matrix.claude.workspace, env: matrix.claude.env, timeout: 90_000, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
       // No prompt on stdin (it is in -p): a host closes it, or the binary waits 3 s for more.
       child.stdin?.end();
@@ -74,13 +77,18 @@ describe('the claude binary as an MCP client', () => {
   }
 
   function expectBothCalls(prompt: string, run: { code: number; stdout: string; stderr: string }): void {
-    expect({ code: run.code, stderr: run.stderr.slice(-2000), stdout: run.code === 0 ? '' : run.stdout.slice(-3000) }).toMatchObject({ code: 0 });
+    expect({ code: run.code, stderr: run.stderr.slice(-2000), stdout: run.code === 0 ? '' : run.stdout.slice(-3000) }).toMatchObject({
+      code: 0,
+    });
     // The binary's own account of its tools at start (MCP tools are deferred, so not all are in the API request):
     // the first tool list it got from the server already had the gateway's tools.
     const init = run.stdout
       .split('\n')
       .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { type?: string; subtype?: string; tools?: string[]; mcp_servers?: Array<{ name: string; status: string }> })
+      .map(
+        (line) =>
+          JSON.parse(line) as { type?: string; subtype?: string; tools?: string[]; mcp_servers?: Array<{ name: string; status: string }> },
+      )
       .find((message) => message.type === 'system' && message.subtype === 'init');
     expect(init?.mcp_servers).toEqual([expect.objectContaining({ name: 'ccm', status: 'connected' })]);
     const offered = init?.tools ?? [];
@@ -93,7 +101,11 @@ describe('the claude binary as an MCP client', () => {
 
   it('over Streamable HTTP with an API key', async () => {
     script('matrix-http');
-    const run = await runClaude('matrix-http', { type: 'http', url: matrix.server.mcpUrl, headers: { Authorization: `Bearer ${matrix.apiKey}` } });
+    const run = await runClaude('matrix-http', {
+      type: 'http',
+      url: matrix.server.mcpUrl,
+      headers: { Authorization: `Bearer ${matrix.apiKey}` },
+    });
     expectBothCalls('matrix-http', run);
   }, 120_000);
 
@@ -105,7 +117,13 @@ describe('the claude binary as an MCP client', () => {
       type: 'stdio',
       command: process.execPath,
       args: [CLI, 'stdio'],
-      env: { MCP_CONFIG_PATH: matrix.gatewayConfig, DATA_DIR: dataDir, STORAGE: 'memory', WORKSPACE_ROOTS: matrix.claude.workspace, LOG_LEVEL: 'warn' },
+      env: {
+        MCP_CONFIG_PATH: matrix.gatewayConfig,
+        DATA_DIR: dataDir,
+        STORAGE: 'memory',
+        WORKSPACE_ROOTS: matrix.claude.workspace,
+        LOG_LEVEL: 'warn',
+      },
     });
     expectBothCalls('matrix-stdio', run);
   }, 120_000);

@@ -66,7 +66,15 @@ export async function startMatrixServer(): Promise<MatrixServer> {
 }
 
 /** What every client must be able to do with its default scopes: the tools it lists include these. */
-export const DEFAULT_TOOLS = ['server_status', 'claude_ask', 'claude_plan', 'claude_resume', 'claude_checkpoint', 'claude_background_tasks', 'alpha__echo'];
+export const DEFAULT_TOOLS = [
+  'server_status',
+  'claude_ask',
+  'claude_plan',
+  'claude_resume',
+  'claude_checkpoint',
+  'claude_background_tasks',
+  'alpha__echo',
+];
 
 /** Screenshots of the sign-in and consent pages go here (not committed): `test-results/screenshots`. */
 export const SCREENSHOTS = path.resolve('test-results', 'screenshots');
@@ -115,7 +123,15 @@ export class PersonInChromium {
     this.browser = await chromium.launch({
       executablePath: PersonInChromium.executable(),
       // As root (CI) Chromium needs --no-sandbox; the network flags keep it from calling out of this machine.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }
 
@@ -133,7 +149,10 @@ export class PersonInChromium {
       await page.waitForSelector('button[value=allow]');
       const consent = await page.locator('main').innerText();
       if (shots) await this.shoot(page, `${shots}-consent`);
-      await Promise.all([page.waitForURL((url) => url.searchParams.has('code') || url.searchParams.has('error')), page.click('button[value=allow]')]);
+      await Promise.all([
+        page.waitForURL((url) => url.searchParams.has('code') || url.searchParams.has('error')),
+        page.click('button[value=allow]'),
+      ]);
       return { signIn, consent };
     } finally {
       await context.close();

@@ -60,7 +60,13 @@ describe('connector registrations, each through the whole flow', () => {
     const callback = await new TestBrowser(TEST_USER).authorize(url.toString());
     expect(callback.href.startsWith(`${redirectUri}?`)).toBe(true);
     const code = callback.searchParams.get('code')!;
-    const { status, body } = await tokenRequest(matrix.server, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirectUri, ...clientFields(client) });
+    const { status, body } = await tokenRequest(matrix.server, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: redirectUri,
+      ...clientFields(client),
+    });
     expect({ status, body }).toMatchObject({ status: 200 });
     return body as Tokens;
   }
@@ -68,7 +74,11 @@ describe('connector registrations, each through the whole flow', () => {
   /** What every client does with its access token: list, call, read an error. */
   async function useTools(accessToken: string): Promise<void> {
     const client = new Client({ name: 'registration-check', version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(matrix.server.mcpUrl), { requestInit: { headers: { authorization: `Bearer ${accessToken}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(matrix.server.mcpUrl), {
+        requestInit: { headers: { authorization: `Bearer ${accessToken}` } },
+      }),
+    );
     try {
       expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(DEFAULT_TOOLS));
       const echoed = await client.callTool({ name: 'alpha__echo', arguments: { text: 'registered' } });
@@ -86,14 +96,25 @@ describe('connector registrations, each through the whole flow', () => {
     let refreshToken = tokens.refresh_token;
     for (const parallel of [2, 3, 5]) {
       const answers = await Promise.all(
-        Array.from({ length: parallel }, () => tokenRequest(matrix.server, { grant_type: 'refresh_token', refresh_token: refreshToken, ...clientFields(client) })),
+        Array.from({ length: parallel }, () =>
+          tokenRequest(matrix.server, { grant_type: 'refresh_token', refresh_token: refreshToken, ...clientFields(client) }),
+        ),
       );
       expect(answers.map((answer) => answer.status)).toEqual(Array(parallel).fill(200));
       for (const answer of answers) {
         const response = await fetch(matrix.server.mcpUrl, {
           method: 'POST',
-          headers: { authorization: `Bearer ${answer.body.access_token as string}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+          headers: {
+            authorization: `Bearer ${answer.body.access_token as string}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'initialize',
+            params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+          }),
         });
         expect(response.status).toBe(200);
         await response.body?.cancel();
@@ -108,7 +129,16 @@ describe('connector registrations, each through the whole flow', () => {
     const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true }));
     const redirectUri = 'http://127.0.0.1:45511/callback';
     const registered = await oauth.processDynamicClientRegistrationResponse(
-      await oauth.dynamicClientRegistrationRequest(as, { redirect_uris: [redirectUri], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], client_name: 'oauth4webapi' }, { [oauth.allowInsecureRequests]: true }),
+      await oauth.dynamicClientRegistrationRequest(
+        as,
+        {
+          redirect_uris: [redirectUri],
+          token_endpoint_auth_method: 'none',
+          grant_types: ['authorization_code', 'refresh_token'],
+          client_name: 'oauth4webapi',
+        },
+        { [oauth.allowInsecureRequests]: true },
+      ),
     );
     const client: TestClient = { clientId: registered.client_id, redirectUri };
     const tokens = await codeFlow(client);
@@ -119,7 +149,10 @@ describe('connector registrations, each through the whole flow', () => {
         oauth.processRefreshTokenResponse(
           as,
           registered,
-          await oauth.refreshTokenGrantRequest(as, registered, auth, tokens.refresh_token, { [oauth.allowInsecureRequests]: true, additionalParameters: { resource: matrix.server.mcpUrl } }),
+          await oauth.refreshTokenGrantRequest(as, registered, auth, tokens.refresh_token, {
+            [oauth.allowInsecureRequests]: true,
+            additionalParameters: { resource: matrix.server.mcpUrl },
+          }),
         ),
       ),
     );
@@ -135,14 +168,22 @@ describe('connector registrations, each through the whole flow', () => {
       client_name: 'Claude',
     });
     expect(status).toBe(201);
-    const client: TestClient = { clientId: body.client_id as string, secret: body.client_secret as string, redirectUri: 'https://claude.com/api/mcp/auth_callback' };
+    const client: TestClient = {
+      clientId: body.client_id as string,
+      secret: body.client_secret as string,
+      redirectUri: 'https://claude.com/api/mcp/auth_callback',
+    };
     const tokens = await codeFlow(client);
     await useTools(tokens.access_token);
     await refreshConcurrently(client, tokens);
   });
 
   it("Cursor's DCR: three redirect URIs in one request, signing in through cursor://", async () => {
-    const redirects = ['cursor://anysphere.cursor-mcp/oauth/callback', 'https://www.cursor.com/agents/mcp/oauth/callback', 'http://localhost:8787/callback'];
+    const redirects = [
+      'cursor://anysphere.cursor-mcp/oauth/callback',
+      'https://www.cursor.com/agents/mcp/oauth/callback',
+      'http://localhost:8787/callback',
+    ];
     const { status, body } = await register(matrix.server, {
       redirect_uris: redirects,
       token_endpoint_auth_method: 'none',
@@ -166,7 +207,10 @@ describe('connector registrations, each through the whole flow', () => {
       response_types: ['code'],
       token_endpoint_auth_method: 'none',
     };
-    const client: TestClient = { clientId: `${documentBase}/oauth/claude-code-client-metadata`, redirectUri: 'http://localhost:51515/callback' };
+    const client: TestClient = {
+      clientId: `${documentBase}/oauth/claude-code-client-metadata`,
+      redirectUri: 'http://localhost:51515/callback',
+    };
     const tokens = await codeFlow(client);
     await useTools(tokens.access_token);
     await refreshConcurrently(client, tokens);

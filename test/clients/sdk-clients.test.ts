@@ -11,7 +11,14 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { TestBrowser } from '../helpers/oauth-browser.js';
 import { TEST_USER } from '../helpers/oauth-server.js';
-import { DEFAULT_TOOLS, PersonInChromium, startCallbackCatcher, startMatrixServer, type CallbackCatcher, type MatrixServer } from './matrix.js';
+import {
+  DEFAULT_TOOLS,
+  PersonInChromium,
+  startCallbackCatcher,
+  startMatrixServer,
+  type CallbackCatcher,
+  type MatrixServer,
+} from './matrix.js';
 
 type Tokens = { access_token: string; refresh_token?: string };
 
@@ -30,7 +37,13 @@ class Provider {
   ) {}
 
   get clientMetadata() {
-    return { client_name: 'SDK matrix client', redirect_uris: [this.redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
+    return {
+      client_name: 'SDK matrix client',
+      redirect_uris: [this.redirectUrl],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
   }
   clientInformation() {
     return this.client as never;
@@ -63,7 +76,11 @@ class Provider {
 }
 
 interface Connection {
-  client: { listTools(): Promise<{ tools: Array<{ name: string }> }>; callTool(request: { name: string; arguments: Record<string, unknown> }): Promise<unknown>; close(): Promise<void> };
+  client: {
+    listTools(): Promise<{ tools: Array<{ name: string }> }>;
+    callTool(request: { name: string; arguments: Record<string, unknown> }): Promise<unknown>;
+    close(): Promise<void>;
+  };
   connect(): Promise<void>;
   finish(callback: URL): Promise<void>;
 }
@@ -101,11 +118,19 @@ describe.each(FLAVOURS)('MCP SDK %s client, signed in by %s', (flavour) => {
     if (flavour === 'v1') {
       const transport = new V1StreamableHTTPClientTransport(new URL(url), { authProvider: provider as never });
       const client = new V1Client({ name: 'v1-matrix', version: '1.0.0' });
-      return { client: client as never, connect: () => client.connect(transport), finish: (callback) => transport.finishAuth(callback.searchParams.get('code')!) };
+      return {
+        client: client as never,
+        connect: () => client.connect(transport),
+        finish: (callback) => transport.finishAuth(callback.searchParams.get('code')!),
+      };
     }
     const transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider as never });
     const client = new Client({ name: 'v2-matrix', version: '1.0.0' });
-    return { client: client as never, connect: () => client.connect(transport), finish: (callback) => transport.finishAuth(callback.searchParams) };
+    return {
+      client: client as never,
+      connect: () => client.connect(transport),
+      finish: (callback) => transport.finishAuth(callback.searchParams),
+    };
   }
 
   /** The whole sign-in as the client runs it; returns the provider holding the tokens. */
@@ -130,9 +155,14 @@ describe.each(FLAVOURS)('MCP SDK %s client, signed in by %s', (flavour) => {
     try {
       const names = (await client.listTools()).tools.map((tool) => tool.name);
       expect(names).toEqual(expect.arrayContaining(DEFAULT_TOOLS));
-      const echoed = (await client.callTool({ name: 'alpha__echo', arguments: { text: `${flavour} says hi` } })) as { content: Array<{ text: string }> };
+      const echoed = (await client.callTool({ name: 'alpha__echo', arguments: { text: `${flavour} says hi` } })) as {
+        content: Array<{ text: string }>;
+      };
       expect(echoed.content[0]!.text).toContain(`${flavour} says hi`);
-      const failed = (await client.callTool({ name: 'claude_ask', arguments: { query: '', workingDirectory: '/' } })) as { isError: boolean; content: Array<{ text: string }> };
+      const failed = (await client.callTool({ name: 'claude_ask', arguments: { query: '', workingDirectory: '/' } })) as {
+        isError: boolean;
+        content: Array<{ text: string }>;
+      };
       expect(failed.isError).toBe(true);
       expect(failed.content[0]!.text).toMatch(/^invalid_input: /);
     } finally {
@@ -175,11 +205,13 @@ describe.each(FLAVOURS)('MCP SDK %s client, signed in by %s', (flavour) => {
     if (flavour === 'v1') {
       // What the person saw, read off the pages in Chromium.
       const pages = await person.approve(
-        (await (async () => {
-          const again = new Provider(catcher.url, async () => undefined);
-          await expect(connection(again, matrix.server.mcpUrl).connect()).rejects.toThrow();
-          return again.authorizations[0]!;
-        })()).toString(),
+        (
+          await (async () => {
+            const again = new Provider(catcher.url, async () => undefined);
+            await expect(connection(again, matrix.server.mcpUrl).connect()).rejects.toThrow();
+            return again.authorizations[0]!;
+          })()
+        ).toString(),
         'pages',
       );
       await catcher.next();

@@ -20,7 +20,9 @@ import { TestBrowser } from '../helpers/oauth-browser.js';
 import { redisSkipReason } from '../helpers/redis.js';
 
 const IN_CI = process.env.CI === 'true';
-const skip = (await redisSkipReason('the cluster suite')) ?? (!HAPROXY && !IN_CI ? 'haproxy not installed: the cluster suite skipped (CI=true fails instead)' : undefined);
+const skip =
+  (await redisSkipReason('the cluster suite')) ??
+  (!HAPROXY && !IN_CI ? 'haproxy not installed: the cluster suite skipped (CI=true fails instead)' : undefined);
 if (skip && !IN_CI) console.warn(skip);
 const maybe = skip ? describe.skip : describe;
 
@@ -35,7 +37,13 @@ class Provider {
   callback?: Promise<URL>;
   constructor(readonly redirectUrl = 'http://127.0.0.1:9/callback') {}
   get clientMetadata() {
-    return { client_name: 'cluster client', redirect_uris: [this.redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
+    return {
+      client_name: 'cluster client',
+      redirect_uris: [this.redirectUrl],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
   }
   clientInformation() {
     return this.client as never;
@@ -73,7 +81,10 @@ maybe('several replicas behind a load balancer without affinity', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ccm-cluster-'));
     const mcpConfig = path.join(dir, 'mcp_config.json');
-    writeFileSync(mcpConfig, JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: [path.resolve('test/fixtures/gateway-upstream.mjs')] } } }));
+    writeFileSync(
+      mcpConfig,
+      JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: [path.resolve('test/fixtures/gateway-upstream.mjs')] } } }),
+    );
     cluster = await startCluster({ replicas: 2, env: { MCP_CONFIG_PATH: mcpConfig, LOG_LEVEL: 'http' } });
   }, 120_000);
   afterAll(async () => {
@@ -185,7 +196,11 @@ maybe('several replicas behind a load balancer without affinity', () => {
     const refreshed = await fetch(`${cluster.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: provider.saved!.refresh_token!, client_id: String(provider.client!.client_id) }),
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: provider.saved!.refresh_token!,
+        client_id: String(provider.client!.client_id),
+      }),
     });
     expect(refreshed.status).toBe(200);
   });
@@ -212,7 +227,14 @@ maybe('Claude conversations, runs and tasks across replicas behind the load bala
     const { HOME: _home, ...claudeEnv } = box.env;
     cluster = await startCluster({
       replicas: 2,
-      env: { ...claudeEnv, AUTH_MODE: 'none', WORKSPACE_ROOTS: box.workspace, CLUSTER_LEASE_MS: String(LEASE_MS), CLUSTER_MAX_CONCURRENT_RUNS: '1', LOG_LEVEL: 'http' },
+      env: {
+        ...claudeEnv,
+        AUTH_MODE: 'none',
+        WORKSPACE_ROOTS: box.workspace,
+        CLUSTER_LEASE_MS: String(LEASE_MS),
+        CLUSTER_MAX_CONCURRENT_RUNS: '1',
+        LOG_LEVEL: 'http',
+      },
     });
   }, 120_000);
   afterAll(async () => {
@@ -223,7 +245,8 @@ maybe('Claude conversations, runs and tasks across replicas behind the load bala
   });
 
   /** How many calls of `tool` each replica has run so far. */
-  const ran = (tool: string) => cluster.replicas.map((replica) => replica.cli.logLines().filter((line) => line.message === 'tool call' && line.tool === tool).length);
+  const ran = (tool: string) =>
+    cluster.replicas.map((replica) => replica.cli.logLines().filter((line) => line.message === 'tool call' && line.tool === tool).length);
 
   /** Which replica ran the call `act` makes (its tool-call log line shows up right after the answer). */
   async function runsOn(tool: string, act: () => Promise<unknown>): Promise<number> {
@@ -243,7 +266,9 @@ maybe('Claude conversations, runs and tasks across replicas behind the load bala
     for (let attempt = 0; attempt < 8; attempt += 1) {
       const client = new Client({ name: `cluster-claude-${index}`, version: '1' });
       await client.connect(new StreamableHTTPClientTransport(new URL(cluster.mcpUrl)));
-      const holder = await runsOn('claude_background_tasks', () => client.callTool({ name: 'claude_background_tasks', arguments: { action: 'list' } }));
+      const holder = await runsOn('claude_background_tasks', () =>
+        client.callTool({ name: 'claude_background_tasks', arguments: { action: 'list' } }),
+      );
       if (holder === index) {
         clients.push(client);
         return client;
@@ -257,11 +282,19 @@ maybe('Claude conversations, runs and tasks across replicas behind the load bala
 
   const call = async (client: Client, name: string, args: Record<string, unknown>) => {
     const result = await client.callTool({ name, arguments: args }, { timeout: 60_000 });
-    return { isError: result.isError === true, s: structuredOf(result) as Record<string, unknown> & { sessionId?: string; taskId?: string; error?: { category: string } } };
+    return {
+      isError: result.isError === true,
+      s: structuredOf(result) as Record<string, unknown> & { sessionId?: string; taskId?: string; error?: { category: string } },
+    };
   };
-  const conversationOf = (text: string) => mock.requests.findLast((request) => request.body.messages.some((message) => messageText(message).includes(text)))?.body.messages.map(messageText);
+  const conversationOf = (text: string) =>
+    mock.requests
+      .findLast((request) => request.body.messages.some((message) => messageText(message).includes(text)))
+      ?.body.messages.map(messageText);
   const taskStatus = async (client: Client, taskId: string) =>
-    ((await call(client, 'claude_background_tasks', { action: 'list' })).s.tasks as Array<{ taskId: string; status: string }>).find((task) => task.taskId === taskId)?.status;
+    ((await call(client, 'claude_background_tasks', { action: 'list' })).s.tasks as Array<{ taskId: string; status: string }>).find(
+      (task) => task.taskId === taskId,
+    )?.status;
 
   it('claude_ask on one replica, claude_resume of it on the other: the Messages API sees the earlier messages', async () => {
     mock.on({ prompt: 'lb-first', replies: [{ kind: 'text', text: 'the lighthouse keeper is Ada' }] });
@@ -274,7 +307,12 @@ maybe('Claude conversations, runs and tasks across replicas behind the load bala
     // Replica 0 ran it; replica 1 has no copy of it on its disk to resume from.
     const local = (home: string) => {
       const projects = path.join(home, '.claude', 'projects');
-      return existsSync(projects) && readdirSync(projects, { recursive: true }).map(String).some((file) => file.endsWith(`${sessionId}.jsonl`));
+      return (
+        existsSync(projects) &&
+        readdirSync(projects, { recursive: true })
+          .map(String)
+          .some((file) => file.endsWith(`${sessionId}.jsonl`))
+      );
     };
     expect(local(cluster.sandboxes[0]!.home)).toBe(true);
     expect(local(cluster.sandboxes[1]!.home)).toBe(false);
@@ -304,7 +342,10 @@ maybe('Claude conversations, runs and tasks across replicas behind the load bala
     expect(await taskStatus(starter, taskId)).toBe('aborted');
     // Its run is gone everywhere: the one cluster-wide slot (CLUSTER_MAX_CONCURRENT_RUNS=1) is free again.
     mock.on({ prompt: 'lb-after-cancel', replies: [{ kind: 'text', text: 'slot free' }] });
-    await until('the slot to be free', async () => !(await call(other, 'claude_ask', { query: 'lb-after-cancel', workingDirectory: 'project' })).isError);
+    await until(
+      'the slot to be free',
+      async () => !(await call(other, 'claude_ask', { query: 'lb-after-cancel', workingDirectory: 'project' })).isError,
+    );
   }, 120_000);
 
   it('kill -9 of the replica running a task: the other marks it interrupted within the lease and its run slot comes back', async () => {
@@ -316,16 +357,20 @@ maybe('Claude conversations, runs and tasks across replicas behind the load bala
     await until('the task to reach the Messages API', () => conversationOf('lb-doomed') !== undefined);
     mock.on({ prompt: 'lb-meanwhile', replies: [{ kind: 'text', text: 'should wait' }] });
     // Its run holds the one cluster-wide slot.
-    expect((await call(survivor, 'claude_ask', { query: 'lb-meanwhile', workingDirectory: 'project' })).s.error).toMatchObject({ category: 'busy' });
+    expect((await call(survivor, 'claude_ask', { query: 'lb-meanwhile', workingDirectory: 'project' })).s.error).toMatchObject({
+      category: 'busy',
+    });
 
     const killedAt = Date.now();
     await cluster.kill(1);
     let markedAfter = 0;
     let freedAfter = 0;
     await Promise.all([
-      until('the task to be marked interrupted', async () => (await taskStatus(survivor, taskId)) === 'interrupted', 3 * LEASE_MS).then(() => (markedAfter = Date.now() - killedAt)),
+      until('the task to be marked interrupted', async () => (await taskStatus(survivor, taskId)) === 'interrupted', 3 * LEASE_MS).then(
+        () => (markedAfter = Date.now() - killedAt),
+      ),
       until(
-        'the dead replica\'s run slot to come back',
+        "the dead replica's run slot to come back",
         async () => {
           const askedAt = Date.now() - killedAt;
           const ok = !(await call(survivor, 'claude_ask', { query: 'lb-meanwhile', workingDirectory: 'project' })).isError;
@@ -335,7 +380,9 @@ maybe('Claude conversations, runs and tasks across replicas behind the load bala
         3 * LEASE_MS,
       ),
     ]);
-    console.log(`cluster kill -9 with a running task: interrupted after ${markedAfter} ms, its run slot free after ${freedAfter} ms (lease ${LEASE_MS} ms)`);
+    console.log(
+      `cluster kill -9 with a running task: interrupted after ${markedAfter} ms, its run slot free after ${freedAfter} ms (lease ${LEASE_MS} ms)`,
+    );
     // The task within 1.5 leases (another replica sweeps every half lease); the run's slot within its own lease.
     expect(markedAfter).toBeLessThan(1.5 * LEASE_MS + 1000);
     expect(freedAfter).toBeLessThan(LEASE_MS + 1000);

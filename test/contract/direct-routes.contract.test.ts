@@ -27,7 +27,12 @@ const fixture = path.resolve('test/fixtures/gateway-upstream.mjs');
 const ALLOWED_ORIGIN = 'http://localhost:5173';
 const OTHER_ORIGIN = 'https://elsewhere.example';
 const POST_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'routes', version: '1' } } });
+const INITIALIZE = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'routes', version: '1' } },
+});
 const TOOLS_LIST = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
 
 /** The API set (direct routes) and what helmet's document set (Express) sends instead or on top. */
@@ -66,7 +71,13 @@ interface RouteCase {
   via: 'direct' | 'express';
 }
 
-const get = (path: string, status: number, via: RouteCase['via'], extra: Partial<RouteCase> = {}): RouteCase => ({ method: 'GET', path, status, via, ...extra });
+const get = (path: string, status: number, via: RouteCase['via'], extra: Partial<RouteCase> = {}): RouteCase => ({
+  method: 'GET',
+  path,
+  status,
+  via,
+  ...extra,
+});
 const postJson = (path: string, body: string, status: number, via: RouteCase['via'], extra: Partial<RouteCase> = {}): RouteCase => ({
   method: 'POST',
   path,
@@ -84,7 +95,15 @@ const CASES: RouteCase[] = [
   postJson('/mcp', TOOLS_LIST, 200, 'direct', { mcpSession: '/mcp' }),
   postJson('/mcp', '{"jsonrpc":', 400, 'direct'),
   postJson('/mcp', '{"not":"json-rpc"}', 400, 'direct'),
-  { method: 'POST', path: '/mcp', body: TOOLS_LIST, headers: { ...POST_HEADERS, 'content-type': 'text/plain' }, mcpSession: '/mcp', status: 415, via: 'direct' },
+  {
+    method: 'POST',
+    path: '/mcp',
+    body: TOOLS_LIST,
+    headers: { ...POST_HEADERS, 'content-type': 'text/plain' },
+    mcpSession: '/mcp',
+    status: 415,
+    via: 'direct',
+  },
   get('/mcp', 400, 'direct', { headers: { accept: 'text/event-stream' } }),
   get('/mcp', 200, 'direct', { headers: { accept: 'text/event-stream' }, mcpSession: '/mcp' }),
   { method: 'DELETE', path: '/mcp', status: 400, via: 'direct' },
@@ -104,12 +123,46 @@ const CASES: RouteCase[] = [
   postJson('//mcp', INITIALIZE, 404, 'express'),
   postJson('/mcpx', INITIALIZE, 404, 'express'),
   // Origins and hosts
-  { method: 'OPTIONS', path: '/mcp', headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, mcp-session-id' }, status: 204, via: 'express' },
-  { method: 'OPTIONS', path: '/mcp', headers: { origin: OTHER_ORIGIN, 'access-control-request-method': 'POST' }, status: 403, via: 'express' },
+  {
+    method: 'OPTIONS',
+    path: '/mcp',
+    headers: {
+      origin: ALLOWED_ORIGIN,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type, mcp-session-id',
+    },
+    status: 204,
+    via: 'express',
+  },
+  {
+    method: 'OPTIONS',
+    path: '/mcp',
+    headers: { origin: OTHER_ORIGIN, 'access-control-request-method': 'POST' },
+    status: 403,
+    via: 'express',
+  },
   // The legacy paths preflight like /mcp: a browser client sends Authorization and MCP-Protocol-Version to them too.
-  { method: 'OPTIONS', path: '/sse', headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'GET' }, status: 204, via: 'express' },
-  { method: 'OPTIONS', path: '/messages', headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST' }, status: 204, via: 'express' },
-  { method: 'OPTIONS', path: '/sse', headers: { origin: OTHER_ORIGIN, 'access-control-request-method': 'GET' }, status: 403, via: 'express' },
+  {
+    method: 'OPTIONS',
+    path: '/sse',
+    headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'GET' },
+    status: 204,
+    via: 'express',
+  },
+  {
+    method: 'OPTIONS',
+    path: '/messages',
+    headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST' },
+    status: 204,
+    via: 'express',
+  },
+  {
+    method: 'OPTIONS',
+    path: '/sse',
+    headers: { origin: OTHER_ORIGIN, 'access-control-request-method': 'GET' },
+    status: 403,
+    via: 'express',
+  },
   postJson('/mcp', INITIALIZE, 200, 'direct', { headers: { ...POST_HEADERS, origin: ALLOWED_ORIGIN } }),
   postJson('/mcp', INITIALIZE, 403, 'direct', { headers: { ...POST_HEADERS, origin: OTHER_ORIGIN } }),
   postJson('/mcp', INITIALIZE, 403, 'direct', { headers: { ...POST_HEADERS, host: 'rebound.example' } }),
@@ -134,7 +187,13 @@ const CASES: RouteCase[] = [
   get('/servers/fx/mcp', 200, 'direct', { headers: { accept: 'text/event-stream' }, mcpSession: '/servers/fx/mcp' }),
   { method: 'DELETE', path: '/servers/fx/mcp', mcpSession: '/servers/fx/mcp', status: 200, via: 'direct' },
   { method: 'PUT', path: '/servers/fx/mcp', body: '{}', headers: POST_HEADERS, status: 405, via: 'express' },
-  { method: 'OPTIONS', path: '/servers/fx/mcp', headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST' }, status: 204, via: 'express' },
+  {
+    method: 'OPTIONS',
+    path: '/servers/fx/mcp',
+    headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST' },
+    status: 204,
+    via: 'express',
+  },
   postJson('/servers/f%78/mcp', INITIALIZE, 200, 'direct'),
   postJson('/servers/FX/mcp', INITIALIZE, 404, 'direct'),
   postJson('/Servers/fx/mcp', INITIALIZE, 200, 'express'),
@@ -182,27 +241,42 @@ interface Sent {
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
 /** Sends one raw request; an event stream is read up to its first event, then dropped. */
-function send(base: string, method: string, target: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+function send(
+  base: string,
+  method: string,
+  target: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const url = new URL(base);
-    const req = request({ host: url.hostname, port: url.port, method, path: target, headers: { ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
-      let text = '';
-      const stream = (res.headers['content-type'] ?? '').startsWith('text/event-stream');
-      const done = () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
-        if (stream) req.destroy();
-      };
-      // A GET stream may stay silent: its headers are the answer.
-      const timer = setTimeout(done, stream ? 300 : 10_000);
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-        if (stream && text.includes('\n\n')) done();
-      });
-      res.on('end', done);
-      res.on('error', () => done());
-    });
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path: target,
+        headers: { ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers },
+      },
+      (res) => {
+        let text = '';
+        const stream = (res.headers['content-type'] ?? '').startsWith('text/event-stream');
+        const done = () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
+          if (stream) req.destroy();
+        };
+        // A GET stream may stay silent: its headers are the answer.
+        const timer = setTimeout(done, stream ? 300 : 10_000);
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          if (stream && text.includes('\n\n')) done();
+        });
+        res.on('end', done);
+        res.on('error', () => done());
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -267,7 +341,13 @@ describe('direct MCP routes answer exactly as Express routing of the same routes
       const opened = await send(base, 'POST', c.mcpSession, POST_HEADERS, INITIALIZE);
       expect(opened.status).toBe(200);
       const id = opened.headers['mcp-session-id'] as string;
-      const ready = await send(base, 'POST', c.mcpSession, { ...POST_HEADERS, 'mcp-session-id': id }, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+      const ready = await send(
+        base,
+        'POST',
+        c.mcpSession,
+        { ...POST_HEADERS, 'mcp-session-id': id },
+        JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+      );
       expect(ready.status).toBe(202);
       Object.assign(headers, { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' });
     }
@@ -283,19 +363,16 @@ describe('direct MCP routes answer exactly as Express routing of the same routes
     }
   }
 
-  it.each(CASES.map((c) => [label(c), c] as const))(
-    '%s',
-    async (_label, c) => {
-      const direct = await sendCase('listener', c);
-      const routed = await sendCase('express', c);
-      expect(direct.answer).toEqual(routed.answer);
-      expect(direct.answer.status).toBe(c.status);
-      // Who answered shows in the header set: the direct routes send the API set, Express helmet's document set.
-      expect(routed.security).toMatchObject({ ...API_HEADERS, 'x-frame-options': 'SAMEORIGIN', 'x-dns-prefetch-control': 'off' });
-      if (c.via === 'direct') expect(direct.security).toEqual(API_HEADERS);
-      else expect(direct.security).toEqual(routed.security);
-    },
-  );
+  it.each(CASES.map((c) => [label(c), c] as const))('%s', async (_label, c) => {
+    const direct = await sendCase('listener', c);
+    const routed = await sendCase('express', c);
+    expect(direct.answer).toEqual(routed.answer);
+    expect(direct.answer.status).toBe(c.status);
+    // Who answered shows in the header set: the direct routes send the API set, Express helmet's document set.
+    expect(routed.security).toMatchObject({ ...API_HEADERS, 'x-frame-options': 'SAMEORIGIN', 'x-dns-prefetch-control': 'off' });
+    if (c.via === 'direct') expect(direct.security).toEqual(API_HEADERS);
+    else expect(direct.security).toEqual(routed.security);
+  });
 });
 
 /** Opens a legacy SSE stream and reads its `endpoint` event. */

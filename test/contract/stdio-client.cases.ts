@@ -113,7 +113,10 @@ export function stdioClientCases(target: () => StdioTarget): void {
     const run = await started();
     const bytes = Buffer.from('{"jsonrpc":"2.0","method":"utf8","params":{"text":"héllo ✓"}}\n', 'utf8');
     const cut = bytes.indexOf(0xa9); // inside "é"
-    await run.command('script/write', { chunks: [bytes.subarray(0, cut).toString('base64'), bytes.subarray(cut).toString('base64')], base64: true });
+    await run.command('script/write', {
+      chunks: [bytes.subarray(0, cut).toString('base64'), bytes.subarray(cut).toString('base64')],
+      base64: true,
+    });
     await run.until(() => run.messages.length >= 1);
     expect(run.messages).toEqual([{ jsonrpc: '2.0', method: 'utf8', params: { text: 'héllo ✓' } }]);
   });
@@ -154,7 +157,11 @@ export function stdioClientCases(target: () => StdioTarget): void {
 
   it('reports a JSON line that is not a JSON-RPC message through onerror, once per line, and reads on', async () => {
     const run = await started();
-    await write(run, ['{"hello":1}\n{"jsonrpc":"2.0","id":1,"result":{},"extra":true}\n{"jsonrpc":"2.0","method":"after"}\n'], () => run.messages.length >= 1);
+    await write(
+      run,
+      ['{"hello":1}\n{"jsonrpc":"2.0","id":1,"result":{},"extra":true}\n{"jsonrpc":"2.0","method":"after"}\n'],
+      () => run.messages.length >= 1,
+    );
     await sleep(50);
     expect(run.messages).toEqual([{ jsonrpc: '2.0', method: 'after' }]);
     expect(run.errors).toHaveLength(2);
@@ -162,7 +169,10 @@ export function stdioClientCases(target: () => StdioTarget): void {
     expect(first).toBeInstanceOf(Error);
     const reported = differs(
       target(),
-      { ours: { name: 'Error', message: 'Invalid JSON-RPC message: {"hello":1}' }, sdk: { name: 'ZodError', message: expect.stringContaining('invalid_union') } },
+      {
+        ours: { name: 'Error', message: 'Invalid JSON-RPC message: {"hello":1}' },
+        sdk: { name: 'ZodError', message: expect.stringContaining('invalid_union') },
+      },
       "ours checks the envelope without zod (json-rpc-line-reader.ts): a plain Error quoting the line instead of zod's issues",
     );
     expect({ name: first!.name, message: first!.message }).toEqual(reported);
@@ -179,14 +189,26 @@ export function stdioClientCases(target: () => StdioTarget): void {
         ours: {
           messages: [
             { jsonrpc: '2.0', method: 'first' },
-            { jsonrpc: '2.0', id: 42, error: { code: -32603, message: expect.stringContaining('GATEWAY_MAX_MESSAGE_BYTES, 1024 bytes'), data: { 'claude-code-mcp/oversized': { bytes: answer.length, limit: 1024 } } } },
+            {
+              jsonrpc: '2.0',
+              id: 42,
+              error: {
+                code: -32603,
+                message: expect.stringContaining('GATEWAY_MAX_MESSAGE_BYTES, 1024 bytes'),
+                data: { 'claude-code-mcp/oversized': { bytes: answer.length, limit: 1024 } },
+              },
+            },
             { jsonrpc: '2.0', method: 'after' },
           ],
           errors: [`Dropped a message of ${big.length} bytes from the upstream: longer than 1024 bytes`],
           closes: 0,
         },
         // Lines already in the pipe may still be read while the SDK's transport closes.
-        sdk: { messages: expect.arrayContaining([{ jsonrpc: '2.0', method: 'first' }]), errors: expect.arrayContaining(['ReadBuffer exceeded maximum size of 1024 bytes']), closes: 1 },
+        sdk: {
+          messages: expect.arrayContaining([{ jsonrpc: '2.0', method: 'first' }]),
+          errors: expect.arrayContaining(['ReadBuffer exceeded maximum size of 1024 bytes']),
+          closes: 1,
+        },
       },
       'one oversized answer fails its own call (a tool error naming the limit), not every call on the connection',
     );
@@ -209,7 +231,9 @@ export function stdioClientCases(target: () => StdioTarget): void {
     const run = await started();
     await Promise.all(Array.from({ length: 50 }, (_, index) => run.command('order/check', { index })));
     await run.until(() => run.messages.length >= 50);
-    const indexes = run.messages.map((message) => (message as unknown as { params: { message: { params: { index: number } } } }).params.message.params.index);
+    const indexes = run.messages.map(
+      (message) => (message as unknown as { params: { message: { params: { index: number } } } }).params.message.params.index,
+    );
     expect(indexes).toEqual(Array.from({ length: 50 }, (_, index) => index));
   });
 
@@ -219,7 +243,10 @@ export function stdioClientCases(target: () => StdioTarget): void {
     await run.until(() => run.closes >= 1);
     await sleep(100);
     expect(run.closes).toBe(1);
-    const failure = await run.transport.send({ jsonrpc: '2.0', method: 'too/late' }).then(() => undefined, (error: unknown) => error);
+    const failure = await run.transport.send({ jsonrpc: '2.0', method: 'too/late' }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(SdkError);
     expect((failure as SdkError).code).toBe(SdkErrorCode.NotConnected);
     await run.transport.close();
@@ -264,9 +291,14 @@ export function stdioClientCases(target: () => StdioTarget): void {
       await client.connect(transport);
       expect(client.getServerVersion()).toMatchObject({ name: 'gateway-fixture' });
       expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(['echo', 'slow']));
-      expect(await client.callTool({ name: 'echo', arguments: { text: 'round trip' } })).toEqual({ content: [{ type: 'text', text: 'round trip' }] });
+      expect(await client.callTool({ name: 'echo', arguments: { text: 'round trip' } })).toEqual({
+        content: [{ type: 'text', text: 'round trip' }],
+      });
       const progress: number[] = [];
-      const slow = await client.callTool({ name: 'slow', arguments: { ms: 240, steps: 3 } }, { onprogress: (update) => void progress.push(update.progress) });
+      const slow = await client.callTool(
+        { name: 'slow', arguments: { ms: 240, steps: 3 } },
+        { onprogress: (update) => void progress.push(update.progress) },
+      );
       expect(slow).toEqual({ content: [{ type: 'text', text: 'slept 240' }] });
       // The last progress notification leaves together with the result, and the SDK Client (with either transport)
       // handles a notification a tick later than a response: that one may come too late, dropped and reported as

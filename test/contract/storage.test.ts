@@ -138,7 +138,10 @@ describe.each(backends)('$name storage', (backend) => {
     const ns = fresh('list');
     for (const id of ['b', 'a_2', 'a10', 'a1', 'A1', 'a%', 'ab']) await store.set(ns, id, { id });
     expect((await store.list(ns)).map((e) => e.id)).toEqual(['A1', 'a%', 'a1', 'a10', 'a_2', 'ab', 'b']);
-    expect(await store.list(ns, 'a1')).toEqual([{ id: 'a1', value: { id: 'a1' } }, { id: 'a10', value: { id: 'a10' } }]);
+    expect(await store.list(ns, 'a1')).toEqual([
+      { id: 'a1', value: { id: 'a1' } },
+      { id: 'a10', value: { id: 'a10' } },
+    ]);
     // `_` and `%` are SQL LIKE wildcards; `a_` must not match `ab`, and matching is case-sensitive.
     expect((await store.list(ns, 'a_')).map((e) => e.id)).toEqual(['a_2']);
     expect((await store.list(ns, 'a%')).map((e) => e.id)).toEqual(['a%']);
@@ -164,7 +167,10 @@ describe.each(backends)('$name storage', (backend) => {
     expect(await store.take(ns, 'taken')).toBeUndefined();
     expect(await store.delete(ns, 'deleted')).toBe(false);
     expect(await store.get(ns, 'window')).toBeUndefined();
-    expect(await store.list(ns)).toEqual([{ id: 'forever', value: 4 }, { id: 'ttl-cleared', value: 6 }]);
+    expect(await store.list(ns)).toEqual([
+      { id: 'forever', value: 4 },
+      { id: 'ttl-cleared', value: 6 },
+    ]);
     expect(await store.setIfAbsent(ns, 'marker', 'second', 1)).toBe(true);
     expect(await store.get(ns, 'marker')).toBe('second');
     expect(await store.increment(ns, 'window', 1, 1)).toBe(1);
@@ -215,7 +221,10 @@ describe.each(backends)('$name storage', (backend) => {
     expect(await store.get(ns, 'shortened')).toBeUndefined();
     expect(await store.get(ns, 'slid')).toEqual({ v: 2 });
     // list sees the new lifetimes too, not the ones the entries were created with.
-    expect(await store.list(ns)).toEqual([{ id: 'cleared', value: 'kept' }, { id: 'slid', value: { v: 2 } }]);
+    expect(await store.list(ns)).toEqual([
+      { id: 'cleared', value: 'kept' },
+      { id: 'slid', value: { v: 2 } },
+    ]);
     expect(await store.take(ns, 'slid')).toEqual({ v: 2 });
     await expect(store.setIfPresent(ns, 'cleared', undefined)).rejects.toThrow(TypeError);
     await expect(store.setIfPresent(ns, 'cleared', 'x', 0)).rejects.toThrow(RangeError);
@@ -315,7 +324,10 @@ describe.each(backends)('$name storage', (backend) => {
     const queue = fresh('batch');
     const single = await store.enqueue(queue, { n: -1 });
     expect(await store.enqueueMany(queue, [])).toEqual([]);
-    const ids = await store.enqueueMany(queue, Array.from({ length: 300 }, (_, n) => ({ n })));
+    const ids = await store.enqueueMany(
+      queue,
+      Array.from({ length: 300 }, (_, n) => ({ n })),
+    );
     expect(ids).toHaveLength(300);
     expect(new Set([single, ...ids]).size).toBe(301);
     expect(await store.size(queue)).toBe(301);

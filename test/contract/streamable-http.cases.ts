@@ -190,11 +190,21 @@ function sseHeaders(response: Response): Record<string, string | null> {
 }
 
 function initializeBody(protocolVersion: string, id: number | string = 1): unknown {
-  return { jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'contract', version: '1' } } };
+  return {
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    params: { protocolVersion, capabilities: {}, clientInfo: { name: 'contract', version: '1' } },
+  };
 }
 
 function callBody(id: number | string, name: string, args: Record<string, unknown>, progressToken?: string): unknown {
-  return { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, ...(progressToken ? { _meta: { progressToken } } : {}) } };
+  return {
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name, arguments: args, ...(progressToken ? { _meta: { progressToken } } : {}) },
+  };
 }
 
 const POST_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -223,7 +233,8 @@ async function openSession(target: StreamableTarget, protocolVersion = V_LATEST)
     id,
     postRaw: (body, headers = {}) => post(target, body, { ...sessionHeaders, ...headers }),
     post: (body, headers = {}) => session.postRaw(JSON.stringify(body), headers),
-    get: (headers = {}, signal) => fetch(target.url, { headers: { accept: 'text/event-stream', ...sessionHeaders, ...headers }, ...(signal ? { signal } : {}) }),
+    get: (headers = {}, signal) =>
+      fetch(target.url, { headers: { accept: 'text/event-stream', ...sessionHeaders, ...headers }, ...(signal ? { signal } : {}) }),
     delete: (headers = {}) => fetch(target.url, { method: 'DELETE', headers: { ...sessionHeaders, ...headers } }),
   };
   const initialized = await session.post({ jsonrpc: '2.0', method: 'notifications/initialized' });
@@ -258,19 +269,34 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
     expect(sseHeaders(response)).toEqual({ 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
     const seen = await see(response, sessionId);
     expect(seen).toMatchObject({ status: 200, type: 'text/event-stream', session: 'own' });
-    expect(seen.body).toEqual([primed(), { id: true, event: 'message', message: expect.objectContaining({ id: 1, result: expect.objectContaining({ protocolVersion: V_LATEST }) }) }]);
+    expect(seen.body).toEqual([
+      primed(),
+      {
+        id: true,
+        event: 'message',
+        message: expect.objectContaining({ id: 1, result: expect.objectContaining({ protocolVersion: V_LATEST }) }),
+      },
+    ]);
   });
 
   it('sends no priming event to a 2025-06-18 client', async () => {
     const response = await post(target(), JSON.stringify(initializeBody('2025-06-18')));
     const seen = await see(response, response.headers.get('mcp-session-id') ?? undefined);
     expect(seen).toMatchObject({ status: 200, type: 'text/event-stream', session: 'own' });
-    expect(seen.body).toEqual([{ id: true, event: 'message', message: expect.objectContaining({ id: 1, result: expect.objectContaining({ protocolVersion: '2025-06-18' }) }) }]);
+    expect(seen.body).toEqual([
+      {
+        id: true,
+        event: 'message',
+        message: expect.objectContaining({ id: 1, result: expect.objectContaining({ protocolVersion: '2025-06-18' }) }),
+      },
+    ]);
   });
 
   it('answers an initialize asking for an unknown later version with 2025-11-25, without priming (the body version is not one it speaks)', async () => {
     const seen = await see(await post(target(), JSON.stringify(initializeBody('2099-01-01'))));
-    expect(seen.body).toEqual([{ id: true, event: 'message', message: expect.objectContaining({ result: expect.objectContaining({ protocolVersion: V_LATEST }) }) }]);
+    expect(seen.body).toEqual([
+      { id: true, event: 'message', message: expect.objectContaining({ result: expect.objectContaining({ protocolVersion: V_LATEST }) }) },
+    ]);
   });
 
   it('takes an initialize whatever its MCP-Protocol-Version header says (negotiation is in the body)', async () => {
@@ -315,7 +341,9 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
 
   it('primes nothing for a request of a 2025-06-18 session, nor for one without MCP-Protocol-Version (2025-03-26 assumed)', async () => {
     const session = await openSession(target(), '2025-06-18');
-    expect((await see(await session.post(callBody(2, 'echo', { text: 'a' })), session.id)).body).toEqual([{ id: true, event: 'message', message: textResult(2, 'a') }]);
+    expect((await see(await session.post(callBody(2, 'echo', { text: 'a' })), session.id)).body).toEqual([
+      { id: true, event: 'message', message: textResult(2, 'a') },
+    ]);
     const latest = await openSession(target());
     const unversioned = await post(target(), JSON.stringify(callBody(3, 'echo', { text: 'b' })), { 'mcp-session-id': latest.id });
     expect((await see(unversioned, latest.id)).body).toEqual([{ id: true, event: 'message', message: textResult(3, 'b') }]);
@@ -325,14 +353,21 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
     const session = await openSession(target());
     const seen = await see(await session.post({ jsonrpc: '2.0', id: 9, method: 'no/such/method' }), session.id);
     expect(seen.status).toBe(200);
-    expect(seen.body).toEqual([primed(), { id: true, event: 'message', message: { jsonrpc: '2.0', id: 9, error: expect.objectContaining({ code: -32601 }) } }]);
+    expect(seen.body).toEqual([
+      primed(),
+      { id: true, event: 'message', message: { jsonrpc: '2.0', id: 9, error: expect.objectContaining({ code: -32601 }) } },
+    ]);
   });
 
   // ── batches ─────────────────────────────────────────────────────────────────────────────────────────────────
   it('answers the requests of a batch on one stream that ends once all are answered (notifications in it are taken)', async () => {
     const session = await openSession(target());
     const seen = await see(
-      await session.post([callBody('slow', 'slow_count', { steps: 2, delayMs: 40 }), callBody('fast', 'echo', { text: 'b' }), { jsonrpc: '2.0', method: 'notifications/roots/list_changed' }]),
+      await session.post([
+        callBody('slow', 'slow_count', { steps: 2, delayMs: 40 }),
+        callBody('fast', 'echo', { text: 'b' }),
+        { jsonrpc: '2.0', method: 'notifications/roots/list_changed' },
+      ]),
       session.id,
     );
     expect(seen).toMatchObject({ status: 200, type: 'text/event-stream', session: 'own' });
@@ -345,7 +380,13 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
 
   it('answers a batch of only notifications and responses with 202', async () => {
     const session = await openSession(target());
-    const seen = await see(await session.post([{ jsonrpc: '2.0', method: 'notifications/roots/list_changed' }, { jsonrpc: '2.0', id: 'c1', result: {} }]), session.id);
+    const seen = await see(
+      await session.post([
+        { jsonrpc: '2.0', method: 'notifications/roots/list_changed' },
+        { jsonrpc: '2.0', id: 'c1', result: {} },
+      ]),
+      session.id,
+    );
     expect(seen).toEqual({ status: 202, type: null, session: 'none', body: '' });
   });
 
@@ -364,7 +405,10 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
     const session = await openSession(target());
     const expected = differs(
       target(),
-      { ours: { status: 400, body: appError(-32600, 'invalid_request', 'Invalid Request: the body is not a JSON-RPC 2.0 message') }, sdk: { status: 202, body: '' } },
+      {
+        ours: { status: 400, body: appError(-32600, 'invalid_request', 'Invalid Request: the body is not a JSON-RPC 2.0 message') },
+        sdk: { status: 202, body: '' },
+      },
       'JSON-RPC 2.0 §6: an empty array is an Invalid Request; our HTTP layer checks the shape before the transport',
     );
     expect(await see(await session.postRaw('[]'), session.id)).toMatchObject(expected);
@@ -372,8 +416,16 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
 
   it('refuses an initialize inside a batch of an initialized session (400, -32600)', async () => {
     const session = await openSession(target());
-    const seen = await see(await session.post([initializeBody(V_LATEST, 5), { jsonrpc: '2.0', method: 'notifications/roots/list_changed' }]), session.id);
-    expect(seen).toEqual({ status: 400, type: 'application/json', session: 'none', body: rpcError(-32600, 'Invalid Request: Server already initialized') });
+    const seen = await see(
+      await session.post([initializeBody(V_LATEST, 5), { jsonrpc: '2.0', method: 'notifications/roots/list_changed' }]),
+      session.id,
+    );
+    expect(seen).toEqual({
+      status: 400,
+      type: 'application/json',
+      session: 'none',
+      body: rpcError(-32600, 'Invalid Request: Server already initialized'),
+    });
   });
 
   // ── the GET stream ──────────────────────────────────────────────────────────────────────────────────────────
@@ -394,9 +446,14 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
     });
 
     const announced = await session.post(callBody(4, 'announce_tools_changed', {}));
-    expect((await see(announced, session.id)).body).toEqual([primed(), { id: true, event: 'message', message: textResult(4, 'announced') }]);
+    expect((await see(announced, session.id)).body).toEqual([
+      primed(),
+      { id: true, event: 'message', message: textResult(4, 'announced') },
+    ]);
     const { events } = await readEvents(stream, (read) => read.length >= 1);
-    expect(seenEvents(events)).toEqual([{ id: true, event: 'message', message: { jsonrpc: '2.0', method: 'notifications/tools/list_changed' } }]);
+    expect(seenEvents(events)).toEqual([
+      { id: true, event: 'message', message: { jsonrpc: '2.0', method: 'notifications/tools/list_changed' } },
+    ]);
     first.abort();
 
     let again: Response | undefined;
@@ -422,7 +479,10 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
   // ── resumability ────────────────────────────────────────────────────────────────────────────────────────────
   it('resumes a dropped answer stream from Last-Event-ID: the rest of it, with the same event ids, then the end', async () => {
     const session = await openSession(target());
-    const live = await readEvents(await session.post(callBody(7, 'slow_count', { steps: 4, delayMs: 60 }, 'p')), (read) => read.length >= 2);
+    const live = await readEvents(
+      await session.post(callBody(7, 'slow_count', { steps: 4, delayMs: 60 }, 'p')),
+      (read) => read.length >= 2,
+    );
     expect(seenEvents(live.events)).toEqual([primed(), { id: true, event: 'message', message: progress('p', 1, 4) }]);
 
     // As a client does once its stream broke; the server may not have seen the connection end yet (409 until then).
@@ -480,7 +540,10 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
 
   it('keeps (SDK) or cancels (ours) a call whose client dropped its stream and did not come back in time', async () => {
     const session = await openSession(target());
-    const live = await readEvents(await session.post(callBody(10, 'slow_count', { steps: 8, delayMs: 100 }, 'q')), (read) => read.length >= 1);
+    const live = await readEvents(
+      await session.post(callBody(10, 'slow_count', { steps: 8, delayMs: 100 }, 'q')),
+      (read) => read.length >= 1,
+    );
     // Past both the grace period and the call's own 800 ms.
     await sleep(Math.max(reconnectGraceMs, 800) + 200);
     const late = await readEvents(await session.get({ 'last-event-id': live.events[0]!.id! }));
@@ -500,8 +563,11 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
     expect(await see(await session.delete(), session.id)).toEqual({ status: 200, type: null, session: 'none', body: '' });
     const gone = differs(
       target(),
-      { ours: appError(-32001, 'session_not_found', 'Session not found; initialize a new session'), sdk: rpcError(-32001, 'Session not found') },
-      'ours: the session registry answers before any transport, in the error translator\'s form',
+      {
+        ours: appError(-32001, 'session_not_found', 'Session not found; initialize a new session'),
+        sdk: rpcError(-32001, 'Session not found'),
+      },
+      "ours: the session registry answers before any transport, in the error translator's form",
     );
     for (const response of [await session.post(callBody(2, 'echo', { text: 'x' })), await session.get(), await session.delete()]) {
       expect(await see(response, session.id)).toEqual({ status: 404, type: 'application/json', session: 'none', body: gone });
@@ -511,9 +577,16 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
   // ── bad input ───────────────────────────────────────────────────────────────────────────────────────────────
   it('refuses a POST whose Accept lacks text/event-stream or application/json (406)', async () => {
     const session = await openSession(target());
-    const expected = { status: 406, type: 'application/json', session: 'none', body: rpcError(-32000, 'Not Acceptable: Client must accept both application/json and text/event-stream') };
+    const expected = {
+      status: 406,
+      type: 'application/json',
+      session: 'none',
+      body: rpcError(-32000, 'Not Acceptable: Client must accept both application/json and text/event-stream'),
+    };
     expect(await see(await session.post(callBody(2, 'echo', { text: 'x' }), { accept: 'application/json' }), session.id)).toEqual(expected);
-    expect(await see(await session.post(callBody(2, 'echo', { text: 'x' }), { accept: 'text/event-stream' }), session.id)).toEqual(expected);
+    expect(await see(await session.post(callBody(2, 'echo', { text: 'x' }), { accept: 'text/event-stream' }), session.id)).toEqual(
+      expected,
+    );
     // The same for an initialize, before there is a session.
     expect(await see(await post(target(), JSON.stringify(initializeBody(V_LATEST)), { accept: 'application/json' }))).toEqual(expected);
   });
@@ -532,17 +605,28 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
     const session = await openSession(target());
     const body = differs(
       target(),
-      { ours: appError(-32700, 'invalid_json', 'Parse error: request body is not valid JSON'), sdk: rpcError(-32700, 'Parse error: Invalid JSON') },
+      {
+        ours: appError(-32700, 'invalid_json', 'Parse error: request body is not valid JSON'),
+        sdk: rpcError(-32700, 'Parse error: Invalid JSON'),
+      },
       'ours parses the body in the HTTP layer (json-body.ts), whose errors the error translator words',
     );
-    expect(await see(await session.postRaw('{"jsonrpc":'), session.id)).toEqual({ status: 400, type: 'application/json', session: 'none', body });
+    expect(await see(await session.postRaw('{"jsonrpc":'), session.id)).toEqual({
+      status: 400,
+      type: 'application/json',
+      session: 'none',
+      body,
+    });
   });
 
   it('answers JSON that is not JSON-RPC with -32600 (ours) or -32700 (SDK)', async () => {
     const session = await openSession(target());
     const body = differs(
       target(),
-      { ours: appError(-32600, 'invalid_request', 'Invalid Request: the body is not a JSON-RPC 2.0 message'), sdk: rpcError(-32700, 'Parse error: Invalid JSON-RPC message') },
+      {
+        ours: appError(-32600, 'invalid_request', 'Invalid Request: the body is not a JSON-RPC 2.0 message'),
+        sdk: rpcError(-32700, 'Parse error: Invalid JSON-RPC message'),
+      },
       'JSON-RPC 2.0 §5.1 says -32600 for a valid JSON value that is not a request; our HTTP layer checks it first (docs/errors.md invalid_request)',
     );
     for (const raw of ['{"hello":1}', '42', '[{"jsonrpc":"2.0","id":1}]']) {
@@ -556,7 +640,10 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
     const answer = (id: number | null) =>
       differs(
         target(),
-        { ours: id === null ? rpcError(-32600, text) : { jsonrpc: '2.0', id, error: { code: -32600, message: text } }, sdk: rpcError(-32700, 'Parse error: Invalid JSON-RPC message') },
+        {
+          ours: id === null ? rpcError(-32600, text) : { jsonrpc: '2.0', id, error: { code: -32600, message: text } },
+          sdk: rpcError(-32700, 'Parse error: Invalid JSON-RPC message'),
+        },
         'JSON-RPC 2.0 §5.1: a valid JSON value that is not a valid request is -32600, answered to its id when it has a usable one',
       );
     const cases: Array<[string, number | null]> = [
@@ -569,7 +656,10 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
     ];
     for (const [raw, id] of cases) {
       const started = Date.now();
-      expect({ raw, seen: await see(await session.postRaw(raw), session.id) }).toEqual({ raw, seen: { status: 400, type: 'application/json', session: 'none', body: answer(id) } });
+      expect({ raw, seen: await see(await session.postRaw(raw), session.id) }).toEqual({
+        raw,
+        seen: { status: 400, type: 'application/json', session: 'none', body: answer(id) },
+      });
       expect(Date.now() - started).toBeLessThan(2_000);
     }
   });
@@ -578,7 +668,10 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
     const session = await openSession(target());
     const body = differs(
       target(),
-      { ours: appError(-32600, 'invalid_request', 'Invalid Request: the body is not a JSON-RPC 2.0 message'), sdk: rpcError(-32700, 'Parse error: Invalid JSON') },
+      {
+        ours: appError(-32600, 'invalid_request', 'Invalid Request: the body is not a JSON-RPC 2.0 message'),
+        sdk: rpcError(-32700, 'Parse error: Invalid JSON'),
+      },
       'our body reader reads an empty JSON body as {} as express.json() does, which is JSON but not JSON-RPC',
     );
     expect(await see(await session.postRaw(''), session.id)).toEqual({ status: 400, type: 'application/json', session: 'none', body });
@@ -586,17 +679,27 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
 
   it('answers a bad body before a bad Accept header (ours) or the other way round (SDK)', async () => {
     const session = await openSession(target());
-    const status = differs(target(), { ours: 400, sdk: 406 }, 'ours reads and checks the body in the HTTP layer, before the transport looks at Accept');
+    const status = differs(
+      target(),
+      { ours: 400, sdk: 406 },
+      'ours reads and checks the body in the HTTP layer, before the transport looks at Accept',
+    );
     expect((await see(await session.postRaw('{"jsonrpc":', { accept: 'application/json' }), session.id)).status).toBe(status);
   });
 
   it('answers an unknown session id with 404 (-32001)', async () => {
     const body = differs(
       target(),
-      { ours: appError(-32001, 'session_not_found', 'Session not found; initialize a new session'), sdk: rpcError(-32001, 'Session not found') },
-      'ours: the session registry answers before any transport, in the error translator\'s form',
+      {
+        ours: appError(-32001, 'session_not_found', 'Session not found; initialize a new session'),
+        sdk: rpcError(-32001, 'Session not found'),
+      },
+      "ours: the session registry answers before any transport, in the error translator's form",
     );
-    const response = await post(target(), JSON.stringify(callBody(2, 'echo', { text: 'x' })), { 'mcp-session-id': 'no-such-session', 'mcp-protocol-version': V_LATEST });
+    const response = await post(target(), JSON.stringify(callBody(2, 'echo', { text: 'x' })), {
+      'mcp-session-id': 'no-such-session',
+      'mcp-protocol-version': V_LATEST,
+    });
     expect(await see(response)).toEqual({ status: 404, type: 'application/json', session: 'none', body });
   });
 
@@ -610,10 +713,16 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
       const body = differs(
         target(),
         {
-          ours: appError(-32000, 'session_required', method === 'POST' ? 'Bad Request: Mcp-Session-Id header is required (send initialize first)' : `Bad Request: ${method} needs an Mcp-Session-Id header`),
+          ours: appError(
+            -32000,
+            'session_required',
+            method === 'POST'
+              ? 'Bad Request: Mcp-Session-Id header is required (send initialize first)'
+              : `Bad Request: ${method} needs an Mcp-Session-Id header`,
+          ),
           sdk: rpcError(-32000, 'Bad Request: Mcp-Session-Id header is required'),
         },
-        'ours: the endpoint answers before any transport, in the error translator\'s form; the SDK side is its session router',
+        "ours: the endpoint answers before any transport, in the error translator's form; the SDK side is its session router",
       );
       expect([method, await see(await request)]).toEqual([method, { status: 400, type: 'application/json', session: 'none', body }]);
     }
@@ -621,8 +730,15 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
 
   it('refuses an unsupported MCP-Protocol-Version header inside a session (400), naming the supported versions', async () => {
     const session = await openSession(target());
-    const expected = { status: 400, type: 'application/json', session: 'none', body: rpcError(-32000, `Bad Request: Unsupported protocol version: 1999-01-01 (supported versions: ${SUPPORTED})`) };
-    expect(await see(await session.post(callBody(2, 'echo', { text: 'x' }), { 'mcp-protocol-version': '1999-01-01' }), session.id)).toEqual(expected);
+    const expected = {
+      status: 400,
+      type: 'application/json',
+      session: 'none',
+      body: rpcError(-32000, `Bad Request: Unsupported protocol version: 1999-01-01 (supported versions: ${SUPPORTED})`),
+    };
+    expect(await see(await session.post(callBody(2, 'echo', { text: 'x' }), { 'mcp-protocol-version': '1999-01-01' }), session.id)).toEqual(
+      expected,
+    );
     expect(await see(await session.get({ 'mcp-protocol-version': '1999-01-01' }), session.id)).toEqual(expected);
     expect(await see(await session.delete({ 'mcp-protocol-version': '1999-01-01' }), session.id)).toEqual(expected);
   });
@@ -644,11 +760,20 @@ export function streamableHttpCases(target: () => StreamableTarget, { reconnectG
     const expected = differs(
       target(),
       {
-        ours: { allow: 'GET, POST, DELETE, OPTIONS', body: appError(-32000, 'method_not_allowed', 'PUT is not supported on the MCP endpoint') },
+        ours: {
+          allow: 'GET, POST, DELETE, OPTIONS',
+          body: appError(-32000, 'method_not_allowed', 'PUT is not supported on the MCP endpoint'),
+        },
         sdk: { allow: 'GET, POST, DELETE', body: rpcError(-32000, 'Method not allowed.') },
       },
       'ours: the route answers before any transport, and it also serves OPTIONS (CORS preflight)',
     );
-    expect({ allow, ...(await see(response, session.id)) }).toEqual({ allow: expected.allow, status: 405, type: 'application/json', session: 'none', body: expected.body });
+    expect({ allow, ...(await see(response, session.id)) }).toEqual({
+      allow: expected.allow,
+      status: 405,
+      type: 'application/json',
+      session: 'none',
+      body: expected.body,
+    });
   });
 }

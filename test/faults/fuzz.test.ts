@@ -80,7 +80,8 @@ function problemOf(answer: Answer): string | undefined {
     if (!(status === 503 && code && DOCUMENTED_503.includes(code))) return `status ${status}: ${answer.body.slice(0, 300)}`;
   }
   const leak = LEAKS.find((needle) => answer.body.includes(needle));
-  if (leak) return `body contains ${JSON.stringify(leak)}: ${answer.body.slice(Math.max(0, answer.body.indexOf(leak) - 200), answer.body.indexOf(leak) + 200)}`;
+  if (leak)
+    return `body contains ${JSON.stringify(leak)}: ${answer.body.slice(Math.max(0, answer.body.indexOf(leak) - 200), answer.body.indexOf(leak) + 200)}`;
   return undefined;
 }
 
@@ -88,7 +89,8 @@ function problemOf(answer: Answer): string | undefined {
 const protectedPath = (fuzz: FuzzCase, ctx: FuzzContext) => ['/mcp', `/servers/${ctx.upstream}/mcp`].includes(fuzz.path.split('?')[0]!);
 
 /** Whether a case carries the live token (the scheme is case-insensitive, RFC 9110). */
-const carriesToken = (fuzz: FuzzCase, ctx: FuzzContext) => fuzz.headers.authorization?.toLowerCase() === `bearer ${ctx.token}`.toLowerCase();
+const carriesToken = (fuzz: FuzzCase, ctx: FuzzContext) =>
+  fuzz.headers.authorization?.toLowerCase() === `bearer ${ctx.token}`.toLowerCase();
 
 /**
  * An auth edge: a request to a protected MCP endpoint (not a CORS preflight) without the live token — none, a cut or
@@ -176,7 +178,10 @@ describe('fuzz: malformed requests to every endpoint of a real server process', 
     const sessionId = await openSession(server.mcpUrl, context.token);
     let echo = '';
     for (let attempt = 1; attempt <= 5 && echo !== 'after the fuzz'; attempt += 1) {
-      const outcome = await postRpc(server.mcpUrl, toolCall('f__echo', { text: 'after the fuzz' }), { headers: mcpHeaders({ token: context.token, sessionId }), timeoutMs: 10_000 });
+      const outcome = await postRpc(server.mcpUrl, toolCall('f__echo', { text: 'after the fuzz' }), {
+        headers: mcpHeaders({ token: context.token, sessionId }),
+        timeoutMs: 10_000,
+      });
       echo = outcome.kind === 'result' ? resultText(outcome.result) : JSON.stringify(outcome).slice(0, 300);
       if (echo !== 'after the fuzz') console.log(`fuzz: echo after the fuzz, attempt ${attempt}: ${echo}`);
     }
@@ -199,7 +204,12 @@ describe('fuzz: malformed requests to every endpoint of a real server process', 
     // method), by routing. send() uses no agent, so every request asks for its connection to be closed.
     const refusals: Array<Pick<FuzzCase, 'method' | 'path' | 'headers'> & { status: number }> = [
       { method: 'DELETE', path: '/mcp', headers: { 'content-type': 'application/json', authorization: 'Bearer ' }, status: 400 },
-      { method: 'POST', path: '/mcp', headers: { 'content-type': 'application/json', authorization: `Bearer ${context.token}x` }, status: 401 },
+      {
+        method: 'POST',
+        path: '/mcp',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${context.token}x` },
+        status: 401,
+      },
       { method: 'FOO', path: '/mcp', headers: { 'content-type': 'application/json' }, status: 400 },
       { method: 'PUT', path: '/nope', headers: { 'content-type': 'application/json' }, status: 404 },
     ];
@@ -212,7 +222,9 @@ describe('fuzz: malformed requests to every endpoint of a real server process', 
       }
     }
     const wrong = seen.filter((line, i) => !line.endsWith(`: ${refusals[Math.floor(i / 10)]!.status}`));
-    console.log(`refused before the body: cases tried ${seen.length}, failures ${wrong.length}, lost ${wrong.filter((line) => !/: \d+$/.test(line)).length} (no answer)`);
+    console.log(
+      `refused before the body: cases tried ${seen.length}, failures ${wrong.length}, lost ${wrong.filter((line) => !/: \d+$/.test(line)).length} (no answer)`,
+    );
     expect(wrong).toEqual([]);
   }, 60_000);
 });

@@ -115,7 +115,9 @@ describe.each(backends)('kill -9 during a burst (%s)', (name, storageEnv, skip) 
   });
 
   /** Runs one burst against `server`, kills it with SIGKILL at a seeded moment, and returns what was acknowledged. */
-  async function burst(index: number): Promise<{ acknowledged: Acknowledged[]; tried: Record<Acknowledged['kind'], number>; killAtMs: number }> {
+  async function burst(
+    index: number,
+  ): Promise<{ acknowledged: Acknowledged[]; tried: Record<Acknowledged['kind'], number>; killAtMs: number }> {
     const killAtMs = random.int(...KILL_WINDOW);
     const claudeSessions = await Promise.all(Array.from({ length: CLAUDE_CALLS }, () => openSession(server.mcpUrl, token)));
     const tried = zero();
@@ -130,11 +132,17 @@ describe.each(backends)('kill -9 during a burst (%s)', (name, storageEnv, skip) 
       if (done) acknowledged.push(done);
     };
     const claudeCalls = claudeSessions.map((sessionId, i) =>
-        at(random.int(0, 300), 'claude', async () => {
-          const outcome = await postRpc(server.mcpUrl, toolCall('claude_ask', { query: `burst ${index} call ${i}` }), { headers: mcpHeaders({ token, sessionId }), timeoutMs: 20_000 });
-          const claudeSession = outcome.kind === 'result' && !outcome.result.isError ? (outcome.result.structuredContent as { sessionId?: string } | undefined)?.sessionId : undefined;
-          return claudeSession ? { kind: 'claude', event: { type: 'tool.completed', field: 'sessionId', value: claudeSession } } : undefined;
-        }),
+      at(random.int(0, 300), 'claude', async () => {
+        const outcome = await postRpc(server.mcpUrl, toolCall('claude_ask', { query: `burst ${index} call ${i}` }), {
+          headers: mcpHeaders({ token, sessionId }),
+          timeoutMs: 20_000,
+        });
+        const claudeSession =
+          outcome.kind === 'result' && !outcome.result.isError
+            ? (outcome.result.structuredContent as { sessionId?: string } | undefined)?.sessionId
+            : undefined;
+        return claudeSession ? { kind: 'claude', event: { type: 'tool.completed', field: 'sessionId', value: claudeSession } } : undefined;
+      }),
     );
     const operations = [
       ...claudeCalls,
@@ -184,8 +192,12 @@ describe.each(backends)('kill -9 during a burst (%s)', (name, storageEnv, skip) 
       server = await startServer(sandbox, env);
       const lostStored: string[] = [];
       for (const op of acknowledged) if (op.check && !(await op.check(server.url))) lostStored.push(op.kind);
-      const delivered = (op: Acknowledged) => !op.event || receiver.deliveries.some((d) => d.payload.type === op.event!.type && d.payload.data[op.event!.field] === op.event!.value);
-      await waitFor(() => acknowledged.every(delivered), 'the events of every acknowledged operation', REDELIVERY_WAIT_MS).catch(() => undefined);
+      const delivered = (op: Acknowledged) =>
+        !op.event ||
+        receiver.deliveries.some((d) => d.payload.type === op.event!.type && d.payload.data[op.event!.field] === op.event!.value);
+      await waitFor(() => acknowledged.every(delivered), 'the events of every acknowledged operation', REDELIVERY_WAIT_MS).catch(
+        () => undefined,
+      );
       const lostEvents = acknowledged.filter((op) => !delivered(op)).map((op) => `${op.kind} ${op.event!.type} ${op.event!.value}`);
       const count = (kind: Acknowledged['kind']) => acknowledged.filter((op) => op.kind === kind).length;
       for (const kind of Object.keys(tried) as Array<Acknowledged['kind']>) {

@@ -92,14 +92,19 @@ describe('SIGTERM under load (real process)', () => {
     const worker = async (index: number) => {
       for (let n = 0; n < LOAD_CALLS_MAX; n += 1) {
         const sleepMs = random.chance(0.5) ? random.int(20, 300) : undefined;
-        const message = sleepMs === undefined ? toolCall('f__echo', { text: `load ${index}.${n}` }) : toolCall('f__sleep', { ms: sleepMs, everyMs: 100 });
+        const message =
+          sleepMs === undefined ? toolCall('f__echo', { text: `load ${index}.${n}` }) : toolCall('f__sleep', { ms: sleepMs, everyMs: 100 });
         const name = `load ${index}.${n} ${message.params.name as string}`;
         figures.sent += 1;
         const sentAt = Date.now();
-        const outcome = await postRpc(server.mcpUrl, message, { headers: mcpHeaders({ sessionId: sessions[index % sessions.length] }), timeoutMs: SHUTDOWN_TIMEOUT_MS + 10_000 });
+        const outcome = await postRpc(server.mcpUrl, message, {
+          headers: mcpHeaders({ sessionId: sessions[index % sessions.length] }),
+          timeoutMs: SHUTDOWN_TIMEOUT_MS + 10_000,
+        });
         if (outcome.kind === 'result') {
           const expected = sleepMs === undefined ? `load ${index}.${n}` : `slept ${sleepMs}`;
-          if (outcome.result.isError || resultText(outcome.result) !== expected) figures.failures.push(`${name}: result ${resultText(outcome.result).slice(0, 120)}`);
+          if (outcome.result.isError || resultText(outcome.result) !== expected)
+            figures.failures.push(`${name}: result ${resultText(outcome.result).slice(0, 120)}`);
           else {
             figures.results += 1;
             if (sentAt < signalledAt() && Date.now() > signalledAt()) figures.finishedInDrain += 1;
@@ -120,15 +125,30 @@ describe('SIGTERM under load (real process)', () => {
   it('answers every call in flight, lets the finishable ones finish, refuses new work with 503, and exits 0 in time', async () => {
     const sessions = [await openSession(server.mcpUrl), await openSession(server.mcpUrl)];
     // The first tools/list waits for the upstream to be up (GATEWAY_STARTUP_WAIT_MS).
-    const listed = await postRpc(server.mcpUrl, { jsonrpc: '2.0', id: 'list', method: 'tools/list' }, { headers: mcpHeaders({ sessionId: sessions[0] }) });
+    const listed = await postRpc(
+      server.mcpUrl,
+      { jsonrpc: '2.0', id: 'list', method: 'tools/list' },
+      { headers: mcpHeaders({ sessionId: sessions[0] }) },
+    );
     expect(listed.kind === 'result' && JSON.stringify(listed.result)).toContain('f__sleep');
 
     const send = (sessionIndex: number, message: ReturnType<typeof toolCall>) =>
-      postRpc(server.mcpUrl, message, { headers: mcpHeaders({ sessionId: sessions[sessionIndex % sessions.length] }), timeoutMs: SHUTDOWN_TIMEOUT_MS + 10_000 });
+      postRpc(server.mcpUrl, message, {
+        headers: mcpHeaders({ sessionId: sessions[sessionIndex % sessions.length] }),
+        timeoutMs: SHUTDOWN_TIMEOUT_MS + 10_000,
+      });
     const calls: InFlight[] = [
-      { name: 'claude_ask (model never answers)', expected: 'claude tool error', outcome: send(0, toolCall('claude_ask', { query: 'drain-claude' })) },
+      {
+        name: 'claude_ask (model never answers)',
+        expected: 'claude tool error',
+        outcome: send(0, toolCall('claude_ask', { query: 'drain-claude' })),
+      },
       ...[0, 1, 2].map((i) => ({ name: `f__hang #${i}`, expected: 'shutdown error' as const, outcome: send(i, toolCall('f__hang', {})) })),
-      ...[0, 1].map((i) => ({ name: `f__sleep 30 s with progress #${i}`, expected: 'shutdown error' as const, outcome: send(i, toolCall('f__sleep', { ms: 30_000 }, { progress: true })) })),
+      ...[0, 1].map((i) => ({
+        name: `f__sleep 30 s with progress #${i}`,
+        expected: 'shutdown error' as const,
+        outcome: send(i, toolCall('f__sleep', { ms: 30_000 }, { progress: true })),
+      })),
     ];
     // The Claude run is in flight once the binary has asked the model.
     await waitFor(() => mock.requestsFor('drain-claude').length > 0, 'the Claude run to reach the model', 20_000);
@@ -136,7 +156,11 @@ describe('SIGTERM under load (real process)', () => {
     const load = runLoad(sessions, () => signalledAt);
     await new Promise((resolve) => setTimeout(resolve, LOAD_BEFORE_MS));
     calls.push(
-      ...FINISHING_MS.map((ms, i) => ({ name: `f__sleep ${ms} ms with progress`, expected: 'result' as const, outcome: send(i, toolCall('f__sleep', { ms }, { progress: true })) })),
+      ...FINISHING_MS.map((ms, i) => ({
+        name: `f__sleep ${ms} ms with progress`,
+        expected: 'result' as const,
+        outcome: send(i, toolCall('f__sleep', { ms }, { progress: true })),
+      })),
     );
     await new Promise((resolve) => setTimeout(resolve, 150));
 
@@ -148,9 +172,16 @@ describe('SIGTERM under load (real process)', () => {
     const fresh = await fetch(server.mcpUrl, {
       method: 'POST',
       headers: mcpHeaders(),
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'late', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'late', version: '1' } },
+      }),
     });
-    const lateCall = await postRpc(server.mcpUrl, toolCall('f__echo', { text: 'late' }), { headers: mcpHeaders({ sessionId: sessions[0] }) });
+    const lateCall = await postRpc(server.mcpUrl, toolCall('f__echo', { text: 'late' }), {
+      headers: mcpHeaders({ sessionId: sessions[0] }),
+    });
     const ready = await fetch(`${server.url}/health/ready`);
 
     const outcomes = await Promise.all(calls.map((call) => call.outcome));
@@ -160,14 +191,21 @@ describe('SIGTERM under load (real process)', () => {
     const lost: string[] = [];
     calls.forEach((call, i) => {
       const outcome = outcomes[i]!;
-      const seen = outcome.kind === 'result' ? `result: ${resultText(outcome.result).slice(0, 80)}` : outcome.kind === 'error' ? `error ${outcome.error.code} ${outcome.error.message}` : outcome.kind;
+      const seen =
+        outcome.kind === 'result'
+          ? `result: ${resultText(outcome.result).slice(0, 80)}`
+          : outcome.kind === 'error'
+            ? `error ${outcome.error.code} ${outcome.error.message}`
+            : outcome.kind;
       console.log(`SIGTERM under load: ${call.name} -> ${seen}`);
       if (outcome.kind !== 'result' && outcome.kind !== 'error') lost.push(`${call.name}: ${JSON.stringify(outcome)}`);
       const ok =
         call.expected === 'result'
           ? outcome.kind === 'result' && !outcome.result.isError && resultText(outcome.result).startsWith('slept')
           : call.expected === 'claude tool error'
-            ? outcome.kind === 'result' && outcome.result.isError === true && /^[0-9a-f-]{36}$/.test(String(structuredOf(outcome.result).sessionId))
+            ? outcome.kind === 'result' &&
+              outcome.result.isError === true &&
+              /^[0-9a-f-]{36}$/.test(String(structuredOf(outcome.result).sessionId))
             : outcome.kind === 'error' && outcome.error.message.includes('server shutting down') && outcome.error.data?.retryable === true;
       if (!ok) failures.push(`${call.name}: expected ${call.expected}, got ${seen}`);
     });

@@ -41,7 +41,12 @@ const CASES: FaultCase[] = [
     tool: 'f__crash',
     args: {},
     fault: true,
-    verdict: (outcome, ms) => (!toolError(outcome) ? 'not a tool error' : ms >= CALL_TIMEOUT_MS ? `took ${ms} ms: waited for the timeout instead of noticing the exit` : undefined),
+    verdict: (outcome, ms) =>
+      !toolError(outcome)
+        ? 'not a tool error'
+        : ms >= CALL_TIMEOUT_MS
+          ? `took ${ms} ms: waited for the timeout instead of noticing the exit`
+          : undefined,
   },
   {
     name: 'hang',
@@ -58,7 +63,13 @@ const CASES: FaultCase[] = [
             : undefined,
   },
   { name: 'garbage on stdout', tool: 'f__garbage', args: {}, fault: true, verdict: expectText('after garbage') },
-  { name: '50 MB line that answers nothing', tool: 'big__huge_line', args: { bytes: 50 * MB }, fault: true, verdict: expectText('after the huge line') },
+  {
+    name: '50 MB line that answers nothing',
+    tool: 'big__huge_line',
+    args: { bytes: 50 * MB },
+    fault: true,
+    verdict: expectText('after the huge line'),
+  },
   {
     name: 'result of twice the limit',
     tool: 'big__big',

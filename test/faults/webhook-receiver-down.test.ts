@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createSandbox, waitFor, type Sandbox } from '../helpers/cli-process.js';
 import { registerMachineClient, type MachineClient } from '../helpers/machine-client.js';
 import { killServers, startServer, type ServerProcess } from '../helpers/server-process.js';
-import { deliveryCounts, startDeadEndpoint, startReceiver, webhookSecret, type DeadEndpoint, type Receiver } from '../helpers/webhook-receiver.js';
+import {
+  deliveryCounts,
+  startDeadEndpoint,
+  startReceiver,
+  webhookSecret,
+  type DeadEndpoint,
+  type Receiver,
+} from '../helpers/webhook-receiver.js';
 
 const RETRY_BASE_MS = 250;
 const MAX_IN_FLIGHT = 8;
@@ -71,8 +78,11 @@ describe('webhook receiver down, then up (real process)', () => {
     dead = undefined;
     receiver = await startReceiver(() => 204, port);
 
-    const registeredEvents = () => new Set(receiver!.deliveries.filter((d) => d.payload.type === 'oauth.client_registered').map((d) => d.payload.data.clientId));
-    await waitFor(() => clientIds.every((id) => registeredEvents().has(id)), 'every registration event delivered', 20_000).catch(() => undefined);
+    const registeredEvents = () =>
+      new Set(receiver!.deliveries.filter((d) => d.payload.type === 'oauth.client_registered').map((d) => d.payload.data.clientId));
+    await waitFor(() => clientIds.every((id) => registeredEvents().has(id)), 'every registration event delivered', 20_000).catch(
+      () => undefined,
+    );
     const deliveredAfterMs = Date.now() - upSince;
     // Anything sent twice would come within this margin.
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -8,9 +8,8 @@ import { fileURLToPath } from 'node:url';
 export const CLI = fileURLToPath(new URL('../../build/server/main.js', import.meta.url));
 
 /** package.json's version, which `--version` and `server_status` must report. */
-export const PACKAGE_VERSION = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 /** Variables a child may inherit; everything else (a developer's PORT, STORAGE, REDIS_URL...) stays out. */
 const INHERITED = ['PATH', 'TMPDIR', 'LANG', 'SYSTEMROOT'];
@@ -89,7 +88,8 @@ export async function runCli(args: string[], options: CliOptions): Promise<CliRe
   const timer = setTimeout(() => cli.child.kill('SIGKILL'), timeoutMs);
   try {
     const { code, signal } = await cli.exited;
-    if (signal === 'SIGKILL') throw new Error(`claude-code-mcp ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${cli.stdout()}${cli.stderr()}`);
+    if (signal === 'SIGKILL')
+      throw new Error(`claude-code-mcp ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${cli.stdout()}${cli.stderr()}`);
     return { code, signal, stdout: cli.stdout(), stderr: cli.stderr(), durationMs: Date.now() - cli.startedAt };
   } finally {
     clearTimeout(timer);
@@ -149,7 +149,11 @@ export function parseJsonLines(text: string): LogLine[] {
 }
 
 /** Polls `condition` every 25 ms; fails naming `what` after `timeoutMs`. */
-export async function waitFor<T>(condition: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  condition: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await condition();
@@ -248,7 +252,9 @@ function signal(pid: number, name: NodeJS.Signals): void {
  */
 export async function listeningAt(server: CliProcess, timeoutMs = 30_000): Promise<{ url: string; port: number }> {
   const line = await waitFor(
-    () => server.logLines().find((entry) => entry.message === 'listening') ?? (server.child.exitCode !== null && new Error(`serve exited early: ${server.stderr()}${server.stdout()}`)),
+    () =>
+      server.logLines().find((entry) => entry.message === 'listening') ??
+      (server.child.exitCode !== null && new Error(`serve exited early: ${server.stderr()}${server.stdout()}`)),
     'the listening log line',
     timeoutMs,
   );

@@ -91,15 +91,33 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const prefix = `ccm-cluster:${randomUUID()}:`;
   const lbPort = await freePort();
   const url = `http://127.0.0.1:${lbPort}`;
-  const shared = { STORAGE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, AUTH_MODE: 'oauth', AUTH_INITIAL_ADMIN: 'false', BASE_URL: url, ...options.env };
+  const shared = {
+    STORAGE: 'redis',
+    REDIS_URL,
+    REDIS_KEY_PREFIX: prefix,
+    AUTH_MODE: 'oauth',
+    AUTH_INITIAL_ADMIN: 'false',
+    BASE_URL: url,
+    ...options.env,
+  };
   const sandboxes = Array.from({ length: count }, () => createSandbox());
-  const add = await runCli(['users', 'add', CLUSTER_USER.username, '--password', CLUSTER_USER.password], { env: sandboxes[0]!.env(shared), cwd: sandboxes[0]!.cwd });
+  const add = await runCli(['users', 'add', CLUSTER_USER.username, '--password', CLUSTER_USER.password], {
+    env: sandboxes[0]!.env(shared),
+    cwd: sandboxes[0]!.cwd,
+  });
   if (add.code !== 0) throw new Error(`users add failed: ${add.stderr}`);
   const replicas: ServerProcess[] = [];
-  for (let index = 0; index < count; index += 1) replicas.push(await startServer(sandboxes[index]!, { ...shared, ...options.envOf?.(index) }));
+  for (let index = 0; index < count; index += 1)
+    replicas.push(await startServer(sandboxes[index]!, { ...shared, ...options.envOf?.(index) }));
   const dir = mkdtempSync(path.join(tmpdir(), 'ccm-haproxy-'));
   const cfg = path.join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, haproxyConfig(lbPort, replicas.map((replica) => Number(new URL(replica.url).port))));
+  writeFileSync(
+    cfg,
+    haproxyConfig(
+      lbPort,
+      replicas.map((replica) => Number(new URL(replica.url).port)),
+    ),
+  );
   const check = spawnSync(HAPROXY, ['-c', '-f', cfg], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`haproxy refused its configuration: ${check.stderr}${check.stdout}`);
   const haproxy: ChildProcess = spawn(HAPROXY, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -109,7 +127,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   haproxy.stderr!.on('data', (chunk: Buffer) => (haproxyOutput += chunk.toString()));
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const ready = await fetch(`${url}/health/ready`).then((response) => response.status === 200, () => false);
+    const ready = await fetch(`${url}/health/ready`).then(
+      (response) => response.status === 200,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline || haproxy.exitCode !== null) throw new Error(`haproxy did not serve: ${haproxyOutput}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -124,7 +145,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     served(pathname) {
       return replicas.map(
         (replica) =>
-          replica.cli.logLines().filter((line) => line.message === 'request' && (typeof pathname === 'string' ? line.path === pathname : pathname.test(String(line.path)))).length,
+          replica.cli
+            .logLines()
+            .filter(
+              (line) =>
+                line.message === 'request' && (typeof pathname === 'string' ? line.path === pathname : pathname.test(String(line.path))),
+            ).length,
       );
     },
     async kill(index) {

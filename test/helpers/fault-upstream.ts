@@ -11,7 +11,9 @@ export const FAULT_UPSTREAM = fileURLToPath(new URL('../fixtures/fault-upstream.
  */
 export function writeFaultGatewayConfig(dir: string, timeouts: Record<string, number>): string {
   const file = path.join(dir, 'mcp_config.json');
-  const servers = Object.fromEntries(Object.entries(timeouts).map(([name, timeoutMs]) => [name, { command: process.execPath, args: [FAULT_UPSTREAM], timeoutMs }]));
+  const servers = Object.fromEntries(
+    Object.entries(timeouts).map(([name, timeoutMs]) => [name, { command: process.execPath, args: [FAULT_UPSTREAM], timeoutMs }]),
+  );
   writeFileSync(file, JSON.stringify({ mcpServers: servers }));
   return file;
 }

@@ -41,7 +41,8 @@ const PRINTABLE = ' !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[
 const junk = (r: SeededRandom, length = r.int(0, 40)) => Array.from({ length }, () => r.pick([...PRINTABLE])).join('');
 
 /** Nested JSON text of `depth` levels (objects or arrays). */
-const nested = (r: SeededRandom, depth: number) => (r.chance(0.5) ? `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}` : `${'['.repeat(depth)}1${']'.repeat(depth)}`);
+const nested = (r: SeededRandom, depth: number) =>
+  r.chance(0.5) ? `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}` : `${'['.repeat(depth)}1${']'.repeat(depth)}`;
 
 /** JSON text of odd values: huge numbers, deep nesting, odd strings. Bounded in size. */
 const ODD_VALUES: ReadonlyArray<Gen<string>> = [
@@ -67,21 +68,55 @@ const ODD_VALUES: ReadonlyArray<Gen<string>> = [
 ];
 const oddValue: Gen<string> = (r, ctx) => pickGen(r, ctx, ODD_VALUES);
 
-const METHODS = ['initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'prompts/list', 'prompts/get', 'logging/setLevel', 'completion/complete', 'tasks/get', 'tasks/list', 'tasks/cancel', 'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'nope/nope', ''];
-const TOOLS = (ctx: FuzzContext) => ['server_status', `${ctx.upstream}__echo`, `${ctx.upstream}__hang`, `${ctx.upstream}__garbage`, 'claude_ask', 'nope', '', `${ctx.upstream}__`];
+const METHODS = [
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/read',
+  'prompts/list',
+  'prompts/get',
+  'logging/setLevel',
+  'completion/complete',
+  'tasks/get',
+  'tasks/list',
+  'tasks/cancel',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/progress',
+  'nope/nope',
+  '',
+];
+const TOOLS = (ctx: FuzzContext) => [
+  'server_status',
+  `${ctx.upstream}__echo`,
+  `${ctx.upstream}__hang`,
+  `${ctx.upstream}__garbage`,
+  'claude_ask',
+  'nope',
+  '',
+  `${ctx.upstream}__`,
+];
 
 /** `params` for a method: mostly well-shaped, sometimes odd. */
 const params: Gen<string | undefined> = (r, ctx) =>
   pickGen(r, ctx, [
     () => undefined,
     () => '{}',
-    () => JSON.stringify({ protocolVersion: r.pick(['2025-11-25', '2025-06-18', '2024-11-05', '2026-07-28', 'x', '']), capabilities: r.pick([{}, null, [], 'x']), clientInfo: r.pick([{ name: 'f', version: '1' }, {}, 'x']) }),
+    () =>
+      JSON.stringify({
+        protocolVersion: r.pick(['2025-11-25', '2025-06-18', '2024-11-05', '2026-07-28', 'x', '']),
+        capabilities: r.pick([{}, null, [], 'x']),
+        clientInfo: r.pick([{ name: 'f', version: '1' }, {}, 'x']),
+      }),
     () => `{"name":${JSON.stringify(r.pick(TOOLS(ctx)))},"arguments":${r.pick(['{}', '{"text":"hi"}', '[]', '"x"', 'null'])}}`,
     () => `{"name":${JSON.stringify(r.pick(TOOLS(ctx)))},"arguments":{"text":${oddValue(r, ctx)}}}`,
     () => `{"uri":${oddValue(r, ctx)}}`,
     () => `{"level":${JSON.stringify(r.pick(['debug', 'nope', '']))}}`,
     () => `{"requestId":${oddValue(r, ctx)},"reason":"x"}`,
-    () => `{"_meta":${r.pick(['{"progressToken":1}', '{"progressToken":null}', '"x"', '[]', '{"io.modelcontextprotocol/related-task":{"taskId":1}}'])}}`,
+    () =>
+      `{"_meta":${r.pick(['{"progressToken":1}', '{"progressToken":null}', '"x"', '[]', '{"io.modelcontextprotocol/related-task":{"taskId":1}}'])}}`,
     () => `{"taskId":${oddValue(r, ctx)}}`,
     () => oddValue(r, ctx),
   ]);
@@ -128,7 +163,18 @@ const jsonBody: Gen<string> = (r, ctx) =>
     () => ' \n\t ',
   ]);
 
-const CONTENT_TYPES = ['application/json', 'application/json; charset=utf-8', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/*', ';;;', ''];
+const CONTENT_TYPES = [
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/json; charset=utf-16',
+  'application/json; charset=latin1',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/*',
+  ';;;',
+  '',
+];
 const ACCEPTS = ['application/json, text/event-stream', 'application/json', 'text/event-stream', '*/*', 'text/html', ''];
 const PROTOCOLS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2026-07-28', '1999-01-01', 'x', ''];
 
@@ -159,7 +205,8 @@ const mcpHeaders: Gen<Record<string, string>> = (r, ctx) => {
   set('content-type', r.chance(0.8) ? 'application/json' : r.pick(CONTENT_TYPES));
   set('accept', r.chance(0.8) ? 'application/json, text/event-stream' : r.pick(ACCEPTS));
   set('authorization', authorization(r, ctx));
-  if (r.chance(0.6)) set('mcp-session-id', r.chance(0.6) ? ctx.sessionId : r.pick(['00000000-0000-0000-0000-000000000000', junk(r), '', 'x'.repeat(2000)]));
+  if (r.chance(0.6))
+    set('mcp-session-id', r.chance(0.6) ? ctx.sessionId : r.pick(['00000000-0000-0000-0000-000000000000', junk(r), '', 'x'.repeat(2000)]));
   if (r.chance(0.6)) set('mcp-protocol-version', r.pick(PROTOCOLS));
   if (r.chance(0.1)) set('mcp-method', r.pick(METHODS));
   if (r.chance(0.05)) set('mcp-name', junk(r));
@@ -170,7 +217,16 @@ const mcpHeaders: Gen<Record<string, string>> = (r, ctx) => {
 };
 
 const query = (r: SeededRandom) =>
-  r.pick(['', '', '', `?${junk(r).replace(/[#\s]/g, '')}`, '?a=1&a=2', '?__proto__[x]=1&constructor[prototype][x]=1', '?%zz=%', `?q=${'x'.repeat(r.int(100, 4000))}`]);
+  r.pick([
+    '',
+    '',
+    '',
+    `?${junk(r).replace(/[#\s]/g, '')}`,
+    '?a=1&a=2',
+    '?__proto__[x]=1&constructor[prototype][x]=1',
+    '?%zz=%',
+    `?q=${'x'.repeat(r.int(100, 4000))}`,
+  ]);
 
 const formBody = (r: SeededRandom, fields: Record<string, string | undefined>) => {
   const entries = Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined);
@@ -179,9 +235,19 @@ const formBody = (r: SeededRandom, fields: Record<string, string | undefined>) =
   return new URLSearchParams(entries).toString();
 };
 
-const maybe = (r: SeededRandom, value: string, alternatives: string[]) => (r.chance(0.7) ? value : r.chance(0.3) ? undefined : r.pick(alternatives));
+const maybe = (r: SeededRandom, value: string, alternatives: string[]) =>
+  r.chance(0.7) ? value : r.chance(0.3) ? undefined : r.pick(alternatives);
 
-const MCP_PATHS = (ctx: FuzzContext) => ['/mcp', '/mcp', '/mcp', `/servers/${ctx.upstream}/mcp`, `/servers/${ctx.upstream}/mcp`, '/servers/nope/mcp', '/mcp/', '/MCP'];
+const MCP_PATHS = (ctx: FuzzContext) => [
+  '/mcp',
+  '/mcp',
+  '/mcp',
+  `/servers/${ctx.upstream}/mcp`,
+  `/servers/${ctx.upstream}/mcp`,
+  '/servers/nope/mcp',
+  '/mcp/',
+  '/MCP',
+];
 const TOKEN_PATHS = ['/token', '/oauth/token', '/revoke', '/oauth/revoke', '/introspect', '/oauth/introspect'];
 const WELL_KNOWN = (ctx: FuzzContext) => [
   '/.well-known/oauth-protected-resource',
@@ -194,8 +260,29 @@ const WELL_KNOWN = (ctx: FuzzContext) => [
   '/oauth/jwks',
   '/.well-known/nope',
 ];
-const OPS = (ctx: FuzzContext) => ['/health', '/health/ready', '/metrics', '/health/servers', '/health/resources', '/listmcp', `/listtools/${ctx.upstream}`, '/cleanup', `/servers/${ctx.upstream}/restart`];
-const UNKNOWN = ['/', '/nope', '//mcp', '/mcp/../mcp', '/%2e%2e/%2e%2e/etc/passwd', '/mcp%00', '/servers//mcp', `/${'a'.repeat(3000)}`, '/*', '/favicon.ico'];
+const OPS = (ctx: FuzzContext) => [
+  '/health',
+  '/health/ready',
+  '/metrics',
+  '/health/servers',
+  '/health/resources',
+  '/listmcp',
+  `/listtools/${ctx.upstream}`,
+  '/cleanup',
+  `/servers/${ctx.upstream}/restart`,
+];
+const UNKNOWN = [
+  '/',
+  '/nope',
+  '//mcp',
+  '/mcp/../mcp',
+  '/%2e%2e/%2e%2e/etc/passwd',
+  '/mcp%00',
+  '/servers//mcp',
+  `/${'a'.repeat(3000)}`,
+  '/*',
+  '/favicon.ico',
+];
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'TRACE', 'PROPFIND', 'FOO'];
 
 type Request = Omit<FuzzCase, 'index' | 'family'>;
@@ -204,19 +291,53 @@ type Request = Omit<FuzzCase, 'index' | 'family'>;
 const header = (name: string, value: string): Record<string, string> => ({ [name]: value });
 
 /** Headers of a request that may end its session (a DELETE): the spare session, or none that exists. */
-const deletingHeaders: Gen<Record<string, string>> = (r, ctx) => ({ ...mcpHeaders(r, ctx), 'mcp-session-id': r.chance(0.5) ? ctx.spareSessionId : junk(r) });
+const deletingHeaders: Gen<Record<string, string>> = (r, ctx) => ({
+  ...mcpHeaders(r, ctx),
+  'mcp-session-id': r.chance(0.5) ? ctx.spareSessionId : junk(r),
+});
 
 /** Each family: a weight and a generator of requests to one group of endpoints. */
 const FAMILIES: ReadonlyArray<[string, number, Gen<Request>]> = [
-  ['mcp POST', 34, (r, ctx) => ({ method: 'POST', path: r.pick(MCP_PATHS(ctx)) + query(r), headers: mcpHeaders(r, ctx), body: Buffer.from(jsonBody(r, ctx)) })],
-  ['mcp GET', 5, (r, ctx) => ({ method: 'GET', path: r.pick(MCP_PATHS(ctx)) + query(r), headers: { ...mcpHeaders(r, ctx), accept: r.pick(['text/event-stream', ...ACCEPTS]) } })],
-  ['mcp DELETE', 3, (r, ctx) => ({ method: 'DELETE', path: r.pick(MCP_PATHS(ctx)), headers: deletingHeaders(r, ctx), ...(r.chance(0.3) ? { body: Buffer.from(jsonBody(r, ctx)) } : {}) })],
+  [
+    'mcp POST',
+    34,
+    (r, ctx) => ({
+      method: 'POST',
+      path: r.pick(MCP_PATHS(ctx)) + query(r),
+      headers: mcpHeaders(r, ctx),
+      body: Buffer.from(jsonBody(r, ctx)),
+    }),
+  ],
+  [
+    'mcp GET',
+    5,
+    (r, ctx) => ({
+      method: 'GET',
+      path: r.pick(MCP_PATHS(ctx)) + query(r),
+      headers: { ...mcpHeaders(r, ctx), accept: r.pick(['text/event-stream', ...ACCEPTS]) },
+    }),
+  ],
+  [
+    'mcp DELETE',
+    3,
+    (r, ctx) => ({
+      method: 'DELETE',
+      path: r.pick(MCP_PATHS(ctx)),
+      headers: deletingHeaders(r, ctx),
+      ...(r.chance(0.3) ? { body: Buffer.from(jsonBody(r, ctx)) } : {}),
+    }),
+  ],
   [
     'mcp other method',
     3,
     (r, ctx) => {
       const method = r.pick(HTTP_METHODS.filter((name) => name !== 'GET' && name !== 'POST'));
-      return { method, path: r.pick(MCP_PATHS(ctx)), headers: method === 'DELETE' ? deletingHeaders(r, ctx) : mcpHeaders(r, ctx), ...(r.chance(0.5) ? { body: Buffer.from(jsonBody(r, ctx)) } : {}) };
+      return {
+        method,
+        path: r.pick(MCP_PATHS(ctx)),
+        headers: method === 'DELETE' ? deletingHeaders(r, ctx) : mcpHeaders(r, ctx),
+        ...(r.chance(0.5) ? { body: Buffer.from(jsonBody(r, ctx)) } : {}),
+      };
     },
   ],
   [
@@ -225,7 +346,12 @@ const FAMILIES: ReadonlyArray<[string, number, Gen<Request>]> = [
     (r, ctx) =>
       r.chance(0.3)
         ? { method: r.pick(['GET', 'GET', 'POST']), path: '/sse' + query(r), headers: mcpHeaders(r, ctx) }
-        : { method: 'POST', path: `/messages${r.pick(['', '?sessionId=', `?sessionId=${ctx.sessionId}`, `?sessionId=${junk(r).replace(/[#\s&]/g, '')}`, '?sessionId=a&sessionId=b'])}`, headers: mcpHeaders(r, ctx), body: Buffer.from(jsonBody(r, ctx)) },
+        : {
+            method: 'POST',
+            path: `/messages${r.pick(['', '?sessionId=', `?sessionId=${ctx.sessionId}`, `?sessionId=${junk(r).replace(/[#\s&]/g, '')}`, '?sessionId=a&sessionId=b'])}`,
+            headers: mcpHeaders(r, ctx),
+            body: Buffer.from(jsonBody(r, ctx)),
+          },
   ],
   [
     'token/revoke/introspect',
@@ -240,7 +366,12 @@ const FAMILIES: ReadonlyArray<[string, number, Gen<Request>]> = [
       body: Buffer.from(
         r.chance(0.85)
           ? formBody(r, {
-              grant_type: maybe(r, r.pick(['client_credentials', 'authorization_code', 'refresh_token']), ['password', 'implicit', '', junk(r)]),
+              grant_type: maybe(r, r.pick(['client_credentials', 'authorization_code', 'refresh_token']), [
+                'password',
+                'implicit',
+                '',
+                junk(r),
+              ]),
               client_id: maybe(r, ctx.clientId, ['', junk(r), 'https://evil.example/client.json', 'x'.repeat(5000)]),
               client_secret: maybe(r, ctx.clientSecret, ['', junk(r)]),
               code: r.chance(0.3) ? junk(r) : undefined,
@@ -274,7 +405,10 @@ const FAMILIES: ReadonlyArray<[string, number, Gen<Request>]> = [
       return {
         method: r.chance(0.92) ? 'POST' : r.pick(HTTP_METHODS),
         path: r.pick(['/register', '/oauth/register']),
-        headers: { 'content-type': r.chance(0.85) ? 'application/json' : r.pick(CONTENT_TYPES), ...(r.chance(0.1) ? { authorization: authorization(r, ctx) ?? '' } : {}) },
+        headers: {
+          'content-type': r.chance(0.85) ? 'application/json' : r.pick(CONTENT_TYPES),
+          ...(r.chance(0.1) ? { authorization: authorization(r, ctx) ?? '' } : {}),
+        },
         body: Buffer.from(r.chance(0.85) ? `{${fields.join(',')}}` : jsonBody(r, ctx)),
       };
     },
@@ -294,7 +428,11 @@ const FAMILIES: ReadonlyArray<[string, number, Gen<Request>]> = [
         resource: r.chance(0.5) ? r.pick(['https://evil.example/mcp', junk(r)]) : undefined,
         prompt: r.chance(0.1) ? r.pick(['none', 'login', 'consent', junk(r)]) : undefined,
       });
-      return { method: r.chance(0.85) ? 'GET' : r.pick(HTTP_METHODS), path: `${r.pick(['/authorize', '/oauth/authorize'])}?${params}`, headers: r.chance(0.2) ? header('cookie', junk(r)) : {} };
+      return {
+        method: r.chance(0.85) ? 'GET' : r.pick(HTTP_METHODS),
+        path: `${r.pick(['/authorize', '/oauth/authorize'])}?${params}`,
+        headers: r.chance(0.2) ? header('cookie', junk(r)) : {},
+      };
     },
   ],
   [
@@ -303,7 +441,10 @@ const FAMILIES: ReadonlyArray<[string, number, Gen<Request>]> = [
     (r) => ({
       method: r.chance(0.8) ? 'POST' : r.pick(HTTP_METHODS),
       path: r.pick(['/oauth/login', '/oauth/consent', '/oauth/grants']) + (r.chance(0.2) ? query(r) : ''),
-      headers: { 'content-type': r.chance(0.8) ? 'application/x-www-form-urlencoded' : r.pick(CONTENT_TYPES), ...(r.chance(0.3) ? { cookie: r.pick([junk(r), `ccm_login=${junk(r)}`, 'a=b; a=c']) } : {}) },
+      headers: {
+        'content-type': r.chance(0.8) ? 'application/x-www-form-urlencoded' : r.pick(CONTENT_TYPES),
+        ...(r.chance(0.3) ? { cookie: r.pick([junk(r), `ccm_login=${junk(r)}`, 'a=b; a=c']) } : {}),
+      },
       body: Buffer.from(
         formBody(r, {
           username: r.chance(0.5) ? r.pick(['admin', 'alice', junk(r)]) : undefined,
@@ -317,16 +458,33 @@ const FAMILIES: ReadonlyArray<[string, number, Gen<Request>]> = [
       ),
     }),
   ],
-  ['well-known', 5, (r, ctx) => ({ method: r.chance(0.85) ? 'GET' : r.pick(HTTP_METHODS), path: r.pick(WELL_KNOWN(ctx)) + query(r), headers: r.chance(0.2) ? header('origin', 'https://evil.example') : {} })],
+  [
+    'well-known',
+    5,
+    (r, ctx) => ({
+      method: r.chance(0.85) ? 'GET' : r.pick(HTTP_METHODS),
+      path: r.pick(WELL_KNOWN(ctx)) + query(r),
+      headers: r.chance(0.2) ? header('origin', 'https://evil.example') : {},
+    }),
+  ],
   [
     'health/metrics/operator',
     6,
-    (r, ctx) => ({ method: r.chance(0.8) ? r.pick(['GET', 'POST']) : r.pick(HTTP_METHODS), path: r.pick(OPS(ctx)) + query(r), headers: r.chance(0.5) ? header('authorization', authorization(r, ctx) ?? '') : {} }),
+    (r, ctx) => ({
+      method: r.chance(0.8) ? r.pick(['GET', 'POST']) : r.pick(HTTP_METHODS),
+      path: r.pick(OPS(ctx)) + query(r),
+      headers: r.chance(0.5) ? header('authorization', authorization(r, ctx) ?? '') : {},
+    }),
   ],
   [
     'unknown',
     6,
-    (r, ctx) => ({ method: r.pick(HTTP_METHODS), path: r.pick(UNKNOWN) + query(r), headers: r.chance(0.5) ? deletingHeaders(r, ctx) : {}, ...(r.chance(0.3) ? { body: Buffer.from(jsonBody(r, ctx)) } : {}) }),
+    (r, ctx) => ({
+      method: r.pick(HTTP_METHODS),
+      path: r.pick(UNKNOWN) + query(r),
+      headers: r.chance(0.5) ? deletingHeaders(r, ctx) : {},
+      ...(r.chance(0.3) ? { body: Buffer.from(jsonBody(r, ctx)) } : {}),
+    }),
   ],
 ];
 
@@ -334,7 +492,18 @@ const FAMILIES: ReadonlyArray<[string, number, Gen<Request>]> = [
 const OVERSIZED: Gen<Request> = (r, ctx) => {
   const path = r.pick([...MCP_PATHS(ctx).slice(0, 4), '/messages?sessionId=x', '/register', '/token', '/introspect', '/oauth/login']);
   const bytes = ctx.maxBodyBytes + r.int(1, 4 * ctx.maxBodyBytes);
-  return { method: 'POST', path, headers: { ...mcpHeaders(r, ctx), 'content-type': path.startsWith('/token') || path.startsWith('/introspect') || path.startsWith('/oauth') ? 'application/x-www-form-urlencoded' : 'application/json' }, body: Buffer.alloc(bytes, r.pick(['{', 'a', ' '])) };
+  return {
+    method: 'POST',
+    path,
+    headers: {
+      ...mcpHeaders(r, ctx),
+      'content-type':
+        path.startsWith('/token') || path.startsWith('/introspect') || path.startsWith('/oauth')
+          ? 'application/x-www-form-urlencoded'
+          : 'application/json',
+    },
+    body: Buffer.alloc(bytes, r.pick(['{', 'a', ' '])),
+  };
 };
 
 /** `count` cases drawn from `r`; one in `oversizedEvery` carries a body over MAX_BODY_BYTES. */

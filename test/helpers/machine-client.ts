@@ -23,7 +23,12 @@ export function registerMachineClient(url: string, { scope = MACHINE_SCOPE, time
   return fetch(`${url}/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_name: 'faults', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', scope }),
+    body: JSON.stringify({
+      client_name: 'faults',
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_post',
+      scope,
+    }),
     signal: AbortSignal.timeout(timeoutMs),
   });
 }

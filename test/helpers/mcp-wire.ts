@@ -72,7 +72,12 @@ function classify(status: number, headers: Headers, body: string, id: unknown, c
       messages = [];
     }
   }
-  const answer = messages.find((message) => message && (message.id === id || (id === undefined && ('result' in message || 'error' in message))) && ('result' in message || 'error' in message));
+  const answer = messages.find(
+    (message) =>
+      message &&
+      (message.id === id || (id === undefined && ('result' in message || 'error' in message))) &&
+      ('result' in message || 'error' in message),
+  );
   const progress = messages.filter((message) => message?.method === 'notifications/progress').length;
   if (answer?.error) return { kind: 'error', status, error: answer.error, headers };
   if (answer?.result) return { kind: 'result', status, result: answer.result, headers, progress };
@@ -122,7 +127,12 @@ function describe(error: unknown): string {
 export async function openSession(mcpUrl: string, token?: string, timeoutMs = 10_000): Promise<string> {
   const init = await postRpc(
     mcpUrl,
-    { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: SESSION_PROTOCOL, capabilities: {}, clientInfo: { name: 'faults', version: '1' } } },
+    {
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: SESSION_PROTOCOL, capabilities: {}, clientInfo: { name: 'faults', version: '1' } },
+    },
     { headers: mcpHeaders({ token }), timeoutMs },
   );
   const sessionId = init.kind === 'result' ? init.headers.get('mcp-session-id') : undefined;
@@ -140,9 +150,18 @@ export async function openSession(mcpUrl: string, token?: string, timeoutMs = 10
 let nextId = 1;
 
 /** A `tools/call` message; `progress` asks for progress notifications. */
-export function toolCall(name: string, args: Record<string, unknown>, { progress = false } = {}): { jsonrpc: '2.0'; id: number; method: 'tools/call'; params: Record<string, unknown> } {
+export function toolCall(
+  name: string,
+  args: Record<string, unknown>,
+  { progress = false } = {},
+): { jsonrpc: '2.0'; id: number; method: 'tools/call'; params: Record<string, unknown> } {
   const id = nextId++;
-  return { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, ...(progress ? { _meta: { progressToken: `p${id}` } } : {}) } };
+  return {
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name, arguments: args, ...(progress ? { _meta: { progressToken: `p${id}` } } : {}) },
+  };
 }
 
 /** The text of a tool result's first content item. */

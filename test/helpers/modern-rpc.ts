@@ -28,10 +28,18 @@ export interface ModernRpc {
   request(method: string, params: Record<string, unknown>, options?: ModernRequestOptions): Promise<ModernAnswer>;
 }
 
-const NAMED_BY: Record<string, string> = { 'tools/call': 'name', 'tasks/get': 'taskId', 'tasks/update': 'taskId', 'tasks/cancel': 'taskId' };
+const NAMED_BY: Record<string, string> = {
+  'tools/call': 'name',
+  'tasks/get': 'taskId',
+  'tasks/update': 'taskId',
+  'tasks/cancel': 'taskId',
+};
 
 /** A client of `url` declaring `capabilities` on every request, authenticated with `token` when given. */
-export function modernRpc(url: string, { capabilities = {}, token }: { capabilities?: Record<string, unknown>; token?: string } = {}): ModernRpc {
+export function modernRpc(
+  url: string,
+  { capabilities = {}, token }: { capabilities?: Record<string, unknown>; token?: string } = {},
+): ModernRpc {
   let id = 0;
   return {
     async request(method, params, options = {}) {
@@ -74,7 +82,11 @@ export function modernRpc(url: string, { capabilities = {}, token }: { capabilit
             .pop()
         : text;
       const message = data ? (JSON.parse(data) as { result?: Record<string, unknown>; error?: ModernAnswer['error'] }) : {};
-      return { status: response.status, ...(message.result ? { result: message.result } : {}), ...(message.error ? { error: message.error } : {}) };
+      return {
+        status: response.status,
+        ...(message.result ? { result: message.result } : {}),
+        ...(message.error ? { error: message.error } : {}),
+      };
     },
   };
 }

@@ -10,7 +10,10 @@ export function pkce(): { verifier: string; challenge: string } {
 }
 
 /** POST /register with a JSON body; returns status, headers and parsed body. */
-export async function register(server: TestServer, metadata: unknown): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+export async function register(
+  server: TestServer,
+  metadata: unknown,
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
   const response = await fetch(`${server.url}/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -27,7 +30,11 @@ export interface TestClient {
 }
 
 /** Registers a public (`none`) or `client_secret_post` client with one loopback redirect URI. */
-export async function registerClient(server: TestServer, method: 'none' | 'client_secret_post' = 'none', extra: Record<string, unknown> = {}): Promise<TestClient> {
+export async function registerClient(
+  server: TestServer,
+  method: 'none' | 'client_secret_post' = 'none',
+  extra: Record<string, unknown> = {},
+): Promise<TestClient> {
   const redirectUri = 'http://127.0.0.1:9/callback';
   const { status, body } = await register(server, {
     redirect_uris: [redirectUri],
@@ -97,7 +104,13 @@ export async function obtainTokens(
   params: Record<string, string | undefined> = {},
 ): Promise<{ access_token: string; refresh_token?: string; scope: string; expires_in: number }> {
   const { code, verifier } = await obtainCode(server, client, params);
-  const { status, body } = await tokenRequest(server, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: client.redirectUri, ...clientFields(client) });
+  const { status, body } = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    code,
+    code_verifier: verifier,
+    redirect_uri: client.redirectUri,
+    ...clientFields(client),
+  });
   if (status !== 200) throw new Error(`token request failed: ${JSON.stringify(body)}`);
   return body as { access_token: string; refresh_token?: string; scope: string; expires_in: number };
 }
@@ -107,6 +120,11 @@ export function mcpInitialize(server: TestServer, headers: Record<string, string
   return fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
   });
 }

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { isInitializeRequest, McpServer, type EventId, type EventStore, type JSONRPCMessage, type StreamId } from '@modelcontextprotocol/server';
+import {
+  isInitializeRequest,
+  McpServer,
+  type EventId,
+  type EventStore,
+  type JSONRPCMessage,
+  type StreamId,
+} from '@modelcontextprotocol/server';
 import { registerContractTools } from '../fixtures/contract-tools.js';
 
 /**
@@ -22,7 +29,10 @@ export class MemoryEventStore implements EventStore {
     return this.events.find((event) => event.id === eventId)?.streamId;
   }
 
-  async replayEventsAfter(lastEventId: EventId, { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> }): Promise<StreamId> {
+  async replayEventsAfter(
+    lastEventId: EventId,
+    { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> },
+  ): Promise<StreamId> {
     const index = this.events.findIndex((event) => event.id === lastEventId);
     if (index === -1) throw new Error(`unknown event id ${lastEventId}`);
     const { streamId } = this.events[index]!;
@@ -57,7 +67,9 @@ export async function startSdkStreamableServer(options: SdkStreamableServerOptio
   const sessions = new Map<string, { transport: NodeStreamableHTTPServerTransport; server: McpServer }>();
 
   const refuse = (res: ServerResponse, status: number, code: number, message: string) =>
-    void res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+    void res
+      .writeHead(status, { 'Content-Type': 'application/json' })
+      .end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
@@ -77,7 +89,8 @@ export async function startSdkStreamableServer(options: SdkStreamableServerOptio
     } catch {
       body = undefined;
     }
-    if (req.method !== 'POST' || !isInitializeRequest(body)) return refuse(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+    if (req.method !== 'POST' || !isInitializeRequest(body))
+      return refuse(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
 
     const server = new McpServer({ name: 'sdk-contract', version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
     registerContractTools(server);

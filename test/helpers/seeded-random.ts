@@ -31,11 +31,5 @@ export function seededRandom(seed: number): SeededRandom {
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
   const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
-  return {
-    seed,
-    next,
-    int,
-    pick: (items) => items[int(0, items.length - 1)]!,
-    chance: (p) => next() < p,
-  };
+  return { seed, next, int, pick: (items) => items[int(0, items.length - 1)]!, chance: (p) => next() < p };
 }

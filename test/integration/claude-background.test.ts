@@ -39,7 +39,10 @@ describe('claude_background_tasks', () => {
   };
   const call = async (name: string, args: Record<string, unknown>, via: Client = client) => {
     const result = await via.callTool({ name, arguments: args }, { timeout: 60_000 });
-    return { isError: result.isError, s: structuredOf(result) as Record<string, unknown> & { task?: Task; tasks?: Task[]; log?: string[] } };
+    return {
+      isError: result.isError,
+      s: structuredOf(result) as Record<string, unknown> & { task?: Task; tasks?: Task[]; log?: string[] },
+    };
   };
   const waitForTask = async (taskId: string, done: (task: Task) => boolean, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs;
@@ -104,7 +107,11 @@ describe('claude_background_tasks', () => {
     const { s } = await call('claude_ask', { query: 'bg-hang', backgroundTask: true });
     const taskId = s.taskId as string;
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    const intruderServer = server.container.factory({ caller: { principalId: 'client-b', scopes: ['*'], method: 'api-key' }, era: 'legacy', mode: 'stdio' });
+    const intruderServer = server.container.factory({
+      caller: { principalId: 'client-b', scopes: ['*'], method: 'api-key' },
+      era: 'legacy',
+      mode: 'stdio',
+    });
     await intruderServer.connect(serverSide);
     const intruder = new Client({ name: 'intruder', version: '1' });
     await intruder.connect(clientSide);

@@ -7,7 +7,8 @@ import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.j
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { structuredOf } from '../helpers/claude-harness.js';
 
-const agent = (name: string, description: string, body: string, extra = '') => `---\nname: ${name}\ndescription: ${description}\n${extra}---\n${body}\n`;
+const agent = (name: string, description: string, body: string, extra = '') =>
+  `---\nname: ${name}\ndescription: ${description}\n${extra}---\n${body}\n`;
 
 /** Subagents from project and user files and from a plugin installed out of a local marketplace directory. */
 describe('claude_subagent_list, claude_plugin_list, claude_plugin_install', () => {
@@ -38,10 +39,20 @@ describe('claude_subagent_list, claude_plugin_list, claude_plugin_install', () =
     mkdirSync(path.join(market, 'demo', 'agents'), { recursive: true });
     writeFileSync(
       path.join(market, '.claude-plugin', 'marketplace.json'),
-      JSON.stringify({ name: 'test-market', owner: { name: 'Tester' }, plugins: [{ name: 'demo', source: './demo', description: 'A demo plugin' }] }),
+      JSON.stringify({
+        name: 'test-market',
+        owner: { name: 'Tester' },
+        plugins: [{ name: 'demo', source: './demo', description: 'A demo plugin' }],
+      }),
     );
-    writeFileSync(path.join(market, 'demo', '.claude-plugin', 'plugin.json'), JSON.stringify({ name: 'demo', version: '1.0.0', description: 'A demo plugin' }));
-    writeFileSync(path.join(market, 'demo', 'agents', 'plugin-reviewer.md'), agent('plugin-reviewer', 'Reviews from a plugin', 'You review.', 'tools: Read\nmodel: haiku\n'));
+    writeFileSync(
+      path.join(market, 'demo', '.claude-plugin', 'plugin.json'),
+      JSON.stringify({ name: 'demo', version: '1.0.0', description: 'A demo plugin' }),
+    );
+    writeFileSync(
+      path.join(market, 'demo', 'agents', 'plugin-reviewer.md'),
+      agent('plugin-reviewer', 'Reviews from a plugin', 'You review.', 'tools: Read\nmodel: haiku\n'),
+    );
     server = await startTestServer({ workspaceRoots: [sandbox.workspace] }, { claudeEnvironment: sandbox.env });
     client = new Client({ name: 'catalog-test', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
@@ -72,7 +83,15 @@ describe('claude_subagent_list, claude_plugin_list, claude_plugin_install', () =
     expect(listed.plugins).toEqual([{ id: 'demo@test-market', version: '1.0.0', scope: 'user', enabled: true }]);
     const { s } = await call('claude_subagent_list', {});
     expect(s.subagents).toEqual(
-      expect.arrayContaining([{ name: 'plugin-reviewer', source: 'plugin:demo@test-market', description: 'Reviews from a plugin', tools: ['Read'], model: 'haiku' }]),
+      expect.arrayContaining([
+        {
+          name: 'plugin-reviewer',
+          source: 'plugin:demo@test-market',
+          description: 'Reviews from a plugin',
+          tools: ['Read'],
+          model: 'haiku',
+        },
+      ]),
     );
   });
 

@@ -47,7 +47,11 @@ describe('claude_checkpoint', () => {
   afterAll(() => harness.stop());
 
   it('snapshots, compares, restores exactly (later files removed, .git untouched), forks the conversation and deletes', async () => {
-    const write = (name: string, content: string) => ({ kind: 'tool_use' as const, name: 'Write', input: { file_path: file(name), content } });
+    const write = (name: string, content: string) => ({
+      kind: 'tool_use' as const,
+      name: 'Write',
+      input: { file_path: file(name), content },
+    });
     mock.on({ prompt: 'cp-start', replies: [write('a.txt', 'one\n'), { kind: 'text', text: 'started' }] });
     mock.on({ prompt: 'cp-modify', replies: [write('a.txt', 'two\n'), write('sub/b.txt', 'new\n'), { kind: 'text', text: 'modified' }] });
     mock.on({ prompt: 'cp-after-restore', replies: [{ kind: 'text', text: 'continuing from the checkpoint' }] });
@@ -99,7 +103,11 @@ describe('claude_checkpoint', () => {
 
     // Another caller gets session_not_found for everything about this session.
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    const otherServer = server.container.factory({ caller: { principalId: 'client-b', scopes: ['*'], method: 'api-key' }, era: 'legacy', mode: 'stdio' });
+    const otherServer = server.container.factory({
+      caller: { principalId: 'client-b', scopes: ['*'], method: 'api-key' },
+      era: 'legacy',
+      mode: 'stdio',
+    });
     await otherServer.connect(serverSide);
     const other = new Client({ name: 'other', version: '1' });
     await other.connect(clientSide);

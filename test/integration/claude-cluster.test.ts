@@ -27,7 +27,8 @@ type Result = Record<string, unknown> & {
 
 /** The user and assistant texts of a Messages API request, in order. */
 const conversation = (request: RecordedRequest) => request.body.messages.map((message) => `${message.role}: ${messageText(message)}`);
-const lastRequestWith = (mock: MockAnthropicApi, text: string) => mock.requests.findLast((request) => conversation(request).some((line) => line.includes(text)));
+const lastRequestWith = (mock: MockAnthropicApi, text: string) =>
+  mock.requests.findLast((request) => conversation(request).some((line) => line.includes(text)));
 
 /** Whether Claude Code wrote `sessionId`'s transcript under `home` (its local copy). */
 function localTranscript(home: string, sessionId: string): boolean {
@@ -71,7 +72,13 @@ maybe('Claude conversations and runs across replicas (Redis)', () => {
     // The shared volume: both replicas' WORKSPACE_ROOTS.
     project = path.join(boxA.workspace, 'project');
     mkdirSync(project, { recursive: true });
-    const common = { storage: 'redis' as const, redisUrl: REDIS_URL, redisKeyPrefix: PREFIX, workspaceRoots: [boxA.workspace], clusterMaxConcurrentRuns: 1 };
+    const common = {
+      storage: 'redis' as const,
+      redisUrl: REDIS_URL,
+      redisKeyPrefix: PREFIX,
+      workspaceRoots: [boxA.workspace],
+      clusterMaxConcurrentRuns: 1,
+    };
     a = await startTestServer(common, { claudeEnvironment: boxA.env });
     b = await startTestServer(common, { claudeEnvironment: boxB.env });
     viaA = new Client({ name: 'replica-a', version: '1' });
@@ -120,7 +127,13 @@ maybe('Claude conversations and runs across replicas (Redis)', () => {
   }, 120_000);
 
   it('checkpoints made on one replica compare and restore on the other (shared workspace), forking the conversation there', async () => {
-    mock.on({ prompt: 'cp-one', replies: [{ kind: 'tool_use', name: 'Write', input: { file_path: path.join(project, 'notes.txt'), content: 'first\n' } }, { kind: 'text', text: 'wrote' }] });
+    mock.on({
+      prompt: 'cp-one',
+      replies: [
+        { kind: 'tool_use', name: 'Write', input: { file_path: path.join(project, 'notes.txt'), content: 'first\n' } },
+        { kind: 'text', text: 'wrote' },
+      ],
+    });
     mock.on({ prompt: 'cp-after', replies: [{ kind: 'text', text: 'continuing from the checkpoint' }] });
     const run = await call(viaA, 'claude_ask', { query: 'cp-one', workingDirectory: 'project', allowedTools: ['Write'] });
     expect(run.isError).toBe(false);
@@ -151,7 +164,9 @@ maybe('Claude conversations and runs across replicas (Redis)', () => {
     const sessionId = (await call(viaA, 'claude_ask', { query: 'ab-start', workingDirectory: 'project' })).s.sessionId!;
     const before = mock.requests.length;
     const hanging = call(viaA, 'claude_resume', { sessionId, query: 'ab-hang' });
-    await until('the run on A to reach the API', () => mock.requests.slice(before).some((request) => conversation(request).some((line) => line.includes('ab-hang'))));
+    await until('the run on A to reach the API', () =>
+      mock.requests.slice(before).some((request) => conversation(request).some((line) => line.includes('ab-hang'))),
+    );
 
     // The one cluster-wide slot is A's: a run asked of B is refused, retryably.
     const refused = await call(viaB, 'claude_ask', { query: 'ab-other', workingDirectory: 'project' });
@@ -178,9 +193,11 @@ maybe('Claude conversations and runs across replicas (Redis)', () => {
     const started = await call(viaA, 'claude_ask', { query: 'bg-hang', workingDirectory: 'project', backgroundTask: true });
     expect(started.isError).toBe(false);
     const taskId = started.s.taskId as string;
-    await until('the task\'s run to reach the API', () => lastRequestWith(mock, 'bg-hang') !== undefined);
+    await until("the task's run to reach the API", () => lastRequestWith(mock, 'bg-hang') !== undefined);
     const listed = await call(viaB, 'claude_background_tasks', { action: 'list' });
-    expect((listed.s.tasks as Array<{ taskId: string; status: string }>).find((task) => task.taskId === taskId)).toMatchObject({ status: 'running' });
+    expect((listed.s.tasks as Array<{ taskId: string; status: string }>).find((task) => task.taskId === taskId)).toMatchObject({
+      status: 'running',
+    });
 
     const logs = await call(viaB, 'claude_background_tasks', { action: 'logs', taskId });
     expect(logs.isError).toBe(false);
@@ -195,6 +212,9 @@ maybe('Claude conversations and runs across replicas (Redis)', () => {
     });
     // And the slot it held is free: a new run goes through.
     mock.on({ prompt: 'bg-after', replies: [{ kind: 'text', text: 'free again' }] });
-    await until('the slot to be released', async () => !(await call(viaB, 'claude_ask', { query: 'bg-after', workingDirectory: 'project' })).isError);
+    await until(
+      'the slot to be released',
+      async () => !(await call(viaB, 'claude_ask', { query: 'bg-after', workingDirectory: 'project' })).isError,
+    );
   }, 120_000);
 });

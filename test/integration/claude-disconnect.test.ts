@@ -9,7 +9,9 @@ const CLIENT = fileURLToPath(new URL('../fixtures/v1-call-client.mjs', import.me
 
 /** A run of `query` through the v1 client in its own process; resolves once the call is on its way. */
 async function startCall(harness: ClaudeHarness, query: string) {
-  const child = spawn(process.execPath, [CLIENT, harness.server.mcpUrl, 'claude_ask', JSON.stringify({ query })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLIENT, harness.server.mcpUrl, 'claude_ask', JSON.stringify({ query })], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -37,7 +39,11 @@ describe('a vanished 2025-era client stops its Claude run', () => {
     expect(server.container.claude.executor.live()).toHaveLength(1);
     await waitFor(() => server.container.claude.executor.live().length === 0, 'the run to stop', 10_000);
     expect(isAlive(run!.pid!)).toBe(false);
-    await waitFor(() => events.some((e) => e.type === 'tool.error' && (e.data as { category: string }).category === 'aborted'), 'the aborted event', 5000);
+    await waitFor(
+      () => events.some((e) => e.type === 'tool.error' && (e.data as { category: string }).category === 'aborted'),
+      'the aborted event',
+      5000,
+    );
     // The stream stopped long before the 20 s the answer would have taken.
     expect(mock.openStreams()).toBe(0);
   });
@@ -57,9 +63,13 @@ describe('a vanished 2025-era client stops its Claude run', () => {
     );
     await new Promise<void>((resolve) => child.once('exit', () => resolve()));
     await waitFor(() => mock.requestsFor('detached-task').length > 0, 'the task to reach the API', 15_000);
-    await waitFor(async () => {
-      const tasks = await server.container.claude.tasks.list('local');
-      return tasks.some((task) => task.state === 'completed' && task.summary?.includes('finished alone'));
-    }, 'the task to complete', 20_000);
+    await waitFor(
+      async () => {
+        const tasks = await server.container.claude.tasks.list('local');
+        return tasks.some((task) => task.state === 'completed' && task.summary?.includes('finished alone'));
+      },
+      'the task to complete',
+      20_000,
+    );
   });
 });

@@ -133,19 +133,17 @@ describe('Claude tool errors, input validation, ceilings and ownership (real bin
     });
 
     it('max_turns', async () => {
-      mock.on({ prompt: 'turns-out', replies: [{ kind: 'tool_use', name: 'Read', input: { file_path: path.join(sandbox.workspace, 'allowed.txt') } }] });
+      mock.on({
+        prompt: 'turns-out',
+        replies: [{ kind: 'tool_use', name: 'Read', input: { file_path: path.join(sandbox.workspace, 'allowed.txt') } }],
+      });
       const { s } = await call('claude_ask', { query: 'turns-out', maxTurns: 1 });
       expect(s.error?.category).toBe('max_turns');
       expect(s.sessionId).toBeDefined();
     });
 
     it('budget_exceeded', async () => {
-      mock.on({
-        prompt: 'too-expensive',
-        replies: [
-          { kind: 'text', text: 'pricey', inputTokens: 2_000_000, outputTokens: 100_000 },
-        ],
-      });
+      mock.on({ prompt: 'too-expensive', replies: [{ kind: 'text', text: 'pricey', inputTokens: 2_000_000, outputTokens: 100_000 }] });
       const { s } = await call('claude_ask', { query: 'too-expensive', maxBudgetUsd: 0.01 });
       expect(s.error?.category).toBe('budget_exceeded');
     });
@@ -156,7 +154,11 @@ describe('Claude tool errors, input validation, ceilings and ownership (real bin
     const mine = await call('claude_ask', { query: 'owned-by-local' });
     const other = new Client({ name: 'other', version: '1' });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    const otherServer = server.container.factory({ caller: { principalId: 'client-b', scopes: ['*'], method: 'api-key' }, era: 'legacy', mode: 'stdio' });
+    const otherServer = server.container.factory({
+      caller: { principalId: 'client-b', scopes: ['*'], method: 'api-key' },
+      era: 'legacy',
+      mode: 'stdio',
+    });
     await otherServer.connect(serverSide);
     await other.connect(clientSide);
     try {
@@ -168,7 +170,10 @@ describe('Claude tool errors, input validation, ceilings and ownership (real bin
       ] as const) {
         const result = (await other.callTool({ name, arguments: args })) as ToolResult;
         expect(result.isError).toBe(true);
-        expect((structuredOf(result) as Structured).error).toEqual({ category: 'session_not_found', message: expect.not.stringContaining('client') });
+        expect((structuredOf(result) as Structured).error).toEqual({
+          category: 'session_not_found',
+          message: expect.not.stringContaining('client'),
+        });
       }
       expect(mock.requestsFor('steal')).toHaveLength(0);
     } finally {

@@ -13,7 +13,10 @@ const ask = async (harness: ClaudeHarness, args: Record<string, unknown>) => {
   return { ...result, s: structuredOf(result) as RunStructured };
 };
 const health = async (harness: ClaudeHarness) =>
-  (await (await fetch(`${harness.server.url}/health`)).json()) as { sandbox: { mode: string; ready: boolean; problem?: string }; warnings?: string[] };
+  (await (await fetch(`${harness.server.url}/health`)).json()) as {
+    sandbox: { mode: string; ready: boolean; problem?: string };
+    warnings?: string[];
+  };
 
 describe('CLAUDE_SANDBOX=required fails closed', () => {
   let harness: ClaudeHarness;
@@ -61,7 +64,13 @@ describe('Claude Code itself refuses to run commands unsandboxed', () => {
       sandbox: { mode: 'required', ready: true },
       logger: testLogger(),
     });
-    mock.on({ prompt: 'unsandboxed?', replies: [{ kind: 'tool_use', name: 'Bash', input: { command: 'echo ran > ran.txt' } }, { kind: 'text', text: 'done' }] });
+    mock.on({
+      prompt: 'unsandboxed?',
+      replies: [
+        { kind: 'tool_use', name: 'Bash', input: { command: 'echo ran > ran.txt' } },
+        { kind: 'text', text: 'done' },
+      ],
+    });
     await expect(
       executor.run({
         owner: 'o',
@@ -95,7 +104,10 @@ describe('CLAUDE_SANDBOX=off', () => {
     writeFileSync(outside, 'OUTSIDE-OFF');
     harness.mock.on({
       prompt: 'off-read',
-      replies: [{ kind: 'tool_use', name: 'Read', input: { file_path: outside } }, (request) => ({ kind: 'text', text: lastToolResult(request)?.content ?? '' })],
+      replies: [
+        { kind: 'tool_use', name: 'Read', input: { file_path: outside } },
+        (request) => ({ kind: 'text', text: lastToolResult(request)?.content ?? '' }),
+      ],
     });
     const { s } = await ask(harness, { query: 'off-read' });
     expect(s.result).toContain('outside');
@@ -130,7 +142,10 @@ describe('who may ask for what', () => {
     mkdirSync(path.join(harness.sandbox.workspace, 'main'), { recursive: true });
     harness.mock.on({
       prompt: 'extra-dir',
-      replies: [{ kind: 'tool_use', name: 'Read', input: { file_path: file } }, (request) => ({ kind: 'text', text: lastToolResult(request)?.content ?? '' })],
+      replies: [
+        { kind: 'tool_use', name: 'Read', input: { file_path: file } },
+        (request) => ({ kind: 'text', text: lastToolResult(request)?.content ?? '' }),
+      ],
     });
     const without = await ask(harness, { query: 'extra-dir', workingDirectory: 'main' });
     expect(without.s.result).not.toContain('EXTRA-CONTENT');

@@ -28,7 +28,11 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
     home: marker('HOME'),
     apiKey: `sk-test-${marker('ANTHROPIC')}`,
   };
-  const keys = { alice: `key-alice-${randomBytes(8).toString('hex')}`, bob: `key-bob-${randomBytes(8).toString('hex')}`, eve: `key-eve-${randomBytes(8).toString('hex')}` };
+  const keys = {
+    alice: `key-alice-${randomBytes(8).toString('hex')}`,
+    bob: `key-bob-${randomBytes(8).toString('hex')}`,
+    eve: `key-eve-${randomBytes(8).toString('hex')}`,
+  };
 
   let mock: MockAnthropicApi;
   let root: string;
@@ -41,7 +45,9 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
 
   const connect = async (who: keyof typeof keys) => {
     const client = new Client({ name: who, version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${keys[who]}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${keys[who]}` } } }),
+    );
     clients[who] = client;
     return client;
   };
@@ -56,12 +62,20 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
       ],
     });
 
-  type Answer = { isError?: boolean; text: string; structured: Record<string, unknown> & { error?: { category: string }; permissionDenials?: unknown[] } };
+  type Answer = {
+    isError?: boolean;
+    text: string;
+    structured: Record<string, unknown> & { error?: { category: string }; permissionDenials?: unknown[] };
+  };
   const ask = async (who: keyof typeof keys, args: Record<string, unknown>): Promise<Answer> => {
     const client = clients[who] ?? (await connect(who));
     const result = await client.callTool({ name: 'claude_ask', arguments: args }, { timeout: 60_000 });
     const content = result.content as Array<{ type: string; text?: string }>;
-    return { isError: result.isError as boolean | undefined, text: content.map((c) => c.text ?? '').join('\n'), structured: structuredOf(result) as Answer['structured'] };
+    return {
+      isError: result.isError as boolean | undefined,
+      text: content.map((c) => c.text ?? '').join('\n'),
+      structured: structuredOf(result) as Answer['structured'],
+    };
   };
   /** `command`, hidden from Claude Code's own look at a command's paths, so that only the OS sandbox stands in the way. */
   const hidden = (command: string) => `eval "$(echo ${Buffer.from(command).toString('base64')} | base64 -d)"`;
@@ -80,7 +94,8 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
     dataDir = path.join(root, 'data');
     outside = path.join(root, 'outside');
     const home = path.join(root, 'home');
-    for (const dir of [serverDir, dataDir, outside, home, path.join(root, 'tmp'), path.join(serverDir, 'workspace', 'bob')]) mkdirSync(dir, { recursive: true });
+    for (const dir of [serverDir, dataDir, outside, home, path.join(root, 'tmp'), path.join(serverDir, 'workspace', 'bob')])
+      mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(serverDir, '.env'), `WEBHOOK_SECRET=${secrets.dotenv}\n`);
     writeFileSync(
       path.join(serverDir, 'api-keys.json'),
@@ -121,7 +136,8 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
       },
     });
     const listening = await waitFor(
-      () => server.logLines().find((line) => line.message === 'listening') ?? (server.child.exitCode !== null && new Error(server.stderr())),
+      () =>
+        server.logLines().find((line) => line.message === 'listening') ?? (server.child.exitCode !== null && new Error(server.stderr())),
       'the listening log line',
       20_000,
     );
@@ -135,7 +151,9 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
     writeFileSync(path.join(aliceDir, 'notes.md'), 'draft\n');
     // A workspace that carries its own Claude Code settings with a hook, trusted by the operator at some point.
     mkdirSync(path.join(aliceDir, '.claude'));
-    const hook = { hooks: { PreToolUse: [{ matcher: '*', hooks: [{ type: 'command', command: `touch ${path.join(outside, 'hook-ran')}` }] }] } };
+    const hook = {
+      hooks: { PreToolUse: [{ matcher: '*', hooks: [{ type: 'command', command: `touch ${path.join(outside, 'hook-ran')}` }] }] },
+    };
     writeFileSync(path.join(aliceDir, '.claude', 'settings.json'), JSON.stringify(hook));
     writeFileSync(path.join(home, '.claude.json'), JSON.stringify({ projects: { [aliceDir]: { hasTrustDialogAccepted: true } } }));
     const eveDir = path.join(serverDir, 'workspace', 'eve');
@@ -247,7 +265,10 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
     ];
     // Each command as written (Claude Code's own check refuses paths it can see outside the workspace), then hidden
     // from that check, so that only the OS sandbox stands in the way.
-    script('attack: commands', [...commands, ...commands.map(hidden)].map((command) => ({ name: 'Bash', input: { command } })));
+    script(
+      'attack: commands',
+      [...commands, ...commands.map(hidden)].map((command) => ({ name: 'Bash', input: { command } })),
+    );
     const answer = await ask('eve', { query: 'attack: commands', allowedTools: ['Bash'] });
     expect(answer.structured.error).toBeUndefined();
     const results = toolResults('attack: commands');
@@ -276,7 +297,10 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
         `curl -sS -m 5 --noproxy '' -x "$HTTP_PROXY" ${url}/health?${probe}`,
         `curl -sS -m 5 --noproxy '' -x "$HTTP_PROXY" http://127.0.0.1:6379/${probe}`,
       ];
-      script('attack: network', [...commands, ...commands.map(hidden)].map((command) => ({ name: 'Bash', input: { command } })));
+      script(
+        'attack: network',
+        [...commands, ...commands.map(hidden)].map((command) => ({ name: 'Bash', input: { command } })),
+      );
       const answer = await ask('eve', { query: 'attack: network', allowedTools: ['Bash'] });
       expect(answer.structured.error).toBeUndefined();
       const results = toolResults('attack: network');
@@ -294,7 +318,10 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
   it('work inside the workspace still succeeds: read, edit, write and run a script', async () => {
     script('work: edit', [
       { name: 'Read', input: { file_path: path.join(serverDir, 'workspace', 'alice', 'notes.md') } },
-      { name: 'Edit', input: { file_path: path.join(serverDir, 'workspace', 'alice', 'notes.md'), old_string: 'draft', new_string: 'final' } },
+      {
+        name: 'Edit',
+        input: { file_path: path.join(serverDir, 'workspace', 'alice', 'notes.md'), old_string: 'draft', new_string: 'final' },
+      },
     ]);
     const edited = await ask('alice', { query: 'work: edit', allowedTools: ['Read', 'Edit'] });
     expect(edited.structured.error).toBeUndefined();
@@ -304,7 +331,13 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
     expect(existsSync(path.join(outside, 'hook-ran'))).toBe(false);
 
     script('work: script', [
-      { name: 'Write', input: { file_path: path.join(serverDir, 'workspace', 'eve', 'build.sh'), content: 'echo built > out.txt\nls /usr/bin | head -1 >> out.txt\n' } },
+      {
+        name: 'Write',
+        input: {
+          file_path: path.join(serverDir, 'workspace', 'eve', 'build.sh'),
+          content: 'echo built > out.txt\nls /usr/bin | head -1 >> out.txt\n',
+        },
+      },
       { name: 'Bash', input: { command: 'sh build.sh && cat out.txt && mktemp' } },
     ]);
     const ran = await ask('eve', { query: 'work: script', allowedTools: ['Write', 'Bash'] });
@@ -313,9 +346,15 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
     expect(toolResults('work: script')[1]).toContain('built');
 
     // The conversation goes on: Claude's own session files keep working.
-    const resumed = await clients.eve!.callTool({ name: 'claude_resume', arguments: { sessionId: ran.structured.sessionId, query: 'work: resumed' } }, { timeout: 60_000 });
+    const resumed = await clients.eve!.callTool(
+      { name: 'claude_resume', arguments: { sessionId: ran.structured.sessionId, query: 'work: resumed' } },
+      { timeout: 60_000 },
+    );
     expect(resumed.isError).toBeFalsy();
-    const history = mock.requestsFor('work: resumed')[0]!.body.messages.map((m) => JSON.stringify(m.content)).join('\n');
+    const history = mock
+      .requestsFor('work: resumed')[0]!
+      .body.messages.map((m) => JSON.stringify(m.content))
+      .join('\n');
     expect(history).toContain('work: script');
   });
 
@@ -326,12 +365,18 @@ describe('Claude runs in a sandbox: a caller reaches its own workspace and nothi
     const taskId = started.structured.taskId as string;
     expect(taskId).toBeDefined();
     const status = async () =>
-      ((await clients.eve!.callTool({ name: 'claude_background_tasks', arguments: { action: 'list' } })).structuredContent as { tasks: Array<{ taskId: string; status: string }> }).tasks.find(
-        (task) => task.taskId === taskId,
-      )?.status;
+      (
+        (await clients.eve!.callTool({ name: 'claude_background_tasks', arguments: { action: 'list' } })).structuredContent as {
+          tasks: Array<{ taskId: string; status: string }>;
+        }
+      ).tasks.find((task) => task.taskId === taskId)?.status;
     await waitFor(async () => (await status()) === 'completed', 'the background task to complete', 30_000);
     await clients.eve!.callTool({ name: 'claude_background_tasks', arguments: { action: 'restart', taskId } });
-    await waitFor(async () => mock.requestsFor('attack: background').length >= 4 && (await status()) === 'completed', 'the restart to complete', 30_000);
+    await waitFor(
+      async () => mock.requestsFor('attack: background').length >= 4 && (await status()) === 'completed',
+      'the restart to complete',
+      30_000,
+    );
     // Each run (the task, then its restart) sent the model its command's output once.
     const results = mock
       .requestsFor('attack: background')

@@ -25,9 +25,20 @@ const ALICE = 'key-alice-0123456789';
 const BOB = 'key-bob-0123456789';
 const RELATED_TASK = 'io.modelcontextprotocol/related-task';
 
-type ToolResult = { content?: Array<{ type: string; text?: string }>; isError?: boolean; structuredContent?: Record<string, unknown>; _meta?: Record<string, unknown> };
+type ToolResult = {
+  content?: Array<{ type: string; text?: string }>;
+  isError?: boolean;
+  structuredContent?: Record<string, unknown>;
+  _meta?: Record<string, unknown>;
+};
 const looseObject = z.object({}).passthrough();
-const createdSchema = z.object({ task: z.object({ taskId: z.string(), status: z.string(), ttl: z.number().nullable(), pollInterval: z.number().optional() }).passthrough() }).passthrough();
+const createdSchema = z
+  .object({
+    task: z
+      .object({ taskId: z.string(), status: z.string(), ttl: z.number().nullable(), pollInterval: z.number().optional() })
+      .passthrough(),
+  })
+  .passthrough();
 
 /** What differs between two runs of the same answer: the session, the wall time, and the related-task marker. */
 function comparable(result: ToolResult) {
@@ -99,7 +110,11 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     }, 20_000);
     return pid!;
   };
-  const write = (file: string): MockReply => ({ kind: 'tool_use', name: 'Write', input: { file_path: path.join(sandbox.workspace, file), content: 'written\n' } });
+  const write = (file: string): MockReply => ({
+    kind: 'tool_use',
+    name: 'Write',
+    input: { file_path: path.join(sandbox.workspace, file), content: 'written\n' },
+  });
 
   beforeAll(async () => {
     mock = await startMockAnthropicApi();
@@ -123,7 +138,12 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     expect(client.getServerCapabilities()?.tasks).toEqual({ list: {}, cancel: {}, requests: { tools: { call: {} } } });
     const { tools } = await client.listTools();
     const support = Object.fromEntries(tools.map((tool) => [tool.name, tool.execution?.taskSupport]));
-    expect(support).toMatchObject({ claude_ask: 'optional', claude_resume: 'optional', claude_plan: 'optional', claude_checkpoint: 'optional' });
+    expect(support).toMatchObject({
+      claude_ask: 'optional',
+      claude_resume: 'optional',
+      claude_plan: 'optional',
+      claude_checkpoint: 'optional',
+    });
     expect(support.claude_abort).toBeUndefined();
     expect(support.claude_background_tasks).toBeUndefined();
 
@@ -131,7 +151,11 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     let createdAfter = Infinity;
     const statuses: string[] = [];
     let result: ToolResult | undefined;
-    for await (const message of client.experimental.tasks.callToolStream({ name: 'claude_ask', arguments: { query: 'v1-long-task' } }, undefined, { task: { ttl: 120_000 } })) {
+    for await (const message of client.experimental.tasks.callToolStream(
+      { name: 'claude_ask', arguments: { query: 'v1-long-task' } },
+      undefined,
+      { task: { ttl: 120_000 } },
+    )) {
       if (message.type === 'taskCreated') createdAfter = Date.now() - started;
       if (message.type === 'taskStatus') statuses.push(message.task.status);
       if (message.type === 'result') result = message.result as ToolResult;
@@ -142,7 +166,9 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     expect(statuses[0]).toBe('working');
     expect(statuses.at(-1)).toBe('completed');
     const taskId = (result!._meta?.[RELATED_TASK] as { taskId: string }).taskId;
-    const direct = (await client.callTool({ name: 'claude_ask', arguments: { query: 'v1-long-direct' } }, undefined, { timeout: 60_000 })) as ToolResult;
+    const direct = (await client.callTool({ name: 'claude_ask', arguments: { query: 'v1-long-direct' } }, undefined, {
+      timeout: 60_000,
+    })) as ToolResult;
     expect(comparable(result!)).toEqual(comparable(direct));
     expect(result!.structuredContent!.result).toBe('the long answer');
 
@@ -157,7 +183,10 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     mock.on({ prompt: 'v2-background', replies: [{ kind: 'text', text: 'background answer' }] });
     const client = await v2(ALICE);
     const started = Date.now();
-    const created = await client.request({ method: 'tools/call', params: { name: 'claude_ask', arguments: { query: 'v2-long-task' }, task: { ttl: 90_000 } } }, createdSchema);
+    const created = await client.request(
+      { method: 'tools/call', params: { name: 'claude_ask', arguments: { query: 'v2-long-task' }, task: { ttl: 90_000 } } },
+      createdSchema,
+    );
     expect(Date.now() - started).toBeLessThan(1000);
     const { taskId } = created.task;
     expect(created.task).toMatchObject({ status: 'working', ttl: 90_000, pollInterval: 200 });
@@ -174,7 +203,10 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     expect(comparable(result)).toEqual(comparable(direct));
 
     // A background task is a task like any other: tasks/get knows it, and both are listed together.
-    const background = (await client.callTool({ name: 'claude_ask', arguments: { query: 'v2-background', backgroundTask: true } })) as ToolResult;
+    const background = (await client.callTool({
+      name: 'claude_ask',
+      arguments: { query: 'v2-background', backgroundTask: true },
+    })) as ToolResult;
     const backgroundId = background.structuredContent!.taskId as string;
     let backgroundStatus = 'working';
     while (backgroundStatus === 'working') {
@@ -184,7 +216,9 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     expect(backgroundStatus).toBe('completed');
     const listed = (await client.request({ method: 'tasks/list', params: {} }, looseObject)).tasks as Array<{ taskId: string }>;
     expect(listed.map((t) => t.taskId)).toEqual(expect.arrayContaining([taskId, backgroundId]));
-    const mine = (await client.callTool({ name: 'claude_background_tasks', arguments: { action: 'list' } })).structuredContent as { tasks: Array<{ taskId: string; tool: string; status: string }> };
+    const mine = (await client.callTool({ name: 'claude_background_tasks', arguments: { action: 'list' } })).structuredContent as {
+      tasks: Array<{ taskId: string; tool: string; status: string }>;
+    };
     expect(mine.tasks.find((t) => t.taskId === taskId)).toMatchObject({ tool: 'claude_ask', status: 'completed' });
   });
 
@@ -245,7 +279,9 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     expect(bare((await rpc.request('tasks/cancel', { taskId })).result)).toEqual({ resultType: 'complete' });
 
     const client = await v1(ALICE);
-    const stream = client.experimental.tasks.callToolStream({ name: 'claude_ask', arguments: { query: 'task-hang legacy' } }, undefined, { task: { ttl: 60_000 } });
+    const stream = client.experimental.tasks.callToolStream({ name: 'claude_ask', arguments: { query: 'task-hang legacy' } }, undefined, {
+      task: { ttl: 60_000 },
+    });
     const first = await stream.next();
     const legacyId = (first.value as { task: { taskId: string } }).task.taskId;
     const legacyPid = await runningPid('client-alice');
@@ -255,7 +291,8 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     // 2025: cancelling an ended task is -32602.
     await expect(client.experimental.tasks.cancelTask(legacyId)).rejects.toMatchObject({ code: -32602 });
     await stream.return(undefined);
-    const listed = (await client.callTool({ name: 'claude_background_tasks', arguments: { action: 'logs', taskId: legacyId } })).structuredContent as { task: { status: string } };
+    const listed = (await client.callTool({ name: 'claude_background_tasks', arguments: { action: 'logs', taskId: legacyId } }))
+      .structuredContent as { task: { status: string } };
     expect(listed.task.status).toBe('aborted');
   });
 
@@ -274,7 +311,10 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     const run = async (query: string) => {
       let taskId = '';
       let result: ToolResult | undefined;
-      for await (const message of client.experimental.tasks.callToolStream({ name: 'claude_ask', arguments: { query } }, undefined, { task: { ttl: 60_000 }, timeout: 60_000 })) {
+      for await (const message of client.experimental.tasks.callToolStream({ name: 'claude_ask', arguments: { query } }, undefined, {
+        task: { ttl: 60_000 },
+        timeout: 60_000,
+      })) {
         if (message.type === 'taskCreated') taskId = message.task.taskId;
         if (message.type === 'result') result = message.result as ToolResult;
         if (message.type === 'error') throw message.error;
@@ -304,7 +344,9 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
       const [key, request] = Object.entries(requests)[0]!;
       expect(request.method).toBe('elicitation/create');
       expect(request.params.message).toContain('Claude Code wants to use Write');
-      expect(bare((await rpc.request('tasks/update', { taskId, inputResponses: { [key]: answer, unknown: { action: 'accept' } } })).result)).toEqual({ resultType: 'complete' });
+      expect(
+        bare((await rpc.request('tasks/update', { taskId, inputResponses: { [key]: answer, unknown: { action: 'accept' } } })).result),
+      ).toEqual({ resultType: 'complete' });
       const done = await poll2026(rpc, taskId, (task) => task.status !== 'working' && task.status !== 'input_required');
       expect(done.status).toBe('completed');
       return (done.result as ToolResult).structuredContent!;
@@ -343,12 +385,16 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     const refused = { code: -32602, message: 'Invalid or expired requestState' };
     expect((await retry(rpc, `${requestState}x`, { [key]: { action: 'accept', content: { allow: true } } })).error).toMatchObject(refused);
     // The state is bound to the caller: another caller's retry is refused before it can reach the waiting run.
-    expect((await retry(modern(BOB, { elicitation: {} }), requestState, { [key]: { action: 'accept', content: { allow: true } } })).error).toMatchObject(refused);
+    expect(
+      (await retry(modern(BOB, { elicitation: {} }), requestState, { [key]: { action: 'accept', content: { allow: true } } })).error,
+    ).toMatchObject(refused);
     // A retry without the answer is asked again.
     expect((await retry(rpc, requestState, {})).result).toMatchObject({ resultType: 'input_required' });
     const done = await retry(rpc, requestState, { [key]: { action: 'decline' } });
     expect(existsSync(path.join(sandbox.workspace, 'mrtr-refused.txt'))).toBe(false);
-    expect(((done.result!.structuredContent as { permissionDenials: Array<{ toolName: string }> }).permissionDenials).map((d) => d.toolName)).toContain('Write');
+    expect(
+      (done.result!.structuredContent as { permissionDenials: Array<{ toolName: string }> }).permissionDenials.map((d) => d.toolName),
+    ).toContain('Write');
   });
 
   it('without tasks, a long call survives a client that resets its timeout on progress', async () => {
@@ -367,14 +413,18 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
 
   it('another caller can neither see nor cancel nor answer a task', async () => {
     const rpc = modern(ALICE, { elicitation: {}, extensions: { [TASKS_EXTENSION]: {} } });
-    const taskId = (await rpc.request('tools/call', { name: 'claude_ask', arguments: { query: 'task-hang isolation' } })).result!.taskId as string;
+    const taskId = (await rpc.request('tools/call', { name: 'claude_ask', arguments: { query: 'task-hang isolation' } })).result!
+      .taskId as string;
     const intruder = modern(BOB);
     for (const [method, params] of [
       ['tasks/get', { taskId }],
       ['tasks/cancel', { taskId }],
       ['tasks/update', { taskId, inputResponses: { 'input-1': { action: 'accept', content: { allow: true } } } }],
     ] as const) {
-      expect((await intruder.request(method, params)).error).toMatchObject({ code: -32602, message: 'Failed to retrieve task: Task not found' });
+      expect((await intruder.request(method, params)).error).toMatchObject({
+        code: -32602,
+        message: 'Failed to retrieve task: Task not found',
+      });
     }
     const bob = await v1(BOB);
     await expect(bob.experimental.tasks.getTask(taskId)).rejects.toMatchObject({ code: -32602 });
@@ -395,7 +445,8 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
 
   it('a task running when the server restarts is reported failed (interrupted) afterwards, never lost', async () => {
     const rpc = modern(ALICE);
-    const taskId = (await rpc.request('tools/call', { name: 'claude_ask', arguments: { query: 'task-hang restart' } })).result!.taskId as string;
+    const taskId = (await rpc.request('tools/call', { name: 'claude_ask', arguments: { query: 'task-hang restart' } })).result!
+      .taskId as string;
     await runningPid('client-alice');
     for (const client of clients.splice(0)) await client.close().catch(() => undefined);
     await server.stop();
@@ -405,7 +456,9 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
     expect(String((after.result!.error as { message: string }).message)).toMatch(/shut down|stopped/);
     const legacy = await v1(ALICE);
     expect(await legacy.experimental.tasks.getTask(taskId)).toMatchObject({ status: 'failed' });
-    const logs = (await legacy.callTool({ name: 'claude_background_tasks', arguments: { action: 'logs', taskId } })).structuredContent as { task: { status: string } };
+    const logs = (await legacy.callTool({ name: 'claude_background_tasks', arguments: { action: 'logs', taskId } })).structuredContent as {
+      task: { status: string };
+    };
     expect(logs.task.status).toBe('interrupted');
   });
 });

@@ -6,7 +6,12 @@ import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.j
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { structuredOf } from '../helpers/claude-harness.js';
 
-type Structured = Record<string, unknown> & { sessionId?: string; workingDirectory?: string; taskId?: string; error?: { category: string } };
+type Structured = Record<string, unknown> & {
+  sessionId?: string;
+  workingDirectory?: string;
+  taskId?: string;
+  error?: { category: string };
+};
 
 /** Two API-key clients over real HTTP with authentication on: each sees only its own sessions, tasks and folder. */
 describe('Claude tools with authentication: tenancy between clients', () => {
@@ -18,7 +23,9 @@ describe('Claude tools with authentication: tenancy between clients', () => {
 
   const connect = async (key: string) => {
     const client = new Client({ name: key, version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(server.mcpUrl), { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+    );
     return client;
   };
   const call = async (client: Client, name: string, args: Record<string, unknown>) => {

@@ -147,7 +147,11 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
   });
 
   it('denies tools that are not allowed and lists the denial; allowedTools lets them run', async () => {
-    const write = (file: string) => ({ kind: 'tool_use' as const, name: 'Write', input: { file_path: path.join(sandbox.workspace, file), content: 'w\n' } });
+    const write = (file: string) => ({
+      kind: 'tool_use' as const,
+      name: 'Write',
+      input: { file_path: path.join(sandbox.workspace, file), content: 'w\n' },
+    });
     mock.on({ prompt: 'tools-denied', replies: [write('denied.txt'), { kind: 'text', text: 'could not' }] });
     mock.on({ prompt: 'tools-allowed', replies: [write('allowed.txt'), { kind: 'text', text: 'wrote it' }] });
     const denied = await call('claude_ask', { query: 'tools-denied' });
@@ -169,13 +173,19 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     });
     await elicitingClient.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
     try {
-      const write = (file: string) => ({ kind: 'tool_use' as const, name: 'Write', input: { file_path: path.join(sandbox.workspace, file), content: 'e\n' } });
+      const write = (file: string) => ({
+        kind: 'tool_use' as const,
+        name: 'Write',
+        input: { file_path: path.join(sandbox.workspace, file), content: 'e\n' },
+      });
       mock.on({ prompt: 'elicit-yes', replies: [write('approved.txt'), { kind: 'text', text: 'approved' }] });
       mock.on({ prompt: 'elicit-no', replies: [write('refused.txt'), { kind: 'text', text: 'refused' }] });
-      const yes = (await elicitingClient.callTool({ name: 'claude_ask', arguments: { query: 'elicit-yes' } }, { timeout: 60_000 })).structuredContent as Structured;
+      const yes = (await elicitingClient.callTool({ name: 'claude_ask', arguments: { query: 'elicit-yes' } }, { timeout: 60_000 }))
+        .structuredContent as Structured;
       expect(yes.permissionDenials).toEqual([]);
       expect(readFileSync(path.join(sandbox.workspace, 'approved.txt'), 'utf8')).toBe('e\n');
-      const no = (await elicitingClient.callTool({ name: 'claude_ask', arguments: { query: 'elicit-no' } }, { timeout: 60_000 })).structuredContent as Structured;
+      const no = (await elicitingClient.callTool({ name: 'claude_ask', arguments: { query: 'elicit-no' } }, { timeout: 60_000 }))
+        .structuredContent as Structured;
       expect(no.permissionDenials.map((d) => d.toolName)).toContain('Write');
       expect(existsSync(path.join(sandbox.workspace, 'refused.txt'))).toBe(false);
       expect(asked).toHaveLength(2);
@@ -191,30 +201,49 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     writeFileSync(path.join(dir, 'input.txt'), 'read me\n');
     mock.on({
       prompt: 'hooks-run',
-      replies: [{ kind: 'tool_use', name: 'Read', input: { file_path: path.join(dir, 'input.txt') } }, { kind: 'text', text: 'hooked' }],
+      replies: [
+        { kind: 'tool_use', name: 'Read', input: { file_path: path.join(dir, 'input.txt') } },
+        { kind: 'text', text: 'hooked' },
+      ],
     });
     const hooks = { sessionStart: ['touch started.flag'], preToolUse: ['touch pre.flag'], postToolUse: ['touch post.flag'] };
     // Hooks run outside Claude Code's command sandbox, so a sandboxed server refuses them...
     const refused = await call('claude_ask', { query: 'hooks-run', workingDirectory: 'hooked', hooks });
     expect(refused.s.error?.category).toBe('permission_denied');
     // ...and one whose operator switched the sandbox off runs them.
-    const unsandboxed = await startTestServer({ workspaceRoots: [harness.sandbox.workspace], claudeSandbox: 'off' }, { claudeEnvironment: harness.sandbox.env });
+    const unsandboxed = await startTestServer(
+      { workspaceRoots: [harness.sandbox.workspace], claudeSandbox: 'off' },
+      { claudeEnvironment: harness.sandbox.env },
+    );
     const client = new Client({ name: 'hooks', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(unsandboxed.mcpUrl)));
     let result: ToolResult;
     try {
-      result = (await client.callTool({ name: 'claude_ask', arguments: { query: 'hooks-run', workingDirectory: 'hooked', hooks } }, { timeout: 60_000 })) as ToolResult;
+      result = (await client.callTool(
+        { name: 'claude_ask', arguments: { query: 'hooks-run', workingDirectory: 'hooked', hooks } },
+        { timeout: 60_000 },
+      )) as ToolResult;
     } finally {
       await client.close();
       await unsandboxed.stop();
     }
     expect(result.isError).toBeFalsy();
     expect((structuredOf(result) as RunStructured).result).toBe('hooked');
-    expect(['started.flag', 'pre.flag', 'post.flag'].filter((flag) => existsSync(path.join(dir, flag)))).toEqual(['started.flag', 'pre.flag', 'post.flag']);
+    expect(['started.flag', 'pre.flag', 'post.flag'].filter((flag) => existsSync(path.join(dir, flag)))).toEqual([
+      'started.flag',
+      'pre.flag',
+      'post.flag',
+    ]);
   });
 
   it('outputSchema returns the answer as structuredOutput', async () => {
-    mock.on({ prompt: 'structured-please', replies: [{ kind: 'tool_use', name: 'StructuredOutput', input: { answer: 42 } }, { kind: 'text', text: 'done' }] });
+    mock.on({
+      prompt: 'structured-please',
+      replies: [
+        { kind: 'tool_use', name: 'StructuredOutput', input: { answer: 42 } },
+        { kind: 'text', text: 'done' },
+      ],
+    });
     const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'] };
     const { isError, structuredContent } = await call('claude_ask', { query: 'structured-please', outputSchema: schema });
     expect(isError).toBeFalsy();
@@ -233,7 +262,10 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
   it('gives the child only the allow-listed environment: server secrets never reach it', async () => {
     mock.on({
       prompt: 'env-probe',
-      replies: [{ kind: 'tool_use', name: 'Bash', input: { command: 'env', description: 'print env' } }, { kind: 'text', text: 'seen' }],
+      replies: [
+        { kind: 'tool_use', name: 'Bash', input: { command: 'env', description: 'print env' } },
+        { kind: 'text', text: 'seen' },
+      ],
     });
     const { s } = await call('claude_ask', { query: 'env-probe', allowedTools: ['Bash'] });
     expect(s.permissionDenials).toEqual([]);
@@ -263,7 +295,11 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     mock.on({
       prompt: 'delegate-main',
       replies: [
-        { kind: 'tool_use', name: 'Agent', input: { description: 'look around', prompt: 'SUBAGENT-TASK-PROMPT', subagent_type: 'general-purpose' } },
+        {
+          kind: 'tool_use',
+          name: 'Agent',
+          input: { description: 'look around', prompt: 'SUBAGENT-TASK-PROMPT', subagent_type: 'general-purpose' },
+        },
         { kind: 'text', text: 'main done' },
       ],
     });
@@ -303,7 +339,10 @@ describe('Claude Code tools over real HTTP, against the real binary and the mock
     await modern.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
     try {
       const controller = new AbortController();
-      const pending = modern.callTool({ name: 'claude_ask', arguments: { query: 'cancel-modern' } }, { timeout: 60_000, signal: controller.signal });
+      const pending = modern.callTool(
+        { name: 'claude_ask', arguments: { query: 'cancel-modern' } },
+        { timeout: 60_000, signal: controller.signal },
+      );
       await waitFor(() => mock.requestsFor('cancel-modern').length > 0, 15_000);
       const [run] = server.container.claude.executor.live();
       controller.abort();

@@ -20,8 +20,17 @@ const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args,
 function initialize(url: string, key?: string): Promise<Response> {
   return fetch(`${url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'k', version: '1' } } }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'k', version: '1' } },
+    }),
   });
 }
 
@@ -59,7 +68,13 @@ describe('auth CLI commands', () => {
     // A grant bob approved (written straight into the same SQLite file) dies with his account.
     const storage = await createStorage({ kind: 'sqlite', path: path.join(sandbox.dataDir, 'claude-code-mcp.db') });
     const grants = createGrantStore({ store: storage, refreshTokenTtlSeconds: 3600 });
-    const grant = await grants.create({ clientId: 'c', subject: 'bob', scopes: ['mcp:tools'], resource: 'http://x/mcp', kind: 'authorization_code' });
+    const grant = await grants.create({
+      clientId: 'c',
+      subject: 'bob',
+      scopes: ['mcp:tools'],
+      resource: 'http://x/mcp',
+      kind: 'authorization_code',
+    });
     await storage.close();
     expect((await cli(['users', 'remove', 'bob'])).stdout).toContain('removed user bob and revoked 1 grant(s)');
     const after = await createStorage({ kind: 'sqlite', path: path.join(sandbox.dataDir, 'claude-code-mcp.db') });

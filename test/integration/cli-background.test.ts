@@ -157,13 +157,16 @@ describe('--help and --version', () => {
     expect(existsSync(pidFile())).toBe(false);
   });
 
-  it.each([[['start']], [['stop']], [['serve']], [['config', 'check']]])('%j --version prints the version and runs nothing', async (command) => {
-    const result = await cli([...command, '--version']);
+  it.each([[['start']], [['stop']], [['serve']], [['config', 'check']]])(
+    '%j --version prints the version and runs nothing',
+    async (command) => {
+      const result = await cli([...command, '--version']);
 
-    expect(result.code).toBe(0);
-    expect(result.stdout.trim()).toBe(PACKAGE_VERSION);
-    expect(existsSync(pidFile())).toBe(false);
-  });
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim()).toBe(PACKAGE_VERSION);
+      expect(existsSync(pidFile())).toBe(false);
+    },
+  );
 
   it('config check runs a real sandbox probe and fails when the sandbox cannot run', async () => {
     const ok = await cli(['config', 'check']);
@@ -172,7 +175,10 @@ describe('--help and --version', () => {
     // bubblewrap and socat are not on the PATH Claude would get.
     const broken = await cli(['config', 'check'], { PATH: '/nonexistent' });
     expect(broken.code).toBe(2);
-    expect(JSON.parse(broken.stdout.slice(0, broken.stdout.lastIndexOf('}') + 1)).sandbox).toMatchObject({ mode: 'required', ready: false });
+    expect(JSON.parse(broken.stdout.slice(0, broken.stdout.lastIndexOf('}') + 1)).sandbox).toMatchObject({
+      mode: 'required',
+      ready: false,
+    });
     expect(broken.stderr).toContain('CLAUDE_SANDBOX: required, but the sandbox cannot run: bubblewrap (bwrap) and socat not found');
     const off = await cli(['config', 'check'], { PATH: '/nonexistent', CLAUDE_SANDBOX: 'off' });
     expect(off.code).toBe(0);
@@ -183,7 +189,9 @@ describe('--help and --version', () => {
     const result = await cli(['config', 'check', '--port', '4001']);
 
     expect(result.code).toBe(0);
-    const summary = JSON.parse(result.stdout.slice(0, result.stdout.lastIndexOf('}') + 1)) as { settings: { port: { value: number; source: string } } };
+    const summary = JSON.parse(result.stdout.slice(0, result.stdout.lastIndexOf('}') + 1)) as {
+      settings: { port: { value: number; source: string } };
+    };
     expect(summary.settings.port).toMatchObject({ value: 4001, source: 'flag' });
   });
 });

@@ -31,7 +31,10 @@ afterEach(async () => {
 });
 
 /** Spawns `serve` and waits for its `listening` log line; returns the base URL. */
-async function serve(args: string[], env: Record<string, string | undefined> = {}): Promise<{ server: CliProcess; url: string; port: number }> {
+async function serve(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ server: CliProcess; url: string; port: number }> {
   const server = spawnCli([...args, 'serve'], { env: sandbox.env(env), cwd: sandbox.cwd });
   const listening = await waitFor(
     () => server.logLines().find((line) => line.message === 'listening') ?? (server.child.exitCode !== null && new Error(server.stderr())),
@@ -116,7 +119,10 @@ const messages = (lines: LogLine[]) => lines.map((line) => line.message);
 describe('serve in the foreground', () => {
   it('answers requests that arrive while it is still starting (first start, OAuth on), none left hanging', async () => {
     const [port] = await freePorts(1);
-    spawnCli(['serve'], { env: sandbox.env({ PORT: String(port), AUTH_MODE: 'oauth', HOST: '127.0.0.1', STORAGE: 'sqlite' }), cwd: sandbox.cwd });
+    spawnCli(['serve'], {
+      env: sandbox.env({ PORT: String(port), AUTH_MODE: 'oauth', HOST: '127.0.0.1', STORAGE: 'sqlite' }),
+      cwd: sandbox.cwd,
+    });
     const outcomes: string[] = [];
     const started = Date.now();
     // Polled from the moment the process starts, so some requests land between listen() and the app being ready.
@@ -249,10 +255,14 @@ describe('configuration layering', () => {
 /** Ports that were free a moment ago (held together, so they differ). */
 async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<Server>((resolve) => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Server>((resolve) => {
+          const server = createServer();
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
   );
   const ports = servers.map((server) => (server.address() as AddressInfo).port);
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));

@@ -55,7 +55,10 @@ maybe('sessions across replicas (Redis)', () => {
     try {
       for (let round = 0; round < 3; round += 1) {
         const progress: number[] = [];
-        const result = await client.callTool({ name: 'slow_count', arguments: { steps: 3, delayMs: 30 } }, { onprogress: (p) => void progress.push(p.progress) });
+        const result = await client.callTool(
+          { name: 'slow_count', arguments: { steps: 3, delayMs: 30 } },
+          { onprogress: (p) => void progress.push(p.progress) },
+        );
         expect(result.content).toEqual([{ type: 'text', text: 'counted to 3' }]);
         expect(progress.length).toBeGreaterThanOrEqual(2);
         expect((await client.listTools()).tools.map((tool) => tool.name)).toContain('slow_count');
@@ -85,7 +88,15 @@ maybe('sessions across replicas (Redis)', () => {
     const sessionId = init.headers.get('mcp-session-id')!;
     await init.text();
     const session = { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
-    expect((await fetch(b.mcpUrl, { method: 'POST', headers: jsonHeaders(session), body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).status).toBe(202);
+    expect(
+      (
+        await fetch(b.mcpUrl, {
+          method: 'POST',
+          headers: jsonHeaders(session),
+          body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+        })
+      ).status,
+    ).toBe(202);
     const stream = await fetch(b.mcpUrl, { headers: { accept: 'text/event-stream', ...session } });
     expect(stream.status).toBe(200);
     expect(stream.headers.get('content-type')).toBe('text/event-stream');
@@ -101,7 +112,11 @@ maybe('sessions across replicas (Redis)', () => {
     const deleted = await fetch(b.mcpUrl, { method: 'DELETE', headers: session });
     expect(deleted.status).toBe(200);
     await waitFor(() => a.container.sessions.get(sessionId) === undefined, 5_000);
-    const after = await fetch(b.mcpUrl, { method: 'POST', headers: jsonHeaders(session), body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }) });
+    const after = await fetch(b.mcpUrl, {
+      method: 'POST',
+      headers: jsonHeaders(session),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }),
+    });
     expect(after.status).toBe(404);
   });
 
@@ -112,7 +127,11 @@ maybe('sessions across replicas (Redis)', () => {
     const entry = await a.container.cluster!.directory.find(sessionId);
     expect(entry).toMatchObject({ replica: a.container.cluster!.presence.id, ownerId: 'local' });
     const list = () =>
-      fetch(b.mcpUrl, { method: 'POST', headers: jsonHeaders({ 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' }), body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+      fetch(b.mcpUrl, {
+        method: 'POST',
+        headers: jsonHeaders({ 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' }),
+        body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+      });
     const owned = await list();
     expect(owned.status).toBe(200);
     await owned.text();

@@ -47,7 +47,11 @@ describe('gateway access control: gateway:<server> scopes, per-client patterns, 
     return client;
   }
 
-  const gatewayTools = async (client: Client) => (await client.listTools()).tools.map((t) => t.name).filter((n) => n.includes('__')).sort();
+  const gatewayTools = async (client: Client) =>
+    (await client.listTools()).tools
+      .map((t) => t.name)
+      .filter((n) => n.includes('__'))
+      .sort();
 
   it('shows each caller only the upstream tools its scopes and patterns allow, and refuses calls to hidden ones', async () => {
     const ops = await connect(KEYS.ops);
@@ -64,14 +68,25 @@ describe('gateway access control: gateway:<server> scopes, per-client patterns, 
       // A tool only a missing scope hides asks for that scope (step-up: 403 insufficient_scope)...
       const hidden = await fetch(server.mcpUrl, {
         method: 'POST',
-        headers: { authorization: `Bearer ${KEYS.alpha}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+        headers: {
+          authorization: `Bearer ${KEYS.alpha}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'beta__echo', arguments: { text: 'x' } } }),
       });
       expect(hidden.status).toBe(403);
       expect(hidden.headers.get('www-authenticate')).toMatch(/error="insufficient_scope", .*|scope="[^"]*gateway:beta/);
-      expect(/scope="([^"]*)"/.exec(hidden.headers.get('www-authenticate')!)?.[1]?.split(' ')).toEqual(['mcp:tools', 'gateway:alpha', 'gateway:beta']);
+      expect(/scope="([^"]*)"/.exec(hidden.headers.get('www-authenticate')!)?.[1]?.split(' ')).toEqual([
+        'mcp:tools',
+        'gateway:alpha',
+        'gateway:beta',
+      ]);
       // ...one the client's policy hides stays unknown: no scope would change that.
-      const denied = await alpha.callTool({ name: 'alpha__crash', arguments: {} }).catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
+      const denied = await alpha
+        .callTool({ name: 'alpha__crash', arguments: {} })
+        .catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
       expect(JSON.stringify(denied)).toContain('not found');
       expect(server.container.gateway.registry.get('alpha')!.status).toBe('running');
     } finally {

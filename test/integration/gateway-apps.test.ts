@@ -65,7 +65,11 @@ describe('gateway: MCP Apps on /mcp and /servers/{name}/mcp', () => {
     const client = await connect(server.mcpUrl);
     try {
       const { tools } = await client.listTools();
-      const expected = { 'basic__get-time': 'ui://basic/get-time/mcp-app.html', 'budget__get-budget-data': 'ui://budget/budget-allocator/mcp-app.html', fx__show_card: 'ui://fx/card/view.html' };
+      const expected = {
+        'basic__get-time': 'ui://basic/get-time/mcp-app.html',
+        'budget__get-budget-data': 'ui://budget/budget-allocator/mcp-app.html',
+        fx__show_card: 'ui://fx/card/view.html',
+      };
       for (const [name, uri] of Object.entries(expected)) {
         expect(appUri(tools.find((tool) => tool.name === name))).toBe(uri);
         const read = await client.readResource({ uri });
@@ -91,7 +95,11 @@ describe('gateway: MCP Apps on /mcp and /servers/{name}/mcp', () => {
       const client = await connect(`${server.url}/servers/${name}/mcp`);
       try {
         expect(appUri((await client.listTools()).tools.find((candidate) => candidate.name === tool))).toBe(uri);
-        expect((await client.readResource({ uri })).contents[0]).toMatchObject({ uri, mimeType: RESOURCE_MIME_TYPE, text: expect.stringMatching(/^<!doctype html>/i) });
+        expect((await client.readResource({ uri })).contents[0]).toMatchObject({
+          uri,
+          mimeType: RESOURCE_MIME_TYPE,
+          text: expect.stringMatching(/^<!doctype html>/i),
+        });
       } finally {
         await client.close();
       }
@@ -106,29 +114,48 @@ describe('gateway: MCP Apps on /mcp and /servers/{name}/mcp', () => {
       const client = await connect(url);
       try {
         const { resources } = await client.listResources();
-        expect(resources.find((resource) => resource.uri === card)).toMatchObject({ mimeType: RESOURCE_MIME_TYPE, description: 'The card app', _meta: { ui: { csp: CSP } } });
+        expect(resources.find((resource) => resource.uri === card)).toMatchObject({
+          mimeType: RESOURCE_MIME_TYPE,
+          description: 'The card app',
+          _meta: { ui: { csp: CSP } },
+        });
         const read = await client.readResource({ uri: card });
         expect(read._meta).toMatchObject({ 'com.example/read': 'result-level' });
         expect(read.contents[0]).toMatchObject({ uri: card, _meta: { ui: { csp: CSP, prefersBorder: true } } });
 
         const { resourceTemplates } = await client.listResourceTemplates();
-        expect(resourceTemplates.find((template) => template.uriTemplate === item)).toMatchObject({ mimeType: 'application/json', _meta: { 'com.example/kind': 'item' } });
+        expect(resourceTemplates.find((template) => template.uriTemplate === item)).toMatchObject({
+          mimeType: 'application/json',
+          _meta: { 'com.example/kind': 'item' },
+        });
         const itemUri = item.replace('{id}', '7');
-        expect((await client.readResource({ uri: itemUri })).contents[0]).toMatchObject({ uri: itemUri, _meta: { 'com.example/item': '7' } });
+        expect((await client.readResource({ uri: itemUri })).contents[0]).toMatchObject({
+          uri: itemUri,
+          _meta: { 'com.example/item': '7' },
+        });
       } finally {
         await client.close();
       }
     }
   });
 
-  it('declares Apps support to shared upstreams, a session upstream gets its own client\'s extensions, and upstream extensions are advertised', async () => {
+  it("declares Apps support to shared upstreams, a session upstream gets its own client's extensions, and upstream extensions are advertised", async () => {
     const client = new Client(
       { name: 'gateway-apps-extensions', version: '1.0.0' },
-      { capabilities: { extensions: { ...APPS_HOST.extensions, 'com.example/client': { level: 2 } }, experimental: { 'client-feature': { on: true } } } },
+      {
+        capabilities: {
+          extensions: { ...APPS_HOST.extensions, 'com.example/client': { level: 2 } },
+          experimental: { 'client-feature': { on: true } },
+        },
+      },
     );
     await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
     try {
-      const declared = async (tool: string) => JSON.parse(((await client.callTool({ name: tool, arguments: {} })).content as { text: string }[])[0]!.text) as Record<string, unknown>;
+      const declared = async (tool: string) =>
+        JSON.parse(((await client.callTool({ name: tool, arguments: {} })).content as { text: string }[])[0]!.text) as Record<
+          string,
+          unknown
+        >;
       // One shared process serves every client: it is told the gateway relays apps.
       expect(getUiCapability(await declared('fx__client_capabilities'))).toEqual({ mimeTypes: [RESOURCE_MIME_TYPE] });
       // A per-session upstream is told what this client declared.
@@ -136,7 +163,10 @@ describe('gateway: MCP Apps on /mcp and /servers/{name}/mcp', () => {
       expect(own.extensions).toEqual({ [EXTENSION_ID]: { mimeTypes: [RESOURCE_MIME_TYPE] }, 'com.example/client': { level: 2 } });
       expect(own.experimental).toEqual({ 'client-feature': { on: true } });
 
-      expect(client.getServerCapabilities()).toMatchObject({ extensions: { 'com.example/fixture': { version: 1 } }, experimental: { 'fixture-feature': { enabled: true } } });
+      expect(client.getServerCapabilities()).toMatchObject({
+        extensions: { 'com.example/fixture': { version: 1 } },
+        experimental: { 'fixture-feature': { enabled: true } },
+      });
     } finally {
       await client.close();
     }

@@ -16,7 +16,9 @@ const fixture = path.resolve('test/fixtures/gateway-upstream.mjs');
 const TIMEOUT_MS = 2_500;
 
 function text(result: object): string {
-  return (((result as { content?: unknown }).content as { type: string; text?: string }[] | undefined) ?? []).map((block) => block.text ?? '').join('');
+  return (((result as { content?: unknown }).content as { type: string; text?: string }[] | undefined) ?? [])
+    .map((block) => block.text ?? '')
+    .join('');
 }
 
 describe('gateway error results of a tool with an outputSchema, read by the v1 client', () => {
@@ -27,7 +29,11 @@ describe('gateway error results of a tool with an outputSchema, read by the v1 c
     dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwerr-'));
     writeFileSync(
       path.join(dir, 'mcp_config.json'),
-      JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: [fixture], timeoutMs: TIMEOUT_MS, restart: { max: 5, windowMs: 60_000, backoff: 50 } } } }),
+      JSON.stringify({
+        mcpServers: {
+          fx: { command: process.execPath, args: [fixture], timeoutMs: TIMEOUT_MS, restart: { max: 5, windowMs: 60_000, backoff: 50 } },
+        },
+      }),
     );
     server = await startTestServer({ mcpConfigPath: path.join(dir, 'mcp_config.json') });
     await waitFor(() => server.container.gateway.registry.get('fx')!.status === 'running', 30_000);
@@ -48,7 +54,10 @@ describe('gateway error results of a tool with an outputSchema, read by the v1 c
   }
 
   it("relays an upstream's error result whose structuredContent does not match, as text, on both endpoints", async () => {
-    for (const [url, name] of [[server.mcpUrl, 'fx__typed'], [`${server.url}/servers/fx/mcp`, 'typed']] as const) {
+    for (const [url, name] of [
+      [server.mcpUrl, 'fx__typed'],
+      [`${server.url}/servers/fx/mcp`, 'typed'],
+    ] as const) {
       const client = await v1(url);
       try {
         const result = await client.callTool({ name, arguments: { mode: 'error' } });

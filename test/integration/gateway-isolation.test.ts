@@ -23,12 +23,15 @@ describe('gateway isolation: "session" gives each client session its own upstrea
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwiso-'));
-    writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({
+    writeFileSync(
+      path.join(dir, 'mcp_config.json'),
+      JSON.stringify({
         mcpServers: {
           iso: { command: process.execPath, args: [fixture], isolation: 'session' },
           needed: { command: process.execPath, args: [fixture], env: { FIXTURE_FAIL_START: '1' }, required: true, restart: { max: 0 } },
         },
-      }));
+      }),
+    );
     server = await startTestServer({ mcpConfigPath: path.join(dir, 'mcp_config.json') });
     await waitFor(() => server.container.gateway.registry.get('iso')!.status === 'running', 30_000);
   }, 60_000);
@@ -49,7 +52,12 @@ describe('gateway isolation: "session" gives each client session its own upstrea
     const a = await open();
     const b = await open();
     expect((await a.client.listTools()).tools.map((t) => t.name)).toContain('iso__whoami');
-    const pidOf = async (client: Client) => (JSON.parse(((await client.callTool({ name: 'iso__whoami', arguments: {} })).content as { text: string }[])[0]!.text) as { pid: number }).pid;
+    const pidOf = async (client: Client) =>
+      (
+        JSON.parse(((await client.callTool({ name: 'iso__whoami', arguments: {} })).content as { text: string }[])[0]!.text) as {
+          pid: number;
+        }
+      ).pid;
     const pidA = await pidOf(a.client);
     const pidB = await pidOf(b.client);
     expect(pidA).not.toBe(pidB);

@@ -13,9 +13,11 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 const LIMIT = 2 * 1024 * 1024;
 const MB = 1024 * 1024;
 
-const bigTool = defineTool('big', { description: 'A text result of `bytes` bytes', input: z.object({ bytes: z.number().int().min(0) }) }, async ({ bytes }) => ({
-  content: [{ type: 'text', text: 'x'.repeat(bytes) }],
-}));
+const bigTool = defineTool(
+  'big',
+  { description: 'A text result of `bytes` bytes', input: z.object({ bytes: z.number().int().min(0) }) },
+  async ({ bytes }) => ({ content: [{ type: 'text', text: 'x'.repeat(bytes) }] }),
+);
 const bigProvider: ToolProvider = { name: 'big', tools: () => [bigTool] };
 
 /**
@@ -65,16 +67,19 @@ describe('gateway: large results', () => {
     expect(text(result)).toHaveLength(1.5 * MB);
   });
 
-  it.each(['f__big', 'web__big'])('%s: refuses a result over the limit with a tool error naming it, and the next call works', async (name) => {
-    const before = gateway.container.gateway.registry.get(name.split('__')[0]!)!.health.restartCount;
-    const result = await client.callTool({ name, arguments: { bytes: 3 * MB } }, { timeout: 30_000 });
-    expect(result.isError).toBe(true);
-    expect(text(result)).toContain('GATEWAY_MAX_MESSAGE_BYTES');
-    expect(text(result)).toContain(String(LIMIT));
-    const after = await client.callTool({ name, arguments: { bytes: 10 } });
-    expect(text(after)).toBe('x'.repeat(10));
-    expect(gateway.container.gateway.registry.get(name.split('__')[0]!)!.health.restartCount).toBe(before);
-  });
+  it.each(['f__big', 'web__big'])(
+    '%s: refuses a result over the limit with a tool error naming it, and the next call works',
+    async (name) => {
+      const before = gateway.container.gateway.registry.get(name.split('__')[0]!)!.health.restartCount;
+      const result = await client.callTool({ name, arguments: { bytes: 3 * MB } }, { timeout: 30_000 });
+      expect(result.isError).toBe(true);
+      expect(text(result)).toContain('GATEWAY_MAX_MESSAGE_BYTES');
+      expect(text(result)).toContain(String(LIMIT));
+      const after = await client.callTool({ name, arguments: { bytes: 10 } });
+      expect(text(after)).toBe('x'.repeat(10));
+      expect(gateway.container.gateway.registry.get(name.split('__')[0]!)!.health.restartCount).toBe(before);
+    },
+  );
 
   it('reads past a 50 MB line that is no message at all, and the call that wrote it still gets its answer', async () => {
     const result = await client.callTool({ name: 'f__huge_line', arguments: { bytes: 50 * MB } }, { timeout: 60_000 });

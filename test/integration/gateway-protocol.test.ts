@@ -14,7 +14,10 @@ describe('gateway protocol relay on the aggregated /mcp: logging, completion, su
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwproto-'));
-    writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({ mcpServers: { conf: { command: process.execPath, args: [fixture] } } }));
+    writeFileSync(
+      path.join(dir, 'mcp_config.json'),
+      JSON.stringify({ mcpServers: { conf: { command: process.execPath, args: [fixture] } } }),
+    );
     server = await startTestServer({ mcpConfigPath: path.join(dir, 'mcp_config.json') });
     await waitFor(() => server.container.gateway.registry.get('conf')!.status === 'running', 30_000);
   }, 60_000);
@@ -37,7 +40,10 @@ describe('gateway protocol relay on the aggregated /mcp: logging, completion, su
       await client.callTool({ name: 'conf__test_tool_with_logging', arguments: {} });
       expect(logs).toHaveLength(3);
 
-      const completion = await client.complete({ ref: { type: 'ref/prompt', name: 'conf__test_prompt_with_arguments' }, argument: { name: 'arg1', value: 'par' } });
+      const completion = await client.complete({
+        ref: { type: 'ref/prompt', name: 'conf__test_prompt_with_arguments' },
+        argument: { name: 'arg1', value: 'par' },
+      });
       expect(completion.completion.values).toEqual(['paris', 'park', 'party']);
 
       expect(await client.subscribeResource({ uri: 'conf+test://watched-resource' })).toEqual({});
@@ -46,7 +52,11 @@ describe('gateway protocol relay on the aggregated /mcp: logging, completion, su
       const binary = await client.readResource({ uri: 'conf+test://static-binary' });
       expect(binary.contents[0]).toMatchObject({ uri: 'conf+test://static-binary', mimeType: 'image/png', blob: expect.any(String) });
       const templated = await client.readResource({ uri: 'conf+test://template/123/data' });
-      expect(JSON.parse((templated.contents[0] as { text: string }).text)).toEqual({ id: '123', templateTest: true, data: 'Data for ID: 123' });
+      expect(JSON.parse((templated.contents[0] as { text: string }).text)).toEqual({
+        id: '123',
+        templateTest: true,
+        data: 'Data for ID: 123',
+      });
 
       const failed = await client.callTool({ name: 'conf__test_error_handling', arguments: {} });
       expect(failed.isError).toBe(true);

@@ -38,7 +38,13 @@ describe('gateway live reload (MCP_LIVE_RELOAD)', () => {
       client.setNotificationHandler('notifications/tools/list_changed', () => void listChanged.push(Date.now()));
 
       writeFileSync(file, JSON.stringify({ mcpServers: { keep: entry('k'), change: entry('2'), added: entry('a') } }));
-      await waitFor(() => registry.get('added')?.status === 'running' && registry.get('change')?.pid !== changePid && registry.get('change')?.status === 'running', 30_000);
+      await waitFor(
+        () =>
+          registry.get('added')?.status === 'running' &&
+          registry.get('change')?.pid !== changePid &&
+          registry.get('change')?.status === 'running',
+        30_000,
+      );
       expect(registry.get('keep')!.pid).toBe(keepPid);
       await waitFor(() => listChanged.length > 0, 5000);
       const names = (await client.listTools()).tools.map((t) => t.name);

@@ -10,9 +10,11 @@ import { waitFor } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** Upstream tool that reports who called it: proves which credentials reached the upstream. */
-const whoCallsTool = defineTool('who_calls', { description: 'The caller as the upstream sees it', input: z.object({}) }, async (_args, { caller }) => ({
-  content: [{ type: 'text', text: caller.principalId }],
-}));
+const whoCallsTool = defineTool(
+  'who_calls',
+  { description: 'The caller as the upstream sees it', input: z.object({}) },
+  async (_args, { caller }) => ({ content: [{ type: 'text', text: caller.principalId }] }),
+);
 const whoCalls: ToolProvider = { name: 'who-calls', tools: () => [whoCallsTool] };
 
 describe('gateway: Streamable HTTP and SSE upstreams', () => {
@@ -22,7 +24,10 @@ describe('gateway: Streamable HTTP and SSE upstreams', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwrem-'));
-    upstream = await startTestServer({ authMode: 'oauth', authInitialAdmin: false, apiKeys: ['upstream-key-0123456789:gateway-at-upstream'] }, { extraProviders: [whoCalls] });
+    upstream = await startTestServer(
+      { authMode: 'oauth', authInitialAdmin: false, apiKeys: ['upstream-key-0123456789:gateway-at-upstream'] },
+      { extraProviders: [whoCalls] },
+    );
     const headers = { Authorization: 'Bearer upstream-key-0123456789' };
     writeFileSync(
       path.join(dir, 'mcp_config.json'),
@@ -50,7 +55,11 @@ describe('gateway: Streamable HTTP and SSE upstreams', () => {
 
   it('aggregates both remote transports and sends only the configured credentials upstream', async () => {
     const client = new Client({ name: 'remote-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.mcpUrl), { requestInit: { headers: { Authorization: 'Bearer client-key-0123456789' } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(gateway.mcpUrl), {
+        requestInit: { headers: { Authorization: 'Bearer client-key-0123456789' } },
+      }),
+    );
     try {
       const names = (await client.listTools()).tools.map((t) => t.name);
       expect(names).toEqual(expect.arrayContaining(['web__who_calls', 'legacy__who_calls', 'web__server_status']));

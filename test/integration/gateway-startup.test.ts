@@ -37,7 +37,9 @@ function gatewayEnv(servers: Record<string, unknown>, extra: Record<string, stri
 }
 
 function text(result: object): string {
-  return (((result as { content?: unknown }).content as { type: string; text?: string }[] | undefined) ?? []).map((block) => block.text ?? '').join('');
+  return (((result as { content?: unknown }).content as { type: string; text?: string }[] | undefined) ?? [])
+    .map((block) => block.text ?? '')
+    .join('');
 }
 
 /** What both SDK generations' clients offer, narrowed to this test's needs. */
@@ -51,7 +53,13 @@ describe.each([
   [
     'v2 Client',
     async (env: Record<string, string>): Promise<Session> => {
-      const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio'], env, cwd: sandbox.cwd, stderr: 'pipe' });
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: [CLI, 'stdio'],
+        env,
+        cwd: sandbox.cwd,
+        stderr: 'pipe',
+      });
       const client = new Client({ name: 'startup-test-v2', version: '1.0.0' });
       await client.connect(transport);
       track(transport.pid!);
@@ -61,7 +69,13 @@ describe.each([
   [
     'v1 Client',
     async (env: Record<string, string>): Promise<Session> => {
-      const transport = new V1StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio'], env, cwd: sandbox.cwd, stderr: 'pipe' });
+      const transport = new V1StdioClientTransport({
+        command: process.execPath,
+        args: [CLI, 'stdio'],
+        env,
+        cwd: sandbox.cwd,
+        stderr: 'pipe',
+      });
       const client = new V1Client({ name: 'startup-test-v1', version: '1.0.0' });
       await client.connect(transport);
       track(transport.pid!);
@@ -119,8 +133,12 @@ describe('claude-code-mcp serve with an upstream that takes 2.5 s to start', () 
     try {
       const [listed, called, calledAlone] = await Promise.all([
         lister.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`))).then(() => lister.listTools()),
-        caller.connect(new V1StreamableHTTPClientTransport(new URL(`${url}/mcp`))).then(() => caller.callTool({ name: 'fx__echo', arguments: { text: 'v1 first' } })),
-        single.connect(new StreamableHTTPClientTransport(new URL(`${url}/servers/fx/mcp`))).then(() => single.callTool({ name: 'echo', arguments: { text: 'alone first' } })),
+        caller
+          .connect(new V1StreamableHTTPClientTransport(new URL(`${url}/mcp`)))
+          .then(() => caller.callTool({ name: 'fx__echo', arguments: { text: 'v1 first' } })),
+        single
+          .connect(new StreamableHTTPClientTransport(new URL(`${url}/servers/fx/mcp`)))
+          .then(() => single.callTool({ name: 'echo', arguments: { text: 'alone first' } })),
       ]);
       expect(listed.tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(['server_status', 'fx__echo']));
       expect(called.isError).toBeFalsy();
@@ -159,7 +177,10 @@ describe('claude-code-mcp serve with an upstream that takes 2.5 s to start', () 
   it('stops waiting for an upstream whose start fails', async () => {
     const url = await serve(
       gatewayEnv(
-        { broken: { command: process.execPath, args: [fixture], env: { FIXTURE_FAIL_START: '1' } }, fx: { command: process.execPath, args: [fixture] } },
+        {
+          broken: { command: process.execPath, args: [fixture], env: { FIXTURE_FAIL_START: '1' } },
+          fx: { command: process.execPath, args: [fixture] },
+        },
         { GATEWAY_STARTUP_WAIT_MS: '30000' },
       ),
     );

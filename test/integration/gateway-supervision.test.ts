@@ -29,13 +29,20 @@ describe('gateway supervision (real fixture processes)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const ofServer = (type: string, server: string) => events.filter((e) => e.type === type && (e.data as { server: string }).server === server);
+  const ofServer = (type: string, server: string) =>
+    events.filter((e) => e.type === type && (e.data as { server: string }).server === server);
 
   it('restarts a server that stops answering health pings', async () => {
     await registry.apply(
       parseGatewayConfig({
         mcpServers: {
-          hung: { command: process.execPath, args: [fixture], env: { FIXTURE_HANG_PINGS: '1' }, healthCheck: { intervalMs: 200, failures: 2 }, restart: { max: 5, backoff: 50 } },
+          hung: {
+            command: process.execPath,
+            args: [fixture],
+            env: { FIXTURE_HANG_PINGS: '1' },
+            healthCheck: { intervalMs: 200, failures: 2 },
+            restart: { max: 5, backoff: 50 },
+          },
         },
       }),
     );
@@ -51,7 +58,15 @@ describe('gateway supervision (real fixture processes)', () => {
   it('gives up after restart.max restarts in the window (failed), and an operator restart tries again', async () => {
     await registry.apply(
       parseGatewayConfig({
-        mcpServers: { broken: { command: process.execPath, args: [fixture], env: { FIXTURE_FAIL_START: '1' }, timeoutMs: 5000, restart: { max: 2, windowMs: 60_000, backoff: 50 } } },
+        mcpServers: {
+          broken: {
+            command: process.execPath,
+            args: [fixture],
+            env: { FIXTURE_FAIL_START: '1' },
+            timeoutMs: 5000,
+            restart: { max: 2, windowMs: 60_000, backoff: 50 },
+          },
+        },
       }),
     );
     const broken = registry.get('broken')!;

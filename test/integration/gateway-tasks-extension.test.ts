@@ -16,11 +16,18 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 describe('gateway: the tasks extension is not passed on', () => {
   let server: TestServer;
   let dir: string;
-  const fixture = { command: process.execPath, args: [path.resolve('test/fixtures/gateway-upstream.mjs')], env: { FIXTURE_TASKS_EXTENSION: '1' } };
+  const fixture = {
+    command: process.execPath,
+    args: [path.resolve('test/fixtures/gateway-upstream.mjs')],
+    env: { FIXTURE_TASKS_EXTENSION: '1' },
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwtasks-'));
-    writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({ mcpServers: { fx: fixture, fxs: { ...fixture, isolation: 'session' } } }));
+    writeFileSync(
+      path.join(dir, 'mcp_config.json'),
+      JSON.stringify({ mcpServers: { fx: fixture, fxs: { ...fixture, isolation: 'session' } } }),
+    );
     server = await startTestServer({ mcpConfigPath: path.join(dir, 'mcp_config.json') });
     await waitFor(() => server.container.gateway.registry.list().every((s) => s.status === 'running'), 30_000);
   }, 60_000);
@@ -29,7 +36,7 @@ describe('gateway: the tasks extension is not passed on', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('neither re-advertises an upstream\'s tasks extension nor declares a client\'s to its session upstream', async () => {
+  it("neither re-advertises an upstream's tasks extension nor declares a client's to its session upstream", async () => {
     const client = new Client(
       { name: 'gateway-tasks', version: '1.0.0' },
       { capabilities: { extensions: { [TASKS_EXTENSION]: {}, 'com.example/client': { level: 2 } } } },
@@ -39,9 +46,9 @@ describe('gateway: the tasks extension is not passed on', () => {
       const offered = client.getServerCapabilities()?.extensions ?? {};
       expect(offered['com.example/fixture']).toEqual({ version: 1 });
       expect(offered).not.toHaveProperty([TASKS_EXTENSION]);
-      const declared = JSON.parse(((await client.callTool({ name: 'fxs__client_capabilities', arguments: {} })).content as { text: string }[])[0]!.text) as {
-        extensions?: Record<string, unknown>;
-      };
+      const declared = JSON.parse(
+        ((await client.callTool({ name: 'fxs__client_capabilities', arguments: {} })).content as { text: string }[])[0]!.text,
+      ) as { extensions?: Record<string, unknown> };
       expect(declared.extensions).toEqual({ 'com.example/client': { level: 2 } });
     } finally {
       await client.close();

@@ -25,7 +25,11 @@ describe('gateway: upstream tasks relayed', () => {
   let server: TestServer;
   let dir: string;
   const clients: Array<{ close(): Promise<void> }> = [];
-  const fixture = (env: Record<string, string> = {}) => ({ command: process.execPath, args: [path.resolve('test/fixtures/task-upstream.mjs')], env: { FIXTURE_TASK_IDS: 'sequential', ...env } });
+  const fixture = (env: Record<string, string> = {}) => ({
+    command: process.execPath,
+    args: [path.resolve('test/fixtures/task-upstream.mjs')],
+    env: { FIXTURE_TASK_IDS: 'sequential', ...env },
+  });
   const plain = { command: process.execPath, args: [path.resolve('test/fixtures/gateway-upstream.mjs')] };
 
   const auth = (token: string) => ({ requestInit: { headers: { authorization: `Bearer ${token}` } } });
@@ -35,7 +39,8 @@ describe('gateway: upstream tasks relayed', () => {
     clients.push(client);
     return client;
   };
-  const modern = (token: string, url = server.mcpUrl, capabilities: Record<string, unknown> = { extensions: { [TASKS_EXTENSION]: {} } }) => modernRpc(url, { token, capabilities });
+  const modern = (token: string, url = server.mcpUrl, capabilities: Record<string, unknown> = { extensions: { [TASKS_EXTENSION]: {} } }) =>
+    modernRpc(url, { token, capabilities });
   const poll = async (rpc: ModernRpc, taskId: string, done: (task: Record<string, unknown>) => boolean) => {
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -76,7 +81,7 @@ describe('gateway: upstream tasks relayed', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('advertises tasks on /servers/{name}/mcp only when that upstream runs them, with its tools\' own task support', async () => {
+  it("advertises tasks on /servers/{name}/mcp only when that upstream runs them, with its tools' own task support", async () => {
     const alone = await v1(ALICE, `${server.url}/servers/tk/mcp`);
     expect(alone.getServerCapabilities()?.tasks).toEqual({ list: {}, cancel: {}, requests: { tools: { call: {} } } });
     const support = Object.fromEntries((await alone.listTools()).tools.map((tool) => [tool.name, tool.execution?.taskSupport]));
@@ -85,7 +90,10 @@ describe('gateway: upstream tasks relayed', () => {
     const other = await v1(ALICE, `${server.url}/servers/fx/mcp`);
     expect(other.getServerCapabilities()?.tasks).toBeUndefined();
 
-    const discovered = async (name: string) => (await modern(ALICE, `${server.url}/servers/${name}/mcp`).request('server/discover', {})).result!.capabilities as { extensions?: object };
+    const discovered = async (name: string) =>
+      (await modern(ALICE, `${server.url}/servers/${name}/mcp`).request('server/discover', {})).result!.capabilities as {
+        extensions?: object;
+      };
     expect((await discovered('tk')).extensions).toHaveProperty([TASKS_EXTENSION]);
     expect((await discovered('fx')).extensions ?? {}).not.toHaveProperty([TASKS_EXTENSION]);
     // On /mcp the gateway's tools say so next to the Claude tools.
@@ -99,7 +107,11 @@ describe('gateway: upstream tasks relayed', () => {
     const statuses: string[] = [];
     let taskId = '';
     let result: ToolResult | undefined;
-    for await (const message of client.experimental.tasks.callToolStream({ name: 'tk__slow_task', arguments: { ms: 600, label: 'v1' } }, undefined, { task: { ttl: 60_000 } })) {
+    for await (const message of client.experimental.tasks.callToolStream(
+      { name: 'tk__slow_task', arguments: { ms: 600, label: 'v1' } },
+      undefined,
+      { task: { ttl: 60_000 } },
+    )) {
       if (message.type === 'taskCreated') taskId = message.task.taskId;
       if (message.type === 'taskStatus') statuses.push(message.task.status);
       if (message.type === 'result') result = message.result as ToolResult;
@@ -128,13 +140,18 @@ describe('gateway: upstream tasks relayed', () => {
     expect((done.result as ToolResult)._meta?.[RELATED_TASK]).toBeUndefined();
     // A tool error result: 2026 `completed` with isError.
     const failing = (await rpc.request('tools/call', { name: 'tk__failing_task', arguments: {} })).result!.taskId as string;
-    expect(await poll(rpc, failing, ended)).toMatchObject({ status: 'completed', result: { isError: true, content: [{ text: 'the job failed' }] } });
+    expect(await poll(rpc, failing, ended)).toMatchObject({
+      status: 'completed',
+      result: { isError: true, content: [{ text: 'the job failed' }] },
+    });
   });
 
   it('ids are ours: two upstreams issuing the same ids never meet, and neither id is usable', async () => {
     const rpc = modern(ALICE);
-    const one = (await rpc.request('tools/call', { name: 'tk2__slow_task', arguments: { ms: 300, label: 'first' } })).result!.taskId as string;
-    const other = (await rpc.request('tools/call', { name: 'tkc__slow_task', arguments: { ms: 300, label: 'second' } })).result!.taskId as string;
+    const one = (await rpc.request('tools/call', { name: 'tk2__slow_task', arguments: { ms: 300, label: 'first' } })).result!
+      .taskId as string;
+    const other = (await rpc.request('tools/call', { name: 'tkc__slow_task', arguments: { ms: 300, label: 'second' } })).result!
+      .taskId as string;
     const [first, second] = await Promise.all([poll(rpc, one, ended), poll(rpc, other, ended)]);
     expect(text(first.result)).toBe('done: first');
     expect(text(second.result)).toBe('done: second');
@@ -163,7 +180,10 @@ describe('gateway: upstream tasks relayed', () => {
       ['tasks/cancel', { taskId }],
       ['tasks/update', { taskId, inputResponses: {} }],
     ] as const) {
-      expect((await intruder.request(method, params)).error).toMatchObject({ code: -32602, message: 'Failed to retrieve task: Task not found' });
+      expect((await intruder.request(method, params)).error).toMatchObject({
+        code: -32602,
+        message: 'Failed to retrieve task: Task not found',
+      });
     }
     const bob = await v1(BOB);
     await expect(bob.experimental.tasks.getTask(taskId)).rejects.toMatchObject({ code: -32602 });
@@ -183,13 +203,16 @@ describe('gateway: upstream tasks relayed', () => {
 
     // 2025: tasks/cancel answers the cancelled task; the upstream hears it too.
     const client = await v1(ALICE);
-    const stream = client.experimental.tasks.callToolStream({ name: 'tk__slow_task', arguments: { ms: 60_000 } }, undefined, { task: { ttl: 60_000 } });
+    const stream = client.experimental.tasks.callToolStream({ name: 'tk__slow_task', arguments: { ms: 60_000 } }, undefined, {
+      task: { ttl: 60_000 },
+    });
     const legacyId = ((await stream.next()).value as { task: { taskId: string } }).task.taskId;
     const beforeCancel = (await upstreamEvents(rpc, 'tk__task_events')).cancelled.length;
     expect(await client.experimental.tasks.cancelTask(legacyId)).toMatchObject({ taskId: legacyId, status: 'cancelled' });
     await stream.return(undefined);
     const legacyDeadline = Date.now() + 10_000;
-    while ((await upstreamEvents(rpc, 'tk__task_events')).cancelled.length === beforeCancel && Date.now() < legacyDeadline) await new Promise((r) => setTimeout(r, 100));
+    while ((await upstreamEvents(rpc, 'tk__task_events')).cancelled.length === beforeCancel && Date.now() < legacyDeadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect((await upstreamEvents(rpc, 'tk__task_events')).cancelled.length).toBe(beforeCancel + 1);
   });
 
@@ -202,7 +225,10 @@ describe('gateway: upstream tasks relayed', () => {
     });
     let taskId = '';
     let result: ToolResult | undefined;
-    for await (const message of client.experimental.tasks.callToolStream({ name: 'tk__ask_task', arguments: {} }, undefined, { task: { ttl: 60_000 }, timeout: 30_000 })) {
+    for await (const message of client.experimental.tasks.callToolStream({ name: 'tk__ask_task', arguments: {} }, undefined, {
+      task: { ttl: 60_000 },
+      timeout: 30_000,
+    })) {
       if (message.type === 'taskCreated') taskId = message.task.taskId;
       if (message.type === 'result') result = message.result as ToolResult;
       if (message.type === 'error') throw message.error;
@@ -214,7 +240,9 @@ describe('gateway: upstream tasks relayed', () => {
     const modernId = (await rpc.request('tools/call', { name: 'tk__ask_task', arguments: {} })).result!.taskId as string;
     const waiting = await poll(rpc, modernId, (task) => task.status !== 'working');
     expect(waiting.status).toBe('input_required');
-    const [key, question] = Object.entries(waiting.inputRequests as Record<string, { method: string; params: { message: string; _meta?: object } }>)[0]!;
+    const [key, question] = Object.entries(
+      waiting.inputRequests as Record<string, { method: string; params: { message: string; _meta?: object } }>,
+    )[0]!;
     expect(question).toMatchObject({ method: 'elicitation/create', params: { message: 'Which colour?' } });
     expect(JSON.stringify(question.params)).not.toContain('task-');
     await rpc.request('tasks/update', { taskId: modernId, inputResponses: { [key]: { action: 'accept', content: { colour: 'blue' } } } });
@@ -246,12 +274,15 @@ describe('gateway: upstream tasks relayed', () => {
     expect(String((failed.error as { message: string }).message)).toMatch(/upstream tkc closed the connection the task ran on/);
 
     const client = await v1(ALICE);
-    const stream = client.experimental.tasks.callToolStream({ name: 'tks__slow_task', arguments: { ms: 60_000 } }, undefined, { task: { ttl: 60_000 } });
+    const stream = client.experimental.tasks.callToolStream({ name: 'tks__slow_task', arguments: { ms: 60_000 } }, undefined, {
+      task: { ttl: 60_000 },
+    });
     const sessionTaskId = ((await stream.next()).value as { task: { taskId: string } }).task.taskId;
     await stream.return(undefined);
     // Once the upstream's task runs (its first status is relayed as ours), the session ends.
     const started = Date.now() + 10_000;
-    while ((await client.experimental.tasks.getTask(sessionTaskId)).statusMessage === undefined && Date.now() < started) await new Promise((r) => setTimeout(r, 50));
+    while ((await client.experimental.tasks.getTask(sessionTaskId)).statusMessage === undefined && Date.now() < started)
+      await new Promise((r) => setTimeout(r, 50));
     // Ending the session closes its own upstream connection, and the task on it.
     await (client as unknown as { transport: V1Transport }).transport.terminateSession();
     const later = await v1(ALICE);

@@ -18,7 +18,10 @@ describe('gateway call timeouts', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwtimeout-'));
-    writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({ mcpServers: { up: { command: process.execPath, args: [fixture], timeoutMs: TIMEOUT_MS } } }));
+    writeFileSync(
+      path.join(dir, 'mcp_config.json'),
+      JSON.stringify({ mcpServers: { up: { command: process.execPath, args: [fixture], timeoutMs: TIMEOUT_MS } } }),
+    );
     server = await startTestServer({ mcpConfigPath: path.join(dir, 'mcp_config.json') });
     await waitFor(() => server.container.gateway.registry.get('up')!.status === 'running', 30_000);
     client = new Client({ name: 'gateway-timeouts-test', version: '1.0.0' });

@@ -60,13 +60,18 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
     try {
       const { tools } = await client.listTools();
       const names = tools.map((t) => t.name);
-      expect(names).toEqual(expect.arrayContaining(['server_status', 'everything__echo', 'memory__create_entities', 'memory__read_graph', 'fx__echo']));
+      expect(names).toEqual(
+        expect.arrayContaining(['server_status', 'everything__echo', 'memory__create_entities', 'memory__read_graph', 'fx__echo']),
+      );
       for (const name of names) expect(name).toMatch(/^[A-Za-z0-9_.-]{1,64}$/);
       const echo = tools.find((t) => t.name === 'everything__echo')!;
       expect(echo.inputSchema).toMatchObject({ type: 'object', properties: { message: expect.anything() } });
 
       expect(text(await client.callTool({ name: 'everything__echo', arguments: { message: 'hi there' } }))).toContain('hi there');
-      await client.callTool({ name: 'memory__create_entities', arguments: { entities: [{ name: 'Ada', entityType: 'person', observations: ['wrote the first program'] }] } });
+      await client.callTool({
+        name: 'memory__create_entities',
+        arguments: { entities: [{ name: 'Ada', entityType: 'person', observations: ['wrote the first program'] }] },
+      });
       const graph = await client.callTool({ name: 'memory__read_graph', arguments: {} });
       expect(JSON.stringify(graph)).toContain('wrote the first program');
     } finally {
@@ -95,7 +100,10 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
   it('starts stdio upstreams with the allow-listed environment plus their own env, and logs stderr per server', async () => {
     const client = await connect(server.mcpUrl);
     try {
-      const who = JSON.parse(text(await client.callTool({ name: 'fx__whoami', arguments: {} }))) as { pid: number; env: Record<string, string | null> };
+      const who = JSON.parse(text(await client.callTool({ name: 'fx__whoami', arguments: {} }))) as {
+        pid: number;
+        env: Record<string, string | null>;
+      };
       expect(who.env.FIXTURE_TAG).toBe('tagged');
       expect(who.env.SECRET_FROM_PARENT).toBeNull();
       expect(who.pid).toBe(server.container.gateway.registry.get('fx')!.pid);
@@ -110,7 +118,10 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
     const client = await connect(server.mcpUrl);
     try {
       const progress: number[] = [];
-      const result = await client.callTool({ name: 'fx__slow', arguments: { ms: 300, steps: 3 } }, { onprogress: (p) => void progress.push(p.progress) });
+      const result = await client.callTool(
+        { name: 'fx__slow', arguments: { ms: 300, steps: 3 } },
+        { onprogress: (p) => void progress.push(p.progress) },
+      );
       expect(text(result)).toBe('slept 300');
       // All three, the last one too: the SDK client alone drops a notification that arrives just before the result.
       expect(progress).toEqual([1, 2, 3]);
@@ -126,7 +137,8 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
       const results = await Promise.all(
         clients.map(async (client, index) => {
           const answers: string[] = [];
-          for (let round = 0; round < 5; round++) answers.push(text(await client.callTool({ name: 'fx__echo', arguments: { text: `client-${index}-round-${round}` } })));
+          for (let round = 0; round < 5; round++)
+            answers.push(text(await client.callTool({ name: 'fx__echo', arguments: { text: `client-${index}-round-${round}` } })));
           return answers;
         }),
       );
@@ -180,7 +192,10 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
   });
 
   it('passes a JSON-RPC error the upstream answers through with its code and data, on both endpoints', async () => {
-    for (const [url, name] of [[server.mcpUrl, 'fx__over_quota'], [`${server.url}/servers/fx/mcp`, 'over_quota']] as const) {
+    for (const [url, name] of [
+      [server.mcpUrl, 'fx__over_quota'],
+      [`${server.url}/servers/fx/mcp`, 'over_quota'],
+    ] as const) {
       const client = await connect(url);
       try {
         const failure = await client.callTool({ name, arguments: {} }).then(
@@ -226,7 +241,13 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
     const body = initializeBody();
     const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers: { ...jsonHeaders(), host: 'fx.gw.test', 'content-length': Buffer.byteLength(body) } },
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/mcp',
+          method: 'POST',
+          headers: { ...jsonHeaders(), host: 'fx.gw.test', 'content-length': Buffer.byteLength(body) },
+        },
         (res) => {
           let data = '';
           res.on('data', (chunk: Buffer) => (data += chunk.toString()));
@@ -241,7 +262,9 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
   });
 
   it('answers the operator endpoints', async () => {
-    const list = (await (await fetch(`${server.url}/listmcp`)).json()) as { servers: { name: string; running: boolean; pid: number | null; command?: string; transport: string; status: string }[] };
+    const list = (await (await fetch(`${server.url}/listmcp`)).json()) as {
+      servers: { name: string; running: boolean; pid: number | null; command?: string; transport: string; status: string }[];
+    };
     expect(list.servers.map((s) => s.name)).toEqual(['everything', 'fx', 'memory']);
     const fx = list.servers.find((s) => s.name === 'fx')!;
     expect(fx).toMatchObject({ running: true, status: 'running', transport: 'stdio', command: process.execPath });
@@ -251,20 +274,32 @@ describe('gateway: real stdio upstreams aggregated on /mcp', () => {
     expect(tools.tools).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'echo', aggregatedName: 'fx__echo' })]));
     expect((await fetch(`${server.url}/listtools/nope`)).status).toBe(404);
 
-    const health = (await (await fetch(`${server.url}/health/servers`)).json()) as { servers: Record<string, { status: string; restartCount: number }>; summary: { total: number; running: number } };
+    const health = (await (await fetch(`${server.url}/health/servers`)).json()) as {
+      servers: Record<string, { status: string; restartCount: number }>;
+      summary: { total: number; running: number };
+    };
     expect(health.summary).toMatchObject({ total: 3, running: 3 });
     expect(health.servers.fx).toMatchObject({ status: 'running', consecutiveFails: 0 });
 
-    const resources = (await (await fetch(`${server.url}/health/resources`)).json()) as { processes: { name: string; rssMb: number | null }[]; totals: { rssMb: number } };
+    const resources = (await (await fetch(`${server.url}/health/resources`)).json()) as {
+      processes: { name: string; rssMb: number | null }[];
+      totals: { rssMb: number };
+    };
     expect(resources.processes.map((p) => p.name)).toEqual(['gateway', 'everything', 'fx', 'memory']);
     expect(resources.processes.every((p) => (p.rssMb ?? 0) > 0)).toBe(true);
     expect(resources.totals.rssMb).toBeGreaterThan(0);
 
     const before = server.container.gateway.registry.get('fx')!.pid;
-    const restarted = (await (await fetch(`${server.url}/servers/fx/restart`, { method: 'POST' })).json()) as { status: string; pid: number };
+    const restarted = (await (await fetch(`${server.url}/servers/fx/restart`, { method: 'POST' })).json()) as {
+      status: string;
+      pid: number;
+    };
     expect(restarted.status).toBe('running');
     expect(restarted.pid).not.toBe(before);
-    const cleanup = (await (await fetch(`${server.url}/cleanup`, { method: 'POST' })).json()) as { closedSessions: number; restarted: string[] };
+    const cleanup = (await (await fetch(`${server.url}/cleanup`, { method: 'POST' })).json()) as {
+      closedSessions: number;
+      restarted: string[];
+    };
     expect(cleanup.restarted).toEqual([]);
   }, 30_000);
 

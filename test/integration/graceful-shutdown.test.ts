@@ -18,7 +18,8 @@ describe('graceful shutdown', () => {
   });
 
   // SHUTDOWN_TIMEOUT_MS 4 s less RUN_INTERRUPT_GRACE_MS 0 and the 2 s reserve: calls get 2 s to finish.
-  const start = () => startTestServer({ shutdownTimeoutMs: 4_000, runInterruptGraceMs: 0 }, { extraProviders: [createFixtureProvider(probe)] });
+  const start = () =>
+    startTestServer({ shutdownTimeoutMs: 4_000, runInterruptGraceMs: 0 }, { extraProviders: [createFixtureProvider(probe)] });
 
   const clients: Client[] = [];
   afterEach(async () => {
@@ -49,7 +50,11 @@ describe('graceful shutdown', () => {
     expect(fresh.headers.get('connection')).toBe('close');
     expect(await fresh.json()).toMatchObject({ error: { code: -32000, data: { error: 'shutting_down' } } });
 
-    const token = await fetch(`${server.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+    const token = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
     expect(token.status).toBe(503);
 
     const result = await call;
@@ -76,7 +81,11 @@ describe('graceful shutdown', () => {
     const outcomes = await settled;
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'rejected']);
     for (const outcome of outcomes) {
-      expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: -32000, message: expect.stringContaining('server shutting down'), data: { retryable: true } });
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({
+        code: -32000,
+        message: expect.stringContaining('server shutting down'),
+        data: { retryable: true },
+      });
     }
     // Drain budget 2 s, then the answers: well inside SHUTDOWN_TIMEOUT_MS.
     expect(elapsed).toBeGreaterThanOrEqual(1_800);

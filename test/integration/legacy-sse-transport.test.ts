@@ -29,14 +29,10 @@ let harness: Harness | undefined;
 
 function createEchoServer(seen: Harness['seen']): McpServer {
   const server = new McpServer({ name: 'legacy-sse-test', version: '1.0.0' });
-  server.registerTool(
-    'echo',
-    { description: 'Returns its text', inputSchema: z.object({ text: z.string() }) },
-    async ({ text }, ctx) => {
-      seen.push({ clientId: ctx.http?.authInfo?.clientId, userAgent: ctx.http?.req?.headers.get('user-agent') });
-      return { content: [{ type: 'text', text }] };
-    },
-  );
+  server.registerTool('echo', { description: 'Returns its text', inputSchema: z.object({ text: z.string() }) }, async ({ text }, ctx) => {
+    seen.push({ clientId: ctx.http?.authInfo?.clientId, userAgent: ctx.http?.req?.headers.get('user-agent') });
+    return { content: [{ type: 'text', text }] };
+  });
   return server;
 }
 
@@ -218,7 +214,9 @@ describe('LegacySseTransport over raw HTTP', () => {
     expect(notJsonRpc.status).toBe(400);
     expect(await notJsonRpc.json()).toMatchObject({ id: null, error: { code: ProtocolErrorCode.InvalidRequest } });
 
-    const oversize = await stream.post(JSON.stringify({ jsonrpc: '2.0', method: 'ping', id: 1, params: { pad: 'x'.repeat(MAX_MESSAGE_BYTES) } }));
+    const oversize = await stream.post(
+      JSON.stringify({ jsonrpc: '2.0', method: 'ping', id: 1, params: { pad: 'x'.repeat(MAX_MESSAGE_BYTES) } }),
+    );
     expect(oversize.status).toBe(413);
 
     const accepted = await stream.post(

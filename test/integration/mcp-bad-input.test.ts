@@ -10,7 +10,11 @@ import { connect } from 'node:net';
 async function rpcError(response: Response): Promise<{ code: number; message: string } | undefined> {
   const text = await response.text();
   const json = response.headers.get('content-type')?.includes('text/event-stream')
-    ? text.split('\n').filter((line) => line.startsWith('data: {')).pop()?.slice(6)
+    ? text
+        .split('\n')
+        .filter((line) => line.startsWith('data: {'))
+        .pop()
+        ?.slice(6)
     : text;
   return json ? (JSON.parse(json) as { error?: { code: number; message: string } }).error : undefined;
 }
@@ -126,19 +130,22 @@ describe('bad input gets a precise 4xx or JSON-RPC error, never a 5xx, and the s
   it.each([
     ['declared with Content-Length', false],
     ['chunked', true],
-  ])('an oversized body %s is read to its end and answered with a readable 413, even when the client asked to close', async (_name, chunked) => {
-    const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
-    const head =
-      `POST /mcp HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\nAccept: application/json, text/event-stream\r\n` +
-      `Content-Type: application/json\r\nMcp-Session-Id: ${sessionId}\r\nConnection: close\r\n` +
-      (chunked ? 'Transfer-Encoding: chunked\r\n\r\n' : `Content-Length: ${body.length}\r\n\r\n`);
-    const { answer, writeError } = await rawPost(head, body, chunked);
-    statuses.push(Number(answer.slice(9, 12)));
-    expect(writeError).toBeUndefined();
-    expect(answer.startsWith('HTTP/1.1 413 ')).toBe(true);
-    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
-    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { data: { error: 'body_too_large' } } });
-  });
+  ])(
+    'an oversized body %s is read to its end and answered with a readable 413, even when the client asked to close',
+    async (_name, chunked) => {
+      const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
+      const head =
+        `POST /mcp HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\nAccept: application/json, text/event-stream\r\n` +
+        `Content-Type: application/json\r\nMcp-Session-Id: ${sessionId}\r\nConnection: close\r\n` +
+        (chunked ? 'Transfer-Encoding: chunked\r\n\r\n' : `Content-Length: ${body.length}\r\n\r\n`);
+      const { answer, writeError } = await rawPost(head, body, chunked);
+      statuses.push(Number(answer.slice(9, 12)));
+      expect(writeError).toBeUndefined();
+      expect(answer.startsWith('HTTP/1.1 413 ')).toBe(true);
+      expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { data: { error: 'body_too_large' } } });
+    },
+  );
 
   it('a body declared past the drain bound gets its 413 at once, and the connection closed', async () => {
     const head =

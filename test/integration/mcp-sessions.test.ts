@@ -59,14 +59,18 @@ describe('sessions', () => {
     await waitFor(() => true, 0);
     await callTool(server.url, id, 'announce_tools_changed', 3);
 
-    const resumed = await fetch(`${server.url}/mcp`, { headers: sessionHeaders(id, { accept: 'text/event-stream', 'last-event-id': lastSeen }) });
+    const resumed = await fetch(`${server.url}/mcp`, {
+      headers: sessionHeaders(id, { accept: 'text/event-stream', 'last-event-id': lastSeen }),
+    });
     expect(resumed.status).toBe(200);
     const replay = await readSse(resumed, (event) => event.data.includes('list_changed'), 5000);
     const replayed = replay.events.filter((event) => event.data.includes('list_changed'));
     expect(replayed).toHaveLength(1);
     expect(replayed[0]!.id).not.toBe(lastSeen);
 
-    const bogus = await fetch(`${server.url}/mcp`, { headers: sessionHeaders(id, { accept: 'text/event-stream', 'last-event-id': 'nope_1' }) });
+    const bogus = await fetch(`${server.url}/mcp`, {
+      headers: sessionHeaders(id, { accept: 'text/event-stream', 'last-event-id': 'nope_1' }),
+    });
     expect(bogus.status).toBe(400);
     await bogus.text();
   });
@@ -92,7 +96,10 @@ describe('sessions', () => {
   });
 
   it('an in-flight call keeps its session from expiring', async () => {
-    server = await startTestServer({ sessionTimeoutMs: 1000, cleanupIntervalMs: 100 }, { extraProviders: [createFixtureProvider({ cancelled: 0, completed: 0 })] });
+    server = await startTestServer(
+      { sessionTimeoutMs: 1000, cleanupIntervalMs: 100 },
+      { extraProviders: [createFixtureProvider({ cancelled: 0, completed: 0 })] },
+    );
     const client = new Client({ name: 'busy', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
     const result = await client.callTool({ name: 'slow_count', arguments: { steps: 3, delayMs: 600 } });
@@ -102,12 +109,18 @@ describe('sessions', () => {
   });
 
   it('a legacy SSE session stays alive while results and progress flow to the client', async () => {
-    server = await startTestServer({ sessionTimeoutMs: 1000, cleanupIntervalMs: 100 }, { extraProviders: [createFixtureProvider({ cancelled: 0, completed: 0 })] });
+    server = await startTestServer(
+      { sessionTimeoutMs: 1000, cleanupIntervalMs: 100 },
+      { extraProviders: [createFixtureProvider({ cancelled: 0, completed: 0 })] },
+    );
     const client = new Client({ name: 'sse-busy', version: '1' });
     await client.connect(new SSEClientTransport(new URL(`${server.url}/sse`)));
     try {
       const progress: number[] = [];
-      const result = await client.callTool({ name: 'slow_count', arguments: { steps: 4, delayMs: 450 } }, { onprogress: (p) => void progress.push(p.progress) });
+      const result = await client.callTool(
+        { name: 'slow_count', arguments: { steps: 4, delayMs: 450 } },
+        { onprogress: (p) => void progress.push(p.progress) },
+      );
       expect(result.isError).toBeFalsy();
       // 1.8 s of work against a 1 s idle timeout: only outgoing traffic kept the session alive.
       expect(progress.length).toBeGreaterThanOrEqual(3);

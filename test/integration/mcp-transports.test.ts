@@ -11,11 +11,11 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 type Flavour = 'v2-legacy' | 'v2-modern' | 'v1';
 
 interface Connected {
-  callTool(name: string, args: Record<string, unknown>, options?: { onprogress?: (p: { progress: number }) => void; signal?: AbortSignal }): Promise<{
-    content?: unknown;
-    structuredContent?: Record<string, unknown>;
-    isError?: boolean;
-  }>;
+  callTool(
+    name: string,
+    args: Record<string, unknown>,
+    options?: { onprogress?: (p: { progress: number }) => void; signal?: AbortSignal },
+  ): Promise<{ content?: unknown; structuredContent?: Record<string, unknown>; isError?: boolean }>;
   listTools(): Promise<{ tools: Array<{ name: string; outputSchema?: unknown }> }>;
   close(): Promise<void>;
 }
@@ -25,7 +25,8 @@ async function connect(flavour: Flavour, url: string): Promise<Connected> {
     const client = new V1Client({ name: 'v1-test', version: '1.0.0' });
     await client.connect(new V1StreamableHTTPClientTransport(new URL(url)));
     return {
-      callTool: (name, args, options) => client.callTool({ name, arguments: args }, undefined, options) as ReturnType<Connected['callTool']>,
+      callTool: (name, args, options) =>
+        client.callTool({ name, arguments: args }, undefined, options) as ReturnType<Connected['callTool']>,
       listTools: () => client.listTools(),
       close: () => client.close(),
     };

@@ -8,7 +8,10 @@ import { createFixtureProvider } from '../fixtures/fixture-tools.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** A tool whose every call is a tool error (`isError`). */
-const alwaysFails = defineTool('always_fails', { description: 'Fails.', input: z.object({}) }, async () => ({ content: [{ type: 'text', text: 'no' }], isError: true }));
+const alwaysFails = defineTool('always_fails', { description: 'Fails.', input: z.object({}) }, async () => ({
+  content: [{ type: 'text', text: 'no' }],
+  isError: true,
+}));
 const failing: ToolProvider = { name: 'failing', tools: () => [alwaysFails] };
 
 /** The names a scrape exports: every `# TYPE` line, plus the series suffixes of histograms and summaries. */
@@ -34,9 +37,7 @@ function metricNamesOf(expr: string): string[] {
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '')
     .replace(/\[[^\]]*\]/g, '');
   const keywords = new Set(['by', 'without', 'on', 'ignoring', 'bool', 'and', 'or', 'unless', 'offset']);
-  return [...stripped.matchAll(/([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?/g)]
-    .filter((m) => !m[2] && !keywords.has(m[1]!))
-    .map((m) => m[1]!);
+  return [...stripped.matchAll(/([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?/g)].filter((m) => !m[2] && !keywords.has(m[1]!)).map((m) => m[1]!);
 }
 
 function sample(scrape: string, name: string, labels: Record<string, string>): number | undefined {
@@ -53,7 +54,10 @@ describe('metrics and /health summary', () => {
   let client: Client;
 
   beforeAll(async () => {
-    server = await startTestServer({ metricsToken: 'scrape-token-0123456789' }, { extraProviders: [createFixtureProvider({ cancelled: 0, completed: 0 }), failing] });
+    server = await startTestServer(
+      { metricsToken: 'scrape-token-0123456789' },
+      { extraProviders: [createFixtureProvider({ cancelled: 0, completed: 0 }), failing] },
+    );
     client = new Client({ name: 'metrics-test', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl)));
     await client.callTool({ name: 'slow_count', arguments: { steps: 1, delayMs: 0 } });
@@ -127,7 +131,12 @@ describe('metrics and /health summary', () => {
   });
 
   it('/health reports request totals', async () => {
-    const body = (await (await fetch(`${server.url}/health`)).json()) as { totalRequests: number; successfulRequests: number; failedRequests: number; averageResponseTime: number };
+    const body = (await (await fetch(`${server.url}/health`)).json()) as {
+      totalRequests: number;
+      successfulRequests: number;
+      failedRequests: number;
+      averageResponseTime: number;
+    };
     expect(body.totalRequests).toBeGreaterThanOrEqual(6);
     expect(body.failedRequests).toBeGreaterThanOrEqual(1); // the 404
     expect(body.successfulRequests).toBe(body.totalRequests - body.failedRequests);
@@ -140,7 +149,9 @@ describe('metrics and /health summary', () => {
     const dashboard = JSON.parse(readFileSync(new URL('../../docs/grafana/claude-code-mcp.json', import.meta.url), 'utf8')) as {
       panels: { title: string; targets?: { expr: string }[] }[];
     };
-    const queried = dashboard.panels.flatMap((panel) => (panel.targets ?? []).flatMap((target) => metricNamesOf(target.expr).map((name) => ({ panel: panel.title, name }))));
+    const queried = dashboard.panels.flatMap((panel) =>
+      (panel.targets ?? []).flatMap((target) => metricNamesOf(target.expr).map((name) => ({ panel: panel.title, name }))),
+    );
     expect(queried.length).toBeGreaterThan(20);
     expect(queried.filter(({ name }) => !names.has(name))).toEqual([]);
   });

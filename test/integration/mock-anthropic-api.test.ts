@@ -24,7 +24,13 @@ async function runClaude(sandbox: ClaudeSandbox, args: string[]): Promise<{ code
   let out = '';
   child.stdout.on('data', (data: Buffer) => (out += data.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, messages: out.split('\n').filter(Boolean).map((line) => JSON.parse(line) as StreamMessage) };
+  return {
+    code,
+    messages: out
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as StreamMessage),
+  };
 }
 
 describe('mock Anthropic Messages API, driven by the bare claude binary', () => {
@@ -56,7 +62,10 @@ describe('mock Anthropic Messages API, driven by the bare claude binary', () => 
   it('plays a Write tool_use and sees the tool_result on the next request', async () => {
     mock.on({
       prompt: 'mock-write',
-      replies: [{ kind: 'tool_use', name: 'Write', input: { file_path: 'made.txt', content: 'made\n' } }, { kind: 'text', text: 'done' }],
+      replies: [
+        { kind: 'tool_use', name: 'Write', input: { file_path: 'made.txt', content: 'made\n' } },
+        { kind: 'text', text: 'done' },
+      ],
     });
     const { messages } = await runClaude(sandbox, ['-p', 'mock-write', '--permission-mode', 'acceptEdits']);
     expect(messages.find((m) => m.type === 'result')).toMatchObject({ is_error: false, result: 'done' });

@@ -37,7 +37,11 @@ const describeRedis = reachable || IN_CI ? describe : describe.skip;
 if (!reachable && !IN_CI) console.warn(`Redis unreachable at ${REDIS_URL}: Redis rate-limit tests skipped (set CI=true to fail instead)`);
 
 async function ping(url: string): Promise<number> {
-  const response = await fetch(`${url}/mcp`, { method: 'POST', headers: jsonHeaders(), body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+  const response = await fetch(`${url}/mcp`, {
+    method: 'POST',
+    headers: jsonHeaders(),
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+  });
   await response.text();
   return response.status;
 }
@@ -96,39 +100,48 @@ describeRedis('rate limits on Redis', () => {
   }, 60_000);
 
   const REDIS_SERVER = '/usr/bin/redis-server';
-  (existsSync(REDIS_SERVER) || IN_CI ? it : it.skip)('a server whose Redis is killed mid-test keeps serving through the insurance limiter, logs it and counts it', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const redisProcess = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    try {
-      const probe = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, retryStrategy: (times) => (times > 50 ? null : 100) });
-      probe.on('error', () => undefined);
-      await probe.ping();
-      probe.disconnect();
-      const env = sandbox.env({
-        STORAGE: 'redis',
-        REDIS_URL: `redis://127.0.0.1:${port}`,
-        RATE_LIMIT_ENABLED: 'true',
-        RATE_LIMIT_REQUESTS: '4',
-        RATE_LIMIT_WINDOW_MS: '60000',
-        LOG_FORMAT: 'json',
+  (existsSync(REDIS_SERVER) || IN_CI ? it : it.skip)(
+    'a server whose Redis is killed mid-test keeps serving through the insurance limiter, logs it and counts it',
+    async () => {
+      const port = 20000 + Math.floor(Math.random() * 20000);
+      const redisProcess = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+        stdio: 'ignore',
       });
-      const server = spawnCli(['serve'], { env, cwd: sandbox.cwd });
-      servers.push(server);
-      const url = await waitForListening(server);
-      expect([await ping(url), await ping(url)]).toEqual([400, 400]); // 2 of 4 counted in Redis
-      redisProcess.kill('SIGKILL');
-      await new Promise((resolve) => redisProcess.once('exit', resolve));
-      const after: number[] = [];
-      for (let i = 0; i < 5; i += 1) after.push(await ping(url));
-      // The insurance limiter starts from zero: 4 more pass, the 5th is refused — never a 5xx.
-      expect(after).toEqual([400, 400, 400, 400, 429]);
-      const metrics = await (await fetch(`${url}/metrics`)).text();
-      expect(metrics).toMatch(/^rate_limit_insurance_total [1-9]/m);
-      expect(server.logLines().some((line) => String(line.message).includes('insurance limiter'))).toBe(true);
-    } finally {
-      if (redisProcess.exitCode === null) redisProcess.kill('SIGKILL');
-    }
-  }, 60_000);
+      try {
+        const probe = new Redis(`redis://127.0.0.1:${port}`, {
+          maxRetriesPerRequest: 1,
+          retryStrategy: (times) => (times > 50 ? null : 100),
+        });
+        probe.on('error', () => undefined);
+        await probe.ping();
+        probe.disconnect();
+        const env = sandbox.env({
+          STORAGE: 'redis',
+          REDIS_URL: `redis://127.0.0.1:${port}`,
+          RATE_LIMIT_ENABLED: 'true',
+          RATE_LIMIT_REQUESTS: '4',
+          RATE_LIMIT_WINDOW_MS: '60000',
+          LOG_FORMAT: 'json',
+        });
+        const server = spawnCli(['serve'], { env, cwd: sandbox.cwd });
+        servers.push(server);
+        const url = await waitForListening(server);
+        expect([await ping(url), await ping(url)]).toEqual([400, 400]); // 2 of 4 counted in Redis
+        redisProcess.kill('SIGKILL');
+        await new Promise((resolve) => redisProcess.once('exit', resolve));
+        const after: number[] = [];
+        for (let i = 0; i < 5; i += 1) after.push(await ping(url));
+        // The insurance limiter starts from zero: 4 more pass, the 5th is refused — never a 5xx.
+        expect(after).toEqual([400, 400, 400, 400, 429]);
+        const metrics = await (await fetch(`${url}/metrics`)).text();
+        expect(metrics).toMatch(/^rate_limit_insurance_total [1-9]/m);
+        expect(server.logLines().some((line) => String(line.message).includes('insurance limiter'))).toBe(true);
+      } finally {
+        if (redisProcess.exitCode === null) redisProcess.kill('SIGKILL');
+      }
+    },
+    60_000,
+  );
 
   it('keeps limiting with the in-memory insurance limiter when Redis goes away mid-test, and says so in a metric', async () => {
     const redis = new Redis(REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
@@ -136,7 +149,15 @@ describeRedis('rate limits on Redis', () => {
     await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
     const metrics = createMetrics();
     const limits = createRateLimits({
-      settings: { requests: 3, windowMs: 60_000, toolPoints: 10, globalRequests: 1000, oauthRequests: 1000, toolWeights: {}, clientRequests: {} },
+      settings: {
+        requests: 3,
+        windowMs: 60_000,
+        toolPoints: 10,
+        globalRequests: 1000,
+        oauthRequests: 1000,
+        toolWeights: {},
+        clientRequests: {},
+      },
       redis,
       keyPrefix: PREFIX,
       logger: createSilentLogger(),

@@ -12,7 +12,11 @@ afterEach(async () => {
 
 /** One MCP HTTP request (a sessionless ping: the server answers 400, but the limiter counts it first). */
 async function ping(url: string): Promise<Response> {
-  const response = await fetch(url, { method: 'POST', headers: jsonHeaders(), body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: jsonHeaders(),
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+  });
   await response.text();
   return response;
 }
@@ -27,7 +31,11 @@ describe('rate limits (memory)', () => {
     expect(allowed.map((r) => r.status)).toEqual([400, 400, 400, 400, 400]);
     expect(allowed[4]!.headers.get('ratelimit')).toMatch(/^"client";r=0;t=\d+$/);
 
-    const refused = await fetch(server.mcpUrl, { method: 'POST', headers: jsonHeaders(), body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+    const refused = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: jsonHeaders(),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
     expect(refused.status).toBe(429);
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
@@ -79,7 +87,11 @@ describe('rate limits (memory)', () => {
       const response = await fetch(`${server.url}/register`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], client_name: `c${i}`, token_endpoint_auth_method: 'none' }),
+        body: JSON.stringify({
+          redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+          client_name: `c${i}`,
+          token_endpoint_auth_method: 'none',
+        }),
       });
       await response.text();
       statuses.push(response.status);

@@ -45,7 +45,11 @@ describe('security headers', () => {
     expect(ok.status).toBe(200);
     expect(securityHeaders(ok)).toEqual(API_SET);
 
-    const refused = await fetch(server.mcpUrl, { method: 'POST', headers: MCP_HEADERS, body: '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' });
+    const refused = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: MCP_HEADERS,
+      body: '{"jsonrpc":"2.0","id":2,"method":"tools/list"}',
+    });
     await refused.text();
     expect(refused.status).toBe(400);
     expect(securityHeaders(refused)).toEqual(API_SET);

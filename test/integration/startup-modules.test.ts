@@ -27,11 +27,19 @@ describe('start-up loads no library that only a first use needs', () => {
     const record = path.join(sandbox.root, 'modules.txt');
     // The defaults a newcomer gets: OAuth on, SQLite, metrics, the Claude tools and the gateway (no upstreams yet).
     const env = { ...sandbox.env({ AUTH_MODE: undefined, STORAGE: 'sqlite', HOST: '127.0.0.1' }), RECORD_MODULE_LOADS: record };
-    const child = spawn(process.execPath, ['--import', RECORDER, CLI, 'serve'], { cwd: sandbox.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', RECORDER, CLI, 'serve'], {
+      cwd: sandbox.cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     track(child.pid!);
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const listening = await waitFor(() => parseJsonLines(stdout).find((line) => line.message === 'listening'), 'the listening log line', 15_000);
+    const listening = await waitFor(
+      () => parseJsonLines(stdout).find((line) => line.message === 'listening'),
+      'the listening log line',
+      15_000,
+    );
     const url = `http://127.0.0.1:${Number(listening.port)}`;
     await waitFor(async () => (await fetch(`${url}/health`).catch(() => undefined))?.status === 200, '/health 200');
     child.kill('SIGTERM');
@@ -39,7 +47,14 @@ describe('start-up loads no library that only a first use needs', () => {
     const loaded = readFileSync(record, 'utf8').split('\n');
     const packages = new Set(loaded.map((url) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1]).filter(Boolean));
     expect(packages).toContain('@modelcontextprotocol/server'); // the recorder works
-    for (const lazy of ['@modelcontextprotocol/client', '@anthropic-ai/claude-agent-sdk', 'rate-limiter-flexible', 'jose', 'ioredis', '@modelcontextprotocol/node']) {
+    for (const lazy of [
+      '@modelcontextprotocol/client',
+      '@anthropic-ai/claude-agent-sdk',
+      'rate-limiter-flexible',
+      'jose',
+      'ioredis',
+      '@modelcontextprotocol/node',
+    ]) {
       expect([lazy, packages.has(lazy)]).toEqual([lazy, false]);
     }
   });

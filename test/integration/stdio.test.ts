@@ -50,7 +50,13 @@ describe.each([
   [
     'v2 Client + StdioClientTransport',
     async (sandbox: Sandbox): Promise<{ session: StdioSession; stderr: () => string }> => {
-      const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio'], env: sandbox.env(), cwd: sandbox.cwd, stderr: 'pipe' });
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: [CLI, 'stdio'],
+        env: sandbox.env(),
+        cwd: sandbox.cwd,
+        stderr: 'pipe',
+      });
       const stderr = collect(transport.stderr);
       const client = new Client({ name: 'stdio-test-v2', version: '1.0.0' });
       await client.connect(transport);
@@ -61,7 +67,13 @@ describe.each([
   [
     'v1 Client + StdioClientTransport',
     async (sandbox: Sandbox): Promise<{ session: StdioSession; stderr: () => string }> => {
-      const transport = new V1StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio'], env: sandbox.env(), cwd: sandbox.cwd, stderr: 'pipe' });
+      const transport = new V1StdioClientTransport({
+        command: process.execPath,
+        args: [CLI, 'stdio'],
+        env: sandbox.env(),
+        cwd: sandbox.cwd,
+        stderr: 'pipe',
+      });
       const stderr = collect(transport.stderr);
       const client = new V1Client({ name: 'stdio-test-v1', version: '1.0.0' });
       await client.connect(transport);
@@ -89,7 +101,9 @@ describe.each([
         {
           type: 'text',
           text: expect.stringMatching(
-            new RegExp(`^claude-code-mcp ${PACKAGE_VERSION.replace(/\./g, '\\.')}, up [\\d.]+s, transports stdio, storage memory; sessions 1/1000$`),
+            new RegExp(
+              `^claude-code-mcp ${PACKAGE_VERSION.replace(/\./g, '\\.')}, up [\\d.]+s, transports stdio, storage memory; sessions 1/1000$`,
+            ),
           ),
         },
       ]);
@@ -128,15 +142,27 @@ describe('raw stdio', () => {
     console.log(`stdio: stdin EOF to exit in ${Date.now() - endedAt} ms`);
     expect(exit).toEqual({ code: 0, signal: null });
 
-    const stdoutLines = server.stdout().split('\n').filter((line) => line.length > 0);
+    const stdoutLines = server
+      .stdout()
+      .split('\n')
+      .filter((line) => line.length > 0);
     expect(stdoutLines.length).toBeGreaterThanOrEqual(2);
     for (const line of stdoutLines) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
     expect(responses()).toEqual([
-      expect.objectContaining({ id: 1, result: expect.objectContaining({ serverInfo: expect.objectContaining({ name: 'claude-code-mcp', version: PACKAGE_VERSION }) }) }),
-      expect.objectContaining({ id: 2, result: expect.objectContaining({ structuredContent: expect.objectContaining({ transports: ['stdio'] }) }) }),
+      expect.objectContaining({
+        id: 1,
+        result: expect.objectContaining({ serverInfo: expect.objectContaining({ name: 'claude-code-mcp', version: PACKAGE_VERSION }) }),
+      }),
+      expect.objectContaining({
+        id: 2,
+        result: expect.objectContaining({ structuredContent: expect.objectContaining({ transports: ['stdio'] }) }),
+      }),
     ]);
 
-    const stderrLines = server.stderr().split('\n').filter((line) => line.length > 0);
+    const stderrLines = server
+      .stderr()
+      .split('\n')
+      .filter((line) => line.length > 0);
     expect(stderrLines.length).toBeGreaterThan(0);
     const logs = stderrLines.map((line) => JSON.parse(line) as { level: string; message: string });
     expect(logs.map((line) => line.message)).toEqual(expect.arrayContaining(['serving on stdio', 'session ended', 'stopped']));

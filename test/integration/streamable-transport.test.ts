@@ -22,7 +22,12 @@ describe('sessionful Streamable HTTP on the wire', () => {
     const initialize = await fetch(server.mcpUrl, {
       method: 'POST',
       headers: jsonHeaders(),
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      }),
     });
     const sessionId = initialize.headers.get('mcp-session-id')!;
     const initialized = await post(sessionId, { jsonrpc: '2.0', method: 'notifications/initialized' }, protocolVersion);
@@ -115,9 +120,16 @@ describe('sessionful Streamable HTTP on the wire', () => {
     const { sessionId } = await open();
     const badVersion = await post(sessionId, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, '1999-01-01');
     expect(badVersion.status).toBe(400);
-    expect(await badVersion.json()).toMatchObject({ error: { code: -32000, message: expect.stringContaining('Unsupported protocol version: 1999-01-01') } });
+    expect(await badVersion.json()).toMatchObject({
+      error: { code: -32000, message: expect.stringContaining('Unsupported protocol version: 1999-01-01') },
+    });
 
-    const again = await post(sessionId, { jsonrpc: '2.0', id: 3, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    const again = await post(sessionId, {
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    });
     expect(again.status).toBe(400);
     expect(await again.json()).toMatchObject({ error: { code: -32600, message: 'Invalid Request: Server already initialized' } });
 
@@ -151,7 +163,12 @@ describe('a call whose client dropped its answer stream', () => {
     const initialize = await fetch(server.mcpUrl, {
       method: 'POST',
       headers: jsonHeaders(),
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      }),
     });
     await readSse(initialize, () => false, 2_000);
     const sessionId = initialize.headers.get('mcp-session-id')!;
@@ -165,7 +182,12 @@ describe('a call whose client dropped its answer stream', () => {
     const response = await fetch(server.mcpUrl, {
       method: 'POST',
       headers: jsonHeaders({ 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' }),
-      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow_count', arguments: { steps: 12, delayMs: 100 } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'slow_count', arguments: { steps: 12, delayMs: 100 } },
+      }),
     });
     const { events } = await readSse(response, () => true, 5_000);
     return events[0]!.id!;
@@ -185,7 +207,12 @@ describe('a call whose client dropped its answer stream', () => {
     // As a client does, after the stream's `retry` delay (the server must first see the connection end).
     await new Promise((resolve) => setTimeout(resolve, 150));
     const resumed = await fetch(server.mcpUrl, {
-      headers: { accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25', 'last-event-id': lastEventId },
+      headers: {
+        accept: 'text/event-stream',
+        'mcp-session-id': sessionId,
+        'mcp-protocol-version': '2025-11-25',
+        'last-event-id': lastEventId,
+      },
     });
     expect(resumed.status).toBe(200);
     const { events } = await readSse(resumed, (event) => event.data.includes('"id":3'), 5_000);

@@ -22,22 +22,39 @@ describe('tool-call log and audit channel', () => {
     });
     const client = new Client({ name: 'log-test', version: '1.0.0' });
     try {
-      await client.connect(new StreamableHTTPClientTransport(new URL(`${running.url}/mcp`), { requestInit: { headers: { 'x-request-id': 'req-tool-1' } } }));
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${running.url}/mcp`), { requestInit: { headers: { 'x-request-id': 'req-tool-1' } } }),
+      );
       await client.callTool({ name: 'slow_count', arguments: { steps: 1, delayMs: 0 } });
       running.container.events.emit('auth.login', { subject: 'alice', method: 'password', success: false });
     } finally {
       await client.close();
       await running.close('test');
     }
-    const lines = text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     const calls = lines.filter((line) => line.message === 'tool call');
     expect(calls).toHaveLength(1);
-    expect(calls[0]).toMatchObject({ channel: 'tool', tool: 'slow_count', clientId: 'local', outcome: 'ok', requestId: 'req-tool-1', transport: 'streamable-http' });
+    expect(calls[0]).toMatchObject({
+      channel: 'tool',
+      tool: 'slow_count',
+      clientId: 'local',
+      outcome: 'ok',
+      requestId: 'req-tool-1',
+      transport: 'streamable-http',
+    });
     expect(typeof calls[0]!.sessionId).toBe('string');
     expect(typeof calls[0]!.durationMs).toBe('number');
     expect(JSON.stringify(calls[0])).not.toContain('steps'); // arguments stay out of the log
-    const audit = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(audit).toEqual([expect.objectContaining({ message: 'audit', channel: 'audit', event: 'auth.login', subject: 'alice', success: false })]);
+    const audit = readFileSync(auditFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(audit).toEqual([
+      expect.objectContaining({ message: 'audit', channel: 'audit', event: 'auth.login', subject: 'alice', success: false }),
+    ]);
     expect(lines.some((line) => line.channel === 'audit' && line.event === 'auth.login')).toBe(true);
     rmSync(dir, { recursive: true, force: true });
   });

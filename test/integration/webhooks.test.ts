@@ -55,10 +55,13 @@ describe('webhooks', () => {
     await new Promise((resolve) => setTimeout(resolve, 400)); // several failed attempts
     receiver = await startReceiver(() => 200, port);
     await waitFor(() => new Set(ofType(receiver!.deliveries, 'upstream.restarted').map((d) => d.payload.id)).size === 5, 15_000);
-    const counts = ofType(receiver.deliveries, 'upstream.restarted').map((d) => d.payload.data.restartCount).sort();
+    const counts = ofType(receiver.deliveries, 'upstream.restarted')
+      .map((d) => d.payload.data.restartCount)
+      .sort();
     expect([...new Set(counts)]).toEqual([0, 1, 2, 3, 4]);
     const deadline = Date.now() + 5000;
-    while ((await server.container.webhooks!.queueDepth()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while ((await server.container.webhooks!.queueDepth()) > 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await server.container.webhooks!.queueDepth()).toBe(0);
   });
 
@@ -114,7 +117,13 @@ describe('webhooks', () => {
 
   it('with WEBHOOK_MAX_IN_FLIGHT=1, delivers one endpoint’s events one at a time, in the order they happened, on one connection', async () => {
     receiver = await startReceiver();
-    server = await startTestServer({ ...FAST, webhookUrl: receiver.url, webhookSecret: [secret()], webhookEvents: ['upstream.restarted'], webhookMaxInFlight: 1 });
+    server = await startTestServer({
+      ...FAST,
+      webhookUrl: receiver.url,
+      webhookSecret: [secret()],
+      webhookEvents: ['upstream.restarted'],
+      webhookMaxInFlight: 1,
+    });
     for (let i = 0; i < 20; i += 1) server.container.events.emit('upstream.restarted', { server: 'memory', restartCount: i });
     await waitFor(() => receiver!.deliveries.length === 20, 15_000);
     expect(receiver.deliveries.map((d) => d.payload.data.restartCount)).toEqual([...Array(20).keys()]);
@@ -127,7 +136,16 @@ describe('webhooks', () => {
     const count = 60;
     receiver = await startReceiver(() => 204, 0, { answerAfterMs: 15 });
     const dataDir = mkdtempSync(path.join(tmpdir(), 'ccm-webhooks-'));
-    server = await startTestServer({ ...FAST, storage: 'sqlite', dataDir, webhookTimeoutMs: 5000, webhookUrl: receiver.url, webhookSecret: [secret()], webhookEvents: ['upstream.restarted'], webhookMaxInFlight: window });
+    server = await startTestServer({
+      ...FAST,
+      storage: 'sqlite',
+      dataDir,
+      webhookTimeoutMs: 5000,
+      webhookUrl: receiver.url,
+      webhookSecret: [secret()],
+      webhookEvents: ['upstream.restarted'],
+      webhookMaxInFlight: window,
+    });
     try {
       for (let i = 0; i < count; i += 1) server.container.events.emit('upstream.restarted', { server: 'memory', restartCount: i });
       await waitFor(() => receiver!.deliveries.length === count, 15_000);
@@ -140,7 +158,8 @@ describe('webhooks', () => {
       // arrives more than window - 1 places early.
       order.forEach((n, arrived) => expect(n - arrived).toBeLessThan(window));
       const deadline = Date.now() + 5000;
-      while ((await server.container.webhooks!.queueDepth()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      while ((await server.container.webhooks!.queueDepth()) > 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
       expect(await server.container.webhooks!.queueDepth()).toBe(0); // every delivered event was acknowledged
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(receiver.deliveries).toHaveLength(count); // and none was sent twice
@@ -159,7 +178,14 @@ describe('webhooks', () => {
       return first && delivery.payload.data.restartCount === 5 ? 503 : 204;
     });
     // Timeout 3 s: a claim's lease is 11 s, far longer than the whole test may take.
-    server = await startTestServer({ ...FAST, webhookTimeoutMs: 3000, webhookUrl: receiver.url, webhookSecret: [secret()], webhookEvents: ['upstream.restarted'], webhookMaxInFlight: 4 });
+    server = await startTestServer({
+      ...FAST,
+      webhookTimeoutMs: 3000,
+      webhookUrl: receiver.url,
+      webhookSecret: [secret()],
+      webhookEvents: ['upstream.restarted'],
+      webhookMaxInFlight: 4,
+    });
     const started = Date.now();
     for (let i = 0; i < 40; i += 1) server.container.events.emit('upstream.restarted', { server: 'memory', restartCount: i });
     await waitFor(() => seen.size === 40, 10_000);
@@ -200,7 +226,12 @@ describe('webhooks', () => {
     // The receiver is down, so whatever the outbox stored stays countable; its writes are slowed to 300 ms, so an
     // answer that did not wait for them would arrive while the count is still the old one.
     const port = await freePort();
-    server = await startTestServer({ ...FAST, webhookUrl: `http://127.0.0.1:${port}/hook`, webhookSecret: [secret()], webhookEvents: ['session.started', 'session.ended'] });
+    server = await startTestServer({
+      ...FAST,
+      webhookUrl: `http://127.0.0.1:${port}/hook`,
+      webhookSecret: [secret()],
+      webhookEvents: ['session.started', 'session.ended'],
+    });
     const { storage, webhooks } = server.container;
     const enqueueMany = storage.enqueueMany.bind(storage);
     storage.enqueueMany = async (queue, items) => {
@@ -213,7 +244,10 @@ describe('webhooks', () => {
     expect(await webhooks!.queueDepth()).toBe(1);
 
     const started = Date.now();
-    const deleted = await fetch(server.mcpUrl, { method: 'DELETE', headers: { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' } });
+    const deleted = await fetch(server.mcpUrl, {
+      method: 'DELETE',
+      headers: { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' },
+    });
     expect(deleted.status).toBe(200);
     expect(await webhooks!.queueDepth()).toBe(2);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
@@ -221,7 +255,12 @@ describe('webhooks', () => {
 
   it('refuses loopback and private addresses unless WEBHOOK_ALLOW_PRIVATE=true', async () => {
     receiver = await startReceiver();
-    server = await startTestServer({ webhookUrl: receiver.url, webhookSecret: [secret()], webhookRetryBaseMs: 40, webhookEvents: ['upstream.up'] });
+    server = await startTestServer({
+      webhookUrl: receiver.url,
+      webhookSecret: [secret()],
+      webhookRetryBaseMs: 40,
+      webhookEvents: ['upstream.up'],
+    });
     server.container.events.emit('upstream.up', { server: 'memory', tools: 1 });
     const deadline = Date.now() + 10_000;
     let letters = await listDeadLetters(server.container.storage);

@@ -18,9 +18,7 @@ export type GrantType = (typeof GRANT_TYPE_HANDLERS)[number]['name'];
 export const GRANT_TYPES: readonly GrantType[] = Object.freeze(GRANT_TYPE_HANDLERS.map((handler) => handler.name));
 
 /** Everything any grant type needs; the token service builds it once. */
-export type GrantTypeDependencies = AuthorizationCodeGrantDependencies &
-  RefreshTokenGrantDependencies &
-  ClientCredentialsGrantDependencies;
+export type GrantTypeDependencies = AuthorizationCodeGrantDependencies & RefreshTokenGrantDependencies & ClientCredentialsGrantDependencies;
 
 const byName: ReadonlyMap<string, GrantTypeHandler<GrantType, GrantTypeDependencies>> = new Map(
   GRANT_TYPE_HANDLERS.map((handler) => [handler.name, handler]),

@@ -11,7 +11,9 @@ export const authFields = {
    */
   authMode: enumOf(['oauth', 'external', 'none'] as const)
     .default('oauth')
-    .describe('`oauth` (built-in OAuth 2.1 server plus API keys), `external` (tokens of AUTH_EXTERNAL_ISSUER) or `none` (loopback HOST only, unless MCP_DISABLE_AUTH).')
+    .describe(
+      '`oauth` (built-in OAuth 2.1 server plus API keys), `external` (tokens of AUTH_EXTERNAL_ISSUER) or `none` (loopback HOST only, unless MCP_DISABLE_AUTH).',
+    )
     .register(fieldMeta, { env: 'AUTH_MODE', group: 'Auth' }),
   /** Turns authentication off even on a public interface. The server then warns at start and in /health. */
   mcpDisableAuth: bool()
@@ -35,7 +37,9 @@ export const authFields = {
    */
   refreshReuseGraceSeconds: int(0, 3600)
     .default(60)
-    .describe('Seconds after a refresh token was rotated during which the same client may present it again (concurrent refreshes) without revoking its grant; 0 disables.')
+    .describe(
+      'Seconds after a refresh token was rotated during which the same client may present it again (concurrent refreshes) without revoking its grant; 0 disables.',
+    )
     .register(fieldMeta, { env: 'REFRESH_REUSE_GRACE_SECONDS', group: 'Auth' }),
   /** Lifetime of authorization codes (OAuth 2.1: at most 10 minutes). */
   authCodeTtlSeconds: int(10, 600)
@@ -133,7 +137,9 @@ export const authFields = {
     .int()
     .min(0)
     .default(300_000)
-    .describe('How often (ms) each OIDC sign-in is confirmed with the provider; one it revoked then ends its grant and tokens. 0: only at refresh.')
+    .describe(
+      'How often (ms) each OIDC sign-in is confirmed with the provider; one it revoked then ends its grant and tokens. 0: only at refresh.',
+    )
     .register(fieldMeta, { env: 'OIDC_RECHECK_MS', group: 'Auth' }),
   /** Accept Client ID Metadata Documents: an https URL as client_id, fetched with SSRF protection and cached. */
   oauthCimdEnabled: bool()
@@ -164,7 +170,9 @@ export const authFields = {
     .string()
     .min(1)
     .optional()
-    .describe('JSON file of per-client tool allow/deny patterns (`{"client": {"allow": ["claude_*"], "deny": [...]}}`); `*` applies to all.')
+    .describe(
+      'JSON file of per-client tool allow/deny patterns (`{"client": {"allow": ["claude_*"], "deny": [...]}}`); `*` applies to all.',
+    )
     .register(fieldMeta, { env: 'MCP_TOOL_POLICY_PATH', group: 'Auth', example: './tool-policy.json' }),
   /** AUTH_MODE=external: the trusted authorization server's issuer, exactly as in its metadata. */
   authExternalIssuer: httpUrl()

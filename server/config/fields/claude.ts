@@ -47,7 +47,9 @@ export const claudeFields = {
   workspaceRoots: z
     .array(z.string().min(1))
     .default(['./workspace'])
-    .describe('Comma list of directories a `workingDirectory` must resolve inside (realpath; symlink escapes refused). Must not contain DATA_DIR; the default is created on start.')
+    .describe(
+      'Comma list of directories a `workingDirectory` must resolve inside (realpath; symlink escapes refused). Must not contain DATA_DIR; the default is created on start.',
+    )
     .register(fieldMeta, { env: 'WORKSPACE_ROOTS', group: 'Claude', example: '/srv/projects,/home/me/code' }),
   /** Where runs without a `workingDirectory` work; defaults to the first workspace root. */
   defaultWorkingDirectory: z
@@ -68,7 +70,9 @@ export const claudeFields = {
    */
   transcriptMaxBytes: int(0, 1024 * 1024 * 1024)
     .default(32 * 1024 * 1024)
-    .describe('Several replicas: largest Claude transcript kept in Redis for the other replicas; a larger one is resumable only where it ran (0: none kept).')
+    .describe(
+      'Several replicas: largest Claude transcript kept in Redis for the other replicas; a larger one is resumable only where it ran (0: none kept).',
+    )
     .register(fieldMeta, { env: 'TRANSCRIPT_MAX_BYTES', group: 'Claude' }),
   /**
    * The most permissive permission mode a caller may ask for, in the order plan < dontAsk < default < acceptEdits <
@@ -88,7 +92,9 @@ export const claudeFields = {
    */
   claudeSandbox: enumOf(['required', 'off'] as const)
     .default('required')
-    .describe('`required`: every Claude run is sandboxed (bubblewrap + socat on Linux) and none runs without it; `off`: no OS sandbox, for trusted single-user setups.')
+    .describe(
+      '`required`: every Claude run is sandboxed (bubblewrap + socat on Linux) and none runs without it; `off`: no OS sandbox, for trusted single-user setups.',
+    )
     .register(fieldMeta, { env: 'CLAUDE_SANDBOX', group: 'Claude' }),
   /**
    * Hosts that commands in the sandbox (and WebFetch) may reach, e.g. `registry.npmjs.org,*.github.com`. Empty: no
@@ -116,7 +122,9 @@ export const claudeFields = {
    */
   claudeExecTools: enumOf(['scope', 'everyone', 'nobody'] as const)
     .default('scope')
-    .describe('Who may use code-executing tools (Bash, Monitor, PowerShell, Workflow): `scope` (the `claude:exec` scope), `everyone`, `nobody`.')
+    .describe(
+      'Who may use code-executing tools (Bash, Monitor, PowerShell, Workflow): `scope` (the `claude:exec` scope), `everyone`, `nobody`.',
+    )
     .register(fieldMeta, { env: 'CLAUDE_EXEC_TOOLS', group: 'Claude' }),
   /** Tools no run may use, whatever the caller asks (`Bash`, `WebFetch`, `Bash(rm *)`...). */
   disallowedTools: z
@@ -140,7 +148,7 @@ export const claudeFields = {
   /** Upper bound on agentic turns per run; a caller's `maxTurns` is clamped to it. */
   maxTurns: int(1, 10_000)
     .default(50)
-    .describe('Most agentic turns of one run; a caller\'s `maxTurns` is clamped to it.')
+    .describe("Most agentic turns of one run; a caller's `maxTurns` is clamped to it.")
     .register(fieldMeta, { env: 'CLAUDE_MAX_TURNS', group: 'Claude' }),
   /**
    * Tasks alive at once in this process, however they were created (`claude_ask` with `backgroundTask: true`, a

@@ -154,12 +154,14 @@ export const coreFields = {
    */
   gatewayStartupWaitMs: int(0, 600_000)
     .default(10_000)
-    .describe('How long a client\'s first tools/list (over stdio: its initialize) waits for gateway upstreams that are still starting (ms, from their start; 0 = no wait).')
+    .describe(
+      "How long a client's first tools/list (over stdio: its initialize) waits for gateway upstreams that are still starting (ms, from their start; 0 = no wait).",
+    )
     .register(fieldMeta, { env: 'GATEWAY_STARTUP_WAIT_MS', group: 'MCP' }),
   /** Size at which an upstream's stderr log is rotated (one previous file is kept). */
   gatewayLogMaxBytes: int(1024, 1024 * 1024 * 1024)
     .default(5 * 1024 * 1024)
-    .describe('Size at which a stdio upstream\'s stderr log (DATA_DIR/gateway-logs/<name>.log) rotates; one old file is kept.')
+    .describe("Size at which a stdio upstream's stderr log (DATA_DIR/gateway-logs/<name>.log) rotates; one old file is kept.")
     .register(fieldMeta, { env: 'GATEWAY_LOG_MAX_BYTES', group: 'MCP' }),
   /**
    * Longest message an upstream may send (a stdio line, an HTTP answer or SSE event: a tool result, a resource's
@@ -169,7 +171,9 @@ export const coreFields = {
    */
   gatewayMaxMessageBytes: int(1024 * 1024, 1024 * 1024 * 1024)
     .default(32 * 1024 * 1024)
-    .describe('Longest message (a tool result, a resource) an upstream may send, over stdio or HTTP; a longer one fails its call with a tool error naming this limit.')
+    .describe(
+      'Longest message (a tool result, a resource) an upstream may send, over stdio or HTTP; a longer one fails its call with a tool error naming this limit.',
+    )
     .register(fieldMeta, { env: 'GATEWAY_MAX_MESSAGE_BYTES', group: 'MCP' }),
   /** `/health/resources` flags an upstream (or this process) whose resident memory passes this. */
   gatewayAlertRssMb: int(1, 1024 * 1024)
@@ -232,7 +236,9 @@ export const coreFields = {
    */
   clusterLeaseMs: int(1000, 600_000)
     .default(10_000)
-    .describe('Several replicas: a replica not heard from for this long is dead; its running tasks are marked interrupted within 1.5x this (ms).')
+    .describe(
+      'Several replicas: a replica not heard from for this long is dead; its running tasks are marked interrupted within 1.5x this (ms).',
+    )
     .register(fieldMeta, { env: 'CLUSTER_LEASE_MS', group: 'Storage' }),
   /**
    * With several replicas: Claude Code runs executing at once across all of them, on top of each replica's
@@ -240,7 +246,9 @@ export const coreFields = {
    */
   clusterMaxConcurrentRuns: int(1, 100_000)
     .optional()
-    .describe('Several replicas: Claude runs executing at once across all replicas; beyond it a run is refused with `busy` (unset: no cluster-wide limit).')
+    .describe(
+      'Several replicas: Claude runs executing at once across all replicas; beyond it a run is refused with `busy` (unset: no cluster-wide limit).',
+    )
     .register(fieldMeta, { env: 'CLUSTER_MAX_CONCURRENT_RUNS', group: 'Storage', example: '16' }),
 };
 

@@ -34,7 +34,9 @@ export const operationsFields = {
   /** Tool cost points one client may spend per window; a call costs its tool's weight. */
   rateLimitToolPoints: int(1, 10_000_000)
     .default(120)
-    .describe('Tool cost points per client per window; a call costs its weight (claude_ask/plan/resume 10, others 1 unless RATE_LIMIT_TOOL_WEIGHTS says otherwise).')
+    .describe(
+      'Tool cost points per client per window; a call costs its weight (claude_ask/plan/resume 10, others 1 unless RATE_LIMIT_TOOL_WEIGHTS says otherwise).',
+    )
     .register(fieldMeta, { env: 'RATE_LIMIT_TOOL_POINTS', group: 'Operations' }),
   /** Ceiling on MCP HTTP requests per window across every client (every replica when on Redis). */
   rateLimitGlobalRequests: int(1, 100_000_000)
@@ -88,7 +90,10 @@ export const operationsFields = {
         url: httpUrl(),
         secret: z.union([
           z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, { error: 'expected a whsec_<base64> secret' }),
-          z.array(z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, { error: 'expected a whsec_<base64> secret' })).min(1).max(2),
+          z
+            .array(z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, { error: 'expected a whsec_<base64> secret' }))
+            .min(1)
+            .max(2),
         ]),
         events: z.array(z.string()).default([]),
         headers: z.record(z.string(), z.string()).default({}),
@@ -97,7 +102,9 @@ export const operationsFields = {
       }),
     )
     .default([])
-    .describe('Webhook endpoints `{url, secret (one or two whsec_ secrets), events, headers, enabled, maxInFlight}`: an array in the config file, a JSON array in env.')
+    .describe(
+      'Webhook endpoints `{url, secret (one or two whsec_ secrets), events, headers, enabled, maxInFlight}`: an array in the config file, a JSON array in env.',
+    )
     .register(fieldMeta, {
       env: 'WEBHOOK_ENDPOINTS',
       group: 'Operations',

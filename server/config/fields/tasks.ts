@@ -11,7 +11,9 @@ export const taskFields = {
    */
   tasksEnabled: bool()
     .default(true)
-    .describe('Offer MCP tasks (2025-11-25 `tasks` capability, 2026-07-28 `io.modelcontextprotocol/tasks` extension) for the tools that run long.')
+    .describe(
+      'Offer MCP tasks (2025-11-25 `tasks` capability, 2026-07-28 `io.modelcontextprotocol/tasks` extension) for the tools that run long.',
+    )
     .register(fieldMeta, { env: 'TASKS_ENABLED', group: 'MCP' }),
   /** How long a task and its result are kept when the client asks for no `ttl` (reported as `ttl` / `ttlMs`). */
   taskTtlMs: int(60_000, 30 * DAY)
@@ -35,7 +37,9 @@ export const taskFields = {
    */
   progressIntervalMs: int(100, 600_000)
     .default(15_000)
-    .describe('Most time between two progress notifications of a call that asked for progress; the last line is repeated while Claude is silent (ms).')
+    .describe(
+      'Most time between two progress notifications of a call that asked for progress; the last line is repeated while Claude is silent (ms).',
+    )
     .register(fieldMeta, { env: 'PROGRESS_INTERVAL_MS', group: 'MCP' }),
   /**
    * How long a question to the person (a Claude permission prompt) waits for its answer, whichever way it was put
@@ -44,7 +48,7 @@ export const taskFields = {
    */
   permissionPromptTimeoutMs: int(1000, DAY)
     .default(10 * 60_000)
-    .describe('How long a permission prompt waits for the person\'s answer before the tool is denied (ms).')
+    .describe("How long a permission prompt waits for the person's answer before the tool is denied (ms).")
     .register(fieldMeta, { env: 'PERMISSION_PROMPT_TIMEOUT_MS', group: 'Claude' }),
 };
 

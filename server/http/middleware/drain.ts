@@ -34,7 +34,9 @@ export function drainGate(draining: () => boolean): RequestHandler {
   return function refuseNewMcpWork(req: Request, _res, next) {
     if (!draining()) return next();
     const finishing =
-      req.method === 'DELETE' || (req.method === 'GET' && req.headers['last-event-id'] !== undefined) || (req.method === 'POST' && !carriesRequest(req.body));
+      req.method === 'DELETE' ||
+      (req.method === 'GET' && req.headers['last-event-id'] !== undefined) ||
+      (req.method === 'POST' && !carriesRequest(req.body));
     next(finishing ? undefined : shuttingDown());
   };
 }

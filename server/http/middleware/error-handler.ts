@@ -33,7 +33,12 @@ function fromHttpError(error: Error & { type?: string; status?: number; expose?:
     case 'request.size.invalid':
       return new AppError(AppErrorCode.InvalidJson, 'Request body was cut short');
     default:
-      if ((error.expose === true || error instanceof URIError) && typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
+      if (
+        (error.expose === true || error instanceof URIError) &&
+        typeof error.status === 'number' &&
+        error.status >= 400 &&
+        error.status < 500
+      ) {
         return new AppError(AppErrorCode.InvalidRequest, `Bad request: ${error.message ?? 'malformed request'}`);
       }
       return undefined;
@@ -115,7 +120,13 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (known) {
       // A shutdown's refusals are expected, one per request that arrives while draining: not a fault.
-      if (known.status >= 500 && known.code !== AppErrorCode.ShuttingDown) logger.warn('request refused', { code: known.code, path: req.path, category: 'internal', ...(known.cause ? { cause: known.cause } : {}) });
+      if (known.status >= 500 && known.code !== AppErrorCode.ShuttingDown)
+        logger.warn('request refused', {
+          code: known.code,
+          path: req.path,
+          category: 'internal',
+          ...(known.cause ? { cause: known.cause } : {}),
+        });
       else logger.debug('client error', { code: known.code, status: known.status, path: req.path, category: 'client' });
       render(res, known, requestId);
       return;

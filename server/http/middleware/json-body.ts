@@ -71,7 +71,8 @@ export function jsonBody({ limit }: JsonBodyOptions): RequestHandler {
     if (!JSON_TYPE.test(mediaType)) return next();
     const encoding = req.headers['content-encoding'];
     const charset = separator === -1 ? undefined : /charset\s*=\s*"?([^";\s]+)/i.exec(contentType.slice(separator))?.[1]?.toLowerCase();
-    if ((encoding && encoding.toLowerCase() !== 'identity') || (charset && charset !== 'utf-8' && charset !== 'utf8')) return fallback(req, res, next);
+    if ((encoding && encoding.toLowerCase() !== 'identity') || (charset && charset !== 'utf-8' && charset !== 'utf8'))
+      return fallback(req, res, next);
     if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return next();
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
@@ -133,7 +134,8 @@ export function jsonBody({ limit }: JsonBodyOptions): RequestHandler {
       chunks.push(chunk);
     };
     const onEnd = () => {
-      if (!Number.isNaN(declared) && received !== declared) return finish(new AppError(AppErrorCode.InvalidJson, 'Request body was cut short'));
+      if (!Number.isNaN(declared) && received !== declared)
+        return finish(new AppError(AppErrorCode.InvalidJson, 'Request body was cut short'));
       finish();
     };
     const onAborted = () => finish(new AppError(AppErrorCode.InvalidJson, 'Request body was cut short'));

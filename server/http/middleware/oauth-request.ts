@@ -25,7 +25,9 @@ export function parseOAuthForm(limit = '64kb'): RequestHandler[] {
       return next(new OAuthError(OAuthErrorCode.InvalidRequest, 'Send the parameters as application/x-www-form-urlencoded'));
     }
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const repeated = Object.entries(body).filter(([, value]) => typeof value !== 'string').map(([key]) => key);
+    const repeated = Object.entries(body)
+      .filter(([, value]) => typeof value !== 'string')
+      .map(([key]) => key);
     if (repeated.length > 0) return next(new OAuthError(OAuthErrorCode.InvalidRequest, `Parameter repeated: ${repeated.join(', ')}`));
     next();
   };

@@ -67,14 +67,16 @@ export function limitMcpRequests(limits: RateLimits, counted: (req: Request) => 
       if (!req.path.endsWith('/mcp') || calls.length > 1) refuse(res, tool);
       for (const [name, value] of Object.entries(rateLimitHeaders(tool))) res.setHeader(name, value);
       res.setHeader('Retry-After', String(tool.resetSeconds));
-      res.status(200).json(
-        jsonRpcRequestError(call.id, JsonRpcErrorCode.ServerError, `Rate limit exceeded for ${call.name || 'tools'}; retry in ${tool.resetSeconds} s`, {
-          error: AppErrorCode.RateLimited,
-          scope: 'tool',
-          tool: call.name,
-          retryAfter: tool.resetSeconds,
-        }),
-      );
+      res
+        .status(200)
+        .json(
+          jsonRpcRequestError(
+            call.id,
+            JsonRpcErrorCode.ServerError,
+            `Rate limit exceeded for ${call.name || 'tools'}; retry in ${tool.resetSeconds} s`,
+            { error: AppErrorCode.RateLimited, scope: 'tool', tool: call.name, retryAfter: tool.resetSeconds },
+          ),
+        );
       return;
     }
     next();

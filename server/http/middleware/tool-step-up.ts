@@ -21,7 +21,9 @@ export function requireToolScopes(options: ToolStepUpOptions): RequestHandler {
     const names = toolCallNames(req.body);
     if (names.length === 0) return next();
     const caller = res.locals.caller as Caller;
-    const needed = [...new Set(names.map((name) => options.scopeNeeded(caller, name)).filter((scope): scope is string => scope !== undefined))];
+    const needed = [
+      ...new Set(names.map((name) => options.scopeNeeded(caller, name)).filter((scope): scope is string => scope !== undefined)),
+    ];
     next(needed.length > 0 ? options.refuse(caller, needed) : undefined);
   };
 }

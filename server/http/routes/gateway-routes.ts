@@ -46,7 +46,8 @@ export function gatewayMcpRouter(options: GatewayMcpRouterOptions): Router {
       const name = serverName(req as Request);
       return endpointsOf(endpoints, name).sse.open(req, res, caller, messagesPath.replace(':name', encodeURIComponent(name)));
     },
-    post: (req, res, body, caller, sessionId) => endpointsOf(endpoints, serverName(req as Request)).sse.post(req, res, body, caller, sessionId),
+    post: (req, res, body, caller, sessionId) =>
+      endpointsOf(endpoints, serverName(req as Request)).sse.post(req, res, body, caller, sessionId),
   } as SseEndpoint;
   return mcpRouter({ ...options, prefix: `${options.prefix}/servers/:name`, streamable, sse });
 }
@@ -91,22 +92,25 @@ export function gatewayOpsRouter({ gateway, sessions, authenticate, thresholds }
   const { registry } = gateway;
   const requireOperator: RequestHandler = async function requireOperator(req, res, next) {
     const caller = await authenticate(req);
-    if (!scopeCovers(caller.scopes, SCOPES.admin)) throw new AppError(AppErrorCode.Forbidden, `This endpoint needs the ${SCOPES.admin} scope`);
+    if (!scopeCovers(caller.scopes, SCOPES.admin))
+      throw new AppError(AppErrorCode.Forbidden, `This endpoint needs the ${SCOPES.admin} scope`);
     res.setHeader('Cache-Control', 'no-store');
     next();
   };
 
   router.get('/listmcp', requireOperator, function listMcp(_req, res) {
     res.json({
-      servers: registry.list().map((s) => ({
-        name: s.name,
-        running: s.status === 'running',
-        status: s.status,
-        pid: s.pid ?? null,
-        ...s.describe(),
-        isolation: s.config.isolation,
-        tools: s.catalog.tools.length,
-      })),
+      servers: registry
+        .list()
+        .map((s) => ({
+          name: s.name,
+          running: s.status === 'running',
+          status: s.status,
+          pid: s.pid ?? null,
+          ...s.describe(),
+          isolation: s.config.isolation,
+          tools: s.catalog.tools.length,
+        })),
     });
   });
 
@@ -117,7 +121,11 @@ export function gatewayOpsRouter({ gateway, sessions, authenticate, thresholds }
     res.json({
       server: supervisor.name,
       status: supervisor.status,
-      tools: supervisor.catalog.tools.map((tool) => ({ name: tool.name, aggregatedName: `${prefix}__${tool.name}`, description: tool.description ?? null })),
+      tools: supervisor.catalog.tools.map((tool) => ({
+        name: tool.name,
+        aggregatedName: `${prefix}__${tool.name}`,
+        description: tool.description ?? null,
+      })),
     });
   });
 
@@ -127,7 +135,14 @@ export function gatewayOpsRouter({ gateway, sessions, authenticate, thresholds }
     const count = (status: string) => all.filter((s) => s.status === status).length;
     res.json({
       servers,
-      summary: { total: all.length, running: count('running'), starting: count('starting') + count('restarting'), failed: count('failed'), disabled: count('disabled'), healthy: all.length === count('running') + count('disabled') },
+      summary: {
+        total: all.length,
+        running: count('running'),
+        starting: count('starting') + count('restarting'),
+        failed: count('failed'),
+        disabled: count('disabled'),
+        healthy: all.length === count('running') + count('disabled'),
+      },
     });
   });
 
@@ -138,7 +153,10 @@ export function gatewayOpsRouter({ gateway, sessions, authenticate, thresholds }
 
   router.post('/cleanup', requireOperator, async function cleanup(_req, res) {
     const closedSessions = await sessions.sweepIdle();
-    const restarted = registry.list().filter((s) => s.status === 'failed').map((s) => s.name);
+    const restarted = registry
+      .list()
+      .filter((s) => s.status === 'failed')
+      .map((s) => s.name);
     for (const name of restarted) void registry.get(name)?.restart();
     res.json({ closedSessions, restarted });
   });
@@ -147,7 +165,12 @@ export function gatewayOpsRouter({ gateway, sessions, authenticate, thresholds }
     const supervisor = registry.get(req.params.name as string);
     if (!supervisor) throw new AppError(AppErrorCode.NotFound, `No upstream server named "${req.params.name as string}"`);
     await supervisor.restart();
-    res.json({ server: supervisor.name, status: supervisor.status, pid: supervisor.pid ?? null, restartCount: supervisor.health.restartCount });
+    res.json({
+      server: supervisor.name,
+      status: supervisor.status,
+      pid: supervisor.pid ?? null,
+      restartCount: supervisor.health.restartCount,
+    });
   });
 
   return router;

@@ -1,15 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { QueueItem, Storage } from '../types.js';
-import {
-  checkClaimMax,
-  checkDuration,
-  checkStep,
-  compareIds,
-  decodeValue,
-  encodeValue,
-  parseCounter,
-  ttlToMs,
-} from '../port-semantics.js';
+import { checkClaimMax, checkDuration, checkStep, compareIds, decodeValue, encodeValue, parseCounter, ttlToMs } from '../port-semantics.js';
 
 /** Options of {@link createMemoryStorage}. */
 export interface MemoryStorageOptions {

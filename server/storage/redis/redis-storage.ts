@@ -1,14 +1,6 @@
 import { Redis } from 'ioredis';
 import type { QueueItem, Storage } from '../types.js';
-import {
-  checkClaimMax,
-  checkDuration,
-  checkStep,
-  compareIds,
-  decodeValue,
-  encodeValue,
-  ttlToMs,
-} from '../port-semantics.js';
+import { checkClaimMax, checkDuration, checkStep, compareIds, decodeValue, encodeValue, ttlToMs } from '../port-semantics.js';
 import { scripts } from './redis-scripts.js';
 
 /** Options of {@link createRedisStorage}. */
@@ -25,9 +17,7 @@ export interface RedisStorageOptions {
 }
 
 /** The registered scripts, as ioredis exposes them after `defineCommand`. */
-type ScriptCommands = {
-  [name in keyof typeof scripts]: (...args: Array<string | number>) => Promise<unknown>;
-};
+type ScriptCommands = { [name in keyof typeof scripts]: (...args: Array<string | number>) => Promise<unknown> };
 
 /**
  * A {@link Storage} on Redis, for several replicas sharing state.

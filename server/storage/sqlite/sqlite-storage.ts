@@ -3,15 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyValueStore, QueueItem, Storage, WorkQueue } from '../types.js';
-import {
-  checkClaimMax,
-  checkDuration,
-  checkStep,
-  decodeValue,
-  encodeValue,
-  parseCounter,
-  ttlToMs,
-} from '../port-semantics.js';
+import { checkClaimMax, checkDuration, checkStep, decodeValue, encodeValue, parseCounter, ttlToMs } from '../port-semantics.js';
 import { migrate } from './migrations.js';
 
 /** Options of {@link createSqliteStorage}. */
@@ -127,9 +119,7 @@ function prepareStatements(db: Database.Database) {
     ),
     // DELETE ... RETURNING reads and removes at once: of two takers only one gets the row back.
     takeKv: db.prepare<[string, string], KvRow>('DELETE FROM kv WHERE ns = ? AND id = ? RETURNING value, expires_at'),
-    deleteKv: db.prepare<[string, string, number]>(
-      'DELETE FROM kv WHERE ns = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)',
-    ),
+    deleteKv: db.prepare<[string, string, number]>('DELETE FROM kv WHERE ns = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)'),
     // substr, not LIKE: LIKE is case-insensitive and treats `%`/`_` in the prefix as wildcards.
     listKv: db.prepare<{ ns: string; prefix: string; now: number }, { id: string; value: string }>(
       `SELECT id, value FROM kv
@@ -147,9 +137,7 @@ function prepareStatements(db: Database.Database) {
     ),
     lease: db.prepare<[number, number]>('UPDATE queue SET available_at = ? WHERE sequence = ?'),
     ack: db.prepare<[string, string]>('DELETE FROM queue WHERE queue = ? AND id = ?'),
-    retry: db.prepare<[number, string, string]>(
-      'UPDATE queue SET attempts = attempts + 1, available_at = ? WHERE queue = ? AND id = ?',
-    ),
+    retry: db.prepare<[number, string, string]>('UPDATE queue SET attempts = attempts + 1, available_at = ? WHERE queue = ? AND id = ?'),
     release: db.prepare<[number, string, string]>('UPDATE queue SET available_at = ? WHERE queue = ? AND id = ?'),
     size: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM queue WHERE queue = ?'),
     ping: db.prepare('SELECT 1'),
@@ -238,7 +226,6 @@ function keyValueOperations(db: Database.Database, sql: Statements): KeyValueSto
     async increment(ns: string, id: string, by = 1, ttlSeconds?: number): Promise<number> {
       return increment.immediate(ns, id, checkStep(by), ttlToMs(ttlSeconds));
     },
-
   };
 }
 
@@ -290,12 +277,7 @@ function queueOperations(db: Database.Database, sql: Statements): WorkQueue {
 
     async claim<T>(queue: string, options: { max: number; leaseMs: number }): Promise<Array<QueueItem<T>>> {
       const rows = claim.immediate(queue, checkClaimMax(options.max), checkDuration('leaseMs', options.leaseMs, true));
-      return rows.map((row) => ({
-        id: row.id,
-        payload: decodeValue<T>(row.payload),
-        attempts: row.attempts,
-        enqueuedAt: row.enqueued_at,
-      }));
+      return rows.map((row) => ({ id: row.id, payload: decodeValue<T>(row.payload), attempts: row.attempts, enqueuedAt: row.enqueued_at }));
     },
 
     async ack(queue: string, id: string): Promise<boolean> {
@@ -319,6 +301,5 @@ function queueOperations(db: Database.Database, sql: Statements): WorkQueue {
     async size(queue: string): Promise<number> {
       return sql.size.get(queue)?.n ?? 0;
     },
-
   };
 }

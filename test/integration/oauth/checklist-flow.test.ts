@@ -4,7 +4,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { TestBrowser, parseForm } from '../../helpers/oauth-browser.js';
-import { authorizeUrl, clientFields, mcpInitialize, obtainCode, obtainTokens, pkce, registerClient, tokenRequest, type TestClient } from '../../helpers/oauth-flow.js';
+import {
+  authorizeUrl,
+  clientFields,
+  mcpInitialize,
+  obtainCode,
+  obtainTokens,
+  pkce,
+  registerClient,
+  tokenRequest,
+  type TestClient,
+} from '../../helpers/oauth-flow.js';
 import { startOAuthServer, TEST_USER } from '../../helpers/oauth-server.js';
 import type { TestServer } from '../../helpers/test-server.js';
 
@@ -148,7 +158,11 @@ describe('F. login and consent', () => {
     const login = await browser.get(authorizeUrl(server, client));
     expect(login.headers.getSetCookie().join(';')).toMatch(/HttpOnly; SameSite=Lax/);
     const form = parseForm(await login.text());
-    const retry = await browser.post(new URL(form.action, server.url).toString(), { ...form.hidden, username: TEST_USER.username, password: 'nope' });
+    const retry = await browser.post(new URL(form.action, server.url).toString(), {
+      ...form.hidden,
+      username: TEST_USER.username,
+      password: 'nope',
+    });
     expect(retry.status).toBe(401);
     expect(await retry.text()).toContain('Wrong username or password');
   });
@@ -180,7 +194,13 @@ describe('F. login and consent', () => {
 
 describe('G. token endpoint: authorization_code', () => {
   const redeem = (code: string, verifier: string | undefined, extra: Record<string, string> = {}, as: TestClient = client) =>
-    tokenRequest(server, { grant_type: 'authorization_code', code, ...(verifier ? { code_verifier: verifier } : {}), ...clientFields(as), ...extra });
+    tokenRequest(server, {
+      grant_type: 'authorization_code',
+      code,
+      ...(verifier ? { code_verifier: verifier } : {}),
+      ...clientFields(as),
+      ...extra,
+    });
 
   it('G38: wrong verifier -> invalid_grant; missing verifier -> invalid_request', async () => {
     const a = await obtainCode(server, client);
@@ -200,7 +220,11 @@ describe('G. token endpoint: authorization_code', () => {
     expect(second.status).toBe(400);
     expect(second.body.error).toBe('invalid_grant');
     expect((await call(first.body.access_token as string)).status).toBe(401);
-    const refresh = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token as string, ...clientFields(client) });
+    const refresh = await tokenRequest(server, {
+      grant_type: 'refresh_token',
+      refresh_token: first.body.refresh_token as string,
+      ...clientFields(client),
+    });
     expect(refresh.body.error).toBe('invalid_grant');
   });
 
@@ -232,7 +256,8 @@ describe('H. token endpoint: refresh_token', () => {
     const brief = await startOAuthServer({ refreshReuseGraceSeconds: 1 });
     try {
       const briefClient = await registerClient(brief);
-      const refreshAt = (token: string) => tokenRequest(brief, { grant_type: 'refresh_token', refresh_token: token, ...clientFields(briefClient) });
+      const refreshAt = (token: string) =>
+        tokenRequest(brief, { grant_type: 'refresh_token', refresh_token: token, ...clientFields(briefClient) });
       const callAt = (token: string) => mcpInitialize(brief, { authorization: `Bearer ${token}` });
       const tokens = await obtainTokens(brief, briefClient);
       const rotated = await refreshAt(tokens.refresh_token!);
@@ -265,14 +290,21 @@ describe('H. token endpoint: refresh_token', () => {
 
 describe('K. revocation and introspection', () => {
   const revoke = (fields: Record<string, string>) =>
-    fetch(`${server.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+    fetch(`${server.url}/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields),
+    });
 
   it('K54: revoking a refresh token kills the family: refresh -> invalid_grant, access token -> 401', async () => {
     const tokens = await obtainTokens(server, client);
     const response = await revoke({ token: tokens.refresh_token!, token_type_hint: 'refresh_token', ...clientFields(client) });
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
-    expect((await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, ...clientFields(client) })).body.error).toBe('invalid_grant');
+    expect(
+      (await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, ...clientFields(client) })).body
+        .error,
+    ).toBe('invalid_grant');
     expect((await call(tokens.access_token)).status).toBe(401);
   });
 
@@ -290,11 +322,21 @@ describe('K. revocation and introspection', () => {
     const tokens = await obtainTokens(server, client);
     const rs = await registerClient(server, 'client_secret_post');
     const introspect = (fields: Record<string, string>) =>
-      fetch(`${server.url}/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+      fetch(`${server.url}/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(fields),
+      });
     expect((await introspect({ token: tokens.access_token, ...clientFields(client) })).status).toBe(401);
-    const active = (await (await introspect({ token: tokens.access_token, ...clientFields(rs) })).json() as Json);
-    expect(active).toMatchObject({ active: true, aud: server.mcpUrl, client_id: client.clientId, sub: TEST_USER.username, iss: server.url });
-    expect((await (await introspect({ token: 'garbage', ...clientFields(rs) })).json() as Json)).toEqual({ active: false });
+    const active = (await (await introspect({ token: tokens.access_token, ...clientFields(rs) })).json()) as Json;
+    expect(active).toMatchObject({
+      active: true,
+      aud: server.mcpUrl,
+      client_id: client.clientId,
+      sub: TEST_USER.username,
+      iss: server.url,
+    });
+    expect((await (await introspect({ token: 'garbage', ...clientFields(rs) })).json()) as Json).toEqual({ active: false });
   });
 });
 
@@ -312,7 +354,14 @@ describe('F35 over HTTPS: __Host- cookies with Secure', () => {
         return ((await response.json()) as Json).client_id as string;
       })();
       const url = new URL(`http://127.0.0.1:${port}/authorize`);
-      url.search = new URLSearchParams({ response_type: 'code', client_id: tlsClient, redirect_uri: 'https://app.example/cb', code_challenge: pkce().challenge, code_challenge_method: 'S256', resource: 'https://localhost/mcp' }).toString();
+      url.search = new URLSearchParams({
+        response_type: 'code',
+        client_id: tlsClient,
+        redirect_uri: 'https://app.example/cb',
+        code_challenge: pkce().challenge,
+        code_challenge_method: 'S256',
+        resource: 'https://localhost/mcp',
+      }).toString();
       const page = await fetch(url, { redirect: 'manual' });
       expect(page.status).toBe(200);
       const cookie = page.headers.getSetCookie().join('\n');

@@ -47,7 +47,9 @@ describe('A. transport-wide', () => {
   });
 
   it('A4: discovery 404s carry CORS headers too', async () => {
-    const response = await fetch(`${server.url}/.well-known/oauth-authorization-server/nothing-here`, { headers: { origin: 'http://localhost:6274' } });
+    const response = await fetch(`${server.url}/.well-known/oauth-authorization-server/nothing-here`, {
+      headers: { origin: 'http://localhost:6274' },
+    });
     expect(response.status).toBe(404);
     expect(response.headers.get('access-control-allow-origin')).toBeTruthy();
   });
@@ -60,7 +62,11 @@ describe('A. transport-wide', () => {
 
   it('A6: 30 registrations and token calls from one address are never rate limited', async () => {
     const statuses = await Promise.all(
-      Array.from({ length: 30 }, () => register(server, { redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'none' }).then((r) => r.status)),
+      Array.from({ length: 30 }, () =>
+        register(server, { redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'none' }).then(
+          (r) => r.status,
+        ),
+      ),
     );
     expect(new Set(statuses)).toEqual(new Set([201]));
   });
@@ -80,8 +86,8 @@ describe('B. protected resource', () => {
   });
 
   it('B9/B10/B11: PRM at the path-suffixed and root URLs, resource byte-identical to R, no offline_access', async () => {
-    const suffixed = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp`)).json() as Json);
-    const root = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource`)).json() as Json);
+    const suffixed = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp`)).json()) as Json;
+    const root = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource`)).json()) as Json;
     expect(root).toEqual(suffixed);
     expect(suffixed).toMatchObject({ resource: server.mcpUrl, authorization_servers: [server.url], bearer_methods_supported: ['header'] });
     expect(suffixed.scopes_supported).not.toContain('offline_access');
@@ -118,7 +124,11 @@ describe('B. protected resource', () => {
     const tokens = await obtainTokens(server, client);
     const inQuery = await mcpInitialize(server, {}, `${server.mcpUrl}?access_token=${tokens.access_token}`);
     expect(inQuery.status).toBe(401);
-    const both = await mcpInitialize(server, { authorization: `Bearer ${tokens.access_token}` }, `${server.mcpUrl}?access_token=${tokens.access_token}`);
+    const both = await mcpInitialize(
+      server,
+      { authorization: `Bearer ${tokens.access_token}` },
+      `${server.mcpUrl}?access_token=${tokens.access_token}`,
+    );
     expect(both.status).toBe(400);
     expect(both.headers.get('www-authenticate')).toContain('error="invalid_request"');
   });
@@ -133,7 +143,13 @@ describe('B. protected resource', () => {
     const list = (headers: Record<string, string>) =>
       fetch(server.mcpUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25', ...headers },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': sessionId,
+          'mcp-protocol-version': '2025-11-25',
+          ...headers,
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
       });
     expect((await list({})).status).toBe(401);
@@ -151,14 +167,27 @@ describe('B14 with one client shared by two users (a static or metadata-document
     await server.auth!.users.add('bob', 'bob password 123');
     const alice = await obtainTokens(server, shared);
     const bobCode = await obtainCode(server, shared, {}, new TestBrowser({ username: 'bob', password: 'bob password 123' }));
-    const bob = (await tokenRequest(server, { grant_type: 'authorization_code', code: bobCode.code, code_verifier: bobCode.verifier, ...clientFields(shared) })).body;
+    const bob = (
+      await tokenRequest(server, {
+        grant_type: 'authorization_code',
+        code: bobCode.code,
+        code_verifier: bobCode.verifier,
+        ...clientFields(shared),
+      })
+    ).body;
     const init = await mcpInitialize(server, { authorization: `Bearer ${alice.access_token}` });
     const sessionId = init.headers.get('mcp-session-id')!;
     await init.text();
     const list = (token: string) =>
       fetch(server.mcpUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25', authorization: `Bearer ${token}` },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': sessionId,
+          'mcp-protocol-version': '2025-11-25',
+          authorization: `Bearer ${token}`,
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
       });
     expect((await list(bob.access_token as string)).status).toBe(404);
@@ -172,7 +201,7 @@ describe('C. authorization server metadata', () => {
   it('C15/C17: RFC 8414 metadata with every required field and the one issuer', async () => {
     const response = await fetch(`${server.url}/.well-known/oauth-authorization-server`);
     expect(response.status).toBe(200);
-    const metadata = (await response.json() as Json);
+    const metadata = (await response.json()) as Json;
     expect(metadata).toMatchObject({
       issuer: server.url,
       authorization_endpoint: `${server.url}/authorize`,
@@ -184,17 +213,23 @@ describe('C. authorization server metadata', () => {
       authorization_response_iss_parameter_supported: true,
     });
     expect(metadata.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token']));
-    expect(metadata.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['none', 'client_secret_post', 'client_secret_basic']));
+    expect(metadata.token_endpoint_auth_methods_supported).toEqual(
+      expect.arrayContaining(['none', 'client_secret_post', 'client_secret_basic']),
+    );
     expect(metadata.revocation_endpoint_auth_methods_supported).toContain('none');
     expect(metadata.scopes_supported).toContain('mcp:tools');
   });
 
   it('C16: the OpenID discovery paths answer with the same issuer and PKCE methods, never 5xx', async () => {
-    for (const path of ['/.well-known/openid-configuration', '/.well-known/openid-configuration/mcp', '/mcp/.well-known/openid-configuration']) {
+    for (const path of [
+      '/.well-known/openid-configuration',
+      '/.well-known/openid-configuration/mcp',
+      '/mcp/.well-known/openid-configuration',
+    ]) {
       const response = await fetch(`${server.url}${path}`);
       expect(response.status).toBeLessThan(500);
       if (response.status === 200) {
-        const metadata = (await response.json() as Json);
+        const metadata = (await response.json()) as Json;
         expect(metadata.issuer).toBe(server.url);
         expect(metadata.code_challenge_methods_supported).toContain('S256');
       } else {
@@ -204,7 +239,7 @@ describe('C. authorization server metadata', () => {
   });
 
   it('serves the JWKS with public keys only', async () => {
-    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json() as Json);
+    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as Json;
     expect(jwks.keys.length).toBeGreaterThan(0);
     for (const key of jwks.keys) {
       expect(key).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
@@ -225,7 +260,11 @@ describe('D. dynamic client registration', () => {
       software_id: 'x',
     });
     expect(status).toBe(201);
-    expect(body).toMatchObject({ token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: ['https://claude.ai/api/mcp/auth_callback'] });
+    expect(body).toMatchObject({
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+    });
     expect(typeof body.client_id).toBe('string');
     expect(typeof body.client_id_issued_at).toBe('number');
     expect(body.client_secret).toBeUndefined();
@@ -241,9 +280,12 @@ describe('D. dynamic client registration', () => {
     }
   });
 
-  it.each(['https://app.example.com/cb', 'http://localhost/cb', 'http://127.0.0.1:8080/cb', 'http://[::1]/cb'])('D21: accepts %s', async (uri) => {
-    expect((await register(server, { redirect_uris: [uri], token_endpoint_auth_method: 'none' })).status).toBe(201);
-  });
+  it.each(['https://app.example.com/cb', 'http://localhost/cb', 'http://127.0.0.1:8080/cb', 'http://[::1]/cb'])(
+    'D21: accepts %s',
+    async (uri) => {
+      expect((await register(server, { redirect_uris: [uri], token_endpoint_auth_method: 'none' })).status).toBe(201);
+    },
+  );
 
   it.each([
     [['http://evil.example/cb']],
@@ -258,19 +300,25 @@ describe('D. dynamic client registration', () => {
     expect(body.error).toBe('invalid_redirect_uri');
   });
 
-  it.each([{ grant_types: ['password'] }, { grant_types: ['implicit'] }, { response_types: ['token'] }, { token_endpoint_auth_method: 'private_key_jwt' }])(
-    'D22: unsupported metadata %j -> invalid_client_metadata',
-    async (extra) => {
-      const { status, body } = await register(server, { redirect_uris: ['https://app.example.com/cb'], ...extra });
-      expect(status).toBe(400);
-      expect(body.error).toBe('invalid_client_metadata');
-    },
-  );
+  it.each([
+    { grant_types: ['password'] },
+    { grant_types: ['implicit'] },
+    { response_types: ['token'] },
+    { token_endpoint_auth_method: 'private_key_jwt' },
+  ])('D22: unsupported metadata %j -> invalid_client_metadata', async (extra) => {
+    const { status, body } = await register(server, { redirect_uris: ['https://app.example.com/cb'], ...extra });
+    expect(status).toBe(400);
+    expect(body.error).toBe('invalid_client_metadata');
+  });
 
   it('a body that is not JSON is invalid_client_metadata, as JSON', async () => {
-    const response = await fetch(`${server.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
+    const response = await fetch(`${server.url}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{nope',
+    });
     expect(response.status).toBe(400);
-    expect(((await response.json() as Json)).error).toBe('invalid_client_metadata');
+    expect(((await response.json()) as Json).error).toBe('invalid_client_metadata');
   });
 });
 
@@ -287,7 +335,13 @@ describe('J. resource-server token validation', () => {
 
   it('J51: audience and issuer are checked; R/ is accepted', async () => {
     const auth = server.auth!;
-    const grant = await auth.grants.create({ clientId: 'c', subject: 'u', scopes: ['mcp:tools'], resource: server.mcpUrl, kind: 'authorization_code' });
+    const grant = await auth.grants.create({
+      clientId: 'c',
+      subject: 'u',
+      scopes: ['mcp:tools'],
+      resource: server.mcpUrl,
+      kind: 'authorization_code',
+    });
     expect((await call(await auth.tokens.issue(grant))).status).toBe(200);
     const slash = await auth.grants.create({ ...grant, id: undefined, resource: `${server.mcpUrl}/` });
     expect((await call(await auth.tokens.issue(slash))).status).toBe(200);
@@ -309,7 +363,13 @@ describe('J. resource-server token validation', () => {
 
   it('J52: a revoked grant fails on the very next request', async () => {
     const auth = server.auth!;
-    const grant = await auth.grants.create({ clientId: 'c', subject: 'u', scopes: ['mcp:tools'], resource: server.mcpUrl, kind: 'authorization_code' });
+    const grant = await auth.grants.create({
+      clientId: 'c',
+      subject: 'u',
+      scopes: ['mcp:tools'],
+      resource: server.mcpUrl,
+      kind: 'authorization_code',
+    });
     const token = await auth.tokens.issue(grant);
     expect((await call(token)).status).toBe(200);
     await auth.grants.revoke(grant.id);
@@ -331,10 +391,18 @@ describe('I. client authentication at the token endpoint', () => {
   it('I47/I48: credentials in header and body -> invalid_request; a wrong secret -> 401 invalid_client with Basic challenge', async () => {
     const client = await registerClient(server, 'client_secret_post');
     const basic = `Basic ${Buffer.from(`${client.clientId}:${client.secret}`).toString('base64')}`;
-    const both = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: 'x', ...clientFields(client) }, { authorization: basic });
+    const both = await tokenRequest(
+      server,
+      { grant_type: 'refresh_token', refresh_token: 'x', ...clientFields(client) },
+      { authorization: basic },
+    );
     expect(both.status).toBe(400);
     expect(both.body.error).toBe('invalid_request');
-    const wrong = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: `Basic ${Buffer.from(`${client.clientId}:nope`).toString('base64')}` });
+    const wrong = await tokenRequest(
+      server,
+      { grant_type: 'refresh_token', refresh_token: 'x' },
+      { authorization: `Basic ${Buffer.from(`${client.clientId}:nope`).toString('base64')}` },
+    );
     expect(wrong.status).toBe(401);
     expect(wrong.body.error).toBe('invalid_client');
     expect(wrong.headers.get('www-authenticate')).toMatch(/^Basic/);
@@ -345,15 +413,21 @@ describe('I. client authentication at the token endpoint', () => {
   it('I48: unknown grant -> unsupported_grant_type; unregistered grant -> unauthorized_client', async () => {
     const client = await registerClient(server);
     expect((await tokenRequest(server, { grant_type: 'password', ...clientFields(client) })).body.error).toBe('unsupported_grant_type');
-    expect((await tokenRequest(server, { grant_type: 'client_credentials', ...clientFields(client) })).body.error).toBe('unauthorized_client');
+    expect((await tokenRequest(server, { grant_type: 'client_credentials', ...clientFields(client) })).body.error).toBe(
+      'unauthorized_client',
+    );
   });
 
   it('I49: GET /token -> 405 JSON; a JSON body -> invalid_request', async () => {
     const get = await fetch(`${server.url}/token?grant_type=authorization_code&code=x`);
     expect(get.status).toBe(405);
-    expect(((await get.json() as Json)).error).toBe('invalid_request');
-    const json = await fetch(`${server.url}/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"grant_type":"authorization_code"}' });
+    expect(((await get.json()) as Json).error).toBe('invalid_request');
+    const json = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"grant_type":"authorization_code"}',
+    });
     expect(json.status).toBe(400);
-    expect(((await json.json() as Json)).error).toBe('invalid_request');
+    expect(((await json.json()) as Json).error).toBe('invalid_request');
   });
 });

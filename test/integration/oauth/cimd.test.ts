@@ -30,12 +30,24 @@ describe('Client ID Metadata Documents', () => {
     });
     await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(host.address() as AddressInfo).port}`;
-    const doc = (path: string, extra: Record<string, unknown> = {}) => () => ({
-      headers: { 'cache-control': 'max-age=60' },
-      body: JSON.stringify({ client_id: `${base}${path}`, client_name: 'Claude Code', redirect_uris: ['http://localhost/callback'], token_endpoint_auth_method: 'none', ...extra }),
-    });
+    const doc =
+      (path: string, extra: Record<string, unknown> = {}) =>
+      () => ({
+        headers: { 'cache-control': 'max-age=60' },
+        body: JSON.stringify({
+          client_id: `${base}${path}`,
+          client_name: 'Claude Code',
+          redirect_uris: ['http://localhost/callback'],
+          token_endpoint_auth_method: 'none',
+          ...extra,
+        }),
+      });
     documents['/good'] = doc('/good');
-    documents['/chatgpt'] = doc('/chatgpt', { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'], jwks_uri: `${base}/jwks` });
+    documents['/chatgpt'] = doc('/chatgpt', {
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+      jwks_uri: `${base}/jwks`,
+    });
     documents['/mismatch'] = doc('/other');
     documents['/no-redirects'] = doc('/no-redirects', { redirect_uris: undefined });
     documents['/secret'] = doc('/secret', { client_secret: 'x' });
@@ -64,7 +76,12 @@ describe('Client ID Metadata Documents', () => {
       const callback = await new TestBrowser(TEST_USER).authorize(authorizeUrl(server, client(path), { code_challenge: challenge }));
       const code = callback.searchParams.get('code');
       expect(code).toBeTruthy();
-      const tokens = await tokenRequest(server, { grant_type: 'authorization_code', code: code!, code_verifier: verifier, client_id: `${base}${path}` });
+      const tokens = await tokenRequest(server, {
+        grant_type: 'authorization_code',
+        code: code!,
+        code_verifier: verifier,
+        client_id: `${base}${path}`,
+      });
       expect(tokens.status).toBe(200);
       expect((await mcpInitialize(server, { authorization: `Bearer ${tokens.body.access_token as string}` })).status).toBe(200);
     }
@@ -77,10 +94,14 @@ describe('Client ID Metadata Documents', () => {
       expect(response.headers.get('location')).toBeNull();
     }
     for (const id of [`${base}/`, `${base}/good#frag`, `http://user:pw@127.0.0.1/good`, `${base}/a/../good`]) {
-      const response = await fetch(authorizeUrl(server, { clientId: id, redirectUri: 'http://localhost:1/callback' }), { redirect: 'manual' });
+      const response = await fetch(authorizeUrl(server, { clientId: id, redirectUri: 'http://localhost:1/callback' }), {
+        redirect: 'manual',
+      });
       expect([id, response.status]).toEqual([id, 400]);
     }
-    const wrongRedirect = await fetch(authorizeUrl(server, { ...client('/good'), redirectUri: 'http://localhost:1/elsewhere' }), { redirect: 'manual' });
+    const wrongRedirect = await fetch(authorizeUrl(server, { ...client('/good'), redirectUri: 'http://localhost:1/elsewhere' }), {
+      redirect: 'manual',
+    });
     expect(wrongRedirect.status).toBe(400);
   });
 
@@ -102,7 +123,10 @@ describe('Client ID Metadata Documents', () => {
   it('D24: without the private-address allowance, fetches to loopback are refused (SSRF)', async () => {
     const strict = await startOAuthServer();
     try {
-      const response = await fetch(authorizeUrl(strict, { clientId: `https://localhost:${new URL(base).port}/good`, redirectUri: 'http://localhost:1/callback' }), { redirect: 'manual' });
+      const response = await fetch(
+        authorizeUrl(strict, { clientId: `https://localhost:${new URL(base).port}/good`, redirectUri: 'http://localhost:1/callback' }),
+        { redirect: 'manual' },
+      );
       expect(response.status).toBe(400);
       expect(await response.text()).toContain('private address');
     } finally {

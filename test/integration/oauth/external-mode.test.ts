@@ -22,7 +22,14 @@ describe('external authorization server mode', () => {
     fakeAs = createServer((req, res) => {
       res.setHeader('content-type', 'application/json');
       if (req.url === '/.well-known/oauth-authorization-server') {
-        res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token`, authorization_endpoint: `${issuer}/authorize` }));
+        res.end(
+          JSON.stringify({
+            issuer,
+            jwks_uri: `${issuer}/jwks`,
+            token_endpoint: `${issuer}/token`,
+            authorization_endpoint: `${issuer}/authorize`,
+          }),
+        );
       } else if (req.url === '/jwks') {
         res.end(JSON.stringify({ keys: [jwk] }));
       } else if (req.url === '/introspect' && req.method === 'POST') {
@@ -32,7 +39,20 @@ describe('external authorization server mode', () => {
         req.on('end', () => {
           const token = new URLSearchParams(body).get('token');
           const ok = req.headers.authorization === `Basic ${Buffer.from('rs:rs-secret').toString('base64')}` && token === 'opaque-good';
-          res.end(JSON.stringify(ok ? { active: true, aud: server.mcpUrl, iss: issuer, scope: 'mcp:tools', client_id: 'opaque-client', exp: Math.floor(Date.now() / 1000) + 600 } : { active: false }));
+          res.end(
+            JSON.stringify(
+              ok
+                ? {
+                    active: true,
+                    aud: server.mcpUrl,
+                    iss: issuer,
+                    scope: 'mcp:tools',
+                    client_id: 'opaque-client',
+                    exp: Math.floor(Date.now() / 1000) + 600,
+                  }
+                : { active: false },
+            ),
+          );
         });
       } else {
         res.statusCode = 404;
@@ -54,7 +74,10 @@ describe('external authorization server mode', () => {
     await new Promise((resolve) => fakeAs.close(resolve));
   });
 
-  const token = (claims: Record<string, unknown> = {}, options: { key?: CryptoKey; kid?: string; exp?: string | number; iat?: number } = {}) =>
+  const token = (
+    claims: Record<string, unknown> = {},
+    options: { key?: CryptoKey; kid?: string; exp?: string | number; iat?: number } = {},
+  ) =>
     new SignJWT({ scope: 'mcp:tools', client_id: 'ext-client', ...claims })
       .setProtectedHeader({ alg: 'RS256', kid: options.kid ?? 'k1', typ: 'at+jwt' })
       .setIssuer((claims.iss as string) ?? issuer)
@@ -76,7 +99,9 @@ describe('external authorization server mode', () => {
     expect((await fetch(`${server.url}/token`, { method: 'POST' })).status).toBe(404);
     const unauthenticated = await mcpInitialize(server);
     expect(unauthenticated.status).toBe(401);
-    expect(unauthenticated.headers.get('www-authenticate')).toContain(`resource_metadata="${server.url}/.well-known/oauth-protected-resource/mcp"`);
+    expect(unauthenticated.headers.get('www-authenticate')).toContain(
+      `resource_metadata="${server.url}/.well-known/oauth-protected-resource/mcp"`,
+    );
   });
 
   it('M62: a valid token and aud [other, R] are accepted', async () => {
@@ -125,7 +150,13 @@ describe('external authorization server out of reach', () => {
     const server = await startTestServer({ authMode: 'external', authExternalIssuer: issuer });
     try {
       const { privateKey } = await generateKeyPair('RS256');
-      const jwt = await new SignJWT({ scope: 'mcp:tools' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(issuer).setAudience(server.mcpUrl).setIssuedAt().setExpirationTime('10m').sign(privateKey);
+      const jwt = await new SignJWT({ scope: 'mcp:tools' })
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setIssuer(issuer)
+        .setAudience(server.mcpUrl)
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(privateKey);
       const response = await mcpInitialize(server, { authorization: `Bearer ${jwt}` });
       expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toBe('5');

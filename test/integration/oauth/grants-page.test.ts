@@ -18,7 +18,9 @@ describe('grants page', () => {
     const client = await registerClient(server, 'none', { client_name: 'Grant Test App' });
     const browser = new TestBrowser(TEST_USER);
     const { code, verifier } = await obtainCode(server, client, {}, browser);
-    const tokens = (await tokenRequest(server, { grant_type: 'authorization_code', code, code_verifier: verifier, ...clientFields(client) })).body;
+    const tokens = (
+      await tokenRequest(server, { grant_type: 'authorization_code', code, code_verifier: verifier, ...clientFields(client) })
+    ).body;
     expect((await mcpInitialize(server, { authorization: `Bearer ${tokens.access_token as string}` })).status).toBe(200);
 
     const page = await browser.get(`${server.url}/oauth/grants`);
@@ -34,7 +36,11 @@ describe('grants page', () => {
     const revoked = await browser.post(`${server.url}${form.action}`, form.hidden);
     expect(revoked.status).toBe(303);
     expect((await mcpInitialize(server, { authorization: `Bearer ${tokens.access_token as string}` })).status).toBe(401);
-    const refresh = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string, ...clientFields(client) });
+    const refresh = await tokenRequest(server, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token as string,
+      ...clientFields(client),
+    });
     expect(refresh.body.error).toBe('invalid_grant');
     expect(await (await browser.get(`${server.url}/oauth/grants`)).text()).not.toContain('Grant Test App');
 

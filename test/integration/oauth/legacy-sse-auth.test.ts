@@ -52,7 +52,12 @@ describe('legacy SSE with OAuth', () => {
         fetch(new URL(stream.endpoint!, server.url), {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'sse', version: '1' } } }),
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'initialize',
+            params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'sse', version: '1' } },
+          }),
         });
       expect((await post()).status).toBe(401);
       expect((await post(mallory.access_token)).status).toBe(404);

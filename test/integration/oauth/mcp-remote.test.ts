@@ -62,7 +62,10 @@ describe('mcp-remote', () => {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
 
-    const authorizeUrl = await until(() => /Please authorize this client by visiting:\s*(\S+)/.exec(stderr)?.[1], `the authorize URL (stderr: ${stderr})`);
+    const authorizeUrl = await until(
+      () => /Please authorize this client by visiting:\s*(\S+)/.exec(stderr)?.[1],
+      `the authorize URL (stderr: ${stderr})`,
+    );
     const callback = await new TestBrowser(TEST_USER).authorize(authorizeUrl);
     expect(callback.searchParams.get('code')).toBeTruthy();
     expect(callback.host).toBe(`127.0.0.1:${callbackPort}`);
@@ -71,7 +74,12 @@ describe('mcp-remote', () => {
 
     await until(() => (/Proxy established/.test(stderr) ? true : undefined), `the proxy (stderr: ${stderr})`);
     const send = (message: unknown) => child!.stdin.write(`${JSON.stringify(message)}\n`);
-    send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'host', version: '1' } } });
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'host', version: '1' } },
+    });
     await until(() => (stdout.includes('"id":1') ? true : undefined), 'the initialize result');
     send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'server_status', arguments: {} } });

@@ -10,7 +10,9 @@ const CALLBACK = 'http://127.0.0.1/callback';
 
 async function callServerStatus(mcpUrl: string, accessToken: string): Promise<Record<string, unknown> | undefined> {
   const client = new Client({ name: 'oauth-test', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: { authorization: `Bearer ${accessToken}` } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: { authorization: `Bearer ${accessToken}` } } }),
+  );
   try {
     const result = await client.callTool({ name: 'server_status', arguments: {} });
     return result.structuredContent as Record<string, unknown> | undefined;
@@ -50,7 +52,12 @@ describe('oauth4webapi drives the whole authorization code flow', () => {
       const registered = await oauth.processDynamicClientRegistrationResponse(
         await oauth.dynamicClientRegistrationRequest(
           as,
-          { redirect_uris: [CALLBACK], token_endpoint_auth_method: method, grant_types: ['authorization_code', 'refresh_token'], client_name: `oauth4webapi ${method}` },
+          {
+            redirect_uris: [CALLBACK],
+            token_endpoint_auth_method: method,
+            grant_types: ['authorization_code', 'refresh_token'],
+            client_name: `oauth4webapi ${method}`,
+          },
           insecure,
         ),
       );
@@ -94,7 +101,10 @@ describe('oauth4webapi drives the whole authorization code flow', () => {
       expect(tokens.scope).toBe('mcp:tools claude:ask');
       expect(tokens.refresh_token).toBeDefined();
 
-      const [header, payload] = tokens.access_token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
+      const [header, payload] = tokens.access_token
+        .split('.')
+        .slice(0, 2)
+        .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
       expect(header).toMatchObject({ typ: 'at+jwt', alg: 'ES256' });
       expect(payload).toMatchObject({ iss: as.issuer, aud: server.mcpUrl, client_id: client.client_id, sub: TEST_USER.username });
 
@@ -156,7 +166,13 @@ describe('oauth4webapi drives the whole authorization code flow', () => {
       ),
     );
     const client: oauth.Client = { client_id: registered.client_id };
-    const response = await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(registered.client_secret as string), { scope: 'mcp:tools' }, insecure);
+    const response = await oauth.clientCredentialsGrantRequest(
+      as,
+      client,
+      oauth.ClientSecretBasic(registered.client_secret as string),
+      { scope: 'mcp:tools' },
+      insecure,
+    );
     const tokens = await oauth.processClientCredentialsResponse(as, client, response);
     expect(tokens.refresh_token).toBeUndefined();
     expect(await callServerStatus(server.mcpUrl, tokens.access_token)).toBeDefined();

@@ -73,9 +73,17 @@ async function listTools(server: TestServer, accessToken: string): Promise<strin
   if (init.status !== 200) return init.status;
   const session = { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id') ?? '', 'mcp-protocol-version': '2025-11-25' };
   try {
-    const initialized = await fetch(server.mcpUrl, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+    const initialized = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: session,
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
     await initialized.text();
-    const list = await fetch(server.mcpUrl, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+    const list = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: session,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
     const text = await list.text();
     if (list.status !== 200) return list.status;
     return (rpcResult(list, text)?.tools ?? []).map((tool) => tool.name);

@@ -69,10 +69,18 @@ describe.each(backends)('OAuth state survives a restart (%s)', (_name, backend, 
     try {
       expect(await (await fetch(`${second.url}/.well-known/jwks.json`)).text()).toBe(jwks);
       expect((await mcpInitialize(second, { authorization: `Bearer ${tokens.access_token}` })).status).toBe(200);
-      const refreshed = await tokenRequest(second, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, ...clientFields(client) });
+      const refreshed = await tokenRequest(second, {
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token!,
+        ...clientFields(client),
+      });
       expect(refreshed.status).toBe(200);
       // The old refresh token stays spent across the restart (reuse detection is durable too).
-      const reused = await tokenRequest(second, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, ...clientFields(client) });
+      const reused = await tokenRequest(second, {
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token!,
+        ...clientFields(client),
+      });
       expect(reused.body.error).toBe('invalid_grant');
       // The client is still registered, and the user can still sign in.
       expect((await fetch(authorizeUrl(second, client), { redirect: 'manual' })).status).toBe(200);

@@ -84,7 +84,12 @@ describe.each(['v1', 'v2'] as const)('MCP SDK %s client with OAuth', (flavour) =
     if (flavour === 'v1') {
       const transport = new V1StreamableHTTPClientTransport(new URL(url), { authProvider: provider as never });
       const client = new V1Client({ name: 'v1-oauth', version: '1.0.0' });
-      return { transport, client, connect: () => client.connect(transport), finish: (url: URL) => transport.finishAuth(url.searchParams.get('code')!) };
+      return {
+        transport,
+        client,
+        connect: () => client.connect(transport),
+        finish: (url: URL) => transport.finishAuth(url.searchParams.get('code')!),
+      };
     }
     const transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider as never });
     const client = new Client({ name: 'v2-oauth', version: '1.0.0' });
@@ -106,9 +111,21 @@ describe.each(['v1', 'v2'] as const)('MCP SDK %s client with OAuth', (flavour) =
     const { provider, client } = await signIn();
     try {
       // The challenge's scopes (the v2 client adds offline_access).
-      expect(provider.authorizations[0]!.searchParams.get('scope')?.replace(/ offline_access$/, '')).toBe('mcp:tools claude:ask claude:plan gateway:*');
+      expect(provider.authorizations[0]!.searchParams.get('scope')?.replace(/ offline_access$/, '')).toBe(
+        'mcp:tools claude:ask claude:plan gateway:*',
+      );
       const names = (await client.listTools()).tools.map((tool) => tool.name);
-      expect(names).toEqual(expect.arrayContaining(['server_status', 'claude_ask', 'claude_plan', 'claude_resume', 'claude_checkpoint', 'claude_background_tasks', 'claude_abort']));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'server_status',
+          'claude_ask',
+          'claude_plan',
+          'claude_resume',
+          'claude_checkpoint',
+          'claude_background_tasks',
+          'claude_abort',
+        ]),
+      );
       expect(names).not.toContain('claude_plugin_install');
       await waitForTools(client, ['alpha__echo', 'beta__echo']);
       const echoed = await client.callTool({ name: 'alpha__echo', arguments: { text: 'hi' } });
@@ -126,18 +143,32 @@ describe.each(['v1', 'v2'] as const)('MCP SDK %s client with OAuth', (flavour) =
     try {
       const response = await fetch(server.mcpUrl, {
         method: 'POST',
-        headers: { authorization: `Bearer ${provider.saved!.access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'claude_plugin_install', arguments: { plugin: 'x' } } }),
+        headers: {
+          authorization: `Bearer ${provider.saved!.access_token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 9,
+          method: 'tools/call',
+          params: { name: 'claude_plugin_install', arguments: { plugin: 'x' } },
+        }),
       });
       expect(response.status).toBe(403);
       const challenge = response.headers.get('www-authenticate')!;
       expect(challenge).toContain('error="insufficient_scope"');
-      expect(/scope="([^"]*)"/.exec(challenge)?.[1]?.split(' ')).toEqual(expect.arrayContaining(['mcp:tools', 'claude:ask', 'claude:plan', 'claude:admin']));
+      expect(/scope="([^"]*)"/.exec(challenge)?.[1]?.split(' ')).toEqual(
+        expect.arrayContaining(['mcp:tools', 'claude:ask', 'claude:plan', 'claude:admin']),
+      );
       await expect(client.callTool({ name: 'claude_plugin_install', arguments: { plugin: 'x' } })).rejects.toThrow();
       if (flavour === 'v2') {
         // The v2 client sends the user back to the authorization server for exactly those scopes.
         expect(provider.authorizations.length).toBeGreaterThan(1);
-        expect(provider.authorizations.at(-1)!.searchParams.get('scope')?.split(' ')).toEqual(expect.arrayContaining(['mcp:tools', 'claude:ask', 'claude:admin']));
+        expect(provider.authorizations.at(-1)!.searchParams.get('scope')?.split(' ')).toEqual(
+          expect.arrayContaining(['mcp:tools', 'claude:ask', 'claude:admin']),
+        );
       } else {
         // The v1 client (1.32.2) answers a step-up with a refresh, which cannot widen a grant (OAuth 2.1 §4.3.1),
         // then gives up with "Server returned 403 after trying upscoping" (docs/oauth.md "Scopes").
@@ -164,8 +195,17 @@ describe.each(['v1', 'v2'] as const)('MCP SDK %s client with OAuth', (flavour) =
     for (const elsewhere of [server.mcpUrl, `${server.url}/servers/beta/mcp`]) {
       const response = await fetch(elsewhere, {
         method: 'POST',
-        headers: { authorization: `Bearer ${provider.saved!.access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+        headers: {
+          authorization: `Bearer ${provider.saved!.access_token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+        }),
       });
       expect(response.status).toBe(401);
       expect(response.headers.get('www-authenticate')).toContain('error="invalid_token"');
@@ -175,14 +215,30 @@ describe.each(['v1', 'v2'] as const)('MCP SDK %s client with OAuth', (flavour) =
     await whole.client.close();
     const response = await fetch(url, {
       method: 'POST',
-      headers: { authorization: `Bearer ${whole.provider.saved!.access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+      headers: {
+        authorization: `Bearer ${whole.provider.saved!.access_token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+      }),
     });
     expect(response.status).toBe(200);
     await response.body?.cancel();
     // And its own metadata names it, for clients that look it up before connecting.
-    const metadata = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource/servers/alpha/mcp`)).json()) as Record<string, unknown>;
-    expect(metadata).toMatchObject({ resource: url, authorization_servers: [server.url], scopes_supported: ['mcp:tools', 'gateway:alpha'] });
+    const metadata = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource/servers/alpha/mcp`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(metadata).toMatchObject({
+      resource: url,
+      authorization_servers: [server.url],
+      scopes_supported: ['mcp:tools', 'gateway:alpha'],
+    });
     expect((await fetch(`${server.url}/.well-known/oauth-protected-resource/servers/nope/mcp`)).status).toBe(404);
   });
 

@@ -16,7 +16,12 @@ function initialize(mcpUrl: string, token: string): Promise<number> {
   return fetch(mcpUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'k', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'k', version: '1' } },
+    }),
   }).then(async (response) => {
     await response.arrayBuffer();
     return response.status;
@@ -39,23 +44,45 @@ describe('remembered access tokens on an in-process server', () => {
     const registered = await fetch(`${slowChecks.url}/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_name: 'ci', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', scope: 'mcp:tools' }),
+      body: JSON.stringify({
+        client_name: 'ci',
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'client_secret_post',
+        scope: 'mcp:tools',
+      }),
     });
     const client = (await registered.json()) as { client_id: string; client_secret: string };
     const credentials = { client_id: client.client_id, client_secret: client.client_secret };
-    const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
-    const issue = async () => ((await (await fetch(`${slowChecks.url}/token`, form({ grant_type: 'client_credentials', scope: 'mcp:tools', ...credentials }))).json()) as { access_token: string }).access_token;
+    const form = (fields: Record<string, string>) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields),
+    });
+    const issue = async () =>
+      (
+        (await (
+          await fetch(`${slowChecks.url}/token`, form({ grant_type: 'client_credentials', scope: 'mcp:tools', ...credentials }))
+        ).json()) as { access_token: string }
+      ).access_token;
     const [first, second] = [await issue(), await issue()];
     expect(await initialize(slowChecks.mcpUrl, first)).toBe(200);
     expect(await initialize(slowChecks.mcpUrl, second)).toBe(200);
-    expect((await fetch(`${slowChecks.url}/revoke`, form({ token: first, token_type_hint: 'access_token', ...credentials }))).status).toBe(200);
+    expect((await fetch(`${slowChecks.url}/revoke`, form({ token: first, token_type_hint: 'access_token', ...credentials }))).status).toBe(
+      200,
+    );
     expect(await initialize(slowChecks.mcpUrl, first)).toBe(401);
     expect(await initialize(slowChecks.mcpUrl, second)).toBe(200);
   });
 
   it('a token that expires while remembered is refused from its expiry (plus the 5 s skew) on', async () => {
     const auth = server.auth!;
-    const grant = await auth.grants.create({ clientId: 'c', subject: 'u', scopes: ['mcp:tools'], resource: server.mcpUrl, kind: 'authorization_code' });
+    const grant = await auth.grants.create({
+      clientId: 'c',
+      subject: 'u',
+      scopes: ['mcp:tools'],
+      resource: server.mcpUrl,
+      kind: 'authorization_code',
+    });
     const { kid, privateKey } = await auth.keys.active();
     // Already past exp, inside the skew for 2 to 3 more seconds: long enough to be verified and then remembered.
     const exp = Math.floor(Date.now() / 1000) - 3;
@@ -86,13 +113,23 @@ async function servingProcess(sandbox: Sandbox, extraEnv: Record<string, string>
   const registered = await fetch(`${url}/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_name: 'ci', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', scope: 'mcp:tools' }),
+    body: JSON.stringify({
+      client_name: 'ci',
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_post',
+      scope: 'mcp:tools',
+    }),
   });
   const client = (await registered.json()) as { client_id: string; client_secret: string };
   const issued = await fetch(`${url}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret, scope: 'mcp:tools' }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: client.client_id,
+      client_secret: client.client_secret,
+      scope: 'mcp:tools',
+    }),
   });
   const { access_token: token } = (await issued.json()) as { access_token: string };
   const revokeClient = () => runCli(['clients', 'revoke', client.client_id], { env, cwd: sandbox.cwd });
@@ -115,7 +152,7 @@ describe('revocation by another process sharing the storage', () => {
     expect(await initialize(mcpUrl, token)).toBe(401);
   });
 
-  it('with AUTH_REVOCATION_CHECK_MS, another process\'s revocation is refused within that bound', async () => {
+  it("with AUTH_REVOCATION_CHECK_MS, another process's revocation is refused within that bound", async () => {
     sandbox = createSandbox();
     const { mcpUrl, token, revokeClient } = await servingProcess(sandbox, { AUTH_REVOCATION_CHECK_MS: '1500' });
     expect(await initialize(mcpUrl, token)).toBe(200);

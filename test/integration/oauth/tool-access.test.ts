@@ -13,7 +13,9 @@ import { startTestServer, type TestServer } from '../../helpers/test-server.js';
 // test covers their scopes).
 const TOOLS = ['claude_probe', 'files__read', 'other__write'];
 
-const probeTools = TOOLS.map((name) => defineTool(name, { description: name, input: z.object({}) }, async () => ({ content: [{ type: 'text', text: name }] })));
+const probeTools = TOOLS.map((name) =>
+  defineTool(name, { description: name, input: z.object({}) }, async () => ({ content: [{ type: 'text', text: name }] })),
+);
 const provider: ToolProvider = { name: 'access-probe', tools: () => probeTools };
 
 describe('tool access by scope and policy', () => {
@@ -34,7 +36,10 @@ describe('tool access by scope and policy', () => {
     );
     const policy = path.join(dir, 'policy.json');
     writeFileSync(policy, JSON.stringify({ restricted: { deny: ['other__*'] } }));
-    server = await startTestServer({ authMode: 'oauth', authInitialAdmin: false, apiKeysPath: keys, toolPolicyPath: policy }, { extraProviders: [provider] });
+    server = await startTestServer(
+      { authMode: 'oauth', authInitialAdmin: false, apiKeysPath: keys, toolPolicyPath: policy },
+      { extraProviders: [provider] },
+    );
   });
   afterAll(async () => {
     await server.stop();
@@ -43,14 +48,22 @@ describe('tool access by scope and policy', () => {
 
   async function withClient<T>(key: string, run: (client: Client) => Promise<T>): Promise<T> {
     const client = new Client({ name: 'access', version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(server.mcpUrl), { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+    );
     try {
       return await run(client);
     } finally {
       await client.close();
     }
   }
-  const visible = (key: string) => withClient(key, async (client) => (await client.listTools()).tools.map((tool) => tool.name).filter((name) => TOOLS.includes(name)).sort());
+  const visible = (key: string) =>
+    withClient(key, async (client) =>
+      (await client.listTools()).tools
+        .map((tool) => tool.name)
+        .filter((name) => TOOLS.includes(name))
+        .sort(),
+    );
 
   it.each([
     ['k-tools', []],

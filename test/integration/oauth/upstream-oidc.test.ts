@@ -57,7 +57,11 @@ describe('upstream OpenID Connect sign-in', () => {
         if (nextUser.deny) redirect.searchParams.set('error', 'access_denied');
         else {
           const code = `idp-code-${codes.size}`;
-          codes.set(code, { nonce: url.searchParams.get('nonce')!, challenge: url.searchParams.get('code_challenge')!, redirectUri: redirect.origin + redirect.pathname });
+          codes.set(code, {
+            nonce: url.searchParams.get('nonce')!,
+            challenge: url.searchParams.get('code_challenge')!,
+            redirectUri: redirect.origin + redirect.pathname,
+          });
           redirect.searchParams.set('code', code);
         }
         res.writeHead(302, { location: redirect.toString() });
@@ -74,14 +78,25 @@ describe('upstream OpenID Connect sign-in', () => {
               res.statusCode = 400;
               res.end(JSON.stringify({ error: 'invalid_grant' }));
             } else {
-              res.end(JSON.stringify({ access_token: 'upstream-access-token-2', token_type: 'Bearer', expires_in: 300, refresh_token: `upstream-rt-${upstreamRefreshes}` }));
+              res.end(
+                JSON.stringify({
+                  access_token: 'upstream-access-token-2',
+                  token_type: 'Bearer',
+                  expires_in: 300,
+                  refresh_token: `upstream-rt-${upstreamRefreshes}`,
+                }),
+              );
             }
             return;
           }
           const pending = codes.get(form.get('code') ?? '');
           codes.delete(form.get('code') ?? '');
           res.setHeader('content-type', 'application/json');
-          const verifierOk = pending && createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') === pending.challenge;
+          const verifierOk =
+            pending &&
+            createHash('sha256')
+              .update(form.get('code_verifier') ?? '')
+              .digest('base64url') === pending.challenge;
           if (!pending || !verifierOk || form.get('client_secret') !== 'idp-secret' || form.get('redirect_uri') !== pending.redirectUri) {
             res.statusCode = 400;
             res.end(JSON.stringify({ error: 'invalid_grant' }));
@@ -95,7 +110,15 @@ describe('upstream OpenID Connect sign-in', () => {
             .setIssuedAt()
             .setExpirationTime('5m')
             .sign(key);
-          res.end(JSON.stringify({ access_token: 'upstream-access-token', token_type: 'Bearer', expires_in: 300, refresh_token: 'upstream-rt-0', id_token: idToken }));
+          res.end(
+            JSON.stringify({
+              access_token: 'upstream-access-token',
+              token_type: 'Bearer',
+              expires_in: 300,
+              refresh_token: 'upstream-rt-0',
+              id_token: idToken,
+            }),
+          );
         });
       } else {
         res.statusCode = 404;
@@ -145,7 +168,8 @@ describe('upstream OpenID Connect sign-in', () => {
     const { verifier, challenge } = pkce();
     const done = await browser.get(await toCallback(browser, { code_challenge: challenge }));
     const code = new URL(done.headers.get('location')!).searchParams.get('code')!;
-    return (await tokenRequest(server, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: client.clientId })).body;
+    return (await tokenRequest(server, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: client.clientId }))
+      .body;
   }
 
   it('L56-59: consent first, then the provider; the client gets our own code, state and iss; the upstream token is useless here', async () => {
@@ -159,7 +183,12 @@ describe('upstream OpenID Connect sign-in', () => {
     expect(result.origin + result.pathname).toBe('http://127.0.0.1:9/callback');
     expect(result.searchParams.get('state')).toBe('xyz');
     expect(result.searchParams.get('iss')).toBe(server.url);
-    const tokens = await tokenRequest(server, { grant_type: 'authorization_code', code: result.searchParams.get('code')!, code_verifier: verifier, client_id: client.clientId });
+    const tokens = await tokenRequest(server, {
+      grant_type: 'authorization_code',
+      code: result.searchParams.get('code')!,
+      code_verifier: verifier,
+      client_id: client.clientId,
+    });
     expect(tokens.status).toBe(200);
     expect(JSON.stringify(tokens.body)).not.toContain('upstream-access-token');
     const payload = JSON.parse(Buffer.from((tokens.body.access_token as string).split('.')[1]!, 'base64url').toString());
@@ -180,13 +209,21 @@ describe('upstream OpenID Connect sign-in', () => {
     upstreamRevoked = false;
     const tokens = await signInThroughProvider();
     const before = upstreamRefreshes;
-    const refreshed = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string, client_id: client.clientId });
+    const refreshed = await tokenRequest(server, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token as string,
+      client_id: client.clientId,
+    });
     expect(refreshed.status).toBe(200);
     expect(upstreamRefreshes).toBe(before + 1);
     expect(JSON.stringify(refreshed.body)).not.toContain('upstream');
 
     upstreamRevoked = true;
-    const refused = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshed.body.refresh_token as string, client_id: client.clientId });
+    const refused = await tokenRequest(server, {
+      grant_type: 'refresh_token',
+      refresh_token: refreshed.body.refresh_token as string,
+      client_id: client.clientId,
+    });
     expect(refused.body.error).toBe('invalid_grant');
     expect((await mcpInitialize(server, { authorization: `Bearer ${refreshed.body.access_token as string}` })).status).toBe(401);
     upstreamRevoked = false;
@@ -203,7 +240,11 @@ describe('upstream OpenID Connect sign-in', () => {
     upstreamRevoked = true;
     expect(await server.auth!.recheckUpstream(0)).toBeGreaterThanOrEqual(1);
     expect((await mcpInitialize(server, bearer)).status).toBe(401);
-    const refused = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string, client_id: client.clientId });
+    const refused = await tokenRequest(server, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token as string,
+      client_id: client.clientId,
+    });
     expect(refused.body.error).toBe('invalid_grant');
     upstreamRevoked = false;
   });

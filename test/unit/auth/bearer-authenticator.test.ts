@@ -5,7 +5,17 @@ import { OAuthError, OAuthErrorCode } from '../../../server/auth/oauth-error.js'
 import { AppError, AppErrorCode } from '../../../server/errors/app-error.js';
 
 const JWT = 'aaa.bbb.ccc';
-const claims = { client_id: 'c', sub: 'u', scope: 'mcp:tools claude:ask', gid: 'g', iss: 'i', aud: 'r', iat: 0, exp: 0, jti: 'j' } as unknown as AccessTokenClaims;
+const claims = {
+  client_id: 'c',
+  sub: 'u',
+  scope: 'mcp:tools claude:ask',
+  gid: 'g',
+  iss: 'i',
+  aud: 'r',
+  iat: 0,
+  exp: 0,
+  jti: 'j',
+} as unknown as AccessTokenClaims;
 
 function authenticator(verify: () => Promise<AccessTokenClaims>, find: () => Promise<undefined> = async () => undefined) {
   return createBearerAuthenticator({
@@ -28,9 +38,12 @@ describe('bearer authentication', () => {
     expect(refusal).toMatchObject({ code: AppErrorCode.ServiceUnavailable, status: 503, details: { retryAfter: 5 } });
     expect((refusal as Error).message).not.toContain('ECONNREFUSED');
     // API keys live in storage too.
-    const keysDown = authenticator(async () => claims, async () => {
-      throw new Error('SQLITE_BUSY');
-    });
+    const keysDown = authenticator(
+      async () => claims,
+      async () => {
+        throw new Error('SQLITE_BUSY');
+      },
+    );
     await expect(keysDown({ authorization: 'Bearer opaque-key', tokenInQuery: false })).rejects.toMatchObject({ status: 503 });
   });
 

@@ -40,7 +40,9 @@ describe('client repository', () => {
     const clients = createClientRepository({
       store,
       inactiveTtlSeconds: 5000,
-      staticClients: [{ client_id: 'chatgpt', client_secret: 's3cret', redirect_uris: ['https://chatgpt.com/connector_platform_oauth_redirect'] }],
+      staticClients: [
+        { client_id: 'chatgpt', client_secret: 's3cret', redirect_uris: ['https://chatgpt.com/connector_platform_oauth_redirect'] },
+      ],
     });
     const fixed = (await clients.get('chatgpt'))!;
     await clients.touch(fixed);

@@ -16,7 +16,12 @@ const GRACE_SECONDS = 60;
 async function setup(options: { graceSeconds?: number; store?: KeyValueStore } = {}) {
   const now = { t: Date.now() };
   const store = options.store ?? createMemoryStorage();
-  const grants = createGrantStore({ store, refreshTokenTtlSeconds: 86_400, reuseGraceSeconds: options.graceSeconds ?? GRACE_SECONDS, now: () => now.t });
+  const grants = createGrantStore({
+    store,
+    refreshTokenTtlSeconds: 86_400,
+    reuseGraceSeconds: options.graceSeconds ?? GRACE_SECONDS,
+    now: () => now.t,
+  });
   const keys = createSigningKeys({ store, rotateAfterSeconds: 3600, overlapSeconds: 3900, now: () => now.t });
   const tokens = createAccessTokens({
     keys,
@@ -26,7 +31,13 @@ async function setup(options: { graceSeconds?: number; store?: KeyValueStore } =
     grantAlive: async (id) => (await grants.get(id)) !== undefined,
     now: () => now.t,
   });
-  const grant = await grants.create({ clientId: 'c', subject: 'u', scopes: ['mcp:tools', 'claude:ask'], resource: R, kind: 'authorization_code' });
+  const grant = await grants.create({
+    clientId: 'c',
+    subject: 'u',
+    scopes: ['mcp:tools', 'claude:ask'],
+    resource: R,
+    kind: 'authorization_code',
+  });
   const reasons: RefreshFailure[] = [];
   const audit = (reason: RefreshFailure) => void reasons.push(reason);
   /** Whether an access token issued now for the rotation's grant is accepted. */
@@ -78,7 +89,8 @@ describe('refresh-token rotation', () => {
     const rotations = await Promise.all(Array.from({ length: 5 }, () => grants.rotate(firstToken, 'c', audit)));
     expect(rotations.map((rotation) => rotation.grant.id)).toEqual(Array(5).fill(grant.id));
     expect(new Set(rotations.map((rotation) => rotation.refreshToken)).size).toBe(5);
-    for (const rotation of rotations) await expect(grants.rotate(rotation.refreshToken, 'c', audit)).resolves.toMatchObject({ grant: { id: grant.id } });
+    for (const rotation of rotations)
+      await expect(grants.rotate(rotation.refreshToken, 'c', audit)).resolves.toMatchObject({ grant: { id: grant.id } });
     expect(reasons).toEqual([]);
     expect(await grants.get(grant.id)).toBeDefined();
   });
@@ -126,7 +138,8 @@ describe('refresh-token rotation', () => {
     expect(await racing.grants.get(racing.grant.id)).toBeUndefined();
     // The one rotation that took the token either lost to the revocation or handed out a token that died with it.
     for (const outcome of outcomes) {
-      if (outcome.status === 'fulfilled') await expect(racing.grants.rotate(outcome.value.refreshToken, 'c')).rejects.toMatchObject({ code: 'invalid_grant' });
+      if (outcome.status === 'fulfilled')
+        await expect(racing.grants.rotate(outcome.value.refreshToken, 'c')).rejects.toMatchObject({ code: 'invalid_grant' });
     }
   });
 

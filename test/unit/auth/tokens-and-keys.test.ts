@@ -121,7 +121,10 @@ describe('verified access tokens are remembered, and revocation still applies to
     await expect(tokens.verify(token, R)).resolves.toBeDefined();
     expect(verifications.count).toBe(1);
     now.t = (exp + 5) * 1000;
-    await expect(tokens.verify(token, R)).rejects.toMatchObject({ code: 'invalid_token', message: 'The access token is invalid or expired' });
+    await expect(tokens.verify(token, R)).rejects.toMatchObject({
+      code: 'invalid_token',
+      message: 'The access token is invalid or expired',
+    });
   });
 
   it('audience is checked on every use, cached or not', async () => {
@@ -168,7 +171,7 @@ describe('verified access tokens are remembered, and revocation still applies to
     await expect(here.apiKeys.find(key)).resolves.toBeUndefined();
   });
 
-  it('with a check interval, other processes\' revocations arrive within it and this process\'s own at once', async () => {
+  it("with a check interval, other processes' revocations arrive within it and this process's own at once", async () => {
     const store = createMemoryStorage();
     const now = { t: Date.now() };
     const here = replica(store, now, { checkIntervalMs: 1000 });

@@ -5,7 +5,8 @@ import { describe, expect, it } from '@jest/globals';
 import { createNpmRootShim } from '../../../server/claude/npm-root-shim.js';
 
 const PATH = process.env.PATH ?? '/usr/bin:/bin';
-const npm = (args: string[], searchPath: string) => execFileSync('npm', args, { env: { PATH: searchPath, HOME: process.env.HOME ?? '/tmp' }, encoding: 'utf8' });
+const npm = (args: string[], searchPath: string) =>
+  execFileSync('npm', args, { env: { PATH: searchPath, HOME: process.env.HOME ?? '/tmp' }, encoding: 'utf8' });
 
 describe('createNpmRootShim', () => {
   it('answers `npm root -g` exactly as the real npm does, and hands everything else to it', async () => {

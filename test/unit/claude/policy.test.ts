@@ -21,7 +21,9 @@ describe('applyPolicy', () => {
   });
 
   it('refuses a permission mode above the ceiling instead of lowering it silently', () => {
-    expect(() => applyPolicy(policy, { permissionMode: 'bypassPermissions' })).toThrow(expect.objectContaining({ category: 'permission_denied' }));
+    expect(() => applyPolicy(policy, { permissionMode: 'bypassPermissions' })).toThrow(
+      expect.objectContaining({ category: 'permission_denied' }),
+    );
     expect(applyPolicy(policy, { permissionMode: 'plan' }).permissionMode).toBe('plan');
     expect(applyPolicy(policy, { permissionMode: 'acceptEdits' }).permissionMode).toBe('acceptEdits');
   });
@@ -53,6 +55,9 @@ describe('applyPolicy', () => {
     const limits = applyPolicy(open, {}, { mayExecute: false });
     expect(limits.allowedTools).toEqual(['Read']);
     expect(limits.disallowedTools).toEqual(['Bash', 'Monitor', 'PowerShell', 'Workflow']);
-    expect(applyPolicy(open, { allowedTools: ['Bash'] }, { mayExecute: true })).toMatchObject({ allowedTools: ['Bash'], disallowedTools: [] });
+    expect(applyPolicy(open, { allowedTools: ['Bash'] }, { mayExecute: true })).toMatchObject({
+      allowedTools: ['Bash'],
+      disallowedTools: [],
+    });
   });
 });

@@ -26,7 +26,12 @@ describe('createRunIsolation', () => {
 
   it('confines the file tools in every mode, with the server paths excluded in both spellings', () => {
     for (const mode of ['required', 'off'] as const) {
-      const options = createRunIsolation({ mode, allowedDomains: [], readPaths: [], protectedPaths: [server, path.join(root, 'data-link')] }).optionsFor(run);
+      const options = createRunIsolation({
+        mode,
+        allowedDomains: [],
+        readPaths: [],
+        protectedPaths: [server, path.join(root, 'data-link')],
+      }).optionsFor(run);
       const permissions = options.settings.permissions as Record<string, unknown>;
       expect(permissions).toMatchObject({
         blockReadsOutsideWorkingDirectories: true,
@@ -34,7 +39,9 @@ describe('createRunIsolation', () => {
         disableBypassPermissionsMode: 'disable',
         deny: ['WebFetch'],
       });
-      expect(permissions.workingDirectoriesExclude).toEqual(expect.arrayContaining([server, path.join(root, 'data-link'), path.join(root, 'data')]));
+      expect(permissions.workingDirectoriesExclude).toEqual(
+        expect.arrayContaining([server, path.join(root, 'data-link'), path.join(root, 'data')]),
+      );
       expect(options.strictMcpConfig).toBe(true);
     }
   });
@@ -42,8 +49,18 @@ describe('createRunIsolation', () => {
   it('sandboxes commands only when required: no network but the allow-list, reads of the run folders and system folders', () => {
     const off = createRunIsolation({ mode: 'off', allowedDomains: [], readPaths: [], protectedPaths: [] }).optionsFor(run);
     expect(off.sandbox).toBeUndefined();
-    const on = createRunIsolation({ mode: 'required', allowedDomains: ['*.npmjs.org'], readPaths: [path.join(root, 'tools')], protectedPaths: [server] }).optionsFor(run);
-    expect(on.sandbox).toMatchObject({ enabled: true, failIfUnavailable: true, allowUnsandboxedCommands: false, network: { allowedDomains: ['*.npmjs.org'], strictAllowlist: true } });
+    const on = createRunIsolation({
+      mode: 'required',
+      allowedDomains: ['*.npmjs.org'],
+      readPaths: [path.join(root, 'tools')],
+      protectedPaths: [server],
+    }).optionsFor(run);
+    expect(on.sandbox).toMatchObject({
+      enabled: true,
+      failIfUnavailable: true,
+      allowUnsandboxedCommands: false,
+      network: { allowedDomains: ['*.npmjs.org'], strictAllowlist: true },
+    });
     expect(on.sandbox?.filesystem?.allowRead).toEqual(expect.arrayContaining([workspace, run.tmpDir, '/usr', path.join(root, 'tools')]));
     // A protected folder around the working directory would hide the workspace itself: "/" already hides it.
     expect(on.sandbox?.filesystem?.denyRead?.[0]).toBe('/');
@@ -57,7 +74,12 @@ describe('createRunIsolation', () => {
 
   it('keeps protected paths inside an allowed folder unreadable and unwritable for commands', () => {
     const secret = path.join(workspace, '.env');
-    const options = createRunIsolation({ mode: 'required', allowedDomains: [], readPaths: [], protectedPaths: [secret, '/etc/claude-mcp'] }).optionsFor({ ...run, cwd: workspace });
+    const options = createRunIsolation({
+      mode: 'required',
+      allowedDomains: [],
+      readPaths: [],
+      protectedPaths: [secret, '/etc/claude-mcp'],
+    }).optionsFor({ ...run, cwd: workspace });
     // The file does not exist yet, so it is not listed; a protected path that exists is.
     expect(options.sandbox?.filesystem?.denyRead).not.toContain(secret);
     mkdirSync(secret);
@@ -94,7 +116,10 @@ describe('probeSandbox', () => {
 
   it('creates a real sandbox with bubblewrap when it is installed', async () => {
     const status = await probeSandbox({ mode: 'required', searchPath: process.env.PATH ?? '' });
-    expect(status).toMatchObject({ ready: true, programs: { bwrap: expect.stringContaining('bwrap'), socat: expect.stringContaining('socat') } });
+    expect(status).toMatchObject({
+      ready: true,
+      programs: { bwrap: expect.stringContaining('bwrap'), socat: expect.stringContaining('socat') },
+    });
     expect(sandboxWarnings(status)).toEqual([]);
   });
 });

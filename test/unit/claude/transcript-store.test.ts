@@ -64,7 +64,11 @@ describe.each(backends)('TranscriptStore on %s storage', (_name, open) => {
     const reader = new TranscriptStore({ store: two, ttlSeconds: 3600, maxBytes: 1024 * 1024, logger });
     const sessionId = randomUUID();
     const main = { projectKey: '-work-a', sessionId };
-    const batches = [[entry('user', 'hello'), entry('assistant', 'hi')], [entry('custom-title', 'untitled', false)], [entry('user', 'again'), entry('assistant', 'sure')]];
+    const batches = [
+      [entry('user', 'hello'), entry('assistant', 'hi')],
+      [entry('custom-title', 'untitled', false)],
+      [entry('user', 'again'), entry('assistant', 'sure')],
+    ];
     for (const batch of batches) await writer.append(main, batch);
     const sub = { ...main, subpath: 'subagents/agent-1' };
     const subEntries = [entry('user', 'sub task'), entry('assistant', 'sub done')];
@@ -94,7 +98,11 @@ describe.each(backends)('TranscriptStore on %s storage', (_name, open) => {
     const tag = entry('tag', 'x', false);
     await store.append(key, [...batch, tag]);
     await store.append(key, [...batch, tag]);
-    expect(await new TranscriptStore({ store: two, ttlSeconds: 3600, maxBytes: 1024 * 1024, logger }).load(key)).toEqual([...batch, tag, tag]);
+    expect(await new TranscriptStore({ store: two, ttlSeconds: 3600, maxBytes: 1024 * 1024, logger }).load(key)).toEqual([
+      ...batch,
+      tag,
+      tag,
+    ]);
     await one.close();
     await two.close();
   });

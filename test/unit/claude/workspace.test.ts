@@ -51,8 +51,12 @@ describe('createWorkspacePolicy', () => {
 
   it('refuses at startup a root that contains DATA_DIR (Claude could read the server database)', () => {
     mkdirSync(path.join(root, 'data'), { recursive: true });
-    expect(() => createWorkspacePolicy({ roots: [root], perClient: false, protectedDirectory: path.join(root, 'data') })).toThrow(/contains DATA_DIR/);
-    expect(() => createWorkspacePolicy({ roots: [path.join(root, 'app')], perClient: false, protectedDirectory: path.join(root, 'data') })).not.toThrow();
+    expect(() => createWorkspacePolicy({ roots: [root], perClient: false, protectedDirectory: path.join(root, 'data') })).toThrow(
+      /contains DATA_DIR/,
+    );
+    expect(() =>
+      createWorkspacePolicy({ roots: [path.join(root, 'app')], perClient: false, protectedDirectory: path.join(root, 'data') }),
+    ).not.toThrow();
   });
 
   it('creates the default root when asked', () => {
@@ -62,6 +66,8 @@ describe('createWorkspacePolicy', () => {
 
   it('fails at startup naming the setting when a root or the default directory is wrong', () => {
     expect(() => createWorkspacePolicy({ roots: [path.join(base, 'missing')], perClient: false })).toThrow(/WORKSPACE_ROOTS/);
-    expect(() => createWorkspacePolicy({ roots: [root], perClient: false, defaultDirectory: outside })).toThrow(/DEFAULT_WORKING_DIRECTORY/);
+    expect(() => createWorkspacePolicy({ roots: [root], perClient: false, defaultDirectory: outside })).toThrow(
+      /DEFAULT_WORKING_DIRECTORY/,
+    );
   });
 });

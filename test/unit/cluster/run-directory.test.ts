@@ -37,7 +37,8 @@ function killable(storage: Storage): { storage: Storage; kill(): void } {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => (dead ? Promise.reject(new Error('process gone')) : (value as (...a: unknown[]) => unknown).apply(target, args));
+      return (...args: unknown[]) =>
+        dead ? Promise.reject(new Error('process gone')) : (value as (...a: unknown[]) => unknown).apply(target, args);
     },
   });
   return { storage: proxy, kill: () => void (dead = true) };
@@ -50,7 +51,14 @@ async function replica(options: { leaseSeconds?: number; maxRuns?: number; space
   const leaseSeconds = options.leaseSeconds ?? 10;
   const presence = await startPresence({ storage, leaseSeconds, onError: () => undefined });
   const bus: ReplicaBus = createRedisBus({ url: REDIS_URL, prefix, onError: () => undefined });
-  const runs = await createRunDirectory({ storage, presence, bus, leaseSeconds, ...(options.maxRuns !== undefined ? { maxRuns: options.maxRuns } : {}), logger });
+  const runs = await createRunDirectory({
+    storage,
+    presence,
+    bus,
+    leaseSeconds,
+    ...(options.maxRuns !== undefined ? { maxRuns: options.maxRuns } : {}),
+    logger,
+  });
   const stops: Array<[string, string]> = [];
   runs.onStop((owner, runId) => void stops.push([owner, runId]));
   let closed = false;
@@ -106,7 +114,12 @@ maybe('run directory (Redis)', () => {
     expect(seen).toMatchObject({ runId: 'run-1', owner, replica: a.presence.id, sessionId: 'session-1', taskId: 'task-1' });
 
     await b.runs.stop(seen!);
-    await until('stop request delivered', async () => a.stops.length, (n) => n > 0, 5000);
+    await until(
+      'stop request delivered',
+      async () => a.stops.length,
+      (n) => n > 0,
+      5000,
+    );
     expect(a.stops).toEqual([[owner, 'run-1']]);
     expect(b.stops).toEqual([]);
 
@@ -131,9 +144,19 @@ maybe('run directory (Redis)', () => {
     const diedAt = Date.now();
     await a.die();
     // Its presence lapses within the lease: the run is no longer offered as running anywhere...
-    await until('dead replica\'s run still listed', () => b.runs.elsewhere(owner), (runs) => runs.length === 0, 4000);
+    await until(
+      "dead replica's run still listed",
+      () => b.runs.elsewhere(owner),
+      (runs) => runs.length === 0,
+      4000,
+    );
     // ...and its entry and slot lapse with it: another replica's run gets the slot.
-    await until('dead replica\'s slot still held', () => b.runs.claim({ runId: 'waiting', owner }), (granted) => granted, 4000);
+    await until(
+      "dead replica's slot still held",
+      () => b.runs.claim({ runId: 'waiting', owner }),
+      (granted) => granted,
+      4000,
+    );
     expect(Date.now() - diedAt).toBeLessThan(2000 + 1500);
     expect(await b.runs.count()).toBe(1);
     await b.close();
@@ -149,7 +172,12 @@ maybe('run directory (Redis)', () => {
     await b.runs.stop(run!);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(a.stops).toEqual([]);
-    await until('dead replica\'s run still listed', () => b.runs.elsewhere(owner), (runs) => runs.length === 0, 4000);
+    await until(
+      "dead replica's run still listed",
+      () => b.runs.elsewhere(owner),
+      (runs) => runs.length === 0,
+      4000,
+    );
     await b.close();
   }, 10_000);
 

@@ -70,10 +70,7 @@ describe('loadConfig', () => {
   it('layers defaults < file < .env < real environment < flags', () => {
     write(path.join(cwd, 'claude-mcp.config.json'), { port: 4000, host: 'file-host', dataDir: '/from-file', logLevel: 'debug' });
     write(path.join(cwd, '.env'), 'PORT=5000\nHOST=dotenv-host\nDATA_DIR=/from-dotenv\n');
-    const { config, sources, file, dotenvFile } = load({
-      env: { PORT: '6000', HOST: 'env-host' },
-      flags: { port: '7000' },
-    });
+    const { config, sources, file, dotenvFile } = load({ env: { PORT: '6000', HOST: 'env-host' }, flags: { port: '7000' } });
     expect(file).toBe(path.join(cwd, 'claude-mcp.config.json'));
     expect(dotenvFile).toBe(path.join(cwd, '.env'));
     expect(config.port).toBe(7000);

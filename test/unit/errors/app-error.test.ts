@@ -13,6 +13,8 @@ describe('the error catalogue', () => {
 
   it('client mistakes are 4xx; only capacity, unavailable dependencies, a shutdown and internal faults are 5xx', () => {
     const fiveHundreds = Object.values(AppErrorCode).filter((code) => new AppError(code, 'x').status >= 500);
-    expect(fiveHundreds.sort()).toEqual([AppErrorCode.Internal, AppErrorCode.ServiceUnavailable, AppErrorCode.ShuttingDown, AppErrorCode.TooManySessions].sort());
+    expect(fiveHundreds.sort()).toEqual(
+      [AppErrorCode.Internal, AppErrorCode.ServiceUnavailable, AppErrorCode.ShuttingDown, AppErrorCode.TooManySessions].sort(),
+    );
   });
 });

@@ -110,7 +110,9 @@ describe('answers wait for the outbox writes of the events they acknowledge', ()
     const write = pendingWrite();
     bus.onAny(() => write.promise, { durable: true });
     let done = false;
-    const running = durably(() => bus.emit('background_task.completed', { taskId: 't', owner: 'o', costUsd: 0, durationMs: 1 })).then(() => (done = true));
+    const running = durably(() => bus.emit('background_task.completed', { taskId: 't', owner: 'o', costUsd: 0, durationMs: 1 })).then(
+      () => (done = true),
+    );
     await tick();
     expect(done).toBe(false);
     write.settle();

@@ -18,7 +18,11 @@ describe('MCP Apps extension', () => {
 
   it("renames the app resource a tool's _meta names, in both forms, and leaves everything else as it was", () => {
     const rename = (uri: string) => uri.replace('ui://', 'ui://fx/');
-    const meta = { ui: { resourceUri: 'ui://card/view.html', visibility: ['model', 'app'] }, [RESOURCE_URI_META_KEY]: 'ui://card/view.html', other: 1 };
+    const meta = {
+      ui: { resourceUri: 'ui://card/view.html', visibility: ['model', 'app'] },
+      [RESOURCE_URI_META_KEY]: 'ui://card/view.html',
+      other: 1,
+    };
     expect(renameAppResources(meta, rename)).toEqual({
       ui: { resourceUri: 'ui://fx/card/view.html', visibility: ['model', 'app'] },
       [RESOURCE_URI_META_KEY]: 'ui://fx/card/view.html',

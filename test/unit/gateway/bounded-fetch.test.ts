@@ -39,13 +39,21 @@ describe('boundedFetch: no upstream answer longer than GATEWAY_MAX_MESSAGE_BYTES
 
   it('replaces an oversized event by the error answer to its request, and keeps the events around it', async () => {
     const big = `event: message\nid: 7\ndata: {"result":{"text":"${'y'.repeat(500)}"},"jsonrpc":"2.0","id":42}\n\n`;
-    const text = await body(['event: message\ndata: {"before":true}\n\n', big.slice(0, 100), big.slice(100), 'event: message\ndata: {"after":true}\n\n'], 'text/event-stream', 200);
+    const text = await body(
+      ['event: message\ndata: {"before":true}\n\n', big.slice(0, 100), big.slice(100), 'event: message\ndata: {"after":true}\n\n'],
+      'text/event-stream',
+      200,
+    );
     const events = text.split('\n\n').filter(Boolean);
     expect(events[0]).toBe('event: message\ndata: {"before":true}');
     expect(JSON.parse(events[1]!.replace('event: message\ndata: ', ''))).toEqual({
       jsonrpc: '2.0',
       id: 42,
-      error: { code: -32603, message: expect.stringContaining('GATEWAY_MAX_MESSAGE_BYTES, 200 bytes'), data: { [OVERSIZED_MESSAGE]: { bytes: big.length, limit: 200 } } },
+      error: {
+        code: -32603,
+        message: expect.stringContaining('GATEWAY_MAX_MESSAGE_BYTES, 200 bytes'),
+        data: { [OVERSIZED_MESSAGE]: { bytes: big.length, limit: 200 } },
+      },
     });
     expect(events[2]).toBe('event: message\ndata: {"after":true}');
   });

@@ -5,7 +5,10 @@ import type { DirectRequester } from '../../../server/gateway/stdio-transport.js
 import type { UpstreamConnection } from '../../../server/gateway/upstream.js';
 
 /** A connection with a direct path that answers every request with `answer`, and what it was sent. */
-function directConnection(answer: unknown): { connection: UpstreamConnection; sent: { method: string; params: Record<string, unknown> }[] } {
+function directConnection(answer: unknown): {
+  connection: UpstreamConnection;
+  sent: { method: string; params: Record<string, unknown> }[];
+} {
   const sent: { method: string; params: Record<string, unknown> }[] = [];
   const direct: DirectRequester = {
     request: (method, params) => {
@@ -31,9 +34,12 @@ describe('relayToolCall over a direct path', () => {
     expect(sent).toEqual([{ method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } }]);
   });
 
-  it('fails a result that is not a tool result with the SDK\'s invalid-result error', async () => {
+  it("fails a result that is not a tool result with the SDK's invalid-result error", async () => {
     const { connection } = directConnection({ content: [{ type: 'text' }] });
-    const failure = await relay(connection).then(() => undefined, (error: unknown) => error);
+    const failure = await relay(connection).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(SdkError);
     expect((failure as SdkError).code).toBe(SdkErrorCode.InvalidResult);
     expect((failure as SdkError).message).toMatch(/^Invalid result for tools\/call: /);

@@ -18,7 +18,14 @@ describe('gateway config', () => {
     });
     const memory = config.mcpServers.memory!;
     expect(isStdio(memory)).toBe(true);
-    expect(memory).toMatchObject({ enabled: true, isolation: 'shared', timeoutMs: 30_000, env: {}, healthCheck: { intervalMs: 30_000, failures: 3 }, restart: { max: 3, windowMs: 300_000 } });
+    expect(memory).toMatchObject({
+      enabled: true,
+      isolation: 'shared',
+      timeoutMs: 30_000,
+      env: {},
+      healthCheck: { intervalMs: 30_000, failures: 3 },
+      restart: { max: 3, windowMs: 300_000 },
+    });
     expect(config.mcpServers.remote).toMatchObject({ transport: 'http', url: 'https://example.com/mcp' });
   });
 
@@ -37,7 +44,10 @@ describe('gateway config', () => {
     const cases: [unknown, string][] = [
       [{ mcpServers: { a: { command: 'x', timeoutMs: 'soon' } } }, 'mcpServers.a: timeoutMs'],
       [{ mcpServers: { b: { url: 'ftp://x' } } }, 'mcpServers.b: url: expected an absolute http(s) URL'],
-      [{ mcpServers: { c: { command: 'x', url: 'http://x' } } }, 'mcpServers.c: expected exactly one of "command" (stdio) or "url" (remote)'],
+      [
+        { mcpServers: { c: { command: 'x', url: 'http://x' } } },
+        'mcpServers.c: expected exactly one of "command" (stdio) or "url" (remote)',
+      ],
       [{ mcpServers: { d: { command: 'x', isolation: 'per-user' } } }, 'mcpServers.d: isolation'],
       [{ mcpServers: { e: { command: 'x', restart: { max: -1 } } } }, 'mcpServers.e: restart.max'],
       [{ mcpServers: { f: { command: 'x', colour: 'red' } } }, 'mcpServers.f: unknown field(s) colour'],

@@ -77,13 +77,16 @@ describe('JsonRpcLineReader', () => {
     const line = JSON.stringify(message);
     const reader = new JsonRpcLineReader(1024, () => false);
     reader.append(Buffer.from(`${line}\n`));
-    expect(readAll(reader)).toEqual(envelope ? { messages: [message], errors: [] } : { messages: [], errors: [expect.stringContaining('Invalid JSON-RPC message')] });
+    expect(readAll(reader)).toEqual(
+      envelope ? { messages: [message], errors: [] } : { messages: [], errors: [expect.stringContaining('Invalid JSON-RPC message')] },
+    );
     expect(sdkAccepts(line)).toBe(sdk !== 'invalid');
   });
 
   it('splits a stream into messages across chunk boundaries, CRLF included, skipping lines that are not JSON', () => {
     const reader = new JsonRpcLineReader(1024, () => false);
-    const stream = '{"jsonrpc":"2.0","id":1,"result":{}}\r\nnot json at all\n\n{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}\n{"jsonrpc":"2.0","id":2,';
+    const stream =
+      '{"jsonrpc":"2.0","id":1,"result":{}}\r\nnot json at all\n\n{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}\n{"jsonrpc":"2.0","id":2,';
     for (const part of [stream.slice(0, 10), stream.slice(10, 45), stream.slice(45)]) reader.append(Buffer.from(part));
     expect(readAll(reader)).toEqual({
       messages: [
@@ -110,7 +113,16 @@ describe('JsonRpcLineReader', () => {
       offered.push('method' in message ? message.method : message.id);
       return 'id' in message && typeof message.id === 'string';
     });
-    reader.append(Buffer.from(['{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1}}', '{"jsonrpc":"2.0","id":"gw-1","result":{}}', '{"jsonrpc":"2.0","id":4,"result":{}}', ''].join('\n')));
+    reader.append(
+      Buffer.from(
+        [
+          '{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1}}',
+          '{"jsonrpc":"2.0","id":"gw-1","result":{}}',
+          '{"jsonrpc":"2.0","id":4,"result":{}}',
+          '',
+        ].join('\n'),
+      ),
+    );
     expect(readAll(reader).messages).toEqual([
       { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 't', progress: 1 } },
       { jsonrpc: '2.0', id: 4, result: {} },
@@ -127,7 +139,11 @@ describe('JsonRpcLineReader', () => {
     expect(reader.readMessage()).toEqual({
       jsonrpc: '2.0',
       id: 'gw-7',
-      error: { code: -32603, message: expect.stringContaining(`${result.length} bytes`), data: { [OVERSIZED_MESSAGE]: { bytes: result.length, limit: 64 } } },
+      error: {
+        code: -32603,
+        message: expect.stringContaining(`${result.length} bytes`),
+        data: { [OVERSIZED_MESSAGE]: { bytes: result.length, limit: 64 } },
+      },
     });
     expect(reader.readMessage()).toEqual({ jsonrpc: '2.0', id: 8, result: {} });
   });

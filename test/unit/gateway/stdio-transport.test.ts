@@ -23,7 +23,7 @@ describe('CoalescingStdioClientTransport direct requests', () => {
     client = undefined;
   });
 
-  it('answers direct requests itself, interleaved with the SDK client\'s own requests on the same connection', async () => {
+  it("answers direct requests itself, interleaved with the SDK client's own requests on the same connection", async () => {
     const connected = await connectFixture();
     client = connected.client;
     const echo = (text: string) => connected.transport.request('tools/call', { name: 'echo', arguments: { text } }, {});
@@ -38,7 +38,11 @@ describe('CoalescingStdioClientTransport direct requests', () => {
   it('fails every direct request still waiting as soon as the upstream dies', async () => {
     const connected = await connectFixture();
     client = connected.client;
-    const hang = () => connected.transport.request('tools/call', { name: 'hang', arguments: {} }, {}).then(() => 'answered', (error: unknown) => error);
+    const hang = () =>
+      connected.transport.request('tools/call', { name: 'hang', arguments: {} }, {}).then(
+        () => 'answered',
+        (error: unknown) => error,
+      );
     const calls = [hang(), hang()];
     await new Promise((resolve) => setTimeout(resolve, 100));
     const started = Date.now();

@@ -28,7 +28,9 @@ describe('UpstreamConnection', () => {
       expect(connection.catalog.tools.map((tool) => tool.name)).toContain('echo');
       const direct = connection.direct;
       expect(direct).toBeDefined();
-      await expect(direct!.request('tools/call', { name: 'echo', arguments: { text: 'direct' } }, {})).resolves.toEqual({ content: [{ type: 'text', text: 'direct' }] });
+      await expect(direct!.request('tools/call', { name: 'echo', arguments: { text: 'direct' } }, {})).resolves.toEqual({
+        content: [{ type: 'text', text: 'direct' }],
+      });
     } finally {
       await connection.close();
       rmSync(dir, { recursive: true, force: true });

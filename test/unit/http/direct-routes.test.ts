@@ -21,7 +21,16 @@ describe('DirectRoutes in front of an Express app', () => {
   const answer: RequestHandler = (req, res) => {
     seen.push('direct');
     // Express helpers work: the request and response have the app's prototypes.
-    res.status(200).json({ params: req.params, route: (req.route as { path: string }).path, steps: res.locals.steps, base: req.baseUrl, original: req.originalUrl, header: req.get('x-test') ?? null });
+    res
+      .status(200)
+      .json({
+        params: req.params,
+        route: (req.route as { path: string }).path,
+        steps: res.locals.steps,
+        base: req.baseUrl,
+        original: req.originalUrl,
+        header: req.get('x-test') ?? null,
+      });
   };
   const onError: ErrorRequestHandler = (error: Error & { status?: number }, _req, res, _next) => {
     res.status(error.status ?? 500).json({ error: error.message });
@@ -52,9 +61,17 @@ describe('DirectRoutes in front of an Express app', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  async function call(method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; prelude: string | null }> {
+  async function call(
+    method: string,
+    path: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: Record<string, unknown>; prelude: string | null }> {
     const response = await fetch(`${base}${path}`, { method, headers });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown>, prelude: response.headers.get('x-prelude') };
+    return {
+      status: response.status,
+      body: (await response.json()) as Record<string, unknown>,
+      prelude: response.headers.get('x-prelude'),
+    };
   }
 
   it('runs the prelude and the whole chain of an exact path, as Express would set the request up', async () => {
@@ -66,7 +83,10 @@ describe('DirectRoutes in front of an Express app', () => {
   });
 
   it('decodes parameters like the router does', async () => {
-    expect((await call('GET', '/servers/my%20server/mcp')).body).toMatchObject({ params: { name: 'my server' }, route: '/servers/:name/mcp' });
+    expect((await call('GET', '/servers/my%20server/mcp')).body).toMatchObject({
+      params: { name: 'my server' },
+      route: '/servers/:name/mcp',
+    });
   });
 
   it('leaves everything else to the app: other methods, trailing slashes, extra segments, bad escapes, bypassed requests', async () => {

@@ -21,7 +21,9 @@ describe('/health warnings', () => {
       version: 'test',
       startedAt: Date.now(),
       transports: ['streamable-http'],
-      sessions: { stats: () => ({ active: 0, limit: 1, oldest: null, newest: null, averageAgeSeconds: 0 }) } as unknown as AppDeps['sessions'],
+      sessions: {
+        stats: () => ({ active: 0, limit: 1, oldest: null, newest: null, averageAgeSeconds: 0 }),
+      } as unknown as AppDeps['sessions'],
       storage: { kind: 'memory', ping: async () => undefined },
       streamable: {} as AppDeps['streamable'],
       sse: {} as AppDeps['sse'],
@@ -34,7 +36,9 @@ describe('/health warnings', () => {
     try {
       const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/health`);
       const body = (await response.json()) as { warnings?: string[] };
-      expect(body.warnings).toEqual([expect.stringContaining('authentication is disabled (MCP_DISABLE_AUTH=true) on a non-loopback interface')]);
+      expect(body.warnings).toEqual([
+        expect.stringContaining('authentication is disabled (MCP_DISABLE_AUTH=true) on a non-loopback interface'),
+      ]);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }

@@ -17,7 +17,12 @@ describe('jsonBody middleware', () => {
     // As on the MCP routes: an asynchronous step (authentication) before the body is read. `flowing` tells whether
     // the body was read through 'data' events (true) or straight from the parser's buffer (null).
     const later: express.RequestHandler = (_req, _res, next) => void Promise.resolve().then(() => next());
-    app.post('/after-auth', later, jsonBody({ limit: 64 }), (req, res) => void res.json({ body: req.body ?? 'undefined', flowing: req.readableFlowing }));
+    app.post(
+      '/after-auth',
+      later,
+      jsonBody({ limit: 64 }),
+      (req, res) => void res.json({ body: req.body ?? 'undefined', flowing: req.readableFlowing }),
+    );
     app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
       res.status(error instanceof AppError ? error.status : 500).json({ error: error instanceof AppError ? error.code : String(error) });
     });
@@ -36,7 +41,10 @@ describe('jsonBody middleware', () => {
 
   it('parses JSON and +json bodies, any JSON value', async () => {
     expect(await post('{"a":1}', { 'content-type': 'application/json' })).toEqual({ status: 200, json: { body: { a: 1 } } });
-    expect(await post('[1,2]', { 'content-type': 'application/vnd.x+json; charset=utf-8' })).toEqual({ status: 200, json: { body: [1, 2] } });
+    expect(await post('[1,2]', { 'content-type': 'application/vnd.x+json; charset=utf-8' })).toEqual({
+      status: 200,
+      json: { body: [1, 2] },
+    });
     expect(await post('"text"', { 'content-type': 'Application/JSON' })).toEqual({ status: 200, json: { body: 'text' } });
   });
 
@@ -49,10 +57,14 @@ describe('jsonBody middleware', () => {
     expect((await post('{"a":', { 'content-type': 'application/json' })).status).toBe(400);
     expect((await post(JSON.stringify({ x: 'y'.repeat(100) }), { 'content-type': 'application/json' })).status).toBe(413);
     const streamed = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = httpRequest(
+        url,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write(`{"x":"${'y'.repeat(40)}`);
       req.end(`${'y'.repeat(40)}"}`);
@@ -64,11 +76,15 @@ describe('jsonBody middleware', () => {
     /** Node's client writes the headers and a body given to `end()` in one packet; `split` sends the body 50 ms later. */
     const afterAuth = (body: string, split = false) =>
       new Promise<unknown>((resolve, reject) => {
-        const req = httpRequest(`${url}after-auth`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-          let text = '';
-          res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-          res.on('end', () => resolve(JSON.parse(text)));
-        });
+        const req = httpRequest(
+          `${url}after-auth`,
+          { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } },
+          (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+            res.on('end', () => resolve(JSON.parse(text)));
+          },
+        );
         req.on('error', reject);
         if (!split) return void req.end(body);
         req.flushHeaders();

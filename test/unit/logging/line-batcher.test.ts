@@ -61,7 +61,10 @@ describe('LineBatcher', () => {
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     const exitCode = await new Promise<number | null>((resolve) => child.once('close', resolve));
     expect(exitCode).toBe(code);
-    const messages = stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { message: string }).message);
+    const messages = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { message: string }).message);
     expect(messages).toEqual(['first', 'second']);
   });
 });

@@ -20,13 +20,7 @@ describe('redact', () => {
     expect(redact(input)).toEqual({
       request: {
         method: 'POST',
-        headers: {
-          Authorization: REDACTED,
-          cookie: REDACTED,
-          'set-cookie': REDACTED,
-          'x-api-key': REDACTED,
-          accept: 'application/json',
-        },
+        headers: { Authorization: REDACTED, cookie: REDACTED, 'set-cookie': REDACTED, 'x-api-key': REDACTED, accept: 'application/json' },
         body: { grant: { client_id: 'app', client_secret: REDACTED, clientSecret: REDACTED, password: REDACTED, apiKey: REDACTED } },
       },
       tokens: [{ access_token: REDACTED, refreshToken: REDACTED, id_token: REDACTED }],
@@ -39,7 +33,14 @@ describe('redact', () => {
   });
 
   it('masks secrets inside arrays of objects', () => {
-    expect(redact({ attempts: [{ user: 'a', passwd: 'x' }, { user: 'b', privateKey: '-----BEGIN' }] })).toEqual({
+    expect(
+      redact({
+        attempts: [
+          { user: 'a', passwd: 'x' },
+          { user: 'b', privateKey: '-----BEGIN' },
+        ],
+      }),
+    ).toEqual({
       attempts: [
         { user: 'a', passwd: REDACTED },
         { user: 'b', privateKey: REDACTED },
@@ -48,9 +49,7 @@ describe('redact', () => {
   });
 
   it('removes inline credentials from strings anywhere in the value', () => {
-    const out = redact({ deep: { deeper: ['upstream said: Authorization: Bearer abc.def-ghi failed'] } }) as {
-      deep: { deeper: string[] };
-    };
+    const out = redact({ deep: { deeper: ['upstream said: Authorization: Bearer abc.def-ghi failed'] } }) as { deep: { deeper: string[] } };
     expect(out.deep.deeper[0]).toBe('upstream said: Authorization: Bearer [REDACTED] failed');
   });
 
@@ -61,7 +60,11 @@ describe('redact', () => {
   });
 
   it('keeps empty or absent secrets visible, so a missing header can be diagnosed', () => {
-    expect(redact({ authorization: '', password: undefined, token: null })).toEqual({ authorization: '', password: undefined, token: null });
+    expect(redact({ authorization: '', password: undefined, token: null })).toEqual({
+      authorization: '',
+      password: undefined,
+      token: null,
+    });
   });
 
   it('turns errors into plain objects with credentials removed from message and stack', () => {
@@ -95,7 +98,10 @@ describe('redact', () => {
   });
 
   it('writes a bigint as its decimal string, at any depth', () => {
-    expect(redact({ size: 12345678901234567890n, nested: [{ id: -1n }] })).toEqual({ size: '12345678901234567890', nested: [{ id: '-1' }] });
+    expect(redact({ size: 12345678901234567890n, nested: [{ id: -1n }] })).toEqual({
+      size: '12345678901234567890',
+      nested: [{ id: '-1' }],
+    });
   });
 
   it('passes primitives through', () => {

@@ -43,7 +43,19 @@ const META: unknown[] = [
   [],
 ];
 const PARAMS: unknown[] = [undefined, {}, { a: 1 }, null, [], 'p', 3, ...META.map((_meta) => ({ _meta, x: 1 }))];
-const RESULTS: unknown[] = [{}, { content: [] }, { _meta: {} }, { _meta: null }, { _meta: 'm' }, { _meta: { 'io.modelcontextprotocol/serverInfo': 5 } }, null, [], 'r', 0, undefined];
+const RESULTS: unknown[] = [
+  {},
+  { content: [] },
+  { _meta: {} },
+  { _meta: null },
+  { _meta: 'm' },
+  { _meta: { 'io.modelcontextprotocol/serverInfo': 5 } },
+  null,
+  [],
+  'r',
+  0,
+  undefined,
+];
 const ERRORS: unknown[] = [
   { code: -32601, message: 'nope' },
   { code: -32601, message: 'nope', data: { x: 1 } },
@@ -61,7 +73,8 @@ const ERRORS: unknown[] = [
 /** Every combination of the fields that decide a message's kind, with and without each key. */
 function corpus(): unknown[] {
   const out: unknown[] = [null, [], 'x', 1, undefined, {}, [{ jsonrpc: '2.0', method: 'a' }]];
-  const with_ = (base: Record<string, unknown>, key: string, value: unknown) => (value === undefined ? [base, { ...base, [key]: undefined }] : [{ ...base, [key]: value }]);
+  const with_ = (base: Record<string, unknown>, key: string, value: unknown) =>
+    value === undefined ? [base, { ...base, [key]: undefined }] : [{ ...base, [key]: value }];
   for (const jsonrpc of ['2.0', '1.0', 2, undefined]) {
     const base = jsonrpc === undefined ? {} : { jsonrpc };
     for (const id of IDS) {
@@ -164,7 +177,12 @@ describe('installFastDispatch', () => {
     expect(ours!.errors).toEqual(sdk!.errors);
     // The run exercised answers, a method-not-found error, params the SDK refuses and an unknown message.
     const outcome = (message: JSONRPCMessage) => [(message as { id: number }).id, 'error' in message ? message.error.code : 'ok'];
-    expect(ours!.sent.map(outcome).sort()).toEqual([[1, 'ok'], [2, 'ok'], [3, -32601], [4, -32603]]);
+    expect(ours!.sent.map(outcome).sort()).toEqual([
+      [1, 'ok'],
+      [2, 'ok'],
+      [3, -32601],
+      [4, -32603],
+    ]);
     expect(ours!.errors.some((message) => message.startsWith('Unknown message type'))).toBe(true);
   });
 
@@ -180,7 +198,13 @@ describe('installFastDispatch', () => {
 /** What the test server's tools answer, by tool name: plain results, and each way a result can be other than plain. */
 const TOOL_RESULTS: Record<string, unknown> = {
   plain: { content: [{ type: 'text', text: 'ok' }] },
-  plainError: { content: [{ type: 'text', text: 'bad' }, { type: 'text', text: '' }], isError: true },
+  plainError: {
+    content: [
+      { type: 'text', text: 'bad' },
+      { type: 'text', text: '' },
+    ],
+    isError: true,
+  },
   structured: { content: [], structuredContent: { a: [1, { b: null }] }, isError: false },
   extraBlockKey: { content: [{ type: 'text', text: 'x', extra: 1 }] },
   annotated: { content: [{ type: 'text', text: 'x', annotations: { priority: 0.5 } }] },
@@ -250,7 +274,12 @@ describe('installFastToolCall', () => {
       let id = 0;
       const call = (params: unknown) => {
         const frozen = params === undefined ? undefined : Object.freeze(params);
-        transport.onmessage!({ jsonrpc: '2.0', id: (id += 1), method: 'tools/call', ...(frozen === undefined ? {} : { params: frozen }) } as JSONRPCMessage);
+        transport.onmessage!({
+          jsonrpc: '2.0',
+          id: (id += 1),
+          method: 'tools/call',
+          ...(frozen === undefined ? {} : { params: frozen }),
+        } as JSONRPCMessage);
       };
       // Before initialize: no protocol era yet, which the SDK handles.
       call({ name: 'plain' });
@@ -260,7 +289,11 @@ describe('installFastToolCall', () => {
       transport.onmessage!({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
       for (const name of [...Object.keys(TOOL_RESULTS), ...Object.keys(THROWS)]) {
         for (const params of CALL_PARAMS) {
-          call(typeof params === 'object' && params !== null ? Object.fromEntries(Object.entries(params).map(([key, value]) => [key, value === NAME ? name : value])) : params);
+          call(
+            typeof params === 'object' && params !== null
+              ? Object.fromEntries(Object.entries(params).map(([key, value]) => [key, value === NAME ? name : value]))
+              : params,
+          );
         }
       }
       await settle();
@@ -276,7 +309,15 @@ describe('installFastToolCall', () => {
     // The corpus reached the fast path (plain params: 4 shapes for each of the 21 tools) and every kind of answer.
     expect(sdk!.asSent).toBe(0);
     expect(ours!.asSent).toBe(4 * 21);
-    const codes = new Set(ours!.sent.map((message) => ('error' in message ? message.error.code : 'result' in message && (message.result as { isError?: boolean }).isError ? 'tool error' : 'ok')));
+    const codes = new Set(
+      ours!.sent.map((message) =>
+        'error' in message
+          ? message.error.code
+          : 'result' in message && (message.result as { isError?: boolean }).isError
+            ? 'tool error'
+            : 'ok',
+      ),
+    );
     expect([...codes].sort()).toEqual([-32602, -32603, 'ok', 'tool error'].sort());
   });
 
@@ -288,7 +329,12 @@ describe('installFastToolCall', () => {
     transport.onmessage!(INITIALIZE);
     await settle();
     const call = (id: number, name: string, task?: object) =>
-      transport.onmessage!({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {}, ...(task ? { task } : {}) } } as JSONRPCMessage);
+      transport.onmessage!({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name, arguments: {}, ...(task ? { task } : {}) },
+      } as JSONRPCMessage);
     call(2, 'marked', { ttl: 1000 });
     call(3, 'unmarked', { ttl: 1000 });
     call(4, 'marked');
@@ -302,7 +348,9 @@ describe('installFastToolCall', () => {
 
   it('registers the handler plainly when the server lacks the members it relies on', () => {
     const registered: string[] = [];
-    const bare = { setRequestHandler: (method: string) => void registered.push(method) } as unknown as Parameters<typeof installFastToolCall>[0];
+    const bare = { setRequestHandler: (method: string) => void registered.push(method) } as unknown as Parameters<
+      typeof installFastToolCall
+    >[0];
     expect(installFastToolCall(bare, async () => ({ content: [] }))).toBe(false);
     expect(registered).toEqual(['tools/call']);
   });

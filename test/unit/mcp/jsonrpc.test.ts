@@ -9,7 +9,12 @@ describe('isJsonRpcPayload', () => {
     [{ jsonrpc: '2.0', method: 'notifications/initialized' }],
     [{ jsonrpc: '2.0', id: 3, result: {} }],
     [{ jsonrpc: '2.0', id: 3, error: { code: -1, message: 'x' } }],
-    [[{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', method: 'notifications/x' }]],
+    [
+      [
+        { jsonrpc: '2.0', id: 1, method: 'ping' },
+        { jsonrpc: '2.0', method: 'notifications/x' },
+      ],
+    ],
   ])('accepts %j', (body) => {
     expect(isJsonRpcPayload(body)).toBe(true);
   });

@@ -75,16 +75,19 @@ const PROBES: Record<string, () => boolean> = {
 };
 
 describe('SDK internals on the installed SDK', () => {
-  it.each(SDK_INTERNALS.map((internal) => [`${internal.owner}.${internal.member}`, internal] as const))('%s is there', (_name, internal: SdkInternal) => {
-    const probe = PROBES[`${internal.owner}.${internal.member}`];
-    if (!probe) throw new Error(`${MODULE} lists ${internal.owner}.${internal.member}: add a probe for it to this test`);
-    if (!probe()) {
-      throw new Error(
-        `${internal.package} ${installedVersion(internal.package)}: ${internal.owner}.${internal.member} (${internal.kind}) is missing or has ` +
-          `changed shape. ${MODULE} relies on it: rework the accessor that uses it for this SDK version.`,
-      );
-    }
-  });
+  it.each(SDK_INTERNALS.map((internal) => [`${internal.owner}.${internal.member}`, internal] as const))(
+    '%s is there',
+    (_name, internal: SdkInternal) => {
+      const probe = PROBES[`${internal.owner}.${internal.member}`];
+      if (!probe) throw new Error(`${MODULE} lists ${internal.owner}.${internal.member}: add a probe for it to this test`);
+      if (!probe()) {
+        throw new Error(
+          `${internal.package} ${installedVersion(internal.package)}: ${internal.owner}.${internal.member} (${internal.kind}) is missing or has ` +
+            `changed shape. ${MODULE} relies on it: rework the accessor that uses it for this SDK version.`,
+        );
+      }
+    },
+  );
 
   it('lists every internal it probes, and nothing it does not', () => {
     expect(Object.keys(PROBES).sort()).toEqual(SDK_INTERNALS.map((internal) => `${internal.owner}.${internal.member}`).sort());
@@ -127,11 +130,15 @@ describe('SDK internals accessors', () => {
   });
 
   it('say what is missing, and change nothing, on objects without the members', () => {
-    expect(protocolMessageHandlers({})).toEqual(expect.objectContaining({ owner: 'Protocol', member: '_onrequest, _onnotification, _onresponse, _onerror' }));
+    expect(protocolMessageHandlers({})).toEqual(
+      expect.objectContaining({ owner: 'Protocol', member: '_onrequest, _onnotification, _onresponse, _onerror' }),
+    );
     const partial = { _requestHandlers: new Map(), _wrapHandler() {} };
     expect(serverRequestInternals(partial)).toEqual(expect.objectContaining({ owner: 'Server', member: '_servedModernEra' }));
     const missing = installMcpServerRequestHandlers({} as McpServer);
-    expect(missing?.message).toMatch(/@modelcontextprotocol\/server: McpServer\.setPromptRequestHandlers, setResourceRequestHandlers, setCompletionRequestHandler is missing/);
+    expect(missing?.message).toMatch(
+      /@modelcontextprotocol\/server: McpServer\.setPromptRequestHandlers, setResourceRequestHandlers, setCompletionRequestHandler is missing/,
+    );
     const bare = {} as StdioClientTransport;
     expect(replaceStdioReadBuffer(bare, { append() {}, readMessage: () => null, clear() {} })).toBeInstanceOf(MissingSdkInternal);
     expect(bare).toEqual({});

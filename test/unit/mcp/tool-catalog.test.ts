@@ -25,7 +25,7 @@ describe('tool catalog', () => {
     expect(catalog.find('nope', caller(['*']))).toBeUndefined();
   });
 
-  it('keeps the first provider\'s tool when two providers use one name', async () => {
+  it("keeps the first provider's tool when two providers use one name", async () => {
     const catalog = new ToolCatalog([
       { name: 'first', tools: () => [tool('same', 'from first')] },
       { name: 'second', tools: () => [tool('same', 'from second')] },
@@ -48,7 +48,7 @@ describe('tool catalog', () => {
     expect(definition.tool.inputSchema).toMatchObject({ type: 'object', properties: { n: { type: 'integer' } } });
   });
 
-  it('rebuilds its listings and tells its listeners when a provider\'s tools change', () => {
+  it("rebuilds its listings and tells its listeners when a provider's tools change", () => {
     let tools = [tool('a_one')];
     const listeners = new Set<() => void>();
     const provider: ToolProvider = {

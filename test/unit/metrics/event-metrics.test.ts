@@ -16,7 +16,15 @@ describe('metrics fed by events', () => {
       model: 'claude-sonnet-4-5',
       usage: { inputTokens: 100, outputTokens: 20, cacheReadInputTokens: 5, cacheCreationInputTokens: 1 },
     });
-    events.emit('tool.error', { tool: 'claude_ask', owner: 'client-b', durationMs: 5, category: 'timeout', message: 'x', costUsd: 0.5, model: 'my-own-model' });
+    events.emit('tool.error', {
+      tool: 'claude_ask',
+      owner: 'client-b',
+      durationMs: 5,
+      category: 'timeout',
+      message: 'x',
+      costUsd: 0.5,
+      model: 'my-own-model',
+    });
     events.emit('upstream.up', { server: 'memory', tools: 3 });
     events.emit('upstream.down', { server: 'memory', reason: 'crash' });
     events.emit('upstream.restarted', { server: 'memory', restartCount: 1 });

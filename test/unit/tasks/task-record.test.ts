@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { canTransition, clampTtl, newTaskId, normalizeRecord, storageTtlSeconds, type TaskState } from '../../../server/tasks/task-record.js';
+import {
+  canTransition,
+  clampTtl,
+  newTaskId,
+  normalizeRecord,
+  storageTtlSeconds,
+  type TaskState,
+} from '../../../server/tasks/task-record.js';
 
 const STATES: TaskState[] = ['working', 'input_required', 'completed', 'failed', 'error', 'cancelled', 'interrupted'];
 
@@ -61,9 +68,20 @@ describe('records written before tasks had states', () => {
   };
 
   it('read as background claude_ask tasks, status by status', () => {
-    const states = (['running', 'completed', 'failed', 'aborted', 'interrupted'] as const).map((status) => normalizeRecord({ ...legacy, status }, 500)!.state);
+    const states = (['running', 'completed', 'failed', 'aborted', 'interrupted'] as const).map(
+      (status) => normalizeRecord({ ...legacy, status }, 500)!.state,
+    );
     expect(states).toEqual(['working', 'completed', 'failed', 'cancelled', 'interrupted']);
-    const failed = normalizeRecord({ ...legacy, status: 'failed', summary: 'boom', error: { category: 'timeout', message: 'boom' }, endedAt: '2026-01-01T00:01:00.000Z' }, 500)!;
+    const failed = normalizeRecord(
+      {
+        ...legacy,
+        status: 'failed',
+        summary: 'boom',
+        error: { category: 'timeout', message: 'boom' },
+        endedAt: '2026-01-01T00:01:00.000Z',
+      },
+      500,
+    )!;
     expect(failed).toMatchObject({
       kind: 'claude-run',
       origin: 'background',

@@ -57,7 +57,14 @@ describe('TaskRuntime', () => {
   it('stores a task before handing out its id, and its end once the event saying so is stored', async () => {
     const { runtime, store, events } = await setup();
     const work = manualWork();
-    const record = await runtime.start({ owner: 'alice', tool: 'claude_ask', origin: 'task-2026', work: work.work, canAsk: false, ttlMs: 5 });
+    const record = await runtime.start({
+      owner: 'alice',
+      tool: 'claude_ask',
+      origin: 'task-2026',
+      work: work.work,
+      canAsk: false,
+      ttlMs: 5,
+    });
     expect(await store.owned('alice', record.taskId)).toMatchObject({ state: 'working', ttlMs: 60_000, origin: 'task-2026' });
     // A durable subscriber (the webhook outbox) that is slow to store the event: the record must not say "completed" before.
     let recordWhenStored: TaskRecord | undefined;
@@ -84,7 +91,11 @@ describe('TaskRuntime', () => {
   it('ends failed on a tool error, error on a JSON-RPC error, and never leaks a plain exception', async () => {
     const { runtime } = await setup();
     const ends = [];
-    for (const outcome of [{ isError: true, content: [{ type: 'text', text: 'timeout: slow' }] }, new ProtocolError(-32001, 'gone', { why: 1 }), new Error('secret detail')]) {
+    for (const outcome of [
+      { isError: true, content: [{ type: 'text', text: 'timeout: slow' }] },
+      new ProtocolError(-32001, 'gone', { why: 1 }),
+      new Error('secret detail'),
+    ]) {
       const work = manualWork();
       const { taskId } = await runtime.start({ owner: 'alice', tool: 't', origin: 'task-2025', work: work.work, canAsk: false });
       await work.started;
@@ -107,7 +118,11 @@ describe('TaskRuntime', () => {
     const answered = work.context().ask!(question, new AbortController().signal);
     await until(async () => (await store.read(taskId))?.state === 'input_required');
     const waiting = await runtime.get('alice', taskId);
-    expect(waiting).toMatchObject({ state: 'input_required', statusMessage: 'Allow Write?', inputRequests: { 'input-1': { method: 'elicitation/create', params: question } } });
+    expect(waiting).toMatchObject({
+      state: 'input_required',
+      statusMessage: 'Allow Write?',
+      inputRequests: { 'input-1': { method: 'elicitation/create', params: question } },
+    });
     expect(await runtime.answer('bob', taskId, 'input-1', { action: 'accept' })).toBe(false);
     expect(await runtime.answer('alice', taskId, 'input-1', { action: 'accept', content: { allow: true } })).toBe(true);
     await runtime.answer('alice', taskId, 'input-1', { action: 'decline' });
@@ -145,7 +160,9 @@ describe('TaskRuntime', () => {
     const { runtime } = await setup({ maxLive: 1 });
     const work = manualWork();
     const { taskId } = await runtime.start({ owner: 'alice', tool: 't', origin: 'task-2025', work: work.work, canAsk: false });
-    await expect(runtime.start({ owner: 'alice', tool: 't', origin: 'task-2025', work: manualWork().work, canAsk: false })).rejects.toBeInstanceOf(TaskLimitReached);
+    await expect(
+      runtime.start({ owner: 'alice', tool: 't', origin: 'task-2025', work: manualWork().work, canAsk: false }),
+    ).rejects.toBeInstanceOf(TaskLimitReached);
     await work.started;
     runtime.beginShutdown();
     expect(work.context().signal.aborted).toBe(true);

@@ -19,7 +19,11 @@ const base: TaskRecord = {
   attempts: 1,
   log: [],
 };
-const question = { method: 'elicitation/create' as const, params: { mode: 'form' as const, message: 'Allow?', requestedSchema: { type: 'object' as const, properties: {} } }, askedAt: base.createdAt };
+const question = {
+  method: 'elicitation/create' as const,
+  params: { mode: 'form' as const, message: 'Allow?', requestedSchema: { type: 'object' as const, properties: {} } },
+  askedAt: base.createdAt,
+};
 const ok = { content: [{ type: 'text' as const, text: 'done' }], structuredContent: { result: 'done' }, _meta: { 'claude-code-mcp/x': 1 } };
 const toolError = { content: [{ type: 'text' as const, text: 'timeout: too long' }], isError: true };
 
@@ -34,7 +38,9 @@ describe('2025-11-25 views', () => {
       ttl: 60_000,
       pollInterval: 2000,
     });
-    const statuses = (['input_required', 'completed', 'failed', 'error', 'interrupted', 'cancelled'] as const).map((state) => task2025({ ...base, state }).status);
+    const statuses = (['input_required', 'completed', 'failed', 'error', 'interrupted', 'cancelled'] as const).map(
+      (state) => task2025({ ...base, state }).status,
+    );
     expect(statuses).toEqual(['input_required', 'completed', 'failed', 'failed', 'failed', 'cancelled']);
     expect(task2025({ ...base, state: 'input_required', inputRequests: { 'input-1': question } })).not.toHaveProperty('inputRequests');
   });
@@ -53,7 +59,10 @@ describe('2025-11-25 views', () => {
       }
       return undefined;
     };
-    expect(thrown({ ...base, state: 'error', error: { code: -32001, message: 'upstream gone' } })).toMatchObject({ code: -32001, message: expect.stringContaining('upstream gone') });
+    expect(thrown({ ...base, state: 'error', error: { code: -32001, message: 'upstream gone' } })).toMatchObject({
+      code: -32001,
+      message: expect.stringContaining('upstream gone'),
+    });
     expect(thrown({ ...base, state: 'interrupted', error: { code: -32603, message: 'stopped' } })).toBeInstanceOf(ProtocolError);
     expect(thrown({ ...base, state: 'cancelled' })).toMatchObject({ code: -32603 });
   });
@@ -81,7 +90,10 @@ describe('2026-07-28 views', () => {
     });
     expect(detailed2026({ ...base, state: 'completed', result: ok })).toMatchObject({ status: 'completed', result: ok });
     expect(detailed2026({ ...base, state: 'failed', result: toolError })).toMatchObject({ status: 'completed', result: { isError: true } });
-    expect(detailed2026({ ...base, state: 'error', error: { code: -32602, message: 'bad' } })).toMatchObject({ status: 'failed', error: { code: -32602 } });
+    expect(detailed2026({ ...base, state: 'error', error: { code: -32602, message: 'bad' } })).toMatchObject({
+      status: 'failed',
+      error: { code: -32602 },
+    });
     const interrupted = detailed2026({ ...base, state: 'interrupted', error: { code: -32603, message: 'stopped' } });
     expect(interrupted).toMatchObject({ status: 'failed', error: { code: -32603 } });
     expect(interrupted).not.toHaveProperty('result');
@@ -97,17 +109,24 @@ describe('2026-07-28 views', () => {
 
 describe('claude_background_tasks view', () => {
   it('keeps the statuses background tasks always had', () => {
-    expect((['working', 'input_required', 'completed', 'failed', 'error', 'interrupted', 'cancelled'] as const).map(backgroundStatus)).toEqual([
-      'running',
-      'input_required',
-      'completed',
-      'failed',
-      'failed',
-      'interrupted',
-      'aborted',
-    ]);
-    const view = backgroundView({ ...base, state: 'failed', promptPreview: 'p', failure: { category: 'timeout', message: 'm' }, request: { prompt: 'secret' }, endedAt: base.lastUpdatedAt });
-    expect(view).toMatchObject({ status: 'failed', prompt: 'p', tool: 'claude_ask', error: { category: 'timeout', message: 'm' }, endedAt: base.lastUpdatedAt });
+    expect(
+      (['working', 'input_required', 'completed', 'failed', 'error', 'interrupted', 'cancelled'] as const).map(backgroundStatus),
+    ).toEqual(['running', 'input_required', 'completed', 'failed', 'failed', 'interrupted', 'aborted']);
+    const view = backgroundView({
+      ...base,
+      state: 'failed',
+      promptPreview: 'p',
+      failure: { category: 'timeout', message: 'm' },
+      request: { prompt: 'secret' },
+      endedAt: base.lastUpdatedAt,
+    });
+    expect(view).toMatchObject({
+      status: 'failed',
+      prompt: 'p',
+      tool: 'claude_ask',
+      error: { category: 'timeout', message: 'm' },
+      endedAt: base.lastUpdatedAt,
+    });
     expect(view).not.toHaveProperty('request');
     expect(view).not.toHaveProperty('statusMessage');
   });

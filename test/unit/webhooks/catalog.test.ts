@@ -12,9 +12,23 @@ describe('webhook event catalogue', () => {
   it('has exactly the types of the operations issue', () => {
     expect(Object.keys(WEBHOOK_EVENTS).sort()).toEqual(
       [
-        'tool.called', 'tool.completed', 'tool.error', 'session.started', 'session.ended', 'checkpoint.created', 'checkpoint.restored',
-        'background_task.started', 'background_task.completed', 'background_task.failed', 'rate_limit.exceeded', 'server.started',
-        'server.shutdown', 'upstream.down', 'upstream.up', 'upstream.restarted', 'oauth.client_registered',
+        'tool.called',
+        'tool.completed',
+        'tool.error',
+        'session.started',
+        'session.ended',
+        'checkpoint.created',
+        'checkpoint.restored',
+        'background_task.started',
+        'background_task.completed',
+        'background_task.failed',
+        'rate_limit.exceeded',
+        'server.started',
+        'server.shutdown',
+        'upstream.down',
+        'upstream.up',
+        'upstream.restarted',
+        'oauth.client_registered',
       ].sort(),
     );
   });
@@ -35,7 +49,10 @@ describe('webhook event catalogue', () => {
     bus.emit('auth.client_registered', { clientId: 'c1', authMethod: 'none' });
     bus.emit('auth.login', { subject: 'u', method: 'password', success: true });
     const published = seen.map(toWebhookEvent);
-    expect(published[0]).toEqual({ type: 'tool.completed', data: { tool: 'claude_ask', clientId: 'client-a', durationMs: 5, costUsd: 0.1 } });
+    expect(published[0]).toEqual({
+      type: 'tool.completed',
+      data: { tool: 'claude_ask', clientId: 'client-a', durationMs: 5, costUsd: 0.1 },
+    });
     expect(published[1]?.type).toBe('oauth.client_registered');
     expect(published[2]).toBeUndefined(); // audit events stay internal
     for (const event of published.filter((e) => e !== undefined)) {
@@ -53,7 +70,18 @@ describe('delivery policy', () => {
   });
 
   it('treats loopback, private, link-local and mapped addresses as private', () => {
-    for (const address of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '::1', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '0.0.0.0']) {
+    for (const address of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.20.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '::1',
+      'fd00::1',
+      'fe80::1',
+      '::ffff:127.0.0.1',
+      '0.0.0.0',
+    ]) {
       expect(isPrivateAddress(address)).toBe(true);
     }
     for (const address of ['93.184.216.34', '2606:4700:4700::1111', '8.8.8.8']) expect(isPrivateAddress(address)).toBe(false);

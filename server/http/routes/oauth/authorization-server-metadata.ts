@@ -13,7 +13,10 @@ export interface AuthorizationServerMetadataOptions {
  * RFC 8414 metadata, served at `/.well-known/oauth-authorization-server` and at the OpenID discovery paths with the
  * same issuer and `code_challenge_methods_supported` (checklist C.16), so every client's probe order succeeds.
  */
-export function authorizationServerMetadataHandler({ urls, clientIdMetadataDocuments }: AuthorizationServerMetadataOptions): RequestHandler {
+export function authorizationServerMetadataHandler({
+  urls,
+  clientIdMetadataDocuments,
+}: AuthorizationServerMetadataOptions): RequestHandler {
   const body = authorizationServerMetadata(urls, { clientIdMetadataDocuments });
   return function serveAuthorizationServerMetadata(_req, res) {
     res.setHeader('Cache-Control', 'public, max-age=300');

@@ -34,7 +34,9 @@ export function consentHandler(options: ConsentOptions): RequestHandler[] {
     }
     if (!interaction || !subject) {
       pageHeaders(res);
-      res.status(403).send(errorPage('Request expired or forged', 'This form is no longer valid. Start connecting again from your application.'));
+      res
+        .status(403)
+        .send(errorPage('Request expired or forged', 'This form is no longer valid. Start connecting again from your application.'));
       return;
     }
     const url =

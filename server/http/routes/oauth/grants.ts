@@ -8,7 +8,12 @@ import { grantsLoginPage, grantsPage } from './pages.js';
 
 /** Options of {@link grantsHandlers}. */
 export interface GrantsOptions extends InteractionFlowOptions {
-  grants: { list(filter: { subject: string }): Promise<Array<{ id: string; clientId: string; scopes: string[]; createdAt: number; subject: string }>>; revoke(id: string): Promise<boolean> };
+  grants: {
+    list(filter: {
+      subject: string;
+    }): Promise<Array<{ id: string; clientId: string; scopes: string[]; createdAt: number; subject: string }>>;
+    revoke(id: string): Promise<boolean>;
+  };
   events?: EventBus;
 }
 

@@ -60,7 +60,14 @@ export async function continueAsUser(
   const client = (await auth.clients.get(interaction.request.clientId)) as OAuthClient;
   pageHeaders(res);
   res.send(
-    consentPage({ host: hostOf(auth.urls.issuer), action: OAUTH_PATHS.consent, interactionId: interaction.id, csrf: interaction.csrf, subject, ...consentFacts(client, interaction) }),
+    consentPage({
+      host: hostOf(auth.urls.issuer),
+      action: OAUTH_PATHS.consent,
+      interactionId: interaction.id,
+      csrf: interaction.csrf,
+      subject,
+      ...consentFacts(client, interaction),
+    }),
   );
 }
 
@@ -78,7 +85,13 @@ export function consentFacts(client: OAuthClient, interaction: Interaction) {
 }
 
 /** The sign-in page for an interaction, with the upstream-provider option when one is configured. */
-export function renderLogin(options: InteractionFlowOptions, res: Response, interaction: Interaction, client: OAuthClient, error?: string): void {
+export function renderLogin(
+  options: InteractionFlowOptions,
+  res: Response,
+  interaction: Interaction,
+  client: OAuthClient,
+  error?: string,
+): void {
   const { auth } = options;
   pageHeaders(res);
   res.send(

@@ -15,7 +15,11 @@ export interface IntrospectOptions {
 export function introspectHandler({ token }: IntrospectOptions): RequestHandler[] {
   const introspect: RequestHandler = async function introspectToken(req, res) {
     const fields = formFields(req);
-    const client = await token.authenticateClient({ basic: basicCredentials(req), clientId: fields.client_id, clientSecret: fields.client_secret });
+    const client = await token.authenticateClient({
+      basic: basicCredentials(req),
+      clientId: fields.client_id,
+      clientSecret: fields.client_secret,
+    });
     if (client.token_endpoint_auth_method === 'none') {
       throw new OAuthError(OAuthErrorCode.InvalidClient, 'Introspection needs confidential client credentials');
     }

@@ -23,7 +23,9 @@ export function loginHandler(options: LoginOptions): RequestHandler[] {
     const interaction = await auth.interactions.resume(field('interaction') ?? '', readCookie(req, names.interaction), field('csrf'));
     if (!interaction) {
       pageHeaders(res);
-      res.status(403).send(errorPage('Sign-in expired or forged', 'This form is no longer valid. Start connecting again from your application.'));
+      res
+        .status(403)
+        .send(errorPage('Sign-in expired or forged', 'This form is no longer valid. Start connecting again from your application.'));
       return;
     }
     const username = field('username') ?? '';

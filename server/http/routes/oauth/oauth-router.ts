@@ -39,17 +39,22 @@ export function oauthRouter({ auth, events, upstreams }: OAuthRouterOptions): Ro
   router.use(protectedResourceRouter({ urls, ...(upstreams ? { upstreams } : {}) }));
   const asm = authorizationServerMetadataHandler({ urls, clientIdMetadataDocuments: auth.settings.oauthCimdEnabled });
   router.get(
-    [...new Set([
-      `/.well-known/oauth-authorization-server${issuerPath}`,
-      `/.well-known/openid-configuration${issuerPath}`,
-      `${issuerPath}/.well-known/openid-configuration`,
-    ])],
+    [
+      ...new Set([
+        `/.well-known/oauth-authorization-server${issuerPath}`,
+        `/.well-known/openid-configuration${issuerPath}`,
+        `${issuerPath}/.well-known/openid-configuration`,
+      ]),
+    ],
     asm,
   );
   router.get([OAUTH_PATHS.jwks, '/oauth/jwks'], jwksHandler({ keys: auth.keys }));
 
   const api = (path: string) => [path, `/oauth${path}`];
-  router.options([...api(OAUTH_PATHS.register), ...api(OAUTH_PATHS.token), ...api(OAUTH_PATHS.revoke), ...api(OAUTH_PATHS.introspect)], cors);
+  router.options(
+    [...api(OAUTH_PATHS.register), ...api(OAUTH_PATHS.token), ...api(OAUTH_PATHS.revoke), ...api(OAUTH_PATHS.introspect)],
+    cors,
+  );
   router.post(api(OAUTH_PATHS.register), cors, ...registerHandler({ clients: auth.clients, events }));
   router.all(api(OAUTH_PATHS.token), cors, ...tokenHandler({ token: auth.token }));
   router.all(api(OAUTH_PATHS.revoke), cors, ...revokeHandler({ token: auth.token }));

@@ -46,7 +46,11 @@ export interface LoginPageOptions {
    * Sign-in through an upstream provider: the page then also shows what is being approved (checklist L.56: consent
    * comes before the redirect to the provider) and posts Approve/Deny to the consent action.
    */
-  upstream?: { providerName: string; consentAction: string; details: Omit<ConsentPageOptions, 'action' | 'interactionId' | 'csrf' | 'subject' | 'host'> };
+  upstream?: {
+    providerName: string;
+    consentAction: string;
+    details: Omit<ConsentPageOptions, 'action' | 'interactionId' | 'csrf' | 'subject' | 'host'>;
+  };
 }
 
 /** The local-user login form. */
@@ -97,7 +101,9 @@ export interface ConsentPageOptions {
 }
 
 /** Who asks, where the browser goes next, what is granted, for which resource (checklist F.34). */
-function consentDetails(options: Pick<ConsentPageOptions, 'clientName' | 'unverified' | 'resource' | 'redirectHost' | 'loopbackRedirect' | 'scopes'>): string {
+function consentDetails(
+  options: Pick<ConsentPageOptions, 'clientName' | 'unverified' | 'resource' | 'redirectHost' | 'loopbackRedirect' | 'scopes'>,
+): string {
   const scopes = options.scopes
     .map(describeScope)
     .map(
@@ -138,7 +144,13 @@ export interface GrantRow {
 }
 
 /** The user's grants, each with a Revoke button. */
-export function grantsPage(options: { action: string; subject: string; csrf: string; grants: readonly GrantRow[]; notice?: string }): string {
+export function grantsPage(options: {
+  action: string;
+  subject: string;
+  csrf: string;
+  grants: readonly GrantRow[];
+  notice?: string;
+}): string {
   const rows = options.grants
     .map(
       (grant) => `<tr><td>${escape(grant.clientName)}</td><td>${grant.scopes.map((scope) => `<code>${escape(scope)}</code>`).join(' ')}</td>
@@ -174,5 +186,8 @@ ${hidden('action', 'login')}${hidden('csrf', options.csrf)}
 
 /** A direct error page: used when the client or redirect URI cannot be trusted, so nothing may redirect. */
 export function errorPage(title: string, message: string): string {
-  return layout(title, `<h1>${escape(title)}</h1>\n<p class="error">${escape(message)}</p>\n<p>Close this window and try connecting again.</p>`);
+  return layout(
+    title,
+    `<h1>${escape(title)}</h1>\n<p class="error">${escape(message)}</p>\n<p>Close this window and try connecting again.</p>`,
+  );
 }

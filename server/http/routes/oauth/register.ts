@@ -27,7 +27,11 @@ export function registerHandler({ clients, events }: RegisterOptions): Array<Req
   };
   const register: RequestHandler = async function registerClient(req, res) {
     const { client, clientSecret } = await clients.register(req.body);
-    events?.emit('auth.client_registered', { clientId: client.client_id, clientName: client.client_name, authMethod: client.token_endpoint_auth_method });
+    events?.emit('auth.client_registered', {
+      clientId: client.client_id,
+      clientName: client.client_name,
+      authMethod: client.token_endpoint_auth_method,
+    });
     res.status(201).json(clientInformation(client, clientSecret));
   };
   return [noStore, parseJson, badJson, register];

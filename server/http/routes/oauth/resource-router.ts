@@ -18,7 +18,10 @@ export interface ProtectedResourceRouterOptions {
 export function protectedResourceRouter({ urls, upstreams }: ProtectedResourceRouterOptions): Router {
   const router = express.Router();
   const resourcePath = new URL(urls.resource).pathname;
-  router.get([`/.well-known/oauth-protected-resource${resourcePath}`, '/.well-known/oauth-protected-resource'], protectedResourceMetadataHandler({ urls }));
+  router.get(
+    [`/.well-known/oauth-protected-resource${resourcePath}`, '/.well-known/oauth-protected-resource'],
+    protectedResourceMetadataHandler({ urls }),
+  );
   if (upstreams) {
     // Each upstream's own endpoint is a protected resource too: SDK clients look its metadata up at the path-suffixed
     // URL and refuse a `resource` that is not a prefix of the URL they connect to (checklist B.10).

@@ -15,7 +15,11 @@ export interface RevokeOptions {
 export function revokeHandler({ token }: RevokeOptions): RequestHandler[] {
   const revoke: RequestHandler = async function revokeToken(req, res) {
     const fields = formFields(req);
-    const client = await token.authenticateClient({ basic: basicCredentials(req), clientId: fields.client_id, clientSecret: fields.client_secret });
+    const client = await token.authenticateClient({
+      basic: basicCredentials(req),
+      clientId: fields.client_id,
+      clientSecret: fields.client_secret,
+    });
     if (!fields.token) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'token is required');
     await token.revoke(client, fields.token, fields.token_type_hint);
     res.status(200).json({});

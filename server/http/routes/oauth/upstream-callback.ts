@@ -43,7 +43,10 @@ export function upstreamCallbackHandler(options: UpstreamCallbackOptions): Reque
     const ttl = auth.settings.loginSessionTtlSeconds;
     setCookie(res, secureCookies, names.session, await auth.interactions.createSession(outcome.subject, ttl), ttl);
     const { refreshToken } = outcome;
-    const link = refreshToken && auth.upstream ? (grantId: string) => auth.upstream!.link(grantId, refreshToken, auth.settings.refreshTokenTtlSeconds) : undefined;
+    const link =
+      refreshToken && auth.upstream
+        ? (grantId: string) => auth.upstream!.link(grantId, refreshToken, auth.settings.refreshTokenTtlSeconds)
+        : undefined;
     res.redirect(303, await auth.authorize.approve(interaction, outcome.subject, outcome.remember, link));
   };
 }
