@@ -69,9 +69,13 @@ async function startUrlServer(name: string, args: string[], cwd: string, env: Re
   let stdout = '';
   const child = spawnChild({ name, command: process.execPath, args, cwd, env, ipc, onStdout: (chunk) => (stdout += chunk) });
   return waitUntil('listening line', child, 20_000, () => {
-    const line = stdout.split('\n').find((l) => l.startsWith('{'));
-    if (!line || !stdout.includes('}\n')) return undefined;
-    const parsed = JSON.parse(line) as { port?: number; url?: string; mcpUrl?: string };
+    // The listening line, not one of the server's own JSON log lines (they have a `level`) on the same stream.
+    const parsed = stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{') && line.endsWith('}'))
+      .map((line) => JSON.parse(line) as { port?: number; url?: string; mcpUrl?: string; level?: string })
+      .find((object) => object.level === undefined && (object.port !== undefined || object.mcpUrl !== undefined));
+    if (!parsed) return undefined;
     if (parsed.port !== undefined) return { child, url: `http://127.0.0.1:${parsed.port}`, mcpUrl: `http://127.0.0.1:${parsed.port}/mcp` };
     return { child, url: parsed.url!, mcpUrl: parsed.mcpUrl! };
   });

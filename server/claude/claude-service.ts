@@ -71,8 +71,10 @@ export async function createClaudeService({
       ? new TranscriptStore({ store: storage, ttlSeconds: SESSION_RETENTION_SECONDS, maxBytes: config.transcriptMaxBytes, logger })
       : undefined;
   const env = transcripts ? withConfigDirectory(baseEnv) : baseEnv;
-  const cli = await resolveClaudeCli(config.claudeCliPath, logger);
-  const sandbox = await probeSandbox({ mode: config.claudeSandbox, searchPath: env.PATH ?? '/usr/bin:/bin' });
+  const [cli, sandbox] = await Promise.all([
+    resolveClaudeCli(config.claudeCliPath, logger),
+    probeSandbox({ mode: config.claudeSandbox, searchPath: env.PATH ?? '/usr/bin:/bin' }),
+  ]);
   if (sandbox.mode === 'off') {
     logger.warn(
       "CLAUDE_SANDBOX=off: Claude runs are not sandboxed; their commands have the server's rights. Use it only for a trusted single user.",
@@ -91,11 +93,16 @@ export async function createClaudeService({
     protectedDirectory: config.dataDir,
     createRoots: config.workspaceRoots.length === 1 && config.workspaceRoots[0] === './workspace',
   });
-  // Only sandboxed runs ask `npm root -g` at start; see npm-root-shim.ts.
-  const npmShim = sandbox.mode === 'required' && sandbox.ready ? await createNpmRootShim(env.PATH ?? '/usr/bin:/bin') : undefined;
+  // Only sandboxed runs ask `npm root -g` at start; see npm-root-shim.ts. Asked in the background (npm takes a few
+  // hundred ms to start): the first run waits for the answer, the server's start-up does not.
+  const npmShim =
+    sandbox.mode === 'required' && sandbox.ready
+      ? createNpmRootShim(env.PATH ?? '/usr/bin:/bin').catch(() => undefined)
+      : Promise.resolve(undefined);
   const executor = createClaudeExecutor({
     cli,
-    env: npmShim ? { ...env, PATH: `${npmShim.dir}${path.delimiter}${env.PATH ?? ''}` } : env,
+    env,
+    pathPrefix: npmShim.then((shim) => shim?.dir),
     maxConcurrentRuns: config.maxConcurrentRuns,
     maxQueuedRuns: config.maxQueuedRuns,
     runTimeoutMs: config.runTimeoutMs,
@@ -155,7 +162,7 @@ export async function createClaudeService({
       // Tasks ending from now on are `interrupted` (not failed or cancelled), then every run stops.
       tasks.beginShutdown();
       await executor.shutdown();
-      npmShim?.remove();
+      (await npmShim)?.remove();
       // Task records are written after their runs settle; they must land before storage closes.
       await tasks.drain();
     },

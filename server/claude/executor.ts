@@ -113,6 +113,11 @@ export interface ClaudeExecutorOptions {
   cli: ClaudeCli;
   /** The allow-listed environment of every child (see config/child-env.ts). */
   env: Readonly<Record<string, string>>;
+  /**
+   * A folder to put first on the child's PATH, known a little after start-up (the `npm` stand-in of
+   * npm-root-shim.ts): a run waits for it, start-up does not.
+   */
+  pathPrefix?: Promise<string | undefined>;
   maxConcurrentRuns: number;
   maxQueuedRuns: number;
   runTimeoutMs: number;
@@ -251,7 +256,9 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
     const stderrTail: string[] = [];
     // A folder of this run's own for Claude Code's scratch files and the sandbox's proxy sockets: the sandbox lets
     // commands read it, so it must hold nothing of other runs.
-    const tmpDir = mkdtempSync(path.join(options.env.TMPDIR ?? tmpdir(), 'ccm-run-'));
+    const prefix = await options.pathPrefix;
+    const env = prefix ? { ...options.env, PATH: `${prefix}${path.delimiter}${options.env.PATH ?? ''}` } : options.env;
+    const tmpDir = mkdtempSync(path.join(env.TMPDIR ?? tmpdir(), 'ccm-run-'));
     const isolation = options.isolation.optionsFor({
       cwd: request.cwd,
       additionalDirectories: request.additionalDirectories ?? [],
@@ -266,7 +273,7 @@ export function createClaudeExecutor(options: ClaudeExecutorOptions): ClaudeExec
     }
     const sdkOptions: Options = {
       cwd: request.cwd,
-      env: { ...options.env, TMPDIR: tmpDir, CLAUDE_CODE_TMPDIR: tmpDir, CLAUDE_AGENT_SDK_CLIENT_APP: 'claude-code-mcp' },
+      env: { ...env, TMPDIR: tmpDir, CLAUDE_CODE_TMPDIR: tmpDir, CLAUDE_AGENT_SDK_CLIENT_APP: 'claude-code-mcp' },
       ...(request.additionalDirectories?.length ? { additionalDirectories: [...request.additionalDirectories] } : {}),
       abortController,
       permissionMode: request.permissionMode,
