@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { MemoryOAuthProvider } from '../helpers/memory-oauth-provider.js';
 import { TestBrowser } from '../helpers/oauth-browser.js';
 import { TEST_USER } from '../helpers/oauth-server.js';
 import {
@@ -19,61 +20,6 @@ import {
   type CallbackCatcher,
   type MatrixServer,
 } from './matrix.js';
-
-type Tokens = { access_token: string; refresh_token?: string };
-
-/** The OAuthClientProvider both SDK lines accept, in memory; `approve` plays the person at the authorization URL. */
-class Provider {
-  client?: Record<string, unknown>;
-  saved?: Tokens;
-  verifier = '';
-  discovery?: unknown;
-  readonly authorizations: URL[] = [];
-  approval?: Promise<unknown>;
-
-  constructor(
-    readonly redirectUrl: string,
-    private readonly approve: (url: URL) => Promise<unknown>,
-  ) {}
-
-  get clientMetadata() {
-    return {
-      client_name: 'SDK matrix client',
-      redirect_uris: [this.redirectUrl],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() {
-    return this.client as never;
-  }
-  saveClientInformation(info: Record<string, unknown>) {
-    this.client = info;
-  }
-  tokens() {
-    return this.saved as never;
-  }
-  saveTokens(tokens: Tokens) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizations.push(url);
-    this.approval = this.approve(url);
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-  saveDiscoveryState(state: unknown) {
-    this.discovery = state;
-  }
-  discoveryState() {
-    return this.discovery as never;
-  }
-}
 
 interface Connection {
   client: {
@@ -114,7 +60,7 @@ describe.each(FLAVOURS)('MCP SDK %s client, signed in by %s', (flavour) => {
     return undefined;
   };
 
-  function connection(provider: Provider, url: string): Connection {
+  function connection(provider: MemoryOAuthProvider<unknown>, url: string): Connection {
     if (flavour === 'v1') {
       const transport = new V1StreamableHTTPClientTransport(new URL(url), { authProvider: provider as never });
       const client = new V1Client({ name: 'v1-matrix', version: '1.0.0' });
@@ -134,16 +80,20 @@ describe.each(FLAVOURS)('MCP SDK %s client, signed in by %s', (flavour) => {
   }
 
   /** The whole sign-in as the client runs it; returns the provider holding the tokens. */
-  async function signIn(url: string, shots: string): Promise<Provider> {
-    const provider = new Provider(catcher.url, approve(shots));
+  async function signIn(url: string, shots: string): Promise<MemoryOAuthProvider<unknown>> {
+    const provider = new MemoryOAuthProvider<unknown>({
+      redirectUrl: catcher.url,
+      clientName: 'SDK matrix client',
+      onAuthorize: approve(shots),
+    });
     const first = connection(provider, url);
     await expect(first.connect()).rejects.toThrow();
-    await provider.approval;
+    await provider.pending;
     await first.finish(await catcher.next());
     return provider;
   }
 
-  async function connected(provider: Provider, url: string): Promise<Connection> {
+  async function connected(provider: MemoryOAuthProvider<unknown>, url: string): Promise<Connection> {
     const next = connection(provider, url);
     await next.connect();
     return next;
@@ -207,7 +157,11 @@ describe.each(FLAVOURS)('MCP SDK %s client, signed in by %s', (flavour) => {
       const pages = await person.approve(
         (
           await (async () => {
-            const again = new Provider(catcher.url, async () => undefined);
+            const again = new MemoryOAuthProvider<unknown>({
+              redirectUrl: catcher.url,
+              clientName: 'SDK matrix client',
+              onAuthorize: async () => undefined,
+            });
             await expect(connection(again, matrix.server.mcpUrl).connect()).rejects.toThrow();
             return again.authorizations[0]!;
           })()

@@ -16,6 +16,7 @@ import { messageText, startMockAnthropicApi, type MockAnthropicApi } from '../fi
 import { structuredOf } from '../helpers/claude-harness.js';
 import { createClaudeSandbox, type ClaudeSandbox } from '../helpers/claude-env.js';
 import { CLUSTER_USER, HAPROXY, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { MemoryOAuthProvider } from '../helpers/memory-oauth-provider.js';
 import { TestBrowser } from '../helpers/oauth-browser.js';
 import { redisSkipReason } from '../helpers/redis.js';
 
@@ -25,54 +26,6 @@ const skip =
   (!HAPROXY && !IN_CI ? 'haproxy not installed: the cluster suite skipped (CI=true fails instead)' : undefined);
 if (skip && !IN_CI) console.warn(skip);
 const maybe = skip ? describe.skip : describe;
-
-type Tokens = { access_token: string; refresh_token?: string };
-
-/** The OAuthClientProvider both SDK lines accept, in memory; the scripted browser plays the person. */
-class Provider {
-  client?: Record<string, unknown>;
-  saved?: Tokens;
-  verifier = '';
-  discovery?: unknown;
-  callback?: Promise<URL>;
-  constructor(readonly redirectUrl = 'http://127.0.0.1:9/callback') {}
-  get clientMetadata() {
-    return {
-      client_name: 'cluster client',
-      redirect_uris: [this.redirectUrl],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() {
-    return this.client as never;
-  }
-  saveClientInformation(info: Record<string, unknown>) {
-    this.client = info;
-  }
-  tokens() {
-    return this.saved as never;
-  }
-  saveTokens(tokens: Tokens) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.callback = new TestBrowser(CLUSTER_USER).authorize(url.toString());
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-  saveDiscoveryState(state: unknown) {
-    this.discovery = state;
-  }
-  discoveryState() {
-    return this.discovery as never;
-  }
-}
 
 maybe('several replicas behind a load balancer without affinity', () => {
   let cluster: TestCluster;
@@ -93,16 +46,20 @@ maybe('several replicas behind a load balancer without affinity', () => {
   });
 
   /** Signs in with the v1 SDK client's own auth() flow through the load balancer; returns the provider with tokens. */
-  async function signIn(): Promise<Provider> {
-    const provider = new Provider();
+  async function signIn(): Promise<MemoryOAuthProvider> {
+    const provider = new MemoryOAuthProvider({
+      redirectUrl: 'http://127.0.0.1:9/callback',
+      clientName: 'cluster client',
+      onAuthorize: (url) => new TestBrowser(CLUSTER_USER).authorize(url.toString()),
+    });
     const transport = new V1StreamableHTTPClientTransport(new URL(cluster.mcpUrl), { authProvider: provider as never });
     const client = new V1Client({ name: 'cluster-sign-in', version: '1' });
     const refused = await client.connect(transport).then(
       () => undefined,
       (error: unknown) => error,
     );
-    if (!provider.callback) throw new Error(`the client never reached the authorization page: ${String(refused)}`);
-    const callback = await provider.callback;
+    if (!provider.pending) throw new Error(`the client never reached the authorization page: ${String(refused)}`);
+    const callback = await provider.pending;
     await transport.finishAuth(callback.searchParams.get('code')!);
     return provider;
   }

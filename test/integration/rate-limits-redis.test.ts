@@ -12,29 +12,13 @@ import { createRateLimits } from '../../server/limits/rate-limits.js';
 import { createSilentLogger } from '../../server/logging/logger.js';
 import { createMetrics } from '../../server/metrics/metrics.js';
 import { createSandbox, spawnCli, type CliProcess, type Sandbox } from '../helpers/cli-process.js';
+import { REDIS_URL, redisSkipReason } from '../helpers/redis.js';
 import { jsonHeaders } from '../helpers/http.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const IN_CI = process.env.CI === 'true';
 const PREFIX = `ccm-test:rl:${process.pid}:${randomUUID()}:`;
 
-async function redisReachable(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    await probe.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const reachable = await redisReachable();
-const describeRedis = reachable || IN_CI ? describe : describe.skip;
-if (!reachable && !IN_CI) console.warn(`Redis unreachable at ${REDIS_URL}: Redis rate-limit tests skipped (set CI=true to fail instead)`);
+const describeRedis = (await redisSkipReason('Redis rate-limit tests')) ? describe.skip : describe;
 
 async function ping(url: string): Promise<number> {
   const response = await fetch(`${url}/mcp`, {

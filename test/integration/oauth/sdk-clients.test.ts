@@ -10,61 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { MemoryOAuthProvider } from '../../helpers/memory-oauth-provider.js';
 import { TestBrowser } from '../../helpers/oauth-browser.js';
 import { startOAuthServer, TEST_USER } from '../../helpers/oauth-server.js';
 import type { TestServer } from '../../helpers/test-server.js';
-
-/** An in-memory OAuthClientProvider (the shape both SDK generations accept) whose "browser" is scripted. */
-class MemoryProvider {
-  client?: Record<string, unknown>;
-  saved?: { access_token: string; refresh_token?: string };
-  verifier = '';
-  callback?: Promise<URL>;
-  /** Every authorization URL the client sent the user to. */
-  readonly authorizations: URL[] = [];
-  readonly redirectUrl = 'http://127.0.0.1:33418/callback';
-
-  constructor(private readonly browser: TestBrowser) {}
-
-  get clientMetadata() {
-    return {
-      client_name: 'SDK test client',
-      redirect_uris: [this.redirectUrl],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() {
-    return this.client as never;
-  }
-  saveClientInformation(info: Record<string, unknown>) {
-    this.client = info;
-  }
-  tokens() {
-    return this.saved as never;
-  }
-  saveTokens(tokens: { access_token: string; refresh_token?: string }) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizations.push(url);
-    this.callback = this.browser.authorize(url.toString());
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-  discovery?: unknown;
-  saveDiscoveryState(state: unknown) {
-    this.discovery = state;
-  }
-  discoveryState() {
-    return this.discovery as never;
-  }
-}
 
 describe.each(['v1', 'v2'] as const)('MCP SDK %s client with OAuth', (flavour) => {
   let server: TestServer;
@@ -80,7 +29,7 @@ describe.each(['v1', 'v2'] as const)('MCP SDK %s client with OAuth', (flavour) =
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function connect(provider: MemoryProvider, url = server.mcpUrl) {
+  async function connect(provider: MemoryOAuthProvider, url = server.mcpUrl) {
     if (flavour === 'v1') {
       const transport = new V1StreamableHTTPClientTransport(new URL(url), { authProvider: provider as never });
       const client = new V1Client({ name: 'v1-oauth', version: '1.0.0' });
@@ -98,10 +47,14 @@ describe.each(['v1', 'v2'] as const)('MCP SDK %s client with OAuth', (flavour) =
 
   /** Signs in the way the client does by itself (its scope selection, its discovery) and returns a connected client. */
   async function signIn(url = server.mcpUrl) {
-    const provider = new MemoryProvider(new TestBrowser(TEST_USER));
+    const provider = new MemoryOAuthProvider({
+      redirectUrl: 'http://127.0.0.1:33418/callback',
+      clientName: 'SDK test client',
+      onAuthorize: (url) => new TestBrowser(TEST_USER).authorize(url.toString()),
+    });
     const first = await connect(provider, url);
     await expect(first.connect()).rejects.toThrow();
-    await first.finish(await provider.callback!);
+    await first.finish(await provider.pending!);
     const second = await connect(provider, url);
     await second.connect();
     return { provider, client: second.client };
@@ -243,11 +196,15 @@ describe.each(['v1', 'v2'] as const)('MCP SDK %s client with OAuth', (flavour) =
   });
 
   it('discovers, registers, authorizes with PKCE and resource, and calls a tool', async () => {
-    const provider = new MemoryProvider(new TestBrowser(TEST_USER));
+    const provider = new MemoryOAuthProvider({
+      redirectUrl: 'http://127.0.0.1:33418/callback',
+      clientName: 'SDK test client',
+      onAuthorize: (url) => new TestBrowser(TEST_USER).authorize(url.toString()),
+    });
     const first = await connect(provider);
     await expect(first.connect()).rejects.toThrow();
     expect(provider.client?.client_id).toBeDefined();
-    const callback = await provider.callback!;
+    const callback = await provider.pending!;
     expect(callback.searchParams.get('iss')).toBe(server.url);
     await first.finish(callback);
     expect(provider.saved?.access_token).toBeDefined();
