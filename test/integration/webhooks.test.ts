@@ -106,7 +106,16 @@ describe('webhooks', () => {
     mode = 'gone';
     events.emit('upstream.down', { server: 'gone', reason: 'x' });
     await waitFor(() => byServer('gone').length === 1, 10_000);
-    const endpointId = (await listDeadLetters(storage))[0]!.letter.endpointId;
+    // The dead letter is written after the receiver's 410 arrived, so it may not be there yet.
+    let goneLetter: Awaited<ReturnType<typeof listDeadLetters>>[number] | undefined;
+    for (
+      const deadline = Date.now() + 10_000;
+      !goneLetter && Date.now() < deadline;
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    ) {
+      goneLetter = (await listDeadLetters(storage)).find((entry) => entry.letter.payload.data.server === 'gone');
+    }
+    const endpointId = goneLetter!.letter.endpointId;
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await isDisabled(storage, endpointId)).toBe(true);
     mode = 'flaky';
