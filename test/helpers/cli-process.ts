@@ -74,11 +74,17 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-const started = new Set<number>();
+/** Tracked PIDs, each with the 'close' of its ChildProcess when this process spawned it. */
+const started = new Map<number, Promise<void> | undefined>();
 
-/** Records a PID (ours or a grandchild such as the background server) for {@link killStarted}. */
-export function track(pid: number): void {
-  started.add(pid);
+/**
+ * Records a PID (ours or a grandchild such as the background server) for {@link killStarted}. Pass the ChildProcess
+ * when this process spawned it: {@link killStarted} then also waits for its 'close', so that neither its process
+ * handle nor its pipes outlive the test file (a Jest worker holding them cannot exit when told to).
+ */
+export function track(pid: number, child?: ChildProcess): void {
+  const closed = child && new Promise<void>((resolve) => child.once('close', () => resolve()));
+  started.set(pid, child && (child.exitCode !== null || child.signalCode !== null) ? undefined : closed);
 }
 
 /** Runs the CLI to completion, output captured. */
@@ -115,7 +121,7 @@ export type LogLine = Record<string, unknown> & { message?: string; level?: stri
 export function spawnCli(args: string[], options: CliOptions): CliProcess {
   const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error('could not spawn the CLI');
-  track(child.pid);
+  track(child.pid, child);
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -221,13 +227,16 @@ export function serversFor(dataDir: string): number[] | undefined {
  * check keeps a PID the system has since reused for something else out of harm's way.
  */
 export async function killStarted(graceMs = 3000): Promise<void> {
-  const pids = [...started];
+  const pids = [...started.keys()];
+  const closes = [...started.values()].filter((closed) => closed !== undefined);
   started.clear();
   const alive = pids.filter((pid) => isRunning(pid) && runsCli(pid));
   for (const pid of alive) signal(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (alive.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
   for (const pid of alive.filter(isRunning)) signal(pid, 'SIGKILL');
+  // Gone is not yet closed: the exit is reaped and the pipes reach their end a moment later.
+  await within(Promise.all(closes), 5000, 'the close of every started child').catch(() => undefined);
 }
 
 function runsCli(pid: number): boolean {

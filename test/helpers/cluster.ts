@@ -157,7 +157,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       await signalServer(replicas[index]!, 'SIGKILL');
     },
     async stop() {
-      haproxy.kill('SIGKILL');
+      if (haproxy.exitCode === null && haproxy.signalCode === null) {
+        const closed = new Promise((resolve) => haproxy.once('close', resolve));
+        haproxy.kill('SIGKILL');
+        await closed;
+      }
       await killServers();
       await deleteRedisKeys(prefix);
       for (const sandbox of sandboxes) sandbox.remove();

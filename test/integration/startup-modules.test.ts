@@ -32,7 +32,7 @@ describe('start-up loads no library that only a first use needs', () => {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    track(child.pid!);
+    track(child.pid!, child);
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     const listening = await waitFor(
