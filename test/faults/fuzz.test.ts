@@ -186,6 +186,11 @@ describe('fuzz: malformed requests to every endpoint of a real server process', 
       if (echo !== 'after the fuzz') console.log(`fuzz: echo after the fuzz, attempt ${attempt}: ${echo}`);
     }
     const serving = isRunning(server.pid) && ready.status === 200 && echo === 'after the fuzz';
+    if (!serving) {
+      // What the gateway said about its upstream, so a failure here explains itself (a restart, a start that timed out).
+      const upstreamLines = server.cli.logLines().filter((line) => line.category === 'gateway' && line.level !== 'debug');
+      console.log(`fuzz: the gateway's upstream log lines:\n${upstreamLines.map((line) => JSON.stringify(line)).join('\n')}`);
+    }
     console.log(
       `fuzz (seed ${seed}): cases tried ${corpus.length}, failures ${failures.length}, lost ${corpus.length - [...statuses].filter(([key]) => typeof key === 'number').reduce((n, [, c]) => n + c, 0)} (no answer) ` +
         `in ${((Date.now() - started) / 1000).toFixed(1)} s, slowest answer ${slowest} ms; ` +
