@@ -47,7 +47,13 @@ const TASK_SCENARIOS = [
   'tasks-mrtr-composition',
 ];
 
-const LINES: Line[] = [
+/**
+ * CONFORMANCE_SCENARIOS=a,b runs only those scenarios, by name, with the alpha line at 2026-07-28 (a quick check of
+ * the scenarios a change is about; the full table needs the full run).
+ */
+const ONLY = process.env.CONFORMANCE_SCENARIOS?.split(',').filter(Boolean);
+
+const ALL_LINES: Line[] = [
   {
     label: `stable ${packageVersion('@modelcontextprotocol/conformance')}`,
     cli: stableCli,
@@ -63,6 +69,9 @@ const LINES: Line[] = [
         : [['--suite', 'all', '--spec-version', spec], ...TASK_SCENARIOS.map((scenario) => ['--scenario', scenario])],
   },
 ];
+const LINES: Line[] = ONLY
+  ? [{ ...ALL_LINES[1]!, runs: (spec) => (spec === '2026-07-28' ? ONLY.map((scenario) => ['--scenario', scenario]) : undefined) }]
+  : ALL_LINES;
 
 function packageVersion(name: string): string {
   return (JSON.parse(readFileSync(path.resolve('node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
@@ -170,7 +179,10 @@ if (!node) {
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ccm-conformance-'));
 const direct = await startDirect();
-writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({ mcpServers: { conf: { command: process.execPath, args: [fixture] } } }));
+writeFileSync(
+  path.join(dir, 'mcp_config.json'),
+  JSON.stringify({ mcpServers: { conf: { command: process.execPath, args: [fixture], roots: true } } }),
+);
 const config = Object.freeze(
   configSchema.parse({
     storage: 'memory',

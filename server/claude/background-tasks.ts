@@ -49,7 +49,9 @@ export function createBackgroundTasks({ runtime, runs, timeoutMs, stopWaitMs }: 
     async run(context) {
       const detached = detachCall(call, {
         signal: context.signal,
-        progress: (line) => context.progress(line),
+        progress: (line) => {
+          if (line !== undefined) context.progress(line);
+        },
         ...(context.ask ? { ask: context.ask } : {}),
         task: { taskId: context.taskId, annotate: (facts) => context.annotate(facts) },
       });

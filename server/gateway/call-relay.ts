@@ -6,6 +6,8 @@ import type {
   CreateMessageResult,
   ElicitRequest,
   ElicitResult,
+  ListRootsRequest,
+  ListRootsResult,
   LoggingMessageNotification,
   RequestOptions,
 } from '@modelcontextprotocol/client';
@@ -26,8 +28,8 @@ import type { ProgressParams, RelayTarget, UpstreamConnection } from './upstream
 
 /** One `tools/call` to forward upstream for a client's call. */
 export interface ToolCallRelayOptions {
-  /** Identifies the client session whose call this is (see {@link RelayTarget.owner}). */
-  owner: object;
+  /** Identifies whose call this is (see {@link RelayTarget.owner}). */
+  owner: object | string;
   /** The client's request: abort signal, progress token, notifications, sampling, elicitation, logging. */
   ctx: ServerContext;
   /** The upstream's own tool name. */
@@ -118,7 +120,7 @@ class CallRelay implements RelayTarget {
   private sent: Promise<unknown> | undefined;
 
   constructor(
-    readonly owner: object,
+    readonly owner: object | string,
     private readonly ctx: ServerContext,
   ) {}
 
@@ -128,6 +130,10 @@ class CallRelay implements RelayTarget {
 
   elicit(params: ElicitRequest['params']): Promise<ElicitResult> {
     return this.ctx.mcpReq.elicitInput(params as Parameters<ServerContext['mcpReq']['elicitInput']>[0]);
+  }
+
+  listRoots(params: ListRootsRequest['params']): Promise<ListRootsResult> {
+    return this.ctx.mcpReq.send({ method: 'roots/list', ...(params ? { params } : {}) }) as Promise<ListRootsResult>;
   }
 
   /** Logged through the request, so the client's logging/setLevel applies and it arrives before the result. */
@@ -284,6 +290,28 @@ async function withProgress(
     progress.done();
     clearTimeout(timer);
     clientSignal.removeEventListener('abort', forwardAbort);
+  }
+}
+
+/**
+ * Runs `request` (a forwarded `prompts/get` or `resources/read`) as a call in flight on `connection`: the upstream's
+ * sampling, elicitation and roots requests meanwhile go to this client (a 2025-era one; a 2026-07-28 request has no
+ * channel, so they fail), and no other client's call takes them for its own.
+ */
+export async function relayDuring<T>(
+  connection: UpstreamConnection,
+  owner: object,
+  ctx: ServerContext,
+  request: () => Promise<T>,
+): Promise<T> {
+  const relay = new CallRelay(owner, ctx);
+  connection.attachRelay(relay);
+  try {
+    return await request();
+  } finally {
+    connection.detachRelay(relay);
+    const sent = relay.flushed();
+    if (sent) await sent;
   }
 }
 

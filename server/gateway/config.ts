@@ -57,6 +57,17 @@ const common = {
     .describe('Expose tool and prompt names with hyphens as snake_case (calls are forwarded with the original names).'),
   /** Readiness (`/health/ready`) waits for it. */
   required: z.boolean().default(false).describe('Readiness waits until this server is up.'),
+  /**
+   * Declare the roots capability to this server and relay its `roots/list` to the client whose call is waiting. Off by
+   * default: a shared upstream would see the roots of each caller in turn (set `isolation: "session"` where they
+   * must stay apart).
+   */
+  roots: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Declare roots to this server and relay its roots/list to the calling client (with isolation shared it sees each caller's roots in turn).",
+    ),
 };
 
 const stdioServerSchema = z

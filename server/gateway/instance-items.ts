@@ -11,7 +11,7 @@ import type { Prompt } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import type { Caller } from '../mcp/caller.js';
 import { installMcpServerRequestHandlers } from '../mcp/sdk-internals.js';
-import { relayRequestOptions } from './call-relay.js';
+import { relayDuring, relayRequestOptions } from './call-relay.js';
 import type { GatewayCatalog } from './gateway-catalog.js';
 import { upstreamUri } from './naming.js';
 import type { UpstreamSupervisor } from './supervisor.js';
@@ -91,6 +91,8 @@ function removeStale(registered: Map<string, RegisteredItem>, wantedKey: (id: st
 interface UpstreamRoute {
   /** The upstream, for its capabilities, name and `timeoutMs`. */
   supervisor: UpstreamSupervisor;
+  /** Whose requests go through this route (the instance's state), for relaying the upstream's requests meanwhile. */
+  owner: object;
   /** {@link UpstreamAccess.connectionFor} of this instance. */
   connect(): Promise<UpstreamConnection>;
 }
@@ -138,9 +140,11 @@ function registerPrompt(server: McpServer, { name, prompt, route }: ExposedPromp
   const argsSchema = promptArgsSchema(prompt, completerFor(route, { type: 'ref/prompt', name: prompt.name }));
   const forward = async (args: Record<string, string> | undefined, ctx: ServerContext) => {
     const connection = await route.connect();
-    return connection.client.getPrompt(
-      { name: prompt.name, ...(args ? { arguments: args } : {}) },
-      relayRequestOptions(ctx, supervisor.config.timeoutMs),
+    return relayDuring(connection, route.owner, ctx, () =>
+      connection.client.getPrompt(
+        { name: prompt.name, ...(args ? { arguments: args } : {}) },
+        relayRequestOptions(ctx, supervisor.config.timeoutMs),
+      ),
     );
   };
   const meta = {
@@ -226,15 +230,15 @@ export function createInstanceItems(options: InstanceItemsOptions): InstanceItem
   const { catalog, access } = options;
   const routeTo = (state: InstanceState, supervisor: UpstreamSupervisor): UpstreamRoute => ({
     supervisor,
+    owner: state,
     connect: () => access.connectionFor(state, supervisor),
   });
 
   /** Reads `uri` upstream; the contents keep their `_meta` and name their URIs as this endpoint exposes them. */
-  async function readUpstream({ supervisor, connect }: UpstreamRoute, uri: string, ctx: ServerContext) {
+  async function readUpstream({ supervisor, connect, owner }: UpstreamRoute, uri: string, ctx: ServerContext) {
     const connection = await connect();
-    const result = await connection.client.readResource(
-      { uri },
-      { ...relayRequestOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' },
+    const result = await relayDuring(connection, owner, ctx, () =>
+      connection.client.readResource({ uri }, { ...relayRequestOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' }),
     );
     if (catalog.only) return result;
     return { ...result, contents: result.contents.map((content) => ({ ...content, uri: catalog.exposeUri(supervisor, content.uri) })) };

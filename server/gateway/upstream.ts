@@ -9,6 +9,8 @@ import {
   type CreateMessageResult,
   type ElicitRequest,
   type ElicitResult,
+  type ListRootsRequest,
+  type ListRootsResult,
   type LoggingMessageNotification,
   RELATED_TASK_META_KEY,
   type Prompt,
@@ -38,14 +40,17 @@ export interface UpstreamCatalog {
 const EMPTY_CATALOG: UpstreamCatalog = Object.freeze({ tools: [], resources: [], resourceTemplates: [], prompts: [] }) as UpstreamCatalog;
 
 /**
- * Where an upstream's sampling and elicitation requests go: the client request (a forwarded call) that is waiting on
- * the upstream. `owner` identifies the client session, so requests are relayed only when it is unambiguous whose call
- * caused them.
+ * Where an upstream's sampling, elicitation and roots requests go: the client request (a forwarded call) that is
+ * waiting on the upstream. `owner` identifies whose call it is — the client session of a 2025-era call, the principal
+ * of a 2026-07-28 one (which has no session) — so requests are relayed only when it is unambiguous whose call caused
+ * them.
  */
 export interface RelayTarget {
-  owner: object;
+  owner: object | string;
   sample(params: CreateMessageRequest['params']): Promise<CreateMessageResult>;
   elicit(params: ElicitRequest['params']): Promise<ElicitResult>;
+  /** Asked only of an upstream whose entry sets `roots` (the capability is declared to it only then). */
+  listRoots(params: ListRootsRequest['params']): Promise<ListRootsResult>;
   /** Forwards a log message the upstream sent while this call was in flight. */
   log(params: LoggingMessageNotification['params']): void;
 }
@@ -134,6 +139,11 @@ export class UpstreamConnection {
     );
     // Declared so upstreams may ask; each request is relayed to the client whose call is waiting on this upstream.
     this.client.registerCapabilities({ sampling: {}, elicitation: {} });
+    // Roots are a client's folders: a shared upstream would see each caller's in turn, so only an entry that asks.
+    if (options.config.roots) {
+      this.client.registerCapabilities({ roots: {} });
+      this.client.setRequestHandler('roots/list', (request) => this.relayTarget('roots').listRoots(request.params));
+    }
     const { extensions, experimental } = options.declared ?? {};
     if (extensions && Object.keys(extensions).length > 0) this.client.registerCapabilities({ extensions });
     if (experimental && Object.keys(experimental).length > 0) this.client.registerCapabilities({ experimental });

@@ -68,6 +68,12 @@ export interface ToolDefinition {
   /** The name access rules are checked with, when it differs from the listed one (a gateway tool served unprefixed). */
   readonly accessName?: string;
   /**
+   * Its work may send the client any request a 2025-era server could (a gateway tool: its upstream may ask for
+   * elicitation, sampling or roots at any point), so a 2026-07-28 call that declared one of them is served in
+   * `input_required` rounds.
+   */
+  readonly relaysClientRequests?: boolean;
+  /**
    * `optional`: the tool may run as a task (2025-11-25 `execution.taskSupport`; on 2026-07-28 a request declaring the
    * tasks extension gets a task). Set on tools whose calls can outlast a client's request timeout. `required`: as
    * `optional`, and listed so to 2025-era clients (a gateway tool whose upstream runs it only as a task: a 2025-era

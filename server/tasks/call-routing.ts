@@ -51,6 +51,7 @@ export interface RoutedCall {
  * | 2025-era, plain | a direct call | `elicitation/create` on the call's stream, if the session declared elicitation |
  * | 2026-07-28, extension declared, tool with task support | a task (flat `CreateTaskResult` at once) | `input_required` + `tasks/update`, if the request declared elicitation |
  * | 2026-07-28, tool with task support, elicitation declared | a direct call parked between rounds | `input_required` results and retries |
+ * | 2026-07-28, tool relaying client requests (a gateway tool), elicitation, sampling or roots declared | a direct call parked between rounds | `input_required` results and retries (what was not declared is answered in the client's place) |
  * | anything else | a direct call | nobody: the operator's policy decides |
  */
 export interface CallRouting {
@@ -110,7 +111,8 @@ export function createCallRouting({ runtime, parked, promptTimeoutMs, progressIn
           : undefined;
         return run({ ...call, ...(ask ? { ask } : {}), answersTasks: canAsk && sessionCapabilities?.tasks !== undefined });
       }
-      const canAsk = declaredCapabilities(ctx)?.elicitation !== undefined;
+      const declared = declaredCapabilities(ctx);
+      const canAsk = declared?.elicitation !== undefined;
       const modernCall: ToolCall = { ...call, answersTasks: canAsk && declaresTasks(ctx) };
       // A retry of a parked call comes back with its requestState, whatever else it declares.
       if (ctx.mcpReq.requestState() !== undefined) return parked.serve(modernCall, run);
@@ -119,6 +121,8 @@ export function createCallRouting({ runtime, parked, promptTimeoutMs, progressIn
         return sendAsIs(created2026(record)) as unknown as CallToolResult;
       }
       if (canAsk && definition.taskSupport !== undefined) return parked.serve(modernCall, run);
+      const answersSome = canAsk || declared?.sampling !== undefined || declared?.roots !== undefined;
+      if (answersSome && definition.relaysClientRequests) return parked.serve(modernCall, run);
       return run(modernCall);
     },
   };

@@ -1,14 +1,31 @@
-import type { CallToolResult, ServerContext } from '@modelcontextprotocol/server';
+import type { CallToolResult, ElicitResult, ServerContext } from '@modelcontextprotocol/server';
 import type { InputAsker, TaskCallContext, ToolCall } from '../mcp/tool-provider.js';
 import type { TaskWork } from './task-work.js';
+
+/** A request only the client can answer: on a 2025-era session a server-to-client request, in 2026-07-28 an input request. */
+export interface ClientRequest {
+  method: 'elicitation/create' | 'sampling/createMessage' | 'roots/list';
+  params?: Record<string, unknown>;
+}
+
+/** Asks the client `request` on behalf of a detached call; resolves with the client's answer. */
+export type ClientRequester = (request: ClientRequest, signal: AbortSignal) => Promise<unknown>;
+
+/** The figures of a progress notification, kept when the host relays them. */
+export interface ProgressFigures {
+  progress: number;
+  total?: number;
+}
 
 /** Where a call running apart from the request that started it sends what it would have sent on that request. */
 export interface DetachedHost {
   /** Ends the call: cancel, shutdown, an abandoned question. */
   signal: AbortSignal;
-  /** A progress notification's message. */
-  progress(message: string): void;
+  /** A progress notification: its message (if it has one) and its figures. */
+  progress(message: string | undefined, figures?: ProgressFigures): void;
   ask?: InputAsker;
+  /** Every kind of client request (elicitation, sampling, roots); when set, questions go here and `ask` is derived from it. */
+  request?: ClientRequester;
   task?: TaskCallContext;
 }
 
@@ -23,24 +40,41 @@ const DETACHED_PROGRESS_TOKEN = 'detached';
 export function detachCall(call: ToolCall, host: DetachedHost): ToolCall {
   const original = call.requestContext;
   const unavailable = () => Promise.reject(new Error('not available to a call running apart from its request'));
+  const { request } = host;
+  const ask: InputAsker | undefined = request
+    ? (params, signal) =>
+        request({ method: 'elicitation/create', params: params as unknown as Record<string, unknown> }, signal) as Promise<ElicitResult>
+    : host.ask;
   const requestContext = {
     ...original,
     mcpReq: {
       ...original.mcpReq,
       signal: host.signal,
       _meta: { ...original.mcpReq._meta, progressToken: DETACHED_PROGRESS_TOKEN },
-      notify: async (notification: { method: string; params?: { message?: unknown } }) => {
-        if (notification.method === 'notifications/progress' && typeof notification.params?.message === 'string')
-          host.progress(notification.params.message);
+      notify: async (notification: { method: string; params?: { message?: unknown; progress?: unknown; total?: unknown } }) => {
+        if (notification.method !== 'notifications/progress') return;
+        const { message, progress, total } = notification.params ?? {};
+        const figures = typeof progress === 'number' ? { progress, ...(typeof total === 'number' ? { total } : {}) } : undefined;
+        host.progress(typeof message === 'string' ? message : undefined, figures);
       },
-      elicitInput: host.ask ? (params: Parameters<InputAsker>[0]) => host.ask!(params, host.signal) : unavailable,
-      requestSampling: unavailable,
-      send: unavailable,
+      elicitInput: request
+        ? (params: Record<string, unknown>) => request({ method: 'elicitation/create', params }, host.signal)
+        : ask
+          ? (params: Parameters<InputAsker>[0]) => ask(params, host.signal)
+          : unavailable,
+      requestSampling: request
+        ? (params: Record<string, unknown>) => request({ method: 'sampling/createMessage', params }, host.signal)
+        : unavailable,
+      // Of the requests a call may send on its own request, a detached one can send `roots/list` (to a host that relays it).
+      send: (sent: { method?: unknown; params?: Record<string, unknown> }) =>
+        request && sent.method === 'roots/list'
+          ? request({ method: 'roots/list', ...(sent.params ? { params: sent.params } : {}) }, host.signal)
+          : unavailable(),
       log: async () => undefined,
     },
   } as unknown as ServerContext;
   const { ask: _ask, task: _task, ...rest } = call;
-  return { ...rest, requestContext, ...(host.ask ? { ask: host.ask } : {}), ...(host.task ? { task: host.task } : {}) };
+  return { ...rest, requestContext, ...(ask ? { ask } : {}), ...(host.task ? { task: host.task } : {}) };
 }
 
 /**
@@ -54,7 +88,10 @@ export function toolCallWork(call: ToolCall, run: (call: ToolCall) => Promise<Ca
       run(
         detachCall(call, {
           signal: context.signal,
-          progress: (message) => context.progress(message),
+          // A task's status line is a message: figures alone change nothing there.
+          progress: (message) => {
+            if (message !== undefined) context.progress(message);
+          },
           ...(context.ask ? { ask: context.ask } : {}),
           task: { taskId: context.taskId, annotate: (facts) => context.annotate(facts) },
         }),

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   createRequestStateCodec,
   inputRequired,
   ProtocolError,
+  specTypeSchemas,
   type CallToolResult,
-  type ElicitRequestFormParams,
-  type ElicitResult,
   type InputRequests,
   type InputRequiredResult,
   type RequestStateCodec,
@@ -14,7 +14,8 @@ import {
 import { callerFromAuthInfo } from '../mcp/caller.js';
 import { JsonRpcErrorCode } from '../mcp/jsonrpc-errors.js';
 import type { ToolCall } from '../mcp/tool-provider.js';
-import { detachCall } from './detached-call.js';
+import { detachCall, type ClientRequest, type ProgressFigures } from './detached-call.js';
+import { declaredCapabilities, type DeclaredCapabilities } from './task-protocol.js';
 import { isElicitAnswer, newTaskId } from './task-record.js';
 
 /** Options of {@link ParkedCalls}. */
@@ -29,11 +30,52 @@ export interface ParkedCallsOptions {
 interface ParkState {
   parkId: string;
   tool: string;
+  /** Each round's state differs from the last (a client may not answer an old round twice). */
+  round: number;
 }
 
 interface Question {
-  params: ElicitRequestFormParams;
-  resolve(answer: ElicitResult): void;
+  request: ClientRequest;
+  resolve(answer: unknown): void;
+  reject(error: Error): void;
+}
+
+/** Whether `answer` is a well-formed answer to a request of `method`; a malformed one leaves the question open. */
+function answers(method: ClientRequest['method'], answer: unknown): boolean {
+  if (method === 'elicitation/create') return isElicitAnswer(answer);
+  const schema = method === 'sampling/createMessage' ? specTypeSchemas.CreateMessageResult : specTypeSchemas.ListRootsResult;
+  const checked = schema['~standard'].validate(answer);
+  return !(checked instanceof Promise) && checked.issues === undefined;
+}
+
+/**
+ * Questions arriving this close together share a round: an upstream's several requests come as separate messages,
+ * and a client answers one round at a time.
+ */
+const GATHER_MS = 10;
+const GATHER_MAX_MS = 100;
+
+/** `request` without the progress token its sender gave it: it names nothing the client could follow. */
+function withoutProgressToken(request: ClientRequest): ClientRequest {
+  const meta = request.params?._meta as Record<string, unknown> | undefined;
+  if (!meta || !('progressToken' in meta)) return request;
+  const { progressToken: _dropped, ...rest } = meta;
+  const { _meta: _old, ...params } = request.params!;
+  return { ...request, params: Object.keys(rest).length > 0 ? { ...params, _meta: rest } : params };
+}
+
+/** The capability a client declares to be asked requests of `method`. */
+const CAPABILITY = { 'elicitation/create': 'elicitation', 'sampling/createMessage': 'sampling', 'roots/list': 'roots' } as const;
+
+/**
+ * The answer given in the client's place to a request it did not declare it can answer: an elicitation is declined
+ * (nobody was asked), roots are none (the client shares no folders), sampling fails (there is no model to ask).
+ */
+function undeclaredAnswer(question: Question): void {
+  const { method } = question.request;
+  if (method === 'elicitation/create') question.resolve({ action: 'decline' });
+  else if (method === 'roots/list') question.resolve({ roots: [] });
+  else question.reject(new Error(`the client did not declare ${CAPABILITY[method]}`));
 }
 
 /**
@@ -96,6 +138,7 @@ export class ParkedCalls {
       mint: (payload) => this.codec.mint(payload, ctx),
       mayPark: () => this.parkedCount < this.options.maxParked(),
       waitMs: this.options.waitMs,
+      declared: declaredCapabilities(ctx) ?? {},
     });
   }
 }
@@ -109,6 +152,7 @@ class Park {
   private readonly questions = new Map<string, Question>();
   private readonly outcome: Promise<CallToolResult>;
   private seq = 0;
+  private round = 0;
   private wake: (() => void) | undefined;
   private attached: { ctx: ServerContext; token: string | number | undefined; progress: number } | undefined;
   private expiry: NodeJS.Timeout | undefined;
@@ -118,8 +162,8 @@ class Park {
     this.tool = call.tool;
     const detached = detachCall(call, {
       signal: this.controller.signal,
-      progress: (message) => this.progress(message),
-      ask: (params, signal) => this.ask(params, signal),
+      progress: (message, figures) => this.progress(message, figures),
+      request: (request, signal) => this.ask(request, signal),
     });
     this.outcome = run(detached);
     this.outcome
@@ -139,7 +183,7 @@ class Park {
   deliver(responses: Record<string, unknown>): void {
     for (const [key, question] of this.questions) {
       const answer = responses[key];
-      if (isElicitAnswer(answer)) {
+      if (answers(question.request.method, answer)) {
         this.questions.delete(key);
         question.resolve(answer);
       }
@@ -152,7 +196,7 @@ class Park {
    */
   async attach(
     ctx: ServerContext,
-    round: { mint(payload: ParkState): Promise<string>; mayPark(): boolean; waitMs: number },
+    round: { mint(payload: ParkState): Promise<string>; mayPark(): boolean; waitMs: number; declared: DeclaredCapabilities },
   ): Promise<CallToolResult | InputRequiredResult> {
     clearTimeout(this.expiry);
     const onAbort = () => this.controller.abort('the client cancelled the call');
@@ -160,19 +204,21 @@ class Park {
     this.attached = { ctx, token: ctx.mcpReq._meta?.progressToken, progress: 0 };
     try {
       for (;;) {
-        // Give questions asked together (parallel tool uses) the same round.
-        if (this.questions.size > 0) await new Promise((resolve) => setImmediate(resolve));
+        // Give questions asked together (parallel tool uses, an upstream's several requests) the same round.
+        if (this.questions.size > 0) await this.gathered();
         if (this.questions.size > 0) {
-          if (!round.mayPark()) {
-            for (const [key, question] of this.questions) {
-              this.questions.delete(key);
-              question.resolve({ action: 'decline' });
-            }
-            continue;
+          // What this request's client cannot answer is answered in its place, now.
+          const mayPark = round.mayPark();
+          for (const [key, question] of this.questions) {
+            if (mayPark && round.declared[CAPABILITY[question.request.method]] !== undefined) continue;
+            this.questions.delete(key);
+            undeclaredAnswer(question);
           }
+          if (this.questions.size === 0) continue;
           const inputRequests: InputRequests = {};
-          for (const [key, question] of this.questions) inputRequests[key] = { method: 'elicitation/create', params: question.params };
-          const requestState = await round.mint({ parkId: this.id, tool: this.tool });
+          for (const [key, { request }] of this.questions) inputRequests[key] = request as InputRequests[string];
+          this.round += 1;
+          const requestState = await round.mint({ parkId: this.id, tool: this.tool, round: this.round });
           this.expiry = setTimeout(() => this.controller.abort('no retry came'), round.waitMs);
           this.expiry.unref();
           return inputRequired({ inputRequests, requestState });
@@ -190,7 +236,17 @@ class Park {
     }
   }
 
-  private ask(params: ElicitRequestFormParams, signal: AbortSignal): Promise<ElicitResult> {
+  /** Settles once no question has joined for {@link GATHER_MS} (at most {@link GATHER_MAX_MS}). */
+  private async gathered(): Promise<void> {
+    const deadline = Date.now() + GATHER_MAX_MS;
+    let size = -1;
+    while (this.questions.size !== size && Date.now() < deadline) {
+      size = this.questions.size;
+      await delay(GATHER_MS);
+    }
+  }
+
+  private ask(request: ClientRequest, signal: AbortSignal): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(new Error('no answer came'));
       const key = `input-${(this.seq += 1)}`;
@@ -199,24 +255,31 @@ class Park {
         reject(new Error('no answer came'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.questions.set(key, {
-        params,
-        resolve: (answer) => {
+      const settle =
+        <T>(done: (value: T) => void) =>
+        (value: T) => {
           signal.removeEventListener('abort', onAbort);
-          resolve(answer);
-        },
-      });
+          done(value);
+        };
+      this.questions.set(key, { request: withoutProgressToken(request), resolve: settle(resolve), reject: settle(reject) });
       this.wake?.();
     });
   }
 
-  /** Progress of the work goes to the request attached now, on its own progress token. */
-  private progress(message: string): void {
+  /**
+   * Progress of the work goes to the request attached now, on its own progress token: the work's own figures while
+   * they increase (a relayed upstream's), else one step more than the last sent on that token.
+   */
+  private progress(message: string | undefined, figures?: ProgressFigures): void {
     const attached = this.attached;
     if (!attached || attached.token === undefined) return;
-    attached.progress += 1;
-    attached.ctx.mcpReq
-      .notify({ method: 'notifications/progress', params: { progressToken: attached.token, progress: attached.progress, message } })
-      .catch(() => undefined);
+    attached.progress = figures && figures.progress > attached.progress ? figures.progress : attached.progress + 1;
+    const params = {
+      progressToken: attached.token,
+      progress: attached.progress,
+      ...(figures?.total !== undefined && figures.total >= attached.progress ? { total: figures.total } : {}),
+      ...(message !== undefined ? { message } : {}),
+    };
+    attached.ctx.mcpReq.notify({ method: 'notifications/progress', params }).catch(() => undefined);
   }
 }

@@ -51,9 +51,17 @@ export function declaresTasks(ctx: ServerContext): boolean {
 }
 
 /** The client capabilities a 2026-07-28 request declares in its envelope. */
-export function declaredCapabilities(ctx: ServerContext): { elicitation?: object; extensions?: Record<string, unknown> } | undefined {
+export function declaredCapabilities(ctx: ServerContext): DeclaredCapabilities | undefined {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  return envelope?.[CLIENT_CAPABILITIES_META_KEY] as { elicitation?: object; extensions?: Record<string, unknown> } | undefined;
+  return envelope?.[CLIENT_CAPABILITIES_META_KEY] as DeclaredCapabilities | undefined;
+}
+
+/** The client capabilities a 2026-07-28 request declares, as far as serving it reads them. */
+export interface DeclaredCapabilities {
+  elicitation?: object;
+  sampling?: object;
+  roots?: object;
+  extensions?: Record<string, unknown>;
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * Raw 2026-07-28 JSON-RPC over HTTP, as a stateless client sends it: every request carries the per-request `_meta`
  * envelope (protocol version, client info, the client capabilities of *this* request) and the routing headers
- * (`MCP-Protocol-Version`, `Mcp-Method`, and `Mcp-Name` for `tools/call` and `tasks/get|update|cancel`). The SDK
- * clients cannot create a task on this era (the v2 client refuses `resultType: "task"`), so tests speak the wire.
+ * (`MCP-Protocol-Version`, `Mcp-Method`, and `Mcp-Name` for `tools/call`, `prompts/get`, `resources/read` and
+ * `tasks/get|update|cancel`). The SDK clients cannot create a task on this era (the v2 client refuses
+ * `resultType: "task"`), so tests speak the wire.
  */
 
 /** The tasks extension id. */
@@ -13,6 +14,8 @@ export interface ModernAnswer {
   status: number;
   result?: Record<string, unknown>;
   error?: { code: number; message: string; data?: unknown };
+  /** Notifications sent on the request's SSE stream before its answer, in order. */
+  notifications: Array<{ method: string; params?: Record<string, unknown> }>;
 }
 
 /** Options of one request. */
@@ -30,6 +33,8 @@ export interface ModernRpc {
 
 const NAMED_BY: Record<string, string> = {
   'tools/call': 'name',
+  'prompts/get': 'name',
+  'resources/read': 'uri',
   'tasks/get': 'taskId',
   'tasks/update': 'taskId',
   'tasks/cancel': 'taskId',
@@ -54,6 +59,7 @@ export function modernRpc(
             'io.modelcontextprotocol/protocolVersion': '2026-07-28',
             'io.modelcontextprotocol/clientInfo': { name: 'raw-2026', version: '1' },
             'io.modelcontextprotocol/clientCapabilities': options.capabilities ?? capabilities,
+            ...(params._meta as Record<string, unknown> | undefined),
           },
         },
       };
@@ -73,19 +79,25 @@ export function modernRpc(
         body: JSON.stringify(body),
       });
       const text = await response.text();
-      const data = response.headers.get('content-type')?.includes('text/event-stream')
+      const events = response.headers.get('content-type')?.includes('text/event-stream')
         ? text
             .split('\n')
             .filter((line) => line.startsWith('data:'))
             .map((line) => line.slice(5).trim())
-            .filter((line) => line.includes(`"id":${id}`))
-            .pop()
-        : text;
+        : [];
+      const data = events.length > 0 ? events.filter((line) => line.includes(`"id":${id}`)).pop() : text;
       const message = data ? (JSON.parse(data) as { result?: Record<string, unknown>; error?: ModernAnswer['error'] }) : {};
+      const notifications = events
+        .map((line) => JSON.parse(line) as { id?: unknown; method?: string; params?: Record<string, unknown> })
+        .filter(
+          (event): event is { method: string; params?: Record<string, unknown> } =>
+            event.id === undefined && typeof event.method === 'string',
+        );
       return {
         status: response.status,
         ...(message.result ? { result: message.result } : {}),
         ...(message.error ? { error: message.error } : {}),
+        notifications,
       };
     },
   };
