@@ -40,6 +40,8 @@ export const SDK_INTERNALS: readonly SdkInternal[] = Object.freeze([
   { package: SERVER_PACKAGE, owner: 'McpServer', member: 'setPromptRequestHandlers', kind: 'method' },
   { package: SERVER_PACKAGE, owner: 'McpServer', member: 'setResourceRequestHandlers', kind: 'method' },
   { package: SERVER_PACKAGE, owner: 'McpServer', member: 'setCompletionRequestHandler', kind: 'method' },
+  // Asked by the SDK's HTTP entry before dispatching a 2026-07-28 `tools/call` (its SEP-2243 `Mcp-Param-*` check).
+  { package: SERVER_PACKAGE, owner: 'McpServer', member: 'toolInputSchemaJson', kind: 'method' },
   { package: CLIENT_PACKAGE, owner: 'StdioClientTransport', member: '_process', kind: 'field' },
   // Read through `append`, `readMessage` and `clear` by the transport's `start`, `close` and `processReadBuffer`.
   { package: CLIENT_PACKAGE, owner: 'StdioClientTransport', member: '_readBuffer', kind: 'field' },
@@ -180,6 +182,22 @@ export function installMcpServerRequestHandlers(server: McpServer): MissingSdkIn
   const missing = missingMethods(target, MCP_SERVER_HANDLER_INSTALLERS);
   if (missing.length > 0) return new MissingSdkInternal('McpServer', missing.join(', '));
   for (const installer of MCP_SERVER_HANDLER_INSTALLERS) target[installer]();
+  return undefined;
+}
+
+/**
+ * Makes `server` answer the question the SDK's HTTP entry asks before it dispatches a 2026-07-28 `tools/call` —
+ * which JSON Schema does the named tool take, for its SEP-2243 `Mcp-Param-*` header check — from `lookup`: our tools
+ * are served by our own `tools/call` handler, not registered with `registerTool`, so the SDK would find none and
+ * check nothing. Returns what is missing, replacing nothing, when the SDK no longer asks through that method.
+ */
+export function serveToolInputSchemas(
+  server: McpServer,
+  lookup: (name: string) => Record<string, unknown> | undefined,
+): MissingSdkInternal | undefined {
+  const target = server as unknown as { toolInputSchemaJson?: unknown };
+  if (typeof target.toolInputSchemaJson !== 'function') return new MissingSdkInternal('McpServer', 'toolInputSchemaJson');
+  target.toolInputSchemaJson = lookup;
   return undefined;
 }
 

@@ -9,6 +9,7 @@ import {
 import { currentContext } from '../logging/context.js';
 import type { CallRouting } from '../tasks/call-routing.js';
 import { installFastToolCall } from './fast-dispatch.js';
+import { serveToolInputSchemas } from './sdk-internals.js';
 import { ToolCatalog, type ToolAccess } from './tool-catalog.js';
 import { intercept, type ToolCallInterceptor } from './tool-interceptor.js';
 import type { ToolCall, ToolDefinition, ToolProvider, ToolProviderContext } from './tool-provider.js';
@@ -134,6 +135,9 @@ export function createServerFactory({
     // Tasks are offered when answers can go out, calls may become tasks, and some tool may run as one.
     taskAnswers = installFastToolCall(server.server, handleCall) && routing?.offersTasks === true && catalog.offersTasks();
     routing?.install(server, context, taskAnswers);
+    // The SDK's HTTP entry checks a 2026-07-28 call's `Mcp-Param-*` headers against the tool's `x-mcp-header`
+    // parameters (400, -32020); it finds the schema here. Without the SDK member the check is off (the internals test says so).
+    if (context.era === 'modern') serveToolInputSchemas(server, (tool) => catalog.find(tool, context.caller)?.tool.inputSchema);
     for (const provider of providers) provider.register?.(server, context);
     if (context.mode !== 'stateless-http') {
       listening.add(server);

@@ -51,7 +51,7 @@ export interface RoutedCall {
  * | 2025-era, plain | a direct call | `elicitation/create` on the call's stream, if the session declared elicitation |
  * | 2026-07-28, extension declared, tool with task support | a task (flat `CreateTaskResult` at once) | `input_required` + `tasks/update`, if the request declared elicitation |
  * | 2026-07-28, tool with task support, elicitation declared | a direct call parked between rounds | `input_required` results and retries |
- * | 2026-07-28, tool relaying client requests (a gateway tool), elicitation, sampling or roots declared | a direct call parked between rounds | `input_required` results and retries (what was not declared is answered in the client's place) |
+ * | 2026-07-28, gateway tool, elicitation/sampling/roots declared | a direct call parked between rounds | `input_required` rounds |
  * | anything else | a direct call | nobody: the operator's policy decides |
  */
 export interface CallRouting {

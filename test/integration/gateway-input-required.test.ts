@@ -68,8 +68,8 @@ describe('gateway: an upstream asking a 2026-07-28 client mid-call', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const call = (rpc: ModernRpc, name: string, extra: Record<string, unknown> = {}) =>
-    rpc.request('tools/call', { name, arguments: {}, ...extra });
+  const call = (rpc: ModernRpc, name: string, extra: Record<string, unknown> = {}, headers?: Record<string, string>) =>
+    rpc.request('tools/call', { name, arguments: {}, ...extra }, headers ? { headers } : {});
 
   it('elicitation, sampling and roots become input_required rounds; the retry completes the call', async () => {
     const rpc = modernRpc(conf, { token: ALICE, capabilities: ALL });
@@ -239,5 +239,16 @@ describe('gateway: an upstream asking a 2026-07-28 client mid-call', () => {
       name: 'test_input_required_result_prompt',
     });
     expect(modern.error?.message).toMatch(/Fulfilling input required/);
+  });
+
+  it("Mcp-Param-* headers are checked against an upstream tool's x-mcp-header parameters (400, -32020)", async () => {
+    const rpc = modernRpc(conf, { token: ALICE, capabilities: {} });
+    const args = { region: 'eu-west-1', query: 'q' };
+    const matching = await call(rpc, 'test_custom_headers', { arguments: args }, { 'mcp-param-region': 'eu-west-1' });
+    expect(text(matching)).toBe('region=eu-west-1');
+    const mismatch = await call(rpc, 'test_custom_headers', { arguments: args }, { 'mcp-param-region': 'us-east-1' });
+    expect([mismatch.status, mismatch.error?.code]).toEqual([400, -32020]);
+    const missing = await call(rpc, 'test_custom_headers', { arguments: args });
+    expect([missing.status, missing.error?.code]).toEqual([400, -32020]);
   });
 });

@@ -67,6 +67,10 @@ const PROBES: Record<string, () => boolean> = {
   'McpServer.setPromptRequestHandlers': () => isFunction(real.mcp, 'setPromptRequestHandlers'),
   'McpServer.setResourceRequestHandlers': () => isFunction(real.mcp, 'setResourceRequestHandlers'),
   'McpServer.setCompletionRequestHandler': () => isFunction(real.mcp, 'setCompletionRequestHandler'),
+  // A method the SDK's HTTP entry calls by name: it must still answer undefined for a tool nobody registered.
+  'McpServer.toolInputSchemaJson': () =>
+    isFunction(real.mcp, 'toolInputSchemaJson') &&
+    (real.mcp as unknown as { toolInputSchemaJson(name: string): unknown }).toolInputSchemaJson('none') === undefined,
   'StdioClientTransport._process': () => '_process' in real.stdio! && member(real.started, '_process') instanceof ChildProcess,
   'StdioClientTransport._readBuffer': () => {
     const buffer = member(real.stdio, '_readBuffer');
