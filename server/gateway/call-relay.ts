@@ -300,7 +300,7 @@ async function withProgress(
  */
 export async function relayDuring<T>(
   connection: UpstreamConnection,
-  owner: object,
+  owner: object | string,
   ctx: ServerContext,
   request: () => Promise<T>,
 ): Promise<T> {

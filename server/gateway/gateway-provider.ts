@@ -87,8 +87,8 @@ export function createGatewayProvider({ registry, logger, toolAccess, only, star
       if (!catalog.mayUse(caller, supervisor, name)) return undefined;
       return access.arrival(name, supervisor.config.timeoutMs, signal);
     },
-    register(server, { caller }) {
-      const state = createInstanceState(server);
+    register(server, { caller, rounds }) {
+      const state = createInstanceState(server, rounds && { serve: rounds, principalId: caller.principalId });
       states.set(server, state);
       items.prepare(server, state);
       items.sync(server, state, caller);

@@ -10,6 +10,7 @@ import {
 import type { Prompt } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import type { Caller } from '../mcp/caller.js';
+import type { RequestRounds } from '../mcp/tool-provider.js';
 import { installMcpServerRequestHandlers } from '../mcp/sdk-internals.js';
 import { relayDuring, relayRequestOptions } from './call-relay.js';
 import type { GatewayCatalog } from './gateway-catalog.js';
@@ -34,10 +35,16 @@ export interface InstanceState extends InstanceConnections {
   prompts: Map<string, RegisteredItem>;
   /** Resource subscriptions of this instance by exposed URI, with the function that ends each. */
   subscriptions: Map<string, () => Promise<void>>;
+  /**
+   * How a 2026-07-28 instance serves a prompt or read whose upstream asks the client mid-way, and whose requests
+   * they are for the relay's ambiguity rule (the principal: such requests have no session); absent otherwise (the
+   * owner is then this state, as for the instance's tool calls).
+   */
+  rounds?: { serve: RequestRounds; principalId: string };
 }
 
 /** A fresh, empty state for `server`. */
-export function createInstanceState(server: McpServer): InstanceState {
+export function createInstanceState(server: McpServer, rounds?: InstanceState['rounds']): InstanceState {
   return {
     resources: new Map(),
     prompts: new Map(),
@@ -46,6 +53,7 @@ export function createInstanceState(server: McpServer): InstanceState {
     // Deprecated for 2026-07-28 requests, where the SDK still fills it in from each request's envelope.
     clientCapabilities: () => server.server.getClientCapabilities(),
     closed: false,
+    ...(rounds ? { rounds } : {}),
   };
 }
 
@@ -91,8 +99,10 @@ function removeStale(registered: Map<string, RegisteredItem>, wantedKey: (id: st
 interface UpstreamRoute {
   /** The upstream, for its capabilities, name and `timeoutMs`. */
   supervisor: UpstreamSupervisor;
-  /** Whose requests go through this route (the instance's state), for relaying the upstream's requests meanwhile. */
-  owner: object;
+  /** Whose requests go through this route, for relaying the upstream's requests meanwhile. */
+  owner: object | string;
+  /** See {@link InstanceState.rounds}. */
+  rounds?: RequestRounds;
   /** {@link UpstreamAccess.connectionFor} of this instance. */
   connect(): Promise<UpstreamConnection>;
 }
@@ -138,7 +148,7 @@ interface ExposedPrompt {
 function registerPrompt(server: McpServer, { name, prompt, route }: ExposedPrompt): RegisteredItem {
   const { supervisor } = route;
   const argsSchema = promptArgsSchema(prompt, completerFor(route, { type: 'ref/prompt', name: prompt.name }));
-  const forward = async (args: Record<string, string> | undefined, ctx: ServerContext) => {
+  const get = async (args: Record<string, string> | undefined, ctx: ServerContext) => {
     const connection = await route.connect();
     return relayDuring(connection, route.owner, ctx, () =>
       connection.client.getPrompt(
@@ -147,6 +157,8 @@ function registerPrompt(server: McpServer, { name, prompt, route }: ExposedPromp
       ),
     );
   };
+  const forward = (args: Record<string, string> | undefined, ctx: ServerContext) =>
+    route.rounds ? route.rounds(ctx, name, (requestContext) => get(args, requestContext)) : get(args, ctx);
   const meta = {
     ...(prompt.title ? { title: prompt.title } : {}),
     ...(prompt.description ? { description: prompt.description } : {}),
@@ -230,12 +242,17 @@ export function createInstanceItems(options: InstanceItemsOptions): InstanceItem
   const { catalog, access } = options;
   const routeTo = (state: InstanceState, supervisor: UpstreamSupervisor): UpstreamRoute => ({
     supervisor,
-    owner: state,
+    owner: state.rounds?.principalId ?? state,
+    ...(state.rounds ? { rounds: state.rounds.serve } : {}),
     connect: () => access.connectionFor(state, supervisor),
   });
 
   /** Reads `uri` upstream; the contents keep their `_meta` and name their URIs as this endpoint exposes them. */
-  async function readUpstream({ supervisor, connect, owner }: UpstreamRoute, uri: string, ctx: ServerContext) {
+  function readUpstream(route: UpstreamRoute, uri: string, ctx: ServerContext) {
+    return route.rounds ? route.rounds(ctx, uri, (requestContext) => read(route, uri, requestContext)) : read(route, uri, ctx);
+  }
+
+  async function read({ supervisor, connect, owner }: UpstreamRoute, uri: string, ctx: ServerContext) {
     const connection = await connect();
     const result = await relayDuring(connection, owner, ctx, () =>
       connection.client.readResource({ uri }, { ...relayRequestOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' }),

@@ -118,7 +118,10 @@ export function createServerFactory({
     return server.server.projectCallToolResult(result, definition.tool.outputSchema) as CallToolResult;
   }
 
-  const buildServer = function buildServer(context: ToolProviderContext): McpServer {
+  const buildServer = function buildServer(serving: ToolProviderContext): McpServer {
+    // A 2026-07-28 instance can serve prompts and resource reads in input_required rounds too (a gateway upstream's questions).
+    const context: ToolProviderContext =
+      routing && serving.era === 'modern' ? { ...serving, rounds: routing.rounds(serving.caller) } : serving;
     const server = new McpServer(
       { name, version },
       { capabilities: { tools: { listChanged: true }, logging: {} }, ...(instructions ? { instructions } : {}), ...routing?.serverOptions },

@@ -1,4 +1,12 @@
-import type { CallToolResult, ElicitRequestFormParams, ElicitResult, McpServer, ServerContext, Tool } from '@modelcontextprotocol/server';
+import type {
+  CallToolResult,
+  ElicitRequestFormParams,
+  ElicitResult,
+  InputRequiredResult,
+  McpServer,
+  ServerContext,
+  Tool,
+} from '@modelcontextprotocol/server';
 import type { TaskFacts } from '../tasks/task-record.js';
 import type { Caller } from './caller.js';
 
@@ -12,7 +20,21 @@ export interface ToolProviderContext {
   /** Protocol era: `modern` is 2026-07-28 (per-request), `legacy` the 2025-era handshake. */
   era: 'legacy' | 'modern';
   mode: ServingMode;
+  /** Set on 2026-07-28 instances that can serve a request in `input_required` rounds (see {@link RequestRounds}). */
+  rounds?: RequestRounds;
 }
+
+/**
+ * Serves a 2026-07-28 request other than `tools/call` (`prompts/get`, `resources/read`) whose work may need the
+ * client mid-way: `start` gets the context to do it with, whose `elicitInput`, `requestSampling` and
+ * `send({ method: 'roots/list' })` become `input_required` rounds when the request declared what they need, and the
+ * retry (its `requestState`) resumes the same work. `name` binds the rounds (a retry for another name finds nothing).
+ */
+export type RequestRounds = <T>(
+  ctx: ServerContext,
+  name: string,
+  start: (requestContext: ServerContext) => Promise<T>,
+) => Promise<T | InputRequiredResult>;
 
 /** One tool call, as the tool and every interceptor around it see it. */
 export interface ToolCall {

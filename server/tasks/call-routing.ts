@@ -7,8 +7,9 @@ import {
 } from '@modelcontextprotocol/server';
 import { sendAsIs } from '../mcp/fast-dispatch.js';
 import { JsonRpcErrorCode } from '../mcp/jsonrpc-errors.js';
-import type { InputAsker, ToolCall, ToolDefinition, ToolProviderContext } from '../mcp/tool-provider.js';
-import { toolCallWork } from './detached-call.js';
+import type { Caller } from '../mcp/caller.js';
+import type { InputAsker, RequestRounds, ToolCall, ToolDefinition, ToolProviderContext } from '../mcp/tool-provider.js';
+import { detachContext, toolCallWork } from './detached-call.js';
 import type { ParkedCalls } from './parked-calls.js';
 import { declaredCapabilities, declaresTasks, installTaskMethods } from './task-protocol.js';
 import type { TaskRecord } from './task-record.js';
@@ -63,6 +64,8 @@ export interface CallRouting {
   install(server: McpServer, context: ToolProviderContext, taskAnswers: boolean): void;
   /** Serves one call; a task's `CreateTaskResult` comes back marked to go out as it is (fast-dispatch.ts). */
   serve(routed: RoutedCall): Promise<CallToolResult | InputRequiredResult>;
+  /** The {@link RequestRounds} of a 2026-07-28 instance serving `caller`. */
+  rounds(caller: Caller): RequestRounds;
 }
 
 /** Creates the routing of `tools/call`. */
@@ -85,6 +88,15 @@ export function createCallRouting({ runtime, parked, promptTimeoutMs, progressIn
     offersTasks: runtime !== undefined,
     install(server, context, taskAnswers) {
       if (runtime && taskAnswers) installTaskMethods(server, context, { runtime, promptTimeoutMs, progressIntervalMs });
+    },
+    rounds(caller) {
+      return (ctx, name, start) => {
+        // A retry comes back with its requestState; a first round is parked only when the client can answer something.
+        const declared = declaredCapabilities(ctx);
+        const answersSome = declared?.elicitation !== undefined || declared?.sampling !== undefined || declared?.roots !== undefined;
+        if (ctx.mcpReq.requestState() === undefined && !answersSome) return start(ctx);
+        return parked.serveRequest(ctx, caller.principalId, `${ctx.mcpReq.method} ${name}`, (host) => start(detachContext(ctx, host)));
+      };
     },
     async serve({ server, context, definition, call, task, taskAnswers, run }) {
       const tasksOn = runtime !== undefined && taskAnswers;

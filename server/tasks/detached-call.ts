@@ -38,14 +38,29 @@ const DETACHED_PROGRESS_TOKEN = 'detached';
  * server-to-client requests of its old request are not available.
  */
 export function detachCall(call: ToolCall, host: DetachedHost): ToolCall {
-  const original = call.requestContext;
+  const ask = askerOf(host);
+  const requestContext = detachContext(call.requestContext, host);
+  const { ask: _ask, task: _task, ...rest } = call;
+  return { ...rest, requestContext, ...(ask ? { ask } : {}), ...(host.task ? { task: host.task } : {}) };
+}
+
+/** The elicitation-form asker of `host`: derived from its `request` when it has one. */
+function askerOf(host: DetachedHost): InputAsker | undefined {
+  const { request } = host;
+  if (!request) return host.ask;
+  return (params, signal) =>
+    request({ method: 'elicitation/create', params: params as unknown as Record<string, unknown> }, signal) as Promise<ElicitResult>;
+}
+
+/**
+ * A request context as work running apart from that request sees it (see {@link detachCall}): its signal, progress
+ * and client requests are the host's.
+ */
+export function detachContext(original: ServerContext, host: DetachedHost): ServerContext {
   const unavailable = () => Promise.reject(new Error('not available to a call running apart from its request'));
   const { request } = host;
-  const ask: InputAsker | undefined = request
-    ? (params, signal) =>
-        request({ method: 'elicitation/create', params: params as unknown as Record<string, unknown> }, signal) as Promise<ElicitResult>
-    : host.ask;
-  const requestContext = {
+  const ask = askerOf(host);
+  return {
     ...original,
     mcpReq: {
       ...original.mcpReq,
@@ -73,8 +88,6 @@ export function detachCall(call: ToolCall, host: DetachedHost): ToolCall {
       log: async () => undefined,
     },
   } as unknown as ServerContext;
-  const { ask: _ask, task: _task, ...rest } = call;
-  return { ...rest, requestContext, ...(ask ? { ask } : {}), ...(host.task ? { task: host.task } : {}) };
 }
 
 /**

@@ -14,7 +14,7 @@ import {
 import { callerFromAuthInfo } from '../mcp/caller.js';
 import { JsonRpcErrorCode } from '../mcp/jsonrpc-errors.js';
 import type { ToolCall } from '../mcp/tool-provider.js';
-import { detachCall, type ClientRequest, type ProgressFigures } from './detached-call.js';
+import { detachCall, type ClientRequest, type DetachedHost, type ProgressFigures } from './detached-call.js';
 import { declaredCapabilities, type DeclaredCapabilities } from './task-protocol.js';
 import { isElicitAnswer, newTaskId } from './task-record.js';
 
@@ -116,13 +116,26 @@ export class ParkedCalls {
    * Serves one round of `call`: the first starts its work (through `run`), a retry (verified `requestState`) resumes
    * it. Resolves with the call's result, or with an `input_required` result when the work has a question.
    */
-  async serve(call: ToolCall, run: (call: ToolCall) => Promise<CallToolResult>): Promise<CallToolResult | InputRequiredResult> {
-    const ctx = call.requestContext;
+  serve(call: ToolCall, run: (call: ToolCall) => Promise<CallToolResult>): Promise<CallToolResult | InputRequiredResult> {
+    return this.serveRequest(call.requestContext, call.caller.principalId, call.tool, (host) => run(detachCall(call, host)));
+  }
+
+  /**
+   * Serves one round of any request that may answer `input_required` (`tools/call`, `prompts/get`,
+   * `resources/read`): the first starts `start` with a host standing in for the request, a retry resumes it. `owner`
+   * and `name` bind the park (a retry by another principal or for another name finds nothing).
+   */
+  async serveRequest<T>(
+    ctx: ServerContext,
+    owner: string,
+    name: string,
+    start: (host: DetachedHost) => Promise<T>,
+  ): Promise<T | InputRequiredResult> {
     const state = ctx.mcpReq.requestState<ParkState>();
     let park: Park;
     if (state) {
       const found = this.parks.get(state.parkId);
-      if (!found || found.owner !== call.caller.principalId || found.tool !== call.tool) {
+      if (!found || found.owner !== owner || found.tool !== name) {
         throw new ProtocolError(
           JsonRpcErrorCode.InvalidParams,
           'no call is waiting for these answers: it finished, or was abandoned after waiting too long',
@@ -131,7 +144,7 @@ export class ParkedCalls {
       park = found;
       park.deliver(ctx.mcpReq.inputResponses ?? {});
     } else {
-      park = new Park(call, run, () => this.parks.delete(park.id));
+      park = new Park(owner, name, start, () => this.parks.delete(park.id));
       this.parks.set(park.id, park);
     }
     return park.attach(ctx, {
@@ -139,33 +152,33 @@ export class ParkedCalls {
       mayPark: () => this.parkedCount < this.options.maxParked(),
       waitMs: this.options.waitMs,
       declared: declaredCapabilities(ctx) ?? {},
-    });
+    }) as Promise<T | InputRequiredResult>;
   }
 }
 
 /** One call whose work runs apart from its requests. */
 class Park {
   readonly id = newTaskId();
-  readonly owner: string;
-  readonly tool: string;
   private readonly controller = new AbortController();
   private readonly questions = new Map<string, Question>();
-  private readonly outcome: Promise<CallToolResult>;
+  private readonly outcome: Promise<unknown>;
   private seq = 0;
   private round = 0;
   private wake: (() => void) | undefined;
   private attached: { ctx: ServerContext; token: string | number | undefined; progress: number } | undefined;
   private expiry: NodeJS.Timeout | undefined;
 
-  constructor(call: ToolCall, run: (call: ToolCall) => Promise<CallToolResult>, onEnd: () => void) {
-    this.owner = call.caller.principalId;
-    this.tool = call.tool;
-    const detached = detachCall(call, {
+  constructor(
+    readonly owner: string,
+    readonly tool: string,
+    start: (host: DetachedHost) => Promise<unknown>,
+    onEnd: () => void,
+  ) {
+    this.outcome = start({
       signal: this.controller.signal,
       progress: (message, figures) => this.progress(message, figures),
       request: (request, signal) => this.ask(request, signal),
     });
-    this.outcome = run(detached);
     this.outcome
       .catch(() => undefined)
       .finally(() => {
@@ -197,7 +210,7 @@ class Park {
   async attach(
     ctx: ServerContext,
     round: { mint(payload: ParkState): Promise<string>; mayPark(): boolean; waitMs: number; declared: DeclaredCapabilities },
-  ): Promise<CallToolResult | InputRequiredResult> {
+  ): Promise<unknown> {
     clearTimeout(this.expiry);
     const onAbort = () => this.controller.abort('the client cancelled the call');
     ctx.mcpReq.signal.addEventListener('abort', onAbort, { once: true });

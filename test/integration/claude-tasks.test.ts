@@ -161,7 +161,8 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
       if (message.type === 'result') result = message.result as ToolResult;
       if (message.type === 'error') throw message.error;
     }
-    expect(createdAfter).toBeLessThan(1000);
+    // At once: long before the run (LONG_MS) could have ended, however loaded the machine.
+    expect(createdAfter).toBeLessThan(LONG_MS / 2);
     expect(Date.now() - started).toBeGreaterThanOrEqual(LONG_MS);
     expect(statuses[0]).toBe('working');
     expect(statuses.at(-1)).toBe('completed');
@@ -187,7 +188,7 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
       { method: 'tools/call', params: { name: 'claude_ask', arguments: { query: 'v2-long-task' }, task: { ttl: 90_000 } } },
       createdSchema,
     );
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(LONG_MS / 2);
     const { taskId } = created.task;
     expect(created.task).toMatchObject({ status: 'working', ttl: 90_000, pollInterval: 200 });
     expect(taskId).toMatch(/^[A-Za-z0-9_-]{22}$/);
@@ -233,7 +234,7 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
 
     const started = Date.now();
     const created = await rpc.request('tools/call', { name: 'claude_ask', arguments: { query: 'modern-long-task' } });
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(LONG_MS / 2);
     expect(created.status).toBe(200);
     expect(created.result).toMatchObject({ resultType: 'task', status: 'working', ttlMs: 24 * 3600_000, pollIntervalMs: 200 });
     expect(created.result).not.toHaveProperty('content');

@@ -225,20 +225,42 @@ describe('gateway: an upstream asking a 2026-07-28 client mid-call', () => {
     }
   });
 
-  it('prompts/get: a 2025-era client is asked what the upstream asks meanwhile; a 2026-07-28 request gets an error', async () => {
+  it('prompts/get and resources/read: a 2025-era client is asked meanwhile; a 2026-07-28 one in input_required rounds', async () => {
     const client = new V1Client({ name: 'v1-prompt', version: '1' }, { capabilities: { elicitation: {} } });
     client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { context: 'tests' } }));
     await client.connect(new V1Transport(new URL(conf), { requestInit: { headers: { authorization: `Bearer ${ALICE}` } } }));
     try {
       const prompt = await client.getPrompt({ name: 'test_input_required_result_prompt' });
-      expect(JSON.stringify(prompt.messages)).toContain('tests');
+      expect(JSON.stringify(prompt.messages)).toContain('Context: tests');
     } finally {
       await client.close();
     }
-    const modern = await modernRpc(conf, { token: ALICE, capabilities: ALL }).request('prompts/get', {
+    const rpc = modernRpc(conf, { token: ALICE, capabilities: ALL });
+    const first = await rpc.request('prompts/get', { name: 'test_input_required_result_prompt' });
+    const requests = inputRequests(first);
+    expect(Object.values(requests).map((request) => request.method)).toEqual(['elicitation/create']);
+    const state = first.result!.requestState;
+    // The state names this prompt: a tools/call cannot spend it.
+    const misused = await call(rpc, 'test_input_required_result_elicitation', { inputResponses: answersTo(requests), requestState: state });
+    expect(misused.error?.code).toBe(-32602);
+    const answers = { [Object.keys(requests)[0]!]: { action: 'accept', content: { context: 'rounds' } } };
+    const done = await rpc.request('prompts/get', {
       name: 'test_input_required_result_prompt',
+      inputResponses: answers,
+      requestState: state,
     });
-    expect(modern.error?.message).toMatch(/Fulfilling input required/);
+    expect(JSON.stringify(done.result?.messages)).toContain('Context: rounds');
+
+    const reader = modernRpc(gw, { token: ALICE, capabilities: { elicitation: {} } });
+    const asked = await reader.request('resources/read', { uri: 'fixture://asking' });
+    const question = inputRequests(asked);
+    expect(Object.values(question)).toEqual([expect.objectContaining({ method: 'elicitation/create' })]);
+    const read = await reader.request('resources/read', {
+      uri: 'fixture://asking',
+      inputResponses: answersTo(question),
+      requestState: asked.result!.requestState,
+    });
+    expect(read.result?.contents).toEqual([{ uri: 'fixture://asking', mimeType: 'text/plain', text: 'page Alice' }]);
   });
 
   it("Mcp-Param-* headers are checked against an upstream tool's x-mcp-header parameters (400, -32020)", async () => {
