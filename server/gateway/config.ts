@@ -22,6 +22,12 @@ const common = {
     .describe('shared: one upstream for all sessions; session: one upstream per client session.'),
   /** Connect timeout and the default time limit of one forwarded request. */
   timeoutMs: positiveMs(3_600_000).default(30_000).describe('Connect timeout, and the time limit of one forwarded request, in ms.'),
+  /** A start (spawn or connect, `initialize`, first listings) may take this long instead of `timeoutMs`. */
+  startTimeoutMs: positiveMs(3_600_000)
+    .optional()
+    .describe(
+      'Longest a start (spawn or connect, initialize, first listings) may take, in ms; default timeoutMs. Set it when calls get a short timeoutMs.',
+    ),
   healthCheck: z
     .object({
       intervalMs: positiveMs(86_400_000).default(30_000).describe('Ping interval in ms.'),

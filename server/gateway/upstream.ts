@@ -285,9 +285,10 @@ export class UpstreamConnection {
     return this.stderrLog?.file;
   }
 
-  /** Connects within `timeoutMs` and reads the catalog; on failure everything started is torn down. */
+  /** Connects within `startTimeoutMs` (else `timeoutMs`) and reads the catalog; on failure everything started is torn down. */
   async connect(): Promise<void> {
     const { config, name } = this.options;
+    const startMs = config.startTimeoutMs ?? config.timeoutMs;
     const transport = this.buildTransport();
     this.transport = transport;
     // The SDK chains a handler set before connect() and calls it first, synchronously, for every message it gets
@@ -307,12 +308,12 @@ export class UpstreamConnection {
     };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`${name}: no connection within ${config.timeoutMs} ms`)), config.timeoutMs);
+      timer = setTimeout(() => reject(new Error(`${name}: no connection within ${startMs} ms`)), startMs);
       timer.unref();
     });
     try {
-      await Promise.race([this.client.connect(transport, { timeout: config.timeoutMs }), timeout]);
-      await Promise.race([this.refreshCatalog(), timeout]);
+      await Promise.race([this.client.connect(transport, { timeout: startMs }), timeout]);
+      await Promise.race([this.refreshCatalog(startMs), timeout]);
     } catch (error) {
       await this.close();
       throw error;
@@ -353,9 +354,9 @@ export class UpstreamConnection {
   }
 
   /** Re-reads tools, resources, templates and prompts (only the kinds the upstream declares). */
-  async refreshCatalog(): Promise<void> {
+  async refreshCatalog(timeoutMs = this.options.config.timeoutMs): Promise<void> {
     const capabilities = this.client.getServerCapabilities() ?? {};
-    const options = { cacheMode: 'refresh' as const, timeout: this.options.config.timeoutMs };
+    const options = { cacheMode: 'refresh' as const, timeout: timeoutMs };
     const [tools, resources, resourceTemplates, prompts] = await Promise.all([
       capabilities.tools ? this.client.listTools(undefined, options).then((r) => r.tools) : [],
       capabilities.resources ? this.client.listResources(undefined, options).then((r) => r.resources) : [],

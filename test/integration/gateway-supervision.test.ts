@@ -32,6 +32,15 @@ describe('gateway supervision (real fixture processes)', () => {
   const ofServer = (type: string, server: string) =>
     events.filter((e) => e.type === type && (e.data as { server: string }).server === server);
 
+  it('startTimeoutMs: a slow start within it succeeds though calls time out sooner; past timeoutMs alone it fails', async () => {
+    const slow = { command: process.execPath, args: [fixture], env: { FIXTURE_START_DELAY_MS: '1500' }, timeoutMs: 500 };
+    await registry.apply(
+      parseGatewayConfig({ mcpServers: { patient: { ...slow, startTimeoutMs: 20_000 }, hasty: { ...slow, restart: { max: 0 } } } }),
+    );
+    await waitFor(() => registry.get('patient')!.status === 'running' && registry.get('hasty')!.status === 'failed', 25_000);
+    expect(registry.get('hasty')!.health.lastError).toBe('hasty: no connection within 500 ms');
+  }, 40_000);
+
   it('restarts a server that stops answering health pings', async () => {
     await registry.apply(
       parseGatewayConfig({
