@@ -3,7 +3,8 @@
  * type-check here, `npm run typecheck` does that once for the whole tree.
  */
 export default {
-  testEnvironment: 'node',
+  // Jest's Node environment, ending a worker with process.exit once it is idle (see the file).
+  testEnvironment: '<rootDir>/test/support/node-environment.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   extensionsToTreatAsEsm: ['.ts'],
