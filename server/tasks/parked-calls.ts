@@ -30,7 +30,7 @@ export interface ParkedCallsOptions {
 interface ParkState {
   parkId: string;
   tool: string;
-  /** Each round's state differs from the last (a client may not answer an old round twice). */
+  /** Makes each round's state differ from the last (answers to questions already answered are ignored). */
   round: number;
 }
 
