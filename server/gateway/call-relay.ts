@@ -220,16 +220,25 @@ export async function relayToolCall(
   const clientToken = ctx.mcpReq._meta?.progressToken;
   // Both paths serialize the arguments and never write to them.
   const params = { name, arguments: args as Record<string, unknown> };
-  connection.attachRelay(relay);
   try {
-    return await (clientToken === undefined
-      ? withoutProgress(connection, params, ctx.mcpReq.signal, timeoutMs, mirrorsHeaders)
-      : withProgress(connection, relay, clientToken, params, ctx.mcpReq.signal, timeoutMs, mirrorsHeaders));
+    return await inFlight(connection, relay, () =>
+      clientToken === undefined
+        ? withoutProgress(connection, params, ctx.mcpReq.signal, timeoutMs, mirrorsHeaders)
+        : withProgress(connection, relay, clientToken, params, ctx.mcpReq.signal, timeoutMs, mirrorsHeaders),
+    );
   } catch (error) {
     // An answer too large to relay is the call failing, which the model should read as a tool error naming the limit.
     if (error instanceof ProtocolError && (error.data as Record<string, unknown> | undefined)?.[OVERSIZED_MESSAGE])
       throw new Error(error.message);
     throw error;
+  }
+}
+
+/** Runs `request` with `relay` attached to `connection`; settles once what it relayed has been sent. */
+async function inFlight<T>(connection: UpstreamConnection, relay: CallRelay, request: () => Promise<T>): Promise<T> {
+  connection.attachRelay(relay);
+  try {
+    return await request();
   } finally {
     connection.detachRelay(relay);
     const sent = relay.flushed();
@@ -304,15 +313,7 @@ export async function relayDuring<T>(
   ctx: ServerContext,
   request: () => Promise<T>,
 ): Promise<T> {
-  const relay = new CallRelay(owner, ctx);
-  connection.attachRelay(relay);
-  try {
-    return await request();
-  } finally {
-    connection.detachRelay(relay);
-    const sent = relay.flushed();
-    if (sent) await sent;
-  }
+  return inFlight(connection, new CallRelay(owner, ctx), request);
 }
 
 /**

@@ -87,8 +87,9 @@ export function createGatewayProvider({ registry, logger, toolAccess, only, star
       if (!catalog.mayUse(caller, supervisor, name)) return undefined;
       return access.arrival(name, supervisor.config.timeoutMs, signal);
     },
-    register(server, { caller, rounds }) {
-      const state = createInstanceState(server, rounds && { serve: rounds, principalId: caller.principalId });
+    register(server, context) {
+      const { caller } = context;
+      const state = createInstanceState(server, context);
       states.set(server, state);
       items.prepare(server, state);
       items.sync(server, state, caller);

@@ -68,7 +68,7 @@ function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, acce
     accessName: catalog.accessName(supervisor, name),
     relaysClientRequests: true,
     ...(taskSupport ? { taskSupport } : {}),
-    async call({ args, requestContext: ctx, server, serving, caller, task, ask }) {
+    async call({ args, requestContext: ctx, server, serving, task, ask }) {
       // 2026-07-28: a tool that runs only as a task needs a client that declared the tasks extension (-32021);
       // a 2025-era client gets an answer either way (below).
       if (taskSupport === 'required' && !task && serving.era === 'modern') {
@@ -99,8 +99,7 @@ function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, acce
       }
       // An error the upstream answered (a JSON-RPC error with its code) propagates as such to the client.
       const result = relayToolCall(connection, {
-        // A 2026-07-28 request has no session (each has its own server instance): its calls are its principal's.
-        owner: serving.era === 'modern' ? caller.principalId : instance,
+        owner: instance.relayOwner,
         ctx,
         name: tool.name,
         args,

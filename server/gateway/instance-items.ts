@@ -10,7 +10,7 @@ import {
 import type { Prompt } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import type { Caller } from '../mcp/caller.js';
-import type { RequestRounds } from '../mcp/tool-provider.js';
+import type { RequestRounds, ToolProviderContext } from '../mcp/tool-provider.js';
 import { installMcpServerRequestHandlers } from '../mcp/sdk-internals.js';
 import { relayDuring, relayRequestOptions } from './call-relay.js';
 import type { GatewayCatalog } from './gateway-catalog.js';
@@ -35,17 +35,13 @@ export interface InstanceState extends InstanceConnections {
   prompts: Map<string, RegisteredItem>;
   /** Resource subscriptions of this instance by exposed URI, with the function that ends each. */
   subscriptions: Map<string, () => Promise<void>>;
-  /**
-   * How a 2026-07-28 instance serves a prompt or read whose upstream asks the client mid-way, and whose requests
-   * they are for the relay's ambiguity rule (the principal: such requests have no session); absent otherwise (the
-   * owner is then this state, as for the instance's tool calls).
-   */
-  rounds?: { serve: RequestRounds; principalId: string };
+  /** How a 2026-07-28 instance serves a prompt or read whose upstream asks the client mid-way; absent otherwise. */
+  rounds?: RequestRounds;
 }
 
 /** A fresh, empty state for `server`. */
-export function createInstanceState(server: McpServer, rounds?: InstanceState['rounds']): InstanceState {
-  return {
+export function createInstanceState(server: McpServer, { era, caller, rounds }: ToolProviderContext): InstanceState {
+  const state: InstanceState = {
     resources: new Map(),
     prompts: new Map(),
     subscriptions: new Map(),
@@ -53,8 +49,11 @@ export function createInstanceState(server: McpServer, rounds?: InstanceState['r
     // Deprecated for 2026-07-28 requests, where the SDK still fills it in from each request's envelope.
     clientCapabilities: () => server.server.getClientCapabilities(),
     closed: false,
+    relayOwner: caller.principalId,
     ...(rounds ? { rounds } : {}),
   };
+  if (era === 'legacy') state.relayOwner = state;
+  return state;
 }
 
 /** Completes one argument upstream; absent when the upstream does not offer completions. */
@@ -242,8 +241,8 @@ export function createInstanceItems(options: InstanceItemsOptions): InstanceItem
   const { catalog, access } = options;
   const routeTo = (state: InstanceState, supervisor: UpstreamSupervisor): UpstreamRoute => ({
     supervisor,
-    owner: state.rounds?.principalId ?? state,
-    ...(state.rounds ? { rounds: state.rounds.serve } : {}),
+    owner: state.relayOwner,
+    ...(state.rounds ? { rounds: state.rounds } : {}),
     connect: () => access.connectionFor(state, supervisor),
   });
 

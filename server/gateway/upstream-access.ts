@@ -14,6 +14,11 @@ export interface InstanceConnections {
   clientCapabilities(): ClientCapabilities | undefined;
   /** Set once the instance has closed; a per-session connection that opens after that is closed again. */
   closed: boolean;
+  /**
+   * Whose calls this instance's are, for relaying an upstream's requests (`RelayTarget.owner` in upstream.ts): the instance
+   * itself (a session), or for a 2026-07-28 instance its principal (such requests have no session).
+   */
+  relayOwner: object | string;
 }
 
 /** Options of {@link createUpstreamAccess}. */

@@ -11,7 +11,7 @@ import type { Caller } from '../mcp/caller.js';
 import type { InputAsker, RequestRounds, ToolCall, ToolDefinition, ToolProviderContext } from '../mcp/tool-provider.js';
 import { detachContext, toolCallWork } from './detached-call.js';
 import type { ParkedCalls } from './parked-calls.js';
-import { declaredCapabilities, declaresTasks, installTaskMethods } from './task-protocol.js';
+import { answersClientRequests, declaredCapabilities, declaresTasks, installTaskMethods } from './task-protocol.js';
 import type { TaskRecord } from './task-record.js';
 import type { TaskRuntime } from './task-runtime.js';
 import { TaskLimitReached, type TaskSpec } from './task-work.js';
@@ -92,9 +92,7 @@ export function createCallRouting({ runtime, parked, promptTimeoutMs, progressIn
     rounds(caller) {
       return (ctx, name, start) => {
         // A retry comes back with its requestState; a first round is parked only when the client can answer something.
-        const declared = declaredCapabilities(ctx);
-        const answersSome = declared?.elicitation !== undefined || declared?.sampling !== undefined || declared?.roots !== undefined;
-        if (ctx.mcpReq.requestState() === undefined && !answersSome) return start(ctx);
+        if (ctx.mcpReq.requestState() === undefined && !answersClientRequests(declaredCapabilities(ctx))) return start(ctx);
         return parked.serveRequest(ctx, caller.principalId, `${ctx.mcpReq.method} ${name}`, (host) => start(detachContext(ctx, host)));
       };
     },
@@ -133,8 +131,7 @@ export function createCallRouting({ runtime, parked, promptTimeoutMs, progressIn
         return sendAsIs(created2026(record)) as unknown as CallToolResult;
       }
       if (canAsk && definition.taskSupport !== undefined) return parked.serve(modernCall, run);
-      const answersSome = canAsk || declared?.sampling !== undefined || declared?.roots !== undefined;
-      if (answersSome && definition.relaysClientRequests) return parked.serve(modernCall, run);
+      if (definition.relaysClientRequests && answersClientRequests(declared)) return parked.serve(modernCall, run);
       return run(modernCall);
     },
   };

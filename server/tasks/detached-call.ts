@@ -72,11 +72,7 @@ export function detachContext(original: ServerContext, host: DetachedHost): Serv
         const figures = typeof progress === 'number' ? { progress, ...(typeof total === 'number' ? { total } : {}) } : undefined;
         host.progress(typeof message === 'string' ? message : undefined, figures);
       },
-      elicitInput: request
-        ? (params: Record<string, unknown>) => request({ method: 'elicitation/create', params }, host.signal)
-        : ask
-          ? (params: Parameters<InputAsker>[0]) => ask(params, host.signal)
-          : unavailable,
+      elicitInput: ask ? (params: Parameters<InputAsker>[0]) => ask(params, host.signal) : unavailable,
       requestSampling: request
         ? (params: Record<string, unknown>) => request({ method: 'sampling/createMessage', params }, host.signal)
         : unavailable,

@@ -56,6 +56,11 @@ export function declaredCapabilities(ctx: ServerContext): DeclaredCapabilities |
   return envelope?.[CLIENT_CAPABILITIES_META_KEY] as DeclaredCapabilities | undefined;
 }
 
+/** Whether a request that declared `declared` can answer any request a 2025-era server could send it. */
+export function answersClientRequests(declared: DeclaredCapabilities | undefined): boolean {
+  return declared?.elicitation !== undefined || declared?.sampling !== undefined || declared?.roots !== undefined;
+}
+
 /** The client capabilities a 2026-07-28 request declares, as far as serving it reads them. */
 export interface DeclaredCapabilities {
   elicitation?: object;
