@@ -1,10 +1,11 @@
 /**
  * `npm run conformance:gateway`: runs the @modelcontextprotocol/conformance server scenarios against a fixture
- * upstream (test/fixtures/conformance-upstream.mjs) in three places — directly over Streamable HTTP, through the
- * gateway at `/servers/conf/mcp` (the fixture as a stdio upstream, its own names), and on the aggregated `/mcp` (the
+ * upstream (test/fixtures/conformance-upstream.mjs) in four places — directly over Streamable HTTP, through the
+ * gateway at `/servers/conf/mcp` (the fixture as a stdio upstream over the 2025 handshake, its own names), at
+ * `/servers/conf-auto/mcp` (the same, `protocol: "auto"`: spoken to in 2026-07-28), and on the aggregated `/mcp` (the
  * Claude tools next to `conf__*`) — with both suite lines: the stable 0.1.x (`@modelcontextprotocol/conformance`) and
  * the 0.2.0 alpha (`@modelcontextprotocol/conformance-alpha`, which adds 2026-07-28 and the tasks extension), for
- * both spec versions, and prints a Markdown table of the three columns plus the scenarios that differ from the direct
+ * both spec versions, and prints a Markdown table of the four columns plus the scenarios that differ from the direct
  * run. Exit code 1 when `/servers/conf/mcp` passes fewer checks than the direct run.
  *
  * Both CLIs need Node 22 (`fs.globSync`). The Node running this script is used when it is 22 or later, else the
@@ -181,7 +182,13 @@ const dir = mkdtempSync(path.join(tmpdir(), 'ccm-conformance-'));
 const direct = await startDirect();
 writeFileSync(
   path.join(dir, 'mcp_config.json'),
-  JSON.stringify({ mcpServers: { conf: { command: process.execPath, args: [fixture], roots: true } } }),
+  JSON.stringify({
+    mcpServers: {
+      // The same fixture twice: over the 2025 handshake, and in 2026-07-28 where it speaks it (`protocol: "auto"`).
+      conf: { command: process.execPath, args: [fixture], roots: true },
+      'conf-auto': { command: process.execPath, args: [fixture], roots: true, protocol: 'auto' },
+    },
+  }),
 );
 const config = Object.freeze(
   configSchema.parse({
@@ -197,13 +204,14 @@ const gateway = await startHttpServer(config, { logger: createSilentLogger() });
 let exitCode = 0;
 try {
   const deadline = Date.now() + 30_000;
-  while (gateway.container.gateway.registry.get('conf')?.status !== 'running') {
+  while (gateway.container.gateway.registry.list().some((upstream) => upstream.status !== 'running')) {
     if (Date.now() > deadline) throw new Error('the fixture upstream did not start');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const targets = [
     { label: 'direct', url: direct.url },
     { label: '`/servers/conf/mcp`', url: `${gateway.url}/servers/conf/mcp` },
+    { label: '`/servers/conf-auto/mcp`', url: `${gateway.url}/servers/conf-auto/mcp` },
     { label: 'aggregated `/mcp`', url: `${gateway.url}/mcp` },
   ];
   const rows: string[] = [];

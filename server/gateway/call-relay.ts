@@ -2,6 +2,7 @@
 // here would load the whole client SDK with the gateway provider, which upstream-loader.ts defers to the first
 // upstream. The SDK's error classes are branded, so `instanceof` holds across the two packages' copies.
 import type {
+  ClientCapabilities,
   CreateMessageRequest,
   CreateMessageResult,
   ElicitRequest,
@@ -24,6 +25,7 @@ import {
 import { z } from 'zod';
 import { isPlainCallResult } from '../mcp/fast-dispatch.js';
 import { OVERSIZED_MESSAGE } from './json-rpc-line-reader.js';
+import { requestInRounds } from './modern-relay.js';
 import type { ProgressParams, RelayTarget, UpstreamConnection } from './upstream.js';
 
 /** One `tools/call` to forward upstream for a client's call. */
@@ -43,6 +45,18 @@ export interface ToolCallRelayOptions {
    * `Mcp-Param-*` headers and recovers from a header mismatch, so such a call goes through it.
    */
   mirrorsHeaders: boolean;
+  /** The client capabilities a 2026-07-28 upstream sees for this call (`modern-relay.ts`); unused on 2025-era connections. */
+  capabilities?: ClientCapabilities;
+}
+
+/** What sending a call upstream needs besides its params. */
+interface SendOptions {
+  signal: AbortSignal;
+  /** Undefined: the caller's own timer decides. */
+  timeoutMs: number | undefined;
+  mirrorsHeaders: boolean;
+  ctx: ServerContext;
+  capabilities: ClientCapabilities;
 }
 
 /** The SDK's request timeout when our own timer decides (the largest a Node timer takes). */
@@ -184,25 +198,22 @@ function checkedDirectResult(raw: unknown): CallToolResult | Promise<CallToolRes
 
 /**
  * Sends the call: by the connection's direct path when it has one (a stdio upstream: no SDK Protocol bookkeeping or
- * zod passes per call), else through the SDK client. `timeoutMs` undefined means the caller's own timer decides.
+ * zod passes per call), to a 2026-07-28 upstream in the caller's name and rounds (`modern-relay.ts`), else through the
+ * SDK client.
  */
 function send(
   connection: UpstreamConnection,
   params: { name: string; arguments: Record<string, unknown>; _meta?: { progressToken: string } },
-  signal: AbortSignal,
-  timeoutMs: number | undefined,
-  mirrorsHeaders: boolean,
+  { signal, timeoutMs, mirrorsHeaders, ctx, capabilities }: SendOptions,
 ): Promise<CallToolResult> {
   const options: RequestOptions = { signal, timeout: timeoutMs ?? BACKSTOP_TIMEOUT_MS };
+  if (connection.era === 'modern')
+    return requestInRounds(connection, { method: 'tools/call', params, schema: MODERN_RESULT, options, capabilities, ctx });
   if (mirrorsHeaders) return connection.client.callTool(params, options) as Promise<CallToolResult>;
   const direct = connection.direct;
   if (direct)
     return direct.request('tools/call', params, { signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }).then(checkedDirectResult);
-  return connection.client.request(
-    { method: 'tools/call', params },
-    connection.client.getProtocolEra() === 'modern' ? MODERN_RESULT : LEGACY_RESULT,
-    options,
-  );
+  return connection.client.request({ method: 'tools/call', params }, LEGACY_RESULT, options);
 }
 
 /**
@@ -214,17 +225,18 @@ function send(
  */
 export async function relayToolCall(
   connection: UpstreamConnection,
-  { owner, ctx, name, args, timeoutMs, mirrorsHeaders }: ToolCallRelayOptions,
+  { owner, ctx, name, args, timeoutMs, mirrorsHeaders, capabilities }: ToolCallRelayOptions,
 ): Promise<CallToolResult> {
   const relay = new CallRelay(owner, ctx);
   const clientToken = ctx.mcpReq._meta?.progressToken;
   // Both paths serialize the arguments and never write to them.
   const params = { name, arguments: args as Record<string, unknown> };
+  const sending = { signal: ctx.mcpReq.signal, timeoutMs, mirrorsHeaders, ctx, capabilities: capabilities ?? {} };
   try {
     return await inFlight(connection, relay, () =>
       clientToken === undefined
-        ? withoutProgress(connection, params, ctx.mcpReq.signal, timeoutMs, mirrorsHeaders)
-        : withProgress(connection, relay, clientToken, params, ctx.mcpReq.signal, timeoutMs, mirrorsHeaders),
+        ? withoutProgress(connection, params, sending)
+        : withProgress(connection, relay, clientToken, params, sending),
     );
   } catch (error) {
     // An answer too large to relay is the call failing, which the model should read as a tool error naming the limit.
@@ -254,16 +266,14 @@ async function inFlight<T>(connection: UpstreamConnection, relay: CallRelay, req
 async function withoutProgress(
   connection: UpstreamConnection,
   params: { name: string; arguments: Record<string, unknown> },
-  clientSignal: AbortSignal,
-  timeoutMs: number,
-  mirrorsHeaders: boolean,
+  sending: SendOptions & { timeoutMs: number },
 ): Promise<CallToolResult> {
   try {
-    return await send(connection, params, clientSignal, timeoutMs, mirrorsHeaders);
+    return await send(connection, params, sending);
   } catch (error) {
     // The request's timer fired (not the client cancelling): the same error as the timer of withProgress gives.
-    if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout && !clientSignal.aborted) {
-      throw new SdkError(SdkErrorCode.RequestTimeout, String(timeoutReason(timeoutMs)));
+    if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout && !sending.signal.aborted) {
+      throw new SdkError(SdkErrorCode.RequestTimeout, String(timeoutReason(sending.timeoutMs)));
     }
     throw error;
   }
@@ -279,10 +289,9 @@ async function withProgress(
   relay: CallRelay,
   clientToken: string | number,
   params: { name: string; arguments: Record<string, unknown> },
-  clientSignal: AbortSignal,
-  timeoutMs: number,
-  mirrorsHeaders: boolean,
+  sending: SendOptions & { timeoutMs: number },
 ): Promise<CallToolResult> {
+  const { signal: clientSignal, timeoutMs } = sending;
   const controller = new AbortController();
   const forwardAbort = () => controller.abort(clientSignal.reason);
   if (clientSignal.aborted) forwardAbort();
@@ -294,7 +303,11 @@ async function withProgress(
     relay.progress(clientToken, params);
   });
   try {
-    return await send(connection, { ...params, _meta: { progressToken: progress.token } }, controller.signal, undefined, mirrorsHeaders);
+    return await send(
+      connection,
+      { ...params, _meta: { progressToken: progress.token } },
+      { ...sending, signal: controller.signal, timeoutMs: undefined },
+    );
   } finally {
     progress.done();
     clearTimeout(timer);

@@ -74,6 +74,17 @@ const common = {
     .describe(
       "Declare roots to this server and relay its roots/list to the calling client (with isolation shared it sees each caller's roots in turn).",
     ),
+  /**
+   * `legacy`: the 2025-era `initialize` handshake, which every server speaks (2026-07-28 servers too). `auto`: ask
+   * with `server/discover` first and speak 2026-07-28 when the server does: each request then carries its caller's
+   * capabilities, and the server's `input_required` rounds and tasks reach the caller as the server shaped them.
+   */
+  protocol: z
+    .enum(['legacy', 'auto'])
+    .default('legacy')
+    .describe(
+      'legacy: the 2025-era initialize handshake. auto: probe with server/discover and speak 2026-07-28 to a server that does (falls back to legacy).',
+    ),
 };
 
 const stdioServerSchema = z

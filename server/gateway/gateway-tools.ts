@@ -1,11 +1,14 @@
-import { MissingRequiredClientCapabilityError, type McpServer } from '@modelcontextprotocol/server';
+import { MissingRequiredClientCapabilityError, type CallToolResult, type McpServer } from '@modelcontextprotocol/server';
 import type { Tool } from '@modelcontextprotocol/client';
 import type { ToolDefinition } from '../mcp/tool-provider.js';
 import { TASKS_EXTENSION } from '../tasks/task-protocol.js';
 import { renameAppResources } from './apps-extension.js';
 import { relayToolCall } from './call-relay.js';
+import { requiresTasks, upstreamCapabilities } from './modern-relay.js';
 import { createErrorResultGuard } from './error-result.js';
-import { relayUpstreamTask } from './task-relay.js';
+import { followModernTask, relayUpstreamTask, startModernTask, type UpstreamTaskOptions } from './task-relay.js';
+import { detachContext } from '../tasks/detached-call.js';
+import type { TaskWork } from '../tasks/task-work.js';
 import type { GatewayCatalog } from './gateway-catalog.js';
 import type { UpstreamSupervisor } from './supervisor.js';
 import type { InstanceConnections, UpstreamAccess } from './upstream-access.js';
@@ -68,10 +71,12 @@ function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, acce
     accessName: catalog.accessName(supervisor, name),
     relaysClientRequests: true,
     ...(taskSupport ? { taskSupport } : {}),
-    async call({ args, requestContext: ctx, server, serving, task, ask }) {
+    // A 2026-07-28 upstream may ask before it creates its task, or answer without one: its call becomes our task late.
+    ...(taskSupport && supervisor.config.protocol === 'auto' ? { startsTaskLate: true } : {}),
+    async call({ args, requestContext: ctx, server, serving, task, ask, startTask }) {
       // 2026-07-28: a tool that runs only as a task needs a client that declared the tasks extension (-32021);
       // a 2025-era client gets an answer either way (below).
-      if (taskSupport === 'required' && !task && serving.era === 'modern') {
+      if (taskSupport === 'required' && !task && !startTask && serving.era === 'modern') {
         throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
       }
       const instance = instanceOf(server);
@@ -83,18 +88,25 @@ function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, acce
         // An upstream that is down or restarting is a tool error the model can read, not a protocol failure.
         throw new Error((error as Error).message);
       }
+      const caller = instance.clientCapabilities();
+      const { roots, timeoutMs } = supervisor.config;
+      const taskOptions: UpstreamTaskOptions = {
+        server: supervisor.name,
+        name: tool.name,
+        args,
+        ctx,
+        timeoutMs,
+        asTask: task !== undefined,
+        capabilities: upstreamCapabilities(caller, { roots, withTasks: true }),
+        ...(ask ? { ask } : {}),
+      };
+      if (startTask && taskSupport && connection.taskSupportOf(tool)) {
+        const result = startLate(connection, taskOptions, startTask);
+        return guardError ? result.then(guardError) : result;
+      }
       // A 2025-era client that does not follow tasks still gets an answer from a tool the upstream runs only as a task: we follow it.
       if (taskSupport && (task || taskSupport === 'required') && connection.taskSupportOf(tool)) {
-        const { timeoutMs } = supervisor.config;
-        const result = relayUpstreamTask(connection, {
-          server: supervisor.name,
-          name: tool.name,
-          args,
-          ctx,
-          timeoutMs,
-          asTask: task !== undefined,
-          ...(ask ? { ask } : {}),
-        });
+        const result = relayUpstreamTask(connection, taskOptions);
         return guardError ? result.then(guardError) : result;
       }
       // An error the upstream answered (a JSON-RPC error with its code) propagates as such to the client.
@@ -103,12 +115,54 @@ function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, acce
         ctx,
         name: tool.name,
         args,
-        timeoutMs: supervisor.config.timeoutMs,
+        timeoutMs,
         mirrorsHeaders,
+        capabilities: upstreamCapabilities(caller, { roots, withTasks: false }),
       });
-      return guardError ? result.then(guardError) : result;
+      // A 2025-era client knows nothing of the tasks extension: when a 2026-07-28 upstream runs the tool only as a
+      // task (-32021 naming the extension), we follow that task for it, as for a 2025-11-25 upstream's required one.
+      const answered =
+        serving.era === 'legacy' && connection.era === 'modern' && connection.taskSupportOf(tool)
+          ? result.catch((error: unknown) => (requiresTasks(error) ? relayUpstreamTask(connection, taskOptions) : Promise.reject(error)))
+          : result;
+      return guardError ? answered.then(guardError) : answered;
     },
   };
+}
+
+/**
+ * A call that becomes our task only when the upstream creates its own ({@link ToolDefinition.startsTaskLate}): a
+ * 2026-07-28 upstream is called first — its `input_required` rounds reach the caller, and it may answer without a
+ * task — and the task we start follows the upstream's. A `protocol: "auto"` entry that fell back to the 2025 era
+ * starts our task at once, following the upstream's 2025-11-25 task.
+ */
+async function startLate(
+  connection: UpstreamConnection,
+  options: UpstreamTaskOptions,
+  startTask: (work: TaskWork) => Promise<CallToolResult>,
+): Promise<CallToolResult> {
+  const { ask: _requestAsk, ...rest } = options;
+  // The task's work runs apart from the request: its signal, status lines and questions are the task's.
+  const following = (follow: (options: UpstreamTaskOptions) => Promise<CallToolResult>): TaskWork => ({
+    kind: 'upstream',
+    run: ({ signal, ask, progress }) =>
+      follow({
+        ...rest,
+        asTask: true,
+        ctx: detachContext(options.ctx, {
+          signal,
+          progress: (message) => {
+            if (message !== undefined) progress(message);
+          },
+          ...(ask ? { ask } : {}),
+        }),
+        ...(ask ? { ask } : {}),
+      }),
+  });
+  if (connection.era === 'legacy') return startTask(following((task) => relayUpstreamTask(connection, task)));
+  const started = await startModernTask(connection, options);
+  if ('result' in started) return started.result;
+  return startTask(following((task) => followModernTask(connection, started.task, task)));
 }
 
 /** Builds the {@link GatewayTools} of one gateway endpoint. */

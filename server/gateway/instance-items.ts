@@ -3,17 +3,19 @@ import {
   ProtocolError,
   ProtocolErrorCode,
   ResourceTemplate,
+  specTypeSchemas,
   type McpServer,
   type ServerContext,
   type StandardSchemaWithJSON,
 } from '@modelcontextprotocol/server';
-import type { Prompt } from '@modelcontextprotocol/client';
+import type { ClientCapabilities, Prompt, ReadResourceResult } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import type { Caller } from '../mcp/caller.js';
 import type { RequestRounds, ToolProviderContext } from '../mcp/tool-provider.js';
 import { installMcpServerRequestHandlers } from '../mcp/sdk-internals.js';
 import { relayDuring, relayRequestOptions } from './call-relay.js';
 import type { GatewayCatalog } from './gateway-catalog.js';
+import { requestInRounds, upstreamCapabilities, type RoundsMethod } from './modern-relay.js';
 import { upstreamUri } from './naming.js';
 import type { UpstreamSupervisor } from './supervisor.js';
 import type { InstanceConnections, UpstreamAccess } from './upstream-access.js';
@@ -104,6 +106,28 @@ interface UpstreamRoute {
   rounds?: RequestRounds;
   /** {@link UpstreamAccess.connectionFor} of this instance. */
   connect(): Promise<UpstreamConnection>;
+  /** The capabilities of the client this instance serves (see {@link InstanceConnections.clientCapabilities}). */
+  clientCapabilities(): ClientCapabilities | undefined;
+}
+
+/**
+ * Sends a prompt get or resource read to a 2026-07-28 upstream in the caller's name, its `input_required` rounds
+ * served by that caller (`modern-relay.ts`).
+ */
+function inCallersName<T>(
+  connection: UpstreamConnection,
+  route: UpstreamRoute,
+  ctx: ServerContext,
+  request: { method: RoundsMethod; params: Record<string, unknown>; schema: { '~standard': object } },
+): Promise<T> {
+  const { timeoutMs, roots } = route.supervisor.config;
+  return requestInRounds(connection, {
+    ...request,
+    schema: request.schema as never,
+    options: relayRequestOptions(ctx, timeoutMs),
+    capabilities: upstreamCapabilities(route.clientCapabilities(), { roots, withTasks: false }),
+    ctx,
+  });
 }
 
 /** Completion of prompt or template arguments, forwarded upstream when the upstream offers completions. */
@@ -149,6 +173,9 @@ function registerPrompt(server: McpServer, { name, prompt, route }: ExposedPromp
   const argsSchema = promptArgsSchema(prompt, completerFor(route, { type: 'ref/prompt', name: prompt.name }));
   const get = async (args: Record<string, string> | undefined, ctx: ServerContext) => {
     const connection = await route.connect();
+    const params = { name: prompt.name, ...(args ? { arguments: args } : {}) };
+    if (connection.era === 'modern')
+      return inCallersName(connection, route, ctx, { method: 'prompts/get', params, schema: specTypeSchemas.GetPromptResult });
     return relayDuring(connection, route.owner, ctx, () =>
       connection.client.getPrompt(
         { name: prompt.name, ...(args ? { arguments: args } : {}) },
@@ -244,6 +271,7 @@ export function createInstanceItems(options: InstanceItemsOptions): InstanceItem
     owner: state.relayOwner,
     ...(state.rounds ? { rounds: state.rounds } : {}),
     connect: () => access.connectionFor(state, supervisor),
+    clientCapabilities: state.clientCapabilities,
   });
 
   /** Reads `uri` upstream; the contents keep their `_meta` and name their URIs as this endpoint exposes them. */
@@ -251,11 +279,19 @@ export function createInstanceItems(options: InstanceItemsOptions): InstanceItem
     return route.rounds ? route.rounds(ctx, uri, (requestContext) => read(route, uri, requestContext)) : read(route, uri, ctx);
   }
 
-  async function read({ supervisor, connect, owner }: UpstreamRoute, uri: string, ctx: ServerContext) {
+  async function read(route: UpstreamRoute, uri: string, ctx: ServerContext) {
+    const { supervisor, connect, owner } = route;
     const connection = await connect();
-    const result = await relayDuring(connection, owner, ctx, () =>
-      connection.client.readResource({ uri }, { ...relayRequestOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' }),
-    );
+    const result =
+      connection.era === 'modern'
+        ? await inCallersName<ReadResourceResult>(connection, route, ctx, {
+            method: 'resources/read',
+            params: { uri },
+            schema: specTypeSchemas.ReadResourceResult,
+          })
+        : await relayDuring(connection, owner, ctx, () =>
+            connection.client.readResource({ uri }, { ...relayRequestOptions(ctx, supervisor.config.timeoutMs), cacheMode: 'bypass' }),
+          );
     if (catalog.only) return result;
     return { ...result, contents: result.contents.map((content) => ({ ...content, uri: catalog.exposeUri(supervisor, content.uri) })) };
   }

@@ -188,6 +188,7 @@ export class UpstreamSupervisor {
     this.options.logger.info('gateway upstream up', {
       server: this.name,
       pid: connection.pid,
+      protocolVersion: connection.protocolVersion,
       tools: connection.catalog.tools.length,
       category: 'gateway',
     });

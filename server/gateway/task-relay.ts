@@ -1,6 +1,7 @@
 // Values from the server package, as in call-relay.ts: the client package loads with the first upstream only.
-import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
+import type { ClientCapabilities, ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
   ProtocolError,
   ProtocolErrorCode,
   RELATED_TASK_META_KEY,
@@ -9,6 +10,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { InputAsker } from '../mcp/tool-provider.js';
+import { requestInRounds, upstreamTaskOf } from './modern-relay.js';
 import type { UpstreamConnection } from './upstream.js';
 
 /** An upstream's 2025-11-25 `Task`, as far as the relay reads it. */
@@ -19,6 +21,20 @@ const upstreamTask = z.looseObject({
   pollInterval: z.number().optional(),
 });
 type UpstreamTask = z.infer<typeof upstreamTask>;
+
+/** A 2026-07-28 upstream's task (the tasks extension): its `tasks/get` carries the questions, the result or the error. */
+const upstreamTask2026 = z.looseObject({
+  taskId: z.string(),
+  status: z.enum(['working', 'input_required', 'completed', 'failed', 'cancelled']),
+  statusMessage: z.string().optional(),
+  pollIntervalMs: z.number().optional(),
+  inputRequests: z
+    .record(z.string(), z.looseObject({ method: z.string(), params: z.record(z.string(), z.unknown()).optional() }))
+    .optional(),
+  result: z.unknown().optional(),
+  error: z.looseObject({ code: z.number(), message: z.string(), data: z.unknown().optional() }).optional(),
+});
+export type UpstreamTask2026 = z.infer<typeof upstreamTask2026>;
 
 /** What a task-augmented `tools/call` answers: `{ task }`, or (an upstream that chose not to) a plain tool result. */
 const createAnswer = z.looseObject({ task: upstreamTask.optional(), content: z.array(z.unknown()).optional() });
@@ -46,6 +62,8 @@ export interface UpstreamTaskOptions {
   timeoutMs: number;
   /** Whether the caller is itself a task: a lost connection is then a JSON-RPC error the task ends with. */
   asTask: boolean;
+  /** The client capabilities a 2026-07-28 upstream sees, the tasks extension among them (`modern-relay.ts`). */
+  capabilities?: ClientCapabilities;
 }
 
 /**
@@ -60,6 +78,7 @@ export interface UpstreamTaskOptions {
  * its task or its request), `tasks/cancel` is sent upstream.
  */
 export async function relayUpstreamTask(connection: UpstreamConnection, options: UpstreamTaskOptions): Promise<CallToolResult> {
+  if (connection.era === 'modern') return relayModernTask(connection, options);
   const { ctx, timeoutMs } = options;
   const signal = AbortSignal.any([ctx.mcpReq.signal, connection.closedSignal]);
   const request = <T>(method: string, params: Record<string, unknown>, schema: z.ZodType<T>, timeout = timeoutMs): Promise<T> =>
@@ -85,19 +104,145 @@ export async function relayUpstreamTask(connection: UpstreamConnection, options:
       task = await request('tasks/get', { taskId: upstreamId }, upstreamTask);
     }
   } catch (error) {
-    if (connection.closedSignal.aborted) {
-      const message = `upstream ${options.server} closed the connection the task ran on (it stopped or restarted); the task is lost`;
-      throw options.asTask ? new ProtocolError(ProtocolErrorCode.InternalError, message) : new Error(message);
-    }
-    if (ctx.mcpReq.signal.aborted && upstreamId !== undefined) {
-      await connection.client
-        .request({ method: 'tasks/cancel', params: { taskId: upstreamId } } as never, upstreamTask as never, { timeout: timeoutMs })
-        .catch(() => undefined);
-    }
-    throw error;
+    throw await ended(connection, options, upstreamId, error, {});
   } finally {
     detach?.();
   }
+}
+
+/**
+ * The error a relayed task ends with: a lost connection says so; a caller's cancellation is sent upstream first
+ * (`tasks/cancel`, with `meta` as the request's `_meta`).
+ */
+async function ended(
+  connection: UpstreamConnection,
+  options: UpstreamTaskOptions,
+  upstreamId: string | undefined,
+  error: unknown,
+  meta: Record<string, unknown>,
+): Promise<unknown> {
+  if (connection.closedSignal.aborted) {
+    const message = `upstream ${options.server} closed the connection the task ran on (it stopped or restarted); the task is lost`;
+    return options.asTask ? new ProtocolError(ProtocolErrorCode.InternalError, message) : new Error(message);
+  }
+  if (options.ctx.mcpReq.signal.aborted && upstreamId !== undefined) {
+    const params = { taskId: upstreamId, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) };
+    await connection.client
+      .request({ method: 'tasks/cancel', params } as never, z.looseObject({}) as never, { timeout: options.timeoutMs })
+      .catch(() => undefined);
+  }
+  return error;
+}
+
+/** A 2026-07-28 upstream's answer to a call that may become its task: its task, or the result it answered instead. */
+export type ModernTaskStart = { task: UpstreamTask2026 } | { result: CallToolResult };
+
+/**
+ * {@link relayUpstreamTask} for a 2026-07-28 upstream (the tasks extension): {@link startModernTask}, then
+ * {@link followModernTask}.
+ */
+async function relayModernTask(connection: UpstreamConnection, options: UpstreamTaskOptions): Promise<CallToolResult> {
+  const started = await startModernTask(connection, options);
+  return 'result' in started ? started.result : followModernTask(connection, started.task, options);
+}
+
+/** The `_meta` of requests about a 2026-07-28 upstream's task: the capabilities declared for the call, tasks among them. */
+function taskMeta(options: UpstreamTaskOptions): Record<string, unknown> {
+  return { [CLIENT_CAPABILITIES_META_KEY]: options.capabilities ?? {} };
+}
+
+/**
+ * Calls a tool of a 2026-07-28 upstream in the caller's name with the tasks extension declared. The upstream's
+ * `input_required` rounds before its task exists reach the caller as any call's do (`modern-relay.ts`); it ends
+ * with the upstream's task, or with the result the upstream answered without one.
+ */
+export async function startModernTask(connection: UpstreamConnection, options: UpstreamTaskOptions): Promise<ModernTaskStart> {
+  const { ctx, timeoutMs } = options;
+  const signal = AbortSignal.any([ctx.mcpReq.signal, connection.closedSignal]);
+  try {
+    const created = await requestInRounds(connection, {
+      method: 'tools/call',
+      params: { name: options.name, arguments: options.args },
+      schema: payload as never,
+      options: { signal, timeout: timeoutMs },
+      capabilities: options.capabilities ?? {},
+      ctx,
+      acceptsTask: true,
+    });
+    const task = upstreamTaskOf(created);
+    return task ? { task: upstreamTask2026.parse(task) } : { result: withoutUpstreamMeta(created as Record<string, unknown>) };
+  } catch (error) {
+    throw await ended(connection, options, undefined, error, taskMeta(options));
+  }
+}
+
+/**
+ * Follows a 2026-07-28 upstream's task to its end: `tasks/get` at the upstream's interval (each status a progress
+ * line on `options.ctx`), its questions (`inputRequests` while `input_required`) put to the person through `ask` and
+ * answered with `tasks/update` under the upstream's keys, and the result or error inline once it ends. `options.ctx`'s
+ * signal aborting (the caller cancelled) sends `tasks/cancel` upstream.
+ */
+export async function followModernTask(
+  connection: UpstreamConnection,
+  created: UpstreamTask2026,
+  options: UpstreamTaskOptions,
+): Promise<CallToolResult> {
+  const { ctx, timeoutMs } = options;
+  const signal = AbortSignal.any([ctx.mcpReq.signal, connection.closedSignal]);
+  const meta = taskMeta(options);
+  const request = <T>(method: string, params: Record<string, unknown>, schema: z.ZodType<T>): Promise<T> =>
+    connection.client.request({ method, params: { ...params, _meta: meta } } as never, schema as never, {
+      signal,
+      timeout: timeoutMs,
+    }) as Promise<T>;
+  const upstreamId = created.taskId;
+  try {
+    let task = created;
+    const status = statusReporter(ctx);
+    // Questions already put to the person, by key, while the task stays input_required (an answer takes a poll to show).
+    const asked = new Set<string>();
+    for (;;) {
+      status(task);
+      if (task.status === 'completed' && task.result !== undefined) return withoutUpstreamMeta(payload.parse(task.result));
+      if (task.status === 'failed')
+        throw new ProtocolError(
+          task.error?.code ?? ProtocolErrorCode.InternalError,
+          task.error?.message ?? 'the upstream task failed',
+          task.error?.data,
+        );
+      if (task.status === 'cancelled')
+        throw new ProtocolError(ProtocolErrorCode.InternalError, `upstream ${options.server} cancelled the task`);
+      if (task.status === 'input_required') {
+        // All at once, so the person sees every open question; each answer goes upstream as it comes.
+        const open = Object.entries(task.inputRequests ?? {}).filter(([key]) => !asked.has(key));
+        for (const [key] of open) asked.add(key);
+        await Promise.all(
+          open.map(async ([key, input]) => {
+            const answer = await answerInTask(options, input, signal);
+            await request('tasks/update', { taskId: upstreamId, inputResponses: { [key]: answer } }, z.looseObject({}));
+          }),
+        );
+      } else asked.clear();
+      if (task.status !== 'completed') await pause(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, task.pollIntervalMs ?? 1000)), signal);
+      task = await request('tasks/get', { taskId: upstreamId }, upstreamTask2026);
+    }
+  } catch (error) {
+    throw await ended(connection, options, upstreamId, error, meta);
+  }
+}
+
+/** The answer to one question of a 2026-07-28 upstream task: an elicitation is put to the person; other kinds have no one to ask. */
+async function answerInTask(
+  options: UpstreamTaskOptions,
+  input: { method: string; params?: Record<string, unknown> },
+  signal: AbortSignal,
+): Promise<unknown> {
+  if (input.method === 'elicitation/create') return askFor(options, (input.params ?? {}) as ElicitRequest['params'], signal);
+  if (input.method === 'roots/list') return { roots: [] };
+  throw new ProtocolError(
+    ProtocolErrorCode.InternalError,
+    `upstream ${options.server}'s task asked for ${input.method}, which a task cannot relay`,
+  );
 }
 
 /** A question of the upstream's task, put to the person without the upstream's task id; declined when none can be asked. */
@@ -109,7 +254,7 @@ async function askFor(options: UpstreamTaskOptions, params: ElicitRequest['param
 }
 
 /** Reports each status of the task as a progress line on the request's token (a task's status message), if it has one. */
-function statusReporter(ctx: ServerContext): (task: UpstreamTask) => void {
+function statusReporter(ctx: ServerContext): (task: Pick<UpstreamTask, 'status' | 'statusMessage'>) => void {
   const token = ctx.mcpReq._meta?.progressToken;
   let progress = 0;
   return (task) => {

@@ -12,6 +12,7 @@ import {
   type ListRootsRequest,
   type ListRootsResult,
   type LoggingMessageNotification,
+  type McpSubscription,
   RELATED_TASK_META_KEY,
   type Prompt,
   type Resource,
@@ -25,6 +26,7 @@ import { CoalescingStdioClientTransport, type DirectRequester } from './stdio-tr
 import type { Logger } from '../logging/logger.js';
 import { isStdio, type UpstreamServerConfig } from './config.js';
 import { StderrLog } from './stderr-log.js';
+import { TASKS_EXTENSION } from '../tasks/task-protocol.js';
 
 /** Lifecycle of one upstream. `failed` stays until the config changes or an operator restarts it. */
 export type UpstreamStatus = 'stopped' | 'starting' | 'running' | 'restarting' | 'failed' | 'disabled';
@@ -63,6 +65,13 @@ export interface RelayTarget {
 export interface TaskRelayTarget {
   elicit(params: ElicitRequest['params']): Promise<ElicitResult>;
 }
+
+/**
+ * Where a 2026-07-28 upstream's task answer (`resultType: "task"`) is carried: the SDK client decodes only complete
+ * and `input_required` results, so the connection rewrites a task answer on arrival into a complete result holding
+ * the task under this `_meta` key (see {@link UpstreamConnection.connect}); only the task relay reads it.
+ */
+export const UPSTREAM_TASK_META_KEY = 'claude-code-mcp/upstream-task';
 
 /** How a tool of an upstream may run as a task (2025-11-25 `execution.taskSupport`), when the upstream runs tasks. */
 export type UpstreamTaskSupport = 'optional' | 'required';
@@ -114,6 +123,8 @@ export class UpstreamConnection {
   private readonly relayTargets = new Set<RelayTarget>();
   /** Resource subscriptions by upstream URI: one upstream subscription however many client sessions hold it. */
   private readonly subscriptions = new Map<string, Set<() => void>>();
+  /** The `subscriptions/listen` stream of each subscribed URI, on a 2026-07-28 connection. */
+  private readonly listens = new Map<string, McpSubscription>();
   /** Progress listeners by the progress token we sent upstream. */
   private readonly progressListeners = new Map<string, (progress: ProgressParams) => void>();
   private progressCounter = 0;
@@ -135,6 +146,20 @@ export class UpstreamConnection {
       {
         capabilities: {},
         listChanged: { tools: { onChanged: refresh }, prompts: { onChanged: refresh }, resources: { onChanged: refresh } },
+        // `protocol: "auto"`: a 2026-07-28 server is spoken to in its era (a legacy one answers the probe with an error).
+        // A stdio server silent on the probe is a legacy one: a third of the start time is left for the probe, so
+        // the `initialize` that follows has the rest.
+        ...(options.config.protocol === 'auto'
+          ? {
+              versionNegotiation: {
+                mode: 'auto' as const,
+                probe: { timeoutMs: Math.ceil((options.config.startTimeoutMs ?? options.config.timeoutMs) / 3) },
+              },
+            }
+          : {}),
+        // Its `input_required` rounds are served per call, by the caller of that call (`modern-relay.ts`), never by
+        // the handlers below, which pick a caller among the calls in flight.
+        inputRequired: { autoFulfill: false },
       },
     );
     // Declared so upstreams may ask; each request is relayed to the client whose call is waiting on this upstream.
@@ -174,11 +199,14 @@ export class UpstreamConnection {
    */
   async subscribe(uri: string, listener: () => void): Promise<() => Promise<void>> {
     let listeners = this.subscriptions.get(uri);
+    const timeout = this.options.config.timeoutMs;
     if (!listeners) {
       listeners = new Set();
       this.subscriptions.set(uri, listeners);
       try {
-        await this.client.subscribeResource({ uri }, { timeout: this.options.config.timeoutMs });
+        // 2026-07-28 has no resources/subscribe: a `subscriptions/listen` stream per URI carries its updates instead.
+        if (this.era === 'modern') this.listens.set(uri, await this.client.listen({ resourceSubscriptions: [uri] }, { timeout }));
+        else await this.client.subscribeResource({ uri }, { timeout });
       } catch (error) {
         this.subscriptions.delete(uri);
         throw error;
@@ -189,7 +217,10 @@ export class UpstreamConnection {
       const current = this.subscriptions.get(uri);
       if (!current?.delete(listener) || current.size > 0) return;
       this.subscriptions.delete(uri);
-      await this.client.unsubscribeResource({ uri }, { timeout: this.options.config.timeoutMs }).catch(() => undefined);
+      const listen = this.listens.get(uri);
+      this.listens.delete(uri);
+      if (listen) await listen.close().catch(() => undefined);
+      else await this.client.unsubscribeResource({ uri }, { timeout }).catch(() => undefined);
     };
   }
 
@@ -229,15 +260,29 @@ export class UpstreamConnection {
     return this.lifetime.signal;
   }
 
+  /** The protocol revision agreed with the upstream (`2025-11-25`, `2026-07-28`, ...); undefined before it connected. */
+  get protocolVersion(): string | undefined {
+    return this.client.getNegotiatedProtocolVersion();
+  }
+
+  /** The protocol era spoken with the upstream: `modern` (2026-07-28) only for an entry with `protocol: "auto"`. */
+  get era(): 'legacy' | 'modern' {
+    return this.client.getProtocolEra() === 'modern' ? 'modern' : 'legacy';
+  }
+
   /**
-   * How `tool` may run as a task: its `execution.taskSupport` when the upstream declares task-augmented `tools/call`
-   * (2025-11-25 `capabilities.tasks.requests.tools.call`); undefined when it may not.
+   * How `tool` may run as a task; undefined when it may not. On 2025-11-25 its `execution.taskSupport`, when the
+   * upstream declares task-augmented `tools/call` (`capabilities.tasks.requests.tools.call`). On 2026-07-28 the
+   * server decides per call whether to answer with a task (tools list no task support there): any tool of an upstream
+   * with the tasks extension may (`optional`, or what it lists).
    */
   taskSupportOf(tool: Tool): UpstreamTaskSupport | undefined {
-    const support = tool.execution?.taskSupport;
-    if (support !== 'optional' && support !== 'required') return undefined;
-    const tasks = (this.client.getServerCapabilities() as { tasks?: { requests?: { tools?: { call?: object } } } } | undefined)?.tasks;
-    return tasks?.requests?.tools?.call ? support : undefined;
+    const listed = tool.execution?.taskSupport;
+    const support = listed === 'optional' || listed === 'required' ? listed : undefined;
+    const capabilities = this.client.getServerCapabilities() as
+      { tasks?: { requests?: { tools?: { call?: object } } }; extensions?: Record<string, unknown> } | undefined;
+    if (this.era === 'modern') return capabilities?.extensions?.[TASKS_EXTENSION] !== undefined ? (support ?? 'optional') : undefined;
+    return support && capabilities?.tasks?.requests?.tools?.call ? support : undefined;
   }
 
   private relayTarget(kind: string): RelayTarget {
@@ -300,6 +345,14 @@ export class UpstreamConnection {
         const params = message.params as ProgressParams | undefined;
         const listener = params && this.progressListeners.get(String(params.progressToken));
         if (listener) listener(params);
+      } else if ('result' in message && (message.result as { resultType?: unknown }).resultType === 'task' && this.era === 'modern') {
+        // The same object goes on to the SDK, which then decodes a complete result (see UPSTREAM_TASK_META_KEY).
+        const { resultType: _task, _meta, ...task } = message.result as Record<string, unknown>;
+        message.result = {
+          resultType: 'complete',
+          content: [],
+          _meta: { ...(_meta as object | undefined), [UPSTREAM_TASK_META_KEY]: task },
+        };
       }
     };
     this.client.onclose = () => {

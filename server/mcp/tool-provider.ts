@@ -8,6 +8,7 @@ import type {
   Tool,
 } from '@modelcontextprotocol/server';
 import type { TaskFacts } from '../tasks/task-record.js';
+import type { TaskWork } from '../tasks/task-work.js';
 import type { Caller } from './caller.js';
 
 /** Where the server instance being assembled will serve. */
@@ -68,6 +69,13 @@ export interface ToolCall {
   answersTasks?: boolean;
   /** Set when the call runs as a task (it answered at once; the client follows it with `tasks/*`). */
   task?: TaskCallContext;
+  /**
+   * Set for a tool that {@link ToolDefinition.startsTaskLate} when the request may get a task (2026-07-28, tasks
+   * extension declared): the tool decides whether and when its call becomes one, after its own `input_required`
+   * rounds. It hands over the work left to do and answers what this resolves with; the client then gets the task's
+   * `CreateTaskResult` instead.
+   */
+  startTask?: (work: TaskWork) => Promise<CallToolResult>;
 }
 
 /** See {@link ToolCall.ask}. */
@@ -103,6 +111,12 @@ export interface ToolDefinition {
    * without the tasks extension gets -32021). Absent: never a task.
    */
   readonly taskSupport?: 'optional' | 'required';
+  /**
+   * A 2026-07-28 call that may be a task is not made one at once: the tool starts the task itself when its work says
+   * so ({@link ToolCall.startTask}) — a 2026-07-28 upstream may ask for input before it creates its task, or answer
+   * without one.
+   */
+  readonly startsTaskLate?: boolean;
   /** Runs the call. A thrown error becomes a tool error result (`isError`), except JSON-RPC errors meant for the client. */
   call(call: ToolCall): Promise<CallToolResult>;
 }

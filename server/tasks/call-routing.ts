@@ -51,6 +51,7 @@ export interface RoutedCall {
  * | 2025-era, `task` param, tool without | -32601, as the spec says | — |
  * | 2025-era, plain | a direct call | `elicitation/create` on the call's stream, if the session declared elicitation |
  * | 2026-07-28, extension declared, tool with task support | a task (flat `CreateTaskResult` at once) | `input_required` + `tasks/update`, if the request declared elicitation |
+ * | 2026-07-28, extension declared, tool that starts its task late | a direct call (parked between rounds if the request can answer) until the tool starts the task; then its `CreateTaskResult` | `input_required` rounds, then as any task |
  * | 2026-07-28, tool with task support, elicitation declared | a direct call parked between rounds | `input_required` results and retries |
  * | 2026-07-28, gateway tool, elicitation/sampling/roots declared | a direct call parked between rounds | `input_required` rounds |
  * | anything else | a direct call | nobody: the operator's policy decides |
@@ -81,6 +82,25 @@ export function createCallRouting({ runtime, parked, promptTimeoutMs, progressIn
         { isError: true, content: [{ type: 'text', text: `busy: ${error.message}` }] },
       );
     }
+  };
+
+  /**
+   * A call whose tool starts its task itself ({@link ToolDefinition.startsTaskLate}): parked between rounds when the
+   * client can answer, and answered with the task's `CreateTaskResult` once the tool hands its work over.
+   */
+  const serveLate = (call: ToolCall, run: RoutedCall['run'], parks: boolean): Promise<CallToolResult | InputRequiredResult> => {
+    let created: CallToolResult | undefined;
+    const late: ToolCall = {
+      ...call,
+      startTask: async (work) => {
+        const canAsk = declaredCapabilities(call.requestContext)?.elicitation !== undefined;
+        const record = await startTask({ owner: call.caller.principalId, tool: call.tool, origin: 'task-2026', work, canAsk });
+        created = sendAsIs(created2026(record)) as unknown as CallToolResult;
+        return { content: [] };
+      },
+    };
+    const runLate = (routed: ToolCall) => run(routed).then((result) => created ?? result);
+    return parks ? parked.serve(late, runLate) : runLate(late);
   };
 
   return {
@@ -127,6 +147,7 @@ export function createCallRouting({ runtime, parked, promptTimeoutMs, progressIn
       // A retry of a parked call comes back with its requestState, whatever else it declares.
       if (ctx.mcpReq.requestState() !== undefined) return parked.serve(modernCall, run);
       if (tasksOn && definition.taskSupport !== undefined && declaresTasks(ctx)) {
+        if (definition.startsTaskLate) return serveLate(modernCall, run, answersClientRequests(declared));
         const record = await startTask({ owner, tool: call.tool, origin: 'task-2026', work: toolCallWork(modernCall, run), canAsk });
         return sendAsIs(created2026(record)) as unknown as CallToolResult;
       }

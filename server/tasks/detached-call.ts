@@ -6,6 +6,11 @@ import type { TaskWork } from './task-work.js';
 export interface ClientRequest {
   method: 'elicitation/create' | 'sampling/createMessage' | 'roots/list';
   params?: Record<string, unknown>;
+  /**
+   * The key the asker gave it, when it has one (a 2026-07-28 upstream's own `inputRequests` key): a host that puts
+   * requests to the client under keys uses it while it is free, so the client sees the upstream's names.
+   */
+  key?: string;
 }
 
 /** Asks the client `request` on behalf of a detached call; resolves with the client's answer. */
@@ -27,6 +32,18 @@ export interface DetachedHost {
   /** Every kind of client request (elicitation, sampling, roots); when set, questions go here and `ask` is derived from it. */
   request?: ClientRequester;
   task?: TaskCallContext;
+}
+
+/** The host's requester behind each detached context that has one (see {@link clientRequesterOf}). */
+const requesters = new WeakMap<object, ClientRequester>();
+
+/**
+ * The requester behind a context made by {@link detachContext} whose host takes every kind of client request (a
+ * parked 2026-07-28 call): it keeps a request's {@link ClientRequest.key}, which the context's `elicitInput` cannot
+ * carry. Undefined for any other context.
+ */
+export function clientRequesterOf(ctx: ServerContext): ClientRequester | undefined {
+  return requesters.get(ctx.mcpReq);
 }
 
 /** The progress token a detached call sees: it reports progress, and the host decides where it goes. */
@@ -60,30 +77,29 @@ export function detachContext(original: ServerContext, host: DetachedHost): Serv
   const unavailable = () => Promise.reject(new Error('not available to a call running apart from its request'));
   const { request } = host;
   const ask = askerOf(host);
-  return {
-    ...original,
-    mcpReq: {
-      ...original.mcpReq,
-      signal: host.signal,
-      _meta: { ...original.mcpReq._meta, progressToken: DETACHED_PROGRESS_TOKEN },
-      notify: async (notification: { method: string; params?: { message?: unknown; progress?: unknown; total?: unknown } }) => {
-        if (notification.method !== 'notifications/progress') return;
-        const { message, progress, total } = notification.params ?? {};
-        const figures = typeof progress === 'number' ? { progress, ...(typeof total === 'number' ? { total } : {}) } : undefined;
-        host.progress(typeof message === 'string' ? message : undefined, figures);
-      },
-      elicitInput: ask ? (params: Parameters<InputAsker>[0]) => ask(params, host.signal) : unavailable,
-      requestSampling: request
-        ? (params: Record<string, unknown>) => request({ method: 'sampling/createMessage', params }, host.signal)
-        : unavailable,
-      // Of the requests a call may send on its own request, a detached one can send `roots/list` (to a host that relays it).
-      send: (sent: { method?: unknown; params?: Record<string, unknown> }) =>
-        request && sent.method === 'roots/list'
-          ? request({ method: 'roots/list', ...(sent.params ? { params: sent.params } : {}) }, host.signal)
-          : unavailable(),
-      log: async () => undefined,
+  const mcpReq = {
+    ...original.mcpReq,
+    signal: host.signal,
+    _meta: { ...original.mcpReq._meta, progressToken: DETACHED_PROGRESS_TOKEN },
+    notify: async (notification: { method: string; params?: { message?: unknown; progress?: unknown; total?: unknown } }) => {
+      if (notification.method !== 'notifications/progress') return;
+      const { message, progress, total } = notification.params ?? {};
+      const figures = typeof progress === 'number' ? { progress, ...(typeof total === 'number' ? { total } : {}) } : undefined;
+      host.progress(typeof message === 'string' ? message : undefined, figures);
     },
-  } as unknown as ServerContext;
+    elicitInput: ask ? (params: Parameters<InputAsker>[0]) => ask(params, host.signal) : unavailable,
+    requestSampling: request
+      ? (params: Record<string, unknown>) => request({ method: 'sampling/createMessage', params }, host.signal)
+      : unavailable,
+    // Of the requests a call may send on its own request, a detached one can send `roots/list` (to a host that relays it).
+    send: (sent: { method?: unknown; params?: Record<string, unknown> }) =>
+      request && sent.method === 'roots/list'
+        ? request({ method: 'roots/list', ...(sent.params ? { params: sent.params } : {}) }, host.signal)
+        : unavailable(),
+    log: async () => undefined,
+  };
+  if (request) requesters.set(mcpReq, request);
+  return { ...original, mcpReq } as unknown as ServerContext;
 }
 
 /**

@@ -55,13 +55,13 @@ function answers(method: ClientRequest['method'], answer: unknown): boolean {
 const GATHER_MS = 10;
 const GATHER_MAX_MS = 100;
 
-/** `request` without the progress token its sender gave it: it names nothing the client could follow. */
-function withoutProgressToken(request: ClientRequest): ClientRequest {
-  const meta = request.params?._meta as Record<string, unknown> | undefined;
-  if (!meta || !('progressToken' in meta)) return request;
+/** `request` as the client sees it: without its key, and without the progress token its sender gave it (it names nothing the client could follow). */
+function withoutProgressToken({ method, params: sent }: ClientRequest): ClientRequest {
+  const meta = sent?._meta as Record<string, unknown> | undefined;
+  if (!meta || !('progressToken' in meta)) return { method, ...(sent ? { params: sent } : {}) };
   const { progressToken: _dropped, ...rest } = meta;
-  const { _meta: _old, ...params } = request.params!;
-  return { ...request, params: Object.keys(rest).length > 0 ? { ...params, _meta: rest } : params };
+  const { _meta: _old, ...params } = sent!;
+  return { method, params: Object.keys(rest).length > 0 ? { ...params, _meta: rest } : params };
 }
 
 /** The capability a client declares to be asked requests of `method`. */
@@ -262,7 +262,8 @@ class Park {
   private ask(request: ClientRequest, signal: AbortSignal): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(new Error('no answer came'));
-      const key = `input-${(this.seq += 1)}`;
+      // The asker's own key while it is free (a 2026-07-28 upstream's), else one of ours.
+      const key = request.key !== undefined && !this.questions.has(request.key) ? request.key : `input-${(this.seq += 1)}`;
       const onAbort = () => {
         this.questions.delete(key);
         reject(new Error('no answer came'));

@@ -17,9 +17,9 @@ import { detailed2026, result2025, task2025 } from './task-views.js';
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
 /**
- * `extensions` without the tasks extension, `undefined` when nothing else is left. The gateway does not relay an
- * upstream's tasks (a task answer from an upstream is refused as a tool error), so it must neither offer the
- * extension in an upstream's name nor declare it to an upstream in a client's name.
+ * `extensions` without the tasks extension, `undefined` when nothing else is left. Tasks through the gateway are this
+ * server's (following an upstream's own), so the extension is neither offered in an upstream's name nor declared to
+ * an upstream in a client's name, but where the gateway follows the upstream's task (`gateway/modern-relay.ts`).
  */
 export function withoutTasksExtension<T>(extensions: Record<string, T> | undefined): Record<string, T> | undefined {
   if (!extensions) return undefined;

@@ -109,6 +109,7 @@ export function gatewayOpsRouter({ gateway, sessions, authenticate, thresholds }
           pid: s.pid ?? null,
           ...s.describe(),
           isolation: s.config.isolation,
+          protocolVersion: s.live?.protocolVersion ?? null,
           tools: s.catalog.tools.length,
         })),
     });

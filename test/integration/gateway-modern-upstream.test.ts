@@ -1,0 +1,219 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { waitFor } from '../helpers/http.js';
+import { modernRpc, TASKS_EXTENSION, type ModernAnswer, type ModernRpc } from '../helpers/modern-rpc.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+/**
+ * An upstream entry with `protocol: "auto"` speaks 2026-07-28 to a server that does (test/fixtures/conformance-upstream.mjs
+ * serves both eras over stdio) and falls back to the 2025 handshake with one that does not
+ * (test/fixtures/gateway-upstream.mjs). Through a 2026-07-28 upstream each call carries its caller's capabilities, and
+ * the upstream's `input_required` rounds and tasks reach the caller as the upstream shaped them: its own keys, input
+ * before its task exists, -32021 for what the caller did not declare.
+ */
+const ALICE = 'key-alice-0123456789';
+const BOB = 'key-bob-0123456789';
+type Requests = Record<string, { method: string; params?: Record<string, unknown> }>;
+type ToolResult = { content?: Array<{ type: string; text?: string }>; isError?: boolean };
+
+const text = (result: unknown) => ((result as ToolResult | undefined)?.content ?? []).map((block) => block.text ?? '').join('');
+const accept = (content: Record<string, unknown>) => ({ action: 'accept', content });
+
+describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
+  let server: TestServer;
+  let dir: string;
+  let conf: string;
+  const clients: V1Client[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwmodern-'));
+    const servers = {
+      conf: { command: process.execPath, args: [path.resolve('test/fixtures/conformance-upstream.mjs')], protocol: 'auto' },
+      old: { command: process.execPath, args: [path.resolve('test/fixtures/gateway-upstream.mjs')], protocol: 'auto' },
+    };
+    writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({ mcpServers: servers }));
+    server = await startTestServer({
+      mcpConfigPath: path.join(dir, 'mcp_config.json'),
+      authMode: 'oauth',
+      authInitialAdmin: false,
+      apiKeys: [`${ALICE}:client-alice`, `${BOB}:client-bob`],
+    });
+    await waitFor(() => server.container.gateway.registry.list().every((s) => s.status === 'running'), 30_000);
+    conf = `${server.url}/servers/conf/mcp`;
+  }, 60_000);
+  afterAll(async () => {
+    for (const client of clients) await client.close().catch(() => undefined);
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const v1 = async (capabilities: Record<string, unknown> = {}) => {
+    const client = new V1Client({ name: 'v1-modern-upstream', version: '1' }, { capabilities });
+    await client.connect(new V1Transport(new URL(conf), { requestInit: { headers: { authorization: `Bearer ${ALICE}` } } }));
+    clients.push(client);
+    return client;
+  };
+  const call = (rpc: ModernRpc, name: string, extra: Record<string, unknown> = {}) =>
+    rpc.request('tools/call', { name, arguments: {}, ...extra });
+  const inputRequests = (answer: ModernAnswer) => {
+    expect(answer.result).toMatchObject({ resultType: 'input_required' });
+    return answer.result!.inputRequests as Requests;
+  };
+  const poll = async (rpc: ModernRpc, taskId: string, done: (task: Record<string, unknown>) => boolean) => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const answer = await rpc.request('tasks/get', { taskId });
+      if (!answer.result) throw new Error(`tasks/get failed: ${JSON.stringify(answer)}`);
+      if (done(answer.result)) return answer.result;
+      if (Date.now() > deadline) throw new Error(`task ${taskId} still ${String(answer.result.status)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const ended = (task: Record<string, unknown>) => !['working', 'input_required'].includes(String(task.status));
+
+  it('negotiates 2026-07-28 with a server that speaks it and falls back to the 2025 handshake with one that does not', async () => {
+    const response = await fetch(`${server.url}/listmcp`, { headers: { authorization: `Bearer ${ALICE}` } });
+    const { servers } = (await response.json()) as { servers: Array<{ name: string; protocolVersion: string | null }> };
+    expect(Object.fromEntries(servers.map((s) => [s.name, s.protocolVersion]))).toEqual({ conf: '2026-07-28', old: '2025-11-25' });
+    // The fallback upstream serves as any other: a 2026-07-28 caller's call goes through.
+    const echoed = await call(modernRpc(`${server.url}/servers/old/mcp`, { token: ALICE }), 'echo', { arguments: { text: 'still here' } });
+    expect(text(echoed.result)).toContain('still here');
+  });
+
+  it("a 2026-07-28 caller gets the upstream's own input requests, keys included; the retry completes the call", async () => {
+    const rpc = modernRpc(conf, { token: ALICE, capabilities: { elicitation: {}, sampling: {} } });
+    const first = await call(rpc, 'test_input_required_result_elicitation');
+    const requests = inputRequests(first);
+    expect(Object.keys(requests)).toEqual(['user_name']);
+    expect(requests.user_name).toMatchObject({ method: 'elicitation/create', params: { message: 'What is your name?' } });
+    const done = await call(rpc, 'test_input_required_result_elicitation', {
+      inputResponses: { user_name: accept({ name: 'Alice' }) },
+      requestState: first.result!.requestState,
+    });
+    expect(done.result).toMatchObject({ resultType: 'complete' });
+    expect(text(done.result)).toBe('Hello, Alice!');
+
+    // The state of a round is the gateway's, bound to its caller: another caller, or a changed state, gets -32602.
+    const again = await call(rpc, 'test_input_required_result_elicitation');
+    const state = again.result!.requestState as string;
+    const bob = modernRpc(conf, { token: BOB, capabilities: { elicitation: {} } });
+    const stolen = await call(bob, 'test_input_required_result_elicitation', {
+      inputResponses: { user_name: accept({ name: 'Bob' }) },
+      requestState: state,
+    });
+    expect(stolen.error).toMatchObject({ code: -32602 });
+    const tampered = `${state.slice(0, -2)}${state.endsWith('AA') ? 'BB' : 'AA'}`;
+    const forged = await call(rpc, 'test_input_required_result_elicitation', {
+      inputResponses: { user_name: accept({ name: 'Eve' }) },
+      requestState: tampered,
+    });
+    expect(forged.error).toMatchObject({ code: -32602 });
+  });
+
+  it("the upstream decides on the caller's own capabilities: -32021 for one it did not declare", async () => {
+    const without = await call(modernRpc(conf, { token: ALICE, capabilities: { elicitation: {} } }), 'test_missing_capability');
+    expect(without.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { sampling: {} } } });
+    const withSampling = await call(modernRpc(conf, { token: ALICE, capabilities: { sampling: {} } }), 'test_missing_capability');
+    expect(Object.values(inputRequests(withSampling)).map((request) => request.method)).toEqual(['sampling/createMessage']);
+  });
+
+  it("a 2025-era client (v1 SDK) answers a 2026-07-28 upstream's rounds through its elicitation handler", async () => {
+    const client = await v1({ elicitation: {} });
+    const asked: string[] = [];
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(String(request.params.message));
+      return accept({ name: 'Vee' });
+    });
+    expect(text(await client.callTool({ name: 'test_input_required_result_elicitation', arguments: {} }))).toBe('Hello, Vee!');
+    expect(asked).toEqual(['What is your name?']);
+  });
+
+  it('tasks: input before the task exists, then our task following the upstream’s, to the gathered result', async () => {
+    const rpc = modernRpc(conf, { token: ALICE, capabilities: { elicitation: {}, extensions: { [TASKS_EXTENSION]: {} } } });
+    const first = await call(rpc, 'test_tool_with_task');
+    expect(Object.keys(inputRequests(first))).toEqual(['user_name']);
+    expect(first.result).not.toHaveProperty('taskId');
+    const created = await call(rpc, 'test_tool_with_task', {
+      inputResponses: { user_name: accept({ name: 'Alice' }) },
+      requestState: first.result!.requestState,
+    });
+    expect(created.result).toMatchObject({ resultType: 'task', status: 'working' });
+    expect(created.result).not.toHaveProperty('requestState');
+    const taskId = created.result!.taskId as string;
+    expect(taskId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const done = await poll(rpc, taskId, ended);
+    expect(done.status).toBe('completed');
+    expect(text(done.result)).toContain('Alice');
+    // Our task id, bound to its caller: another one finds nothing.
+    const bob = modernRpc(conf, { token: BOB, capabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
+    expect((await bob.request('tasks/get', { taskId })).error).toMatchObject({ code: -32602 });
+  });
+
+  it("an upstream task's question is our task's input_required; tasks/update answers it upstream", async () => {
+    const rpc = modernRpc(conf, { token: ALICE, capabilities: { elicitation: {}, extensions: { [TASKS_EXTENSION]: {} } } });
+    const created = await call(rpc, 'confirm_delete', { arguments: { filename: 'notes.txt' } });
+    const taskId = created.result!.taskId as string;
+    const waiting = await poll(rpc, taskId, (task) => task.status !== 'working');
+    expect(waiting.status).toBe('input_required');
+    const [key, question] = Object.entries(waiting.inputRequests as Requests)[0]!;
+    expect(question).toMatchObject({ method: 'elicitation/create', params: { message: 'Delete notes.txt?' } });
+    await rpc.request('tasks/update', { taskId, inputResponses: { [key]: accept({ confirm: true }) } });
+    const done = await poll(rpc, taskId, ended);
+    expect(done).toMatchObject({ status: 'completed' });
+    expect(text(done.result)).toBe('Deleted notes.txt');
+  });
+
+  it('cancelling our task cancels the upstream task (its own log says so)', async () => {
+    const rpc = modernRpc(conf, { token: ALICE, capabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
+    const created = await call(rpc, 'slow_compute', { arguments: { seconds: 60, label: 'cancel-me' } });
+    const taskId = created.result!.taskId as string;
+    expect(created.result).toMatchObject({ resultType: 'task' });
+    await poll(rpc, taskId, (task) => task.status === 'working');
+    const logFile = server.container.gateway.registry.get('conf')!.logFile!;
+    const before = readFileSync(logFile, 'utf8').split('task cancelled').length;
+    await rpc.request('tasks/cancel', { taskId });
+    expect((await poll(rpc, taskId, ended)).status).toBe('cancelled');
+    await waitFor(() => readFileSync(logFile, 'utf8').split('task cancelled').length > before, 10_000);
+  });
+
+  it('a 2025-era client: a task-augmented call follows the upstream task; a plain call of a task-only tool is followed for it', async () => {
+    const client = await v1();
+    let result: ToolResult | undefined;
+    let taskId = '';
+    for await (const message of client.experimental.tasks.callToolStream(
+      { name: 'slow_compute', arguments: { seconds: 0.2, label: 'v1' } },
+      undefined,
+      { task: { ttl: 60_000 } },
+    )) {
+      if (message.type === 'taskCreated') taskId = message.task.taskId;
+      if (message.type === 'result') result = message.result as ToolResult;
+      if (message.type === 'error') throw message.error;
+    }
+    expect(taskId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(text(result)).toBe('Computed v1 after 0.2s');
+    // failing_job runs only as a task upstream (-32021 without the extension): the gateway follows the task for the
+    // client, whose call gets the task's tool error.
+    const failed = await client.callTool({ name: 'failing_job', arguments: {} });
+    expect([failed.isError, text(failed)]).toEqual([true, 'The job failed']);
+  });
+
+  it("a resource subscription is the upstream's subscriptions/listen stream: updates arrive until unsubscribed", async () => {
+    const client = await v1();
+    const updates: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updates.push(notification.params.uri));
+    const touch = () => client.callTool({ name: 'test_touch_resource', arguments: { uri: 'test://watched-resource' } });
+    await expect(client.subscribeResource({ uri: 'test://watched-resource' })).resolves.toEqual({});
+    await touch();
+    await waitFor(() => updates.length === 1, 10_000);
+    expect(updates).toEqual(['test://watched-resource']);
+    await expect(client.unsubscribeResource({ uri: 'test://watched-resource' })).resolves.toEqual({});
+    await touch();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(updates).toHaveLength(1);
+  });
+});
