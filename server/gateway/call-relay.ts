@@ -11,6 +11,7 @@ import type {
   ListRootsResult,
   LoggingMessageNotification,
   RequestOptions,
+  Tool,
 } from '@modelcontextprotocol/client';
 import {
   ProtocolError,
@@ -41,10 +42,10 @@ export interface ToolCallRelayOptions {
   /** No answer and no progress within this time fails the call (and cancels it upstream). */
   timeoutMs: number;
   /**
-   * The tool declares `x-mcp-header` parameters (SEP-2243): only the SDK's `callTool` mirrors them into
-   * `Mcp-Param-*` headers and recovers from a header mismatch, so such a call goes through it.
+   * The tool's input schema, when it declares `x-mcp-header` parameters (SEP-2243): only the SDK's `callTool` mirrors
+   * them into `Mcp-Param-*` headers (and, on its own, recovers from a header mismatch), so such a call goes through it.
    */
-  mirrorsHeaders: boolean;
+  headerSchema?: Tool['inputSchema'];
   /** The client capabilities a 2026-07-28 upstream sees for this call (`modern-relay.ts`); unused on 2025-era connections. */
   capabilities?: ClientCapabilities;
 }
@@ -54,9 +55,11 @@ interface SendOptions {
   signal: AbortSignal;
   /** Undefined: the caller's own timer decides. */
   timeoutMs: number | undefined;
-  mirrorsHeaders: boolean;
+  headerSchema: Tool['inputSchema'] | undefined;
   ctx: ServerContext;
   capabilities: ClientCapabilities;
+  /** See {@link RoundsOptions.onAsking}. */
+  onAsking?: (asking: boolean) => void;
 }
 
 /** The SDK's request timeout when our own timer decides (the largest a Node timer takes). */
@@ -204,12 +207,22 @@ function checkedDirectResult(raw: unknown): CallToolResult | Promise<CallToolRes
 function send(
   connection: UpstreamConnection,
   params: { name: string; arguments: Record<string, unknown>; _meta?: { progressToken: string } },
-  { signal, timeoutMs, mirrorsHeaders, ctx, capabilities }: SendOptions,
+  { signal, timeoutMs, headerSchema, ctx, capabilities, onAsking }: SendOptions,
 ): Promise<CallToolResult> {
   const options: RequestOptions = { signal, timeout: timeoutMs ?? BACKSTOP_TIMEOUT_MS };
-  if (connection.era === 'modern')
-    return requestInRounds(connection, { method: 'tools/call', params, schema: MODERN_RESULT, options, capabilities, ctx });
-  if (mirrorsHeaders) return connection.client.callTool(params, options) as Promise<CallToolResult>;
+  if (connection.era === 'modern') {
+    return requestInRounds(connection, {
+      method: 'tools/call',
+      params,
+      schema: MODERN_RESULT,
+      options,
+      capabilities,
+      ctx,
+      ...(headerSchema ? { mirrorHeadersOf: { name: params.name, inputSchema: headerSchema } } : {}),
+      ...(onAsking ? { onAsking } : {}),
+    });
+  }
+  if (headerSchema) return connection.client.callTool(params, options) as Promise<CallToolResult>;
   const direct = connection.direct;
   if (direct)
     return direct.request('tools/call', params, { signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }).then(checkedDirectResult);
@@ -225,13 +238,13 @@ function send(
  */
 export async function relayToolCall(
   connection: UpstreamConnection,
-  { owner, ctx, name, args, timeoutMs, mirrorsHeaders, capabilities }: ToolCallRelayOptions,
+  { owner, ctx, name, args, timeoutMs, headerSchema, capabilities }: ToolCallRelayOptions,
 ): Promise<CallToolResult> {
   const relay = new CallRelay(owner, ctx);
   const clientToken = ctx.mcpReq._meta?.progressToken;
   // Both paths serialize the arguments and never write to them.
   const params = { name, arguments: args as Record<string, unknown> };
-  const sending = { signal: ctx.mcpReq.signal, timeoutMs, mirrorsHeaders, ctx, capabilities: capabilities ?? {} };
+  const sending = { signal: ctx.mcpReq.signal, timeoutMs, headerSchema, ctx, capabilities: capabilities ?? {} };
   try {
     return await inFlight(connection, relay, () =>
       clientToken === undefined
@@ -296,17 +309,23 @@ async function withProgress(
   const forwardAbort = () => controller.abort(clientSignal.reason);
   if (clientSignal.aborted) forwardAbort();
   else clientSignal.addEventListener('abort', forwardAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(timeoutReason(timeoutMs)), timeoutMs);
+  // While a 2026-07-28 upstream's question is with the caller, the upstream is not working: that time does not count.
+  let asking = 0;
+  const timer = setTimeout(() => (asking > 0 ? timer.refresh() : controller.abort(timeoutReason(timeoutMs))), timeoutMs);
   timer.unref();
   const progress = connection.trackProgress((params) => {
     timer.refresh();
     relay.progress(clientToken, params);
   });
+  const onAsking = (started: boolean) => {
+    asking += started ? 1 : -1;
+    timer.refresh();
+  };
   try {
     return await send(
       connection,
       { ...params, _meta: { progressToken: progress.token } },
-      { ...sending, signal: controller.signal, timeoutMs: undefined },
+      { ...sending, signal: controller.signal, timeoutMs: undefined, onAsking },
     );
   } finally {
     progress.done();

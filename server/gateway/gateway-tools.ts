@@ -52,7 +52,7 @@ interface ExposedTool {
  * never the upstream's.
  */
 function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, access, instanceOf }: GatewayToolsOptions): ToolDefinition {
-  const mirrorsHeaders = JSON.stringify(tool.inputSchema).includes('"x-mcp-header"');
+  const headerSchema = JSON.stringify(tool.inputSchema).includes('"x-mcp-header"') ? tool.inputSchema : undefined;
   const taskSupport = supervisor.live?.taskSupportOf(tool);
   const guardError = createErrorResultGuard(tool.outputSchema);
   // An app's resource is served under its exposed URI here, so the tool must name it so (MCP Apps).
@@ -88,25 +88,27 @@ function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, acce
         // An upstream that is down or restarting is a tool error the model can read, not a protocol failure.
         throw new Error((error as Error).message);
       }
-      const caller = instance.clientCapabilities();
       const { roots, timeoutMs } = supervisor.config;
-      const taskOptions: UpstreamTaskOptions = {
+      // What a 2026-07-28 upstream sees of the caller (a 2025-era connection carries none per request).
+      const capabilities = (withTasks: boolean) =>
+        connection.era === 'modern' ? upstreamCapabilities(instance.clientCapabilities(), { roots, withTasks }) : {};
+      const taskOptions = (): UpstreamTaskOptions => ({
         server: supervisor.name,
         name: tool.name,
         args,
         ctx,
         timeoutMs,
         asTask: task !== undefined,
-        capabilities: upstreamCapabilities(caller, { roots, withTasks: true }),
+        capabilities: capabilities(true),
         ...(ask ? { ask } : {}),
-      };
+      });
       if (startTask && taskSupport && connection.taskSupportOf(tool)) {
-        const result = startLate(connection, taskOptions, startTask);
+        const result = startLate(connection, taskOptions(), startTask);
         return guardError ? result.then(guardError) : result;
       }
       // A 2025-era client that does not follow tasks still gets an answer from a tool the upstream runs only as a task: we follow it.
       if (taskSupport && (task || taskSupport === 'required') && connection.taskSupportOf(tool)) {
-        const result = relayUpstreamTask(connection, taskOptions);
+        const result = relayUpstreamTask(connection, taskOptions());
         return guardError ? result.then(guardError) : result;
       }
       // An error the upstream answered (a JSON-RPC error with its code) propagates as such to the client.
@@ -116,14 +118,14 @@ function toolDefinition({ name, supervisor, tool }: ExposedTool, { catalog, acce
         name: tool.name,
         args,
         timeoutMs,
-        mirrorsHeaders,
-        capabilities: upstreamCapabilities(caller, { roots, withTasks: false }),
+        ...(headerSchema ? { headerSchema } : {}),
+        capabilities: capabilities(false),
       });
       // A 2025-era client knows nothing of the tasks extension: when a 2026-07-28 upstream runs the tool only as a
       // task (-32021 naming the extension), we follow that task for it, as for a 2025-11-25 upstream's required one.
       const answered =
         serving.era === 'legacy' && connection.era === 'modern' && connection.taskSupportOf(tool)
-          ? result.catch((error: unknown) => (requiresTasks(error) ? relayUpstreamTask(connection, taskOptions) : Promise.reject(error)))
+          ? result.catch((error: unknown) => (requiresTasks(error) ? relayUpstreamTask(connection, taskOptions()) : Promise.reject(error)))
           : result;
       return guardError ? answered.then(guardError) : answered;
     },

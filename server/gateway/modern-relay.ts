@@ -1,5 +1,5 @@
 // Values from the server package, as in call-relay.ts: the client package loads with the first upstream only.
-import type { ClientCapabilities, InputRequiredResult, RequestOptions } from '@modelcontextprotocol/client';
+import type { ClientCapabilities, InputRequiredResult, RequestOptions, Tool } from '@modelcontextprotocol/client';
 import {
   CLIENT_CAPABILITIES_META_KEY,
   LOG_LEVEL_META_KEY,
@@ -55,6 +55,14 @@ export interface RoundsOptions<T> {
   ctx: ServerContext;
   /** The call follows the upstream's task, so a task answer is expected (see {@link upstreamTaskOf}). */
   acceptsTask?: boolean;
+  /**
+   * A tool declaring `x-mcp-header` parameters: its call goes through the SDK's `callTool`, which mirrors them into
+   * `Mcp-Param-*` headers for an HTTP upstream. Given without an output schema, whose check `callTool` would apply to
+   * an `input_required` answer too (the upstream owns its output; see call-relay.ts).
+   */
+  mirrorHeadersOf?: Pick<Tool, 'name' | 'inputSchema'>;
+  /** Told when the caller is being asked and when it answered: a timer of the call's own stops counting meanwhile. */
+  onAsking?: (asking: boolean) => void;
 }
 
 /**
@@ -72,10 +80,12 @@ export async function requestInRounds<T>(connection: UpstreamConnection, rounds:
   };
   let params: Record<string, unknown> = first;
   for (let round = 0; ; round += 1) {
-    const answer = (await connection.client.request({ method, params } as never, rounds.schema as never, {
-      ...options,
-      allowInputRequired: true,
-    })) as T | InputRequiredResult;
+    const legOptions = { ...options, allowInputRequired: true };
+    const answer = (
+      rounds.mirrorHeadersOf && method === 'tools/call'
+        ? await connection.client.callTool(params as never, { ...legOptions, toolDefinition: rounds.mirrorHeadersOf as Tool })
+        : await connection.client.request({ method, params } as never, rounds.schema as never, legOptions)
+    ) as T | InputRequiredResult;
     if (!isInputRequired(answer)) {
       if (!rounds.acceptsTask && upstreamTaskOf(answer) !== undefined)
         throw new ProtocolError(ProtocolErrorCode.InternalError, `${method}: the upstream answered with a task the call did not ask for`);
@@ -84,11 +94,16 @@ export async function requestInRounds<T>(connection: UpstreamConnection, rounds:
     if (round + 1 >= MAX_ROUNDS)
       throw new ProtocolError(ProtocolErrorCode.InternalError, `${method}: the upstream still asked for input after ${MAX_ROUNDS} rounds`);
     const responses: Record<string, unknown> = {};
-    await Promise.all(
-      Object.entries(answer.inputRequests ?? {}).map(async ([key, request]) => {
-        responses[key] = await askCaller(ctx, { ...(request as ClientRequest), key }, options.signal);
-      }),
-    );
+    rounds.onAsking?.(true);
+    try {
+      await Promise.all(
+        Object.entries(answer.inputRequests ?? {}).map(async ([key, request]) => {
+          responses[key] = await askCaller(ctx, { ...(request as ClientRequest), key }, options.signal);
+        }),
+      );
+    } finally {
+      rounds.onAsking?.(false);
+    }
     params = {
       ...first,
       ...(Object.keys(responses).length > 0 ? { inputResponses: responses } : {}),

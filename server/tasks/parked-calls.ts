@@ -68,14 +68,15 @@ function withoutProgressToken({ method, params: sent }: ClientRequest): ClientRe
 const CAPABILITY = { 'elicitation/create': 'elicitation', 'sampling/createMessage': 'sampling', 'roots/list': 'roots' } as const;
 
 /**
- * The answer given in the client's place to a request it did not declare it can answer: an elicitation is declined
- * (nobody was asked), roots are none (the client shares no folders), sampling fails (there is no model to ask).
+ * The answer given in the client's place to a request it did not declare it can answer, or cannot be asked now (no
+ * more calls may be parked): an elicitation is declined (nobody was asked), roots are none (the client shares no
+ * folders), sampling fails (there is no model to ask) saying `why`.
  */
-function undeclaredAnswer(question: Question): void {
+function undeclaredAnswer(question: Question, why: string): void {
   const { method } = question.request;
   if (method === 'elicitation/create') question.resolve({ action: 'decline' });
   else if (method === 'roots/list') question.resolve({ roots: [] });
-  else question.reject(new Error(`the client did not declare ${CAPABILITY[method]}`));
+  else question.reject(new Error(why));
 }
 
 /**
@@ -223,9 +224,15 @@ class Park {
           // What this request's client cannot answer is answered in its place, now.
           const mayPark = round.mayPark();
           for (const [key, question] of this.questions) {
-            if (mayPark && round.declared[CAPABILITY[question.request.method]] !== undefined) continue;
+            const declared = round.declared[CAPABILITY[question.request.method]] !== undefined;
+            if (mayPark && declared) continue;
             this.questions.delete(key);
-            undeclaredAnswer(question);
+            undeclaredAnswer(
+              question,
+              declared
+                ? 'no more calls may wait for answers: MAX_ASYNC_PROCESSES calls and tasks are alive'
+                : `the client did not declare ${CAPABILITY[question.request.method]}`,
+            );
           }
           if (this.questions.size === 0) continue;
           const inputRequests: InputRequests = {};

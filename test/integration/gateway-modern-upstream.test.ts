@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,13 +29,35 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
   let server: TestServer;
   let dir: string;
   let conf: string;
+  let remote: ChildProcess | undefined;
   const clients: V1Client[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwmodern-'));
+    // The same fixture over Streamable HTTP: the probe and every request go over HTTP, with SEP-2243 headers.
+    remote = spawn(process.execPath, [path.resolve('test/fixtures/conformance-upstream.mjs'), '--http', '0'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const port = await new Promise<string>((resolve, reject) => {
+      remote!.stdout!.once('data', (chunk: Buffer) => {
+        const found = /listening (\d+)/.exec(chunk.toString())?.[1];
+        if (found) resolve(found);
+        else reject(new Error(`fixture said: ${chunk.toString()}`));
+      });
+      remote!.once('error', reject);
+    });
     const servers = {
       conf: { command: process.execPath, args: [path.resolve('test/fixtures/conformance-upstream.mjs')], protocol: 'auto' },
       old: { command: process.execPath, args: [path.resolve('test/fixtures/gateway-upstream.mjs')], protocol: 'auto' },
+      remote: { url: `http://127.0.0.1:${port}/mcp`, protocol: 'auto' },
+      // Calls time out after 500 ms without an answer or progress.
+      quick: {
+        command: process.execPath,
+        args: [path.resolve('test/fixtures/conformance-upstream.mjs')],
+        protocol: 'auto',
+        timeoutMs: 500,
+        startTimeoutMs: 30_000,
+      },
     };
     writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({ mcpServers: servers }));
     server = await startTestServer({
@@ -49,6 +72,11 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
   afterAll(async () => {
     for (const client of clients) await client.close().catch(() => undefined);
     await server?.stop();
+    if (remote && remote.exitCode === null) {
+      const exited = new Promise((resolve) => remote!.once('exit', resolve));
+      remote.kill('SIGTERM');
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -79,7 +107,12 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
   it('negotiates 2026-07-28 with a server that speaks it and falls back to the 2025 handshake with one that does not', async () => {
     const response = await fetch(`${server.url}/listmcp`, { headers: { authorization: `Bearer ${ALICE}` } });
     const { servers } = (await response.json()) as { servers: Array<{ name: string; protocolVersion: string | null }> };
-    expect(Object.fromEntries(servers.map((s) => [s.name, s.protocolVersion]))).toEqual({ conf: '2026-07-28', old: '2025-11-25' });
+    expect(Object.fromEntries(servers.map((s) => [s.name, s.protocolVersion]))).toEqual({
+      conf: '2026-07-28',
+      old: '2025-11-25',
+      remote: '2026-07-28',
+      quick: '2026-07-28',
+    });
     // The fallback upstream serves as any other: a 2026-07-28 caller's call goes through.
     const echoed = await call(modernRpc(`${server.url}/servers/old/mcp`, { token: ALICE }), 'echo', { arguments: { text: 'still here' } });
     expect(text(echoed.result)).toContain('still here');
@@ -115,6 +148,24 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
     expect(forged.error).toMatchObject({ code: -32602 });
   });
 
+  it("an HTTP upstream gets the tool's Mcp-Param-* headers mirrored (it refuses a call without them) and its rounds relayed", async () => {
+    const rpc = modernRpc(`${server.url}/servers/remote/mcp`, { token: ALICE, capabilities: { elicitation: {} } });
+    const args = { region: 'eu-west-1', query: 'q' };
+    const called = await rpc.request(
+      'tools/call',
+      { name: 'test_custom_headers', arguments: args },
+      { headers: { 'mcp-param-region': 'eu-west-1' } },
+    );
+    expect(text(called.result)).toBe('region=eu-west-1');
+    const first = await call(rpc, 'test_input_required_result_elicitation');
+    expect(Object.keys(inputRequests(first))).toEqual(['user_name']);
+    const done = await call(rpc, 'test_input_required_result_elicitation', {
+      inputResponses: { user_name: accept({ name: 'Remy' }) },
+      requestState: first.result!.requestState,
+    });
+    expect(text(done.result)).toBe('Hello, Remy!');
+  });
+
   it("the upstream decides on the caller's own capabilities: -32021 for one it did not declare", async () => {
     const without = await call(modernRpc(conf, { token: ALICE, capabilities: { elicitation: {} } }), 'test_missing_capability');
     expect(without.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { sampling: {} } } });
@@ -133,6 +184,24 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
     expect(asked).toEqual(['What is your name?']);
   });
 
+  it("the time a question is with the caller does not count against the upstream's timeoutMs", async () => {
+    const client = new V1Client({ name: 'v1-slow-person', version: '1' }, { capabilities: { elicitation: {} } });
+    await client.connect(
+      new V1Transport(new URL(`${server.url}/servers/quick/mcp`), { requestInit: { headers: { authorization: `Bearer ${ALICE}` } } }),
+    );
+    clients.push(client);
+    client.setRequestHandler(ElicitRequestSchema, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      return accept({ name: 'Slow' });
+    });
+    // With a progress token (the gateway's own timer decides) and without (each request upstream has its own limit).
+    const withProgress = await client.callTool({ name: 'test_input_required_result_elicitation', arguments: {} }, undefined, {
+      onprogress: () => undefined,
+    });
+    expect(text(withProgress)).toBe('Hello, Slow!');
+    expect(text(await client.callTool({ name: 'test_input_required_result_elicitation', arguments: {} }))).toBe('Hello, Slow!');
+  });
+
   it('tasks: input before the task exists, then our task following the upstream’s, to the gathered result', async () => {
     const rpc = modernRpc(conf, { token: ALICE, capabilities: { elicitation: {}, extensions: { [TASKS_EXTENSION]: {} } } });
     const first = await call(rpc, 'test_tool_with_task');
@@ -149,6 +218,9 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
     const done = await poll(rpc, taskId, ended);
     expect(done.status).toBe('completed');
     expect(text(done.result)).toContain('Alice');
+    // An answer without a task is the call's answer: no task of ours either.
+    const inline = await call(rpc, 'greet', { arguments: { name: 'Ann' } });
+    expect([inline.result?.resultType, text(inline.result)]).toEqual(['complete', 'Hello, Ann!']);
     // Our task id, bound to its caller: another one finds nothing.
     const bob = modernRpc(conf, { token: BOB, capabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
     expect((await bob.request('tasks/get', { taskId })).error).toMatchObject({ code: -32602 });

@@ -24,7 +24,7 @@ function directConnection(answer: unknown): {
 const ctx = { mcpReq: { signal: new AbortController().signal } } as unknown as ServerContext;
 
 function relay(connection: UpstreamConnection) {
-  return relayToolCall(connection, { owner: {}, ctx, name: 'echo', args: { text: 'hi' }, timeoutMs: 1_000, mirrorsHeaders: false });
+  return relayToolCall(connection, { owner: {}, ctx, name: 'echo', args: { text: 'hi' }, timeoutMs: 1_000 });
 }
 
 describe('relayToolCall over a direct path', () => {
