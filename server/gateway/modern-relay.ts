@@ -78,7 +78,7 @@ export async function requestInRounds<T>(connection: UpstreamConnection, rounds:
     ...rounds.params,
     _meta: { ...(rounds.params._meta as object | undefined), [CLIENT_CAPABILITIES_META_KEY]: rounds.capabilities, ...logLevelOf(ctx) },
   };
-  let params: Record<string, unknown> = first;
+  let params: Record<string, unknown> = { ...first, ...unsolicitedAnswers(ctx) };
   for (let round = 0; ; round += 1) {
     const legOptions = { ...options, allowInputRequired: true };
     const answer = (
@@ -110,6 +110,16 @@ export async function requestInRounds<T>(connection: UpstreamConnection, rounds:
       ...(answer.requestState !== undefined ? { requestState: answer.requestState } : {}),
     };
   }
+}
+
+/**
+ * Answers a caller sent with its first request, unasked (`inputResponses` without a `requestState`): the upstream's
+ * to use or ignore, as if the caller had called it directly. A retry's answers are the gateway's round's, not these.
+ */
+function unsolicitedAnswers(ctx: ServerContext): { inputResponses?: Record<string, unknown> } {
+  const answers = ctx.mcpReq.inputResponses;
+  if (!answers || Object.keys(answers).length === 0 || ctx.mcpReq.requestState() !== undefined) return {};
+  return { inputResponses: answers };
 }
 
 /**
