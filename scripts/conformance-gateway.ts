@@ -2,8 +2,8 @@
  * `npm run conformance:gateway`: runs the @modelcontextprotocol/conformance server scenarios against a fixture
  * upstream (test/fixtures/conformance-upstream.mjs) in four places — directly over Streamable HTTP, through the
  * gateway at `/servers/conf/mcp` (the fixture as a stdio upstream over the 2025 handshake, its own names), at
- * `/servers/conf-auto/mcp` (the same, `protocol: "auto"`: spoken to in 2026-07-28), and on the aggregated `/mcp` (the
- * Claude tools next to `conf__*`) — with both suite lines: the stable 0.1.x (`@modelcontextprotocol/conformance`) and
+ * `/servers/conf-auto/mcp` (the same, `protocol: "auto"`: spoken to in 2026-07-28), and on the aggregated `/mcp`
+ * (`conf-auto` with `prefix: false`, so under its own names, next to `conf__*` and the Claude tools) — with both suite lines: the stable 0.1.x (`@modelcontextprotocol/conformance`) and
  * the 0.2.0 alpha (`@modelcontextprotocol/conformance-alpha`, which adds 2026-07-28 and the tasks extension), for
  * both spec versions, and prints a Markdown table of the four columns plus the scenarios that differ from the direct
  * run. Exit code 1 when `/servers/conf/mcp` passes fewer checks than the direct run.
@@ -184,9 +184,10 @@ writeFileSync(
   path.join(dir, 'mcp_config.json'),
   JSON.stringify({
     mcpServers: {
-      // The same fixture twice: over the 2025 handshake, and in 2026-07-28 where it speaks it (`protocol: "auto"`).
+      // The same fixture twice: over the 2025 handshake, and in 2026-07-28 where it speaks it (`protocol: "auto"`),
+      // the second also under its own names on the aggregated `/mcp` (`prefix: false`), next to `conf__*` and Claude's.
       conf: { command: process.execPath, args: [fixture], roots: true },
-      'conf-auto': { command: process.execPath, args: [fixture], roots: true, protocol: 'auto' },
+      'conf-auto': { command: process.execPath, args: [fixture], roots: true, protocol: 'auto', prefix: false },
     },
   }),
 );
@@ -215,7 +216,7 @@ try {
     { label: 'direct', url: direct.url },
     { label: '`/servers/conf/mcp`', url: `${gateway.url}/servers/conf/mcp` },
     { label: '`/servers/conf-auto/mcp`', url: `${gateway.url}/servers/conf-auto/mcp` },
-    { label: 'aggregated `/mcp`', url: `${gateway.url}/mcp` },
+    { label: 'aggregated `/mcp` (`conf-auto` unprefixed)', url: `${gateway.url}/mcp` },
   ];
   const rows: string[] = [];
   const differences: string[] = [];

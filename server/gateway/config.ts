@@ -50,12 +50,20 @@ const common = {
     })
     .optional()
     .describe('Which of the upstream tools are exposed (patterns match the upstream names, `*` any run of characters).'),
-  /** Replaces the server name in aggregated names (`{prefix}__{tool}`). */
+  /**
+   * Replaces the server name in aggregated names (`{prefix}__{tool}`). `false`: the aggregated endpoint serves this
+   * server's tools, prompts and resources under their own names and URIs (access rules still name them
+   * `{server}__{tool}`; a name another tool already has stays with that tool).
+   */
   prefix: z
-    .string()
-    .regex(SERVER_NAME, { error: 'expected 1-48 characters of A-Za-z0-9_.- starting with a letter or digit' })
+    .union([
+      z.string().regex(SERVER_NAME, { error: 'expected 1-48 characters of A-Za-z0-9_.- starting with a letter or digit' }),
+      z.literal(false),
+    ])
     .optional()
-    .describe("Prefix of this server's tools on the aggregated endpoint instead of its name."),
+    .describe(
+      "Prefix of this server's tools on the aggregated endpoint instead of its name; false: its own names and URIs there (access rules still use {server}__{tool}).",
+    ),
   /** Tool and prompt names with hyphens become snake_case (`get-file` -> `get_file`); calls use the original name. */
   normalizeNames: z
     .boolean()

@@ -1,4 +1,5 @@
 import type { Prompt, Resource, ResourceTemplateType, ServerCapabilities, Tool } from '@modelcontextprotocol/client';
+import { UriTemplate } from '@modelcontextprotocol/server';
 import type { Logger } from '../logging/logger.js';
 import { withoutTasksExtension } from '../tasks/task-protocol.js';
 import type { Caller } from '../mcp/caller.js';
@@ -63,9 +64,19 @@ export interface GatewayCatalog {
   mayUseServer(caller: Caller, supervisor: UpstreamSupervisor): boolean;
 }
 
-/** Name prefix of an upstream in aggregated names and URIs: its `prefix` from the config file, or its name. */
+/**
+ * Name prefix of an upstream in access names (`{prefix}__{name}`, what `gateway:<server>` scopes and client patterns
+ * read): its `prefix` from the config file, or its name. Also its prefix in aggregated names and URIs, unless it
+ * is served unprefixed there ({@link aggregatedPrefixOf}).
+ */
 function prefixOf(supervisor: UpstreamSupervisor): string {
-  return supervisor.config.prefix ?? supervisor.name;
+  const { prefix } = supervisor.config;
+  return typeof prefix === 'string' ? prefix : supervisor.name;
+}
+
+/** Prefix of an upstream's names and URIs on the aggregated endpoint; undefined for one served unprefixed (`prefix: false`). */
+function aggregatedPrefixOf(supervisor: UpstreamSupervisor): string | undefined {
+  return supervisor.config.prefix === false ? undefined : prefixOf(supervisor);
 }
 
 /** Glob match of the per-server `tools.allow/deny` lists (`*` any run of characters). */
@@ -105,7 +116,7 @@ function namedItems(
   const toolRequests: NameRequest[] = [];
   const promptRequests: NameRequest[] = [];
   for (const supervisor of supervisors) {
-    const prefix = only ? undefined : prefixOf(supervisor);
+    const prefix = only ? undefined : aggregatedPrefixOf(supervisor);
     for (const tool of supervisor.catalog.tools)
       if (toolExposed(supervisor, tool)) toolRequests.push(nameRequest(supervisor, prefix, tool.name));
     for (const prompt of supervisor.catalog.prompts) promptRequests.push(nameRequest(supervisor, prefix, prompt.name));
@@ -171,9 +182,13 @@ export function createGatewayCatalog({ registry, logger, only, toolAccess }: Gat
     cached = undefined;
   });
 
-  const exposeUri = (supervisor: UpstreamSupervisor, uri: string) => (only ? uri : exposedUri(prefixOf(supervisor), uri));
+  const exposeUri = (supervisor: UpstreamSupervisor, uri: string) => {
+    const prefix = only ? undefined : aggregatedPrefixOf(supervisor);
+    return prefix === undefined ? uri : exposedUri(prefix, uri);
+  };
+  // An item exposed without its prefix is still named with it for the access rules.
   const accessName = (supervisor: UpstreamSupervisor, exposed: string) =>
-    only ? `${prefixOf(supervisor)}${SEPARATOR}${exposed}` : exposed;
+    only || aggregatedPrefixOf(supervisor) === undefined ? `${prefixOf(supervisor)}${SEPARATOR}${exposed}` : exposed;
 
   function logCollisions(collisions: readonly NameCollision[]): void {
     for (const collision of collisions) {
@@ -190,25 +205,32 @@ export function createGatewayCatalog({ registry, logger, only, toolAccess }: Gat
     }
   }
 
+  function desired(): DesiredCatalog {
+    if (cached) return cached;
+    const supervisors = registry.list().filter((s) => s.live && (!only || s.name === only));
+    const { tools, prompts, collisions } = namedItems(supervisors, only);
+    logCollisions(collisions);
+    cached = { tools, ...exposedResources(supervisors, exposeUri), prompts, offered: offeredCapabilities(supervisors) };
+    return cached;
+  }
+
   return {
     only,
-    desired() {
-      if (cached) return cached;
-      const supervisors = registry.list().filter((s) => s.live && (!only || s.name === only));
-      const { tools, prompts, collisions } = namedItems(supervisors, only);
-      logCollisions(collisions);
-      cached = { tools, ...exposedResources(supervisors, exposeUri), prompts, offered: offeredCapabilities(supervisors) };
-      return cached;
-    },
+    desired,
     onChange: (listener) => registry.onChange(listener),
     ownerOf(name) {
       if (only) return registry.get(only);
+      const listed = desired().tools.get(name)?.supervisor;
+      if (listed) return listed;
       let owner: UpstreamSupervisor | undefined;
       for (const supervisor of registry.list()) {
-        const prefix = `${prefixOf(supervisor)}${SEPARATOR}`;
-        if (name.startsWith(prefix) && prefix.length > (owner ? prefixOf(owner).length + SEPARATOR.length : 0)) owner = supervisor;
+        const prefix = aggregatedPrefixOf(supervisor);
+        if (prefix === undefined) continue;
+        const start = `${prefix}${SEPARATOR}`;
+        if (name.startsWith(start) && start.length > (owner ? aggregatedPrefixOf(owner)!.length + SEPARATOR.length : 0)) owner = supervisor;
       }
-      return owner;
+      // A name no running upstream lists may still come with an unprefixed one that is starting: wait for that.
+      return owner ?? registry.list().find((supervisor) => aggregatedPrefixOf(supervisor) === undefined && supervisor.comingUp);
     },
     resolveUri(uri) {
       if (only) {
@@ -216,11 +238,21 @@ export function createGatewayCatalog({ registry, logger, only, toolAccess }: Gat
         return supervisor ? { supervisor, uri } : undefined;
       }
       const target = upstreamUri(uri);
-      const supervisor = target && registry.list().find((candidate) => prefixOf(candidate) === target.prefix);
-      return supervisor && target ? { supervisor, uri: target.uri } : undefined;
+      const supervisor = target && registry.list().find((candidate) => aggregatedPrefixOf(candidate) === target.prefix);
+      if (supervisor && target) return { supervisor, uri: target.uri };
+      // An unprefixed upstream's resource keeps its URI: the one listing it (or a template matching it) has it.
+      const { resources, templates } = desired();
+      const listed = resources.get(uri)?.supervisor;
+      if (listed && aggregatedPrefixOf(listed) === undefined) return { supervisor: listed, uri };
+      for (const { supervisor: candidate, uriTemplate } of templates.values())
+        if (aggregatedPrefixOf(candidate) === undefined && new UriTemplate(uriTemplate).match(uri)) return { supervisor: candidate, uri };
+      return undefined;
     },
     exposeUri,
-    resourceName: (supervisor, name) => (only ? name : `${prefixOf(supervisor)}${SEPARATOR}${name}`),
+    resourceName: (supervisor, name) => {
+      const prefix = only ? undefined : aggregatedPrefixOf(supervisor);
+      return prefix === undefined ? name : `${prefix}${SEPARATOR}${name}`;
+    },
     accessName,
     mayUse: (caller, supervisor, exposed) => !toolAccess || toolAccess(caller, accessName(supervisor, exposed)),
     mayUseServer: (caller, supervisor) => !toolAccess || toolAccess(caller, `${prefixOf(supervisor)}${SEPARATOR}*`),

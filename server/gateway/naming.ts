@@ -42,14 +42,15 @@ export interface NameCollision {
 
 /**
  * Assigns every request a unique valid name: `{prefix}__{name}` (just `{name}` without a prefix). When two requests
- * land on the same name (sanitising or shortening can merge them), the one first in (server, name) order keeps it
- * and the other gets a hash suffix — deterministic whatever order upstreams report in. Collisions are returned so the
- * caller can log them.
+ * land on the same name (sanitising or shortening can merge them, and an unprefixed upstream may list a name that
+ * looks prefixed), the one first in (prefixed before unprefixed, server, name) order keeps it and the other gets a
+ * hash suffix — deterministic whatever order upstreams report in, and an unprefixed upstream never takes a name from
+ * the server its prefix names. Collisions are returned so the caller can log them.
  */
 export function assignNames(requests: readonly NameRequest[]): { names: Map<string, NameRequest>; collisions: NameCollision[] } {
-  const sorted = [...requests].sort((a, b) =>
-    a.server === b.server ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.server < b.server ? -1 : 1,
-  );
+  const unprefixed = (request: NameRequest) => (request.prefix ? 0 : 1);
+  const compare = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  const sorted = [...requests].sort((a, b) => unprefixed(a) - unprefixed(b) || compare(a.server, b.server) || compare(a.name, b.name));
   const names = new Map<string, NameRequest>();
   const collisions: NameCollision[] = [];
   for (const request of sorted) {

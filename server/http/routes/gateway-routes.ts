@@ -118,13 +118,13 @@ export function gatewayOpsRouter({ gateway, sessions, authenticate, thresholds }
   router.get('/listtools/:name', requireOperator, function listTools(req, res) {
     const supervisor = registry.get(req.params.name as string);
     if (!supervisor) throw new AppError(AppErrorCode.NotFound, `No upstream server named "${req.params.name as string}"`);
-    const prefix = supervisor.config.prefix ?? supervisor.name;
+    const { prefix = supervisor.name } = supervisor.config;
     res.json({
       server: supervisor.name,
       status: supervisor.status,
       tools: supervisor.catalog.tools.map((tool) => ({
         name: tool.name,
-        aggregatedName: `${prefix}__${tool.name}`,
+        aggregatedName: prefix === false ? tool.name : `${prefix}__${tool.name}`,
         description: tool.description ?? null,
       })),
     });

@@ -30,6 +30,22 @@ describe('gateway tool names', () => {
     expect(forward.names.get('b__x')).toEqual(requests[2]);
   });
 
+  it('an unprefixed upstream never takes a name from the server its prefix names, whatever the server names', () => {
+    // `aaa` sorts before `bank`, and lists a tool named like one of bank's.
+    const requests = [
+      { server: 'aaa', prefix: undefined, name: 'bank__transfer' },
+      { server: 'bank', prefix: 'bank', name: 'transfer' },
+      { server: 'aaa', prefix: undefined, name: 'search' },
+    ];
+    for (const order of [requests, [...requests].reverse()]) {
+      const { names, collisions } = assignNames(order);
+      expect(names.get('bank__transfer')).toEqual(requests[1]);
+      expect(names.get('search')).toEqual(requests[2]);
+      expect(collisions).toEqual([expect.objectContaining({ name: 'bank__transfer', renamed: requests[0] })]);
+      expect(collisions[0]!.as).toMatch(/^bank__transfer_[0-9a-f]{8}$/);
+    }
+  });
+
   it('keeps the ui:// scheme of MCP Apps resources, puts the server in front of any other scheme, and leads back', () => {
     const cases = [
       ['clock', 'ui://get-time/mcp-app.html', 'ui://clock/get-time/mcp-app.html'],
