@@ -10,7 +10,15 @@ import {
 } from '@modelcontextprotocol/server';
 import { clientRequesterOf, type ClientRequest } from '../tasks/detached-call.js';
 import { TASKS_EXTENSION, withoutTasksExtension } from '../tasks/task-protocol.js';
-import { UPSTREAM_TASK_META_KEY, type UpstreamConnection } from './upstream.js';
+import type { UpstreamConnection } from './upstream.js';
+
+/**
+ * Where a 2026-07-28 upstream's task answer (`resultType: "task"`) is carried: the SDK client decodes only complete
+ * and `input_required` results, so the connection rewrites a task answer on arrival into a complete result holding
+ * the task under this `_meta` key (`UpstreamConnection.connect`); only the task relay reads it. Defined here, not in
+ * upstream.ts, which loads the client SDK that start-up defers to the first upstream (upstream-loader.ts).
+ */
+export const UPSTREAM_TASK_META_KEY = 'claude-code-mcp/upstream-task';
 
 /** Rounds one request may take before the relay gives up on an upstream that keeps asking. */
 const MAX_ROUNDS = 16;

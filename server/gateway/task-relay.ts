@@ -203,7 +203,14 @@ export async function followModernTask(
     const asked = new Set<string>();
     for (;;) {
       status(task);
-      if (task.status === 'completed' && task.result !== undefined) return withoutUpstreamMeta(payload.parse(task.result));
+      if (task.status === 'completed') {
+        if (task.result === undefined)
+          throw new ProtocolError(
+            ProtocolErrorCode.InternalError,
+            `upstream ${options.server} reported its task completed without a result`,
+          );
+        return withoutUpstreamMeta(payload.parse(task.result));
+      }
       if (task.status === 'failed')
         throw new ProtocolError(
           task.error?.code ?? ProtocolErrorCode.InternalError,
@@ -223,7 +230,7 @@ export async function followModernTask(
           }),
         );
       } else asked.clear();
-      if (task.status !== 'completed') await pause(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, task.pollIntervalMs ?? 1000)), signal);
+      await pause(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, task.pollIntervalMs ?? 1000)), signal);
       task = await request('tasks/get', { taskId: upstreamId }, upstreamTask2026);
     }
   } catch (error) {

@@ -27,6 +27,7 @@ import type { Logger } from '../logging/logger.js';
 import { isStdio, type UpstreamServerConfig } from './config.js';
 import { StderrLog } from './stderr-log.js';
 import { TASKS_EXTENSION } from '../tasks/task-protocol.js';
+import { UPSTREAM_TASK_META_KEY } from './modern-relay.js';
 
 /** Lifecycle of one upstream. `failed` stays until the config changes or an operator restarts it. */
 export type UpstreamStatus = 'stopped' | 'starting' | 'running' | 'restarting' | 'failed' | 'disabled';
@@ -66,13 +67,6 @@ export interface TaskRelayTarget {
   elicit(params: ElicitRequest['params']): Promise<ElicitResult>;
 }
 
-/**
- * Where a 2026-07-28 upstream's task answer (`resultType: "task"`) is carried: the SDK client decodes only complete
- * and `input_required` results, so the connection rewrites a task answer on arrival into a complete result holding
- * the task under this `_meta` key (see {@link UpstreamConnection.connect}); only the task relay reads it.
- */
-export const UPSTREAM_TASK_META_KEY = 'claude-code-mcp/upstream-task';
-
 /** How a tool of an upstream may run as a task (2025-11-25 `execution.taskSupport`), when the upstream runs tasks. */
 export type UpstreamTaskSupport = 'optional' | 'required';
 
@@ -107,6 +101,11 @@ export interface UpstreamConnectionOptions {
    * its capabilities when it connects, so a shared upstream gets the gateway's own and a per-session one its client's.
    */
   declared?: Pick<ClientCapabilities, 'extensions' | 'experimental'>;
+}
+
+/** Whether the connection asks for 2026-07-28 first: `protocol: "auto"`, but never over the 2024-11-05 SSE transport, which predates it. */
+function negotiates(config: UpstreamServerConfig): boolean {
+  return config.protocol === 'auto' && (isStdio(config) || config.transport === 'http');
 }
 
 /**
@@ -149,7 +148,7 @@ export class UpstreamConnection {
         // `protocol: "auto"`: a 2026-07-28 server is spoken to in its era (a legacy one answers the probe with an error).
         // A stdio server silent on the probe is a legacy one: a third of the start time is left for the probe, so
         // the `initialize` that follows has the rest.
-        ...(options.config.protocol === 'auto'
+        ...(negotiates(options.config)
           ? {
               versionNegotiation: {
                 mode: 'auto' as const,

@@ -102,3 +102,23 @@ export function modernRpc(
     },
   };
 }
+
+/** Whether a 2026-07-28 task has ended (neither `working` nor `input_required`). */
+export const taskEnded = (task: Record<string, unknown>): boolean => !['working', 'input_required'].includes(String(task.status));
+
+/** Polls `tasks/get` every 100 ms until `done` says so; throws once `timeoutMs` passed, naming the last status. */
+export async function pollTask(
+  rpc: ModernRpc,
+  taskId: string,
+  done: (task: Record<string, unknown>) => boolean,
+  timeoutMs = 20_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await rpc.request('tasks/get', { taskId });
+    if (!answer.result) throw new Error(`tasks/get failed: ${JSON.stringify(answer)}`);
+    if (done(answer.result)) return answer.result;
+    if (Date.now() > deadline) throw new Error(`task ${taskId} still ${String(answer.result.status)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { startMockAnthropicApi, type MockAnthropicApi, type MockReply } from '../fixtures/mock-anthropic-api.js';
 import { createClaudeSandbox, isAlive, type ClaudeSandbox } from '../helpers/claude-env.js';
 import { waitFor } from '../helpers/http.js';
-import { modernRpc, TASKS_EXTENSION, type ModernRpc } from '../helpers/modern-rpc.js';
+import { modernRpc, pollTask, TASKS_EXTENSION, type ModernRpc } from '../helpers/modern-rpc.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
@@ -92,16 +92,8 @@ describe('MCP tasks of the Claude tools (2025-11-25 and 2026-07-28)', () => {
   const modern = (token: string, capabilities: Record<string, unknown> = { extensions: { [TASKS_EXTENSION]: {} } }) =>
     modernRpc(server.mcpUrl, { token, capabilities });
   /** Polls 2026 `tasks/get` until `done`. */
-  const poll2026 = async (rpc: ModernRpc, taskId: string, done: (task: Record<string, unknown>) => boolean, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const answer = await rpc.request('tasks/get', { taskId });
-      if (!answer.result) throw new Error(`tasks/get failed: ${JSON.stringify(answer)}`);
-      if (done(answer.result)) return answer.result;
-      if (Date.now() > deadline) throw new Error(`task ${taskId} still ${String(answer.result.status)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
+  const poll2026 = (rpc: ModernRpc, taskId: string, done: (task: Record<string, unknown>) => boolean, timeoutMs = 30_000) =>
+    pollTask(rpc, taskId, done, timeoutMs);
   const runningPid = async (owner: string) => {
     let pid: number | undefined;
     await waitFor(() => {

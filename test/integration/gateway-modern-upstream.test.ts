@@ -7,7 +7,7 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { waitFor } from '../helpers/http.js';
-import { modernRpc, TASKS_EXTENSION, type ModernAnswer, type ModernRpc } from '../helpers/modern-rpc.js';
+import { modernRpc, pollTask, taskEnded, TASKS_EXTENSION, type ModernAnswer, type ModernRpc } from '../helpers/modern-rpc.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
@@ -92,17 +92,6 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
     expect(answer.result).toMatchObject({ resultType: 'input_required' });
     return answer.result!.inputRequests as Requests;
   };
-  const poll = async (rpc: ModernRpc, taskId: string, done: (task: Record<string, unknown>) => boolean) => {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const answer = await rpc.request('tasks/get', { taskId });
-      if (!answer.result) throw new Error(`tasks/get failed: ${JSON.stringify(answer)}`);
-      if (done(answer.result)) return answer.result;
-      if (Date.now() > deadline) throw new Error(`task ${taskId} still ${String(answer.result.status)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-  const ended = (task: Record<string, unknown>) => !['working', 'input_required'].includes(String(task.status));
 
   it('negotiates 2026-07-28 with a server that speaks it and falls back to the 2025 handshake with one that does not', async () => {
     const response = await fetch(`${server.url}/listmcp`, { headers: { authorization: `Bearer ${ALICE}` } });
@@ -215,7 +204,7 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
     expect(created.result).not.toHaveProperty('requestState');
     const taskId = created.result!.taskId as string;
     expect(taskId).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    const done = await poll(rpc, taskId, ended);
+    const done = await pollTask(rpc, taskId, taskEnded);
     expect(done.status).toBe('completed');
     expect(text(done.result)).toContain('Alice');
     // An answer without a task is the call's answer: no task of ours either.
@@ -230,12 +219,12 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
     const rpc = modernRpc(conf, { token: ALICE, capabilities: { elicitation: {}, extensions: { [TASKS_EXTENSION]: {} } } });
     const created = await call(rpc, 'confirm_delete', { arguments: { filename: 'notes.txt' } });
     const taskId = created.result!.taskId as string;
-    const waiting = await poll(rpc, taskId, (task) => task.status !== 'working');
+    const waiting = await pollTask(rpc, taskId, (task) => task.status !== 'working');
     expect(waiting.status).toBe('input_required');
     const [key, question] = Object.entries(waiting.inputRequests as Requests)[0]!;
     expect(question).toMatchObject({ method: 'elicitation/create', params: { message: 'Delete notes.txt?' } });
     await rpc.request('tasks/update', { taskId, inputResponses: { [key]: accept({ confirm: true }) } });
-    const done = await poll(rpc, taskId, ended);
+    const done = await pollTask(rpc, taskId, taskEnded);
     expect(done).toMatchObject({ status: 'completed' });
     expect(text(done.result)).toBe('Deleted notes.txt');
   });
@@ -245,11 +234,11 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
     const created = await call(rpc, 'slow_compute', { arguments: { seconds: 60, label: 'cancel-me' } });
     const taskId = created.result!.taskId as string;
     expect(created.result).toMatchObject({ resultType: 'task' });
-    await poll(rpc, taskId, (task) => task.status === 'working');
+    await pollTask(rpc, taskId, (task) => task.status === 'working');
     const logFile = server.container.gateway.registry.get('conf')!.logFile!;
     const before = readFileSync(logFile, 'utf8').split('task cancelled').length;
     await rpc.request('tasks/cancel', { taskId });
-    expect((await poll(rpc, taskId, ended)).status).toBe('cancelled');
+    expect((await pollTask(rpc, taskId, taskEnded)).status).toBe('cancelled');
     await waitFor(() => readFileSync(logFile, 'utf8').split('task cancelled').length > before, 10_000);
   });
 

@@ -7,7 +7,7 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { waitFor } from '../helpers/http.js';
-import { modernRpc, TASKS_EXTENSION, type ModernRpc } from '../helpers/modern-rpc.js';
+import { modernRpc, pollTask, taskEnded, TASKS_EXTENSION, type ModernRpc } from '../helpers/modern-rpc.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
@@ -41,17 +41,6 @@ describe('gateway: upstream tasks relayed', () => {
   };
   const modern = (token: string, url = server.mcpUrl, capabilities: Record<string, unknown> = { extensions: { [TASKS_EXTENSION]: {} } }) =>
     modernRpc(url, { token, capabilities });
-  const poll = async (rpc: ModernRpc, taskId: string, done: (task: Record<string, unknown>) => boolean) => {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const answer = await rpc.request('tasks/get', { taskId });
-      if (!answer.result) throw new Error(`tasks/get failed: ${JSON.stringify(answer)}`);
-      if (done(answer.result)) return answer.result;
-      if (Date.now() > deadline) throw new Error(`task ${taskId} still ${String(answer.result.status)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-  const ended = (task: Record<string, unknown>) => !['working', 'input_required'].includes(String(task.status));
   const text = (result: unknown) => ((result as ToolResult).content ?? []).map((block) => block.text).join('');
   const upstreamEvents = async (rpc: ModernRpc, tool: string) =>
     JSON.parse(text((await rpc.request('tools/call', { name: tool, arguments: {} })).result)) as { created: string[]; cancelled: string[] };
@@ -135,12 +124,12 @@ describe('gateway: upstream tasks relayed', () => {
     expect(created.result).toMatchObject({ resultType: 'task', status: 'working' });
     expect(created.result).not.toHaveProperty('content');
     const taskId = created.result!.taskId as string;
-    const done = await poll(rpc, taskId, ended);
+    const done = await pollTask(rpc, taskId, taskEnded);
     expect(done).toMatchObject({ status: 'completed', result: { content: [{ type: 'text', text: 'done: modern' }] } });
     expect((done.result as ToolResult)._meta?.[RELATED_TASK]).toBeUndefined();
     // A tool error result: 2026 `completed` with isError.
     const failing = (await rpc.request('tools/call', { name: 'tk__failing_task', arguments: {} })).result!.taskId as string;
-    expect(await poll(rpc, failing, ended)).toMatchObject({
+    expect(await pollTask(rpc, failing, taskEnded)).toMatchObject({
       status: 'completed',
       result: { isError: true, content: [{ text: 'the job failed' }] },
     });
@@ -152,7 +141,7 @@ describe('gateway: upstream tasks relayed', () => {
       .taskId as string;
     const other = (await rpc.request('tools/call', { name: 'tkc__slow_task', arguments: { ms: 300, label: 'second' } })).result!
       .taskId as string;
-    const [first, second] = await Promise.all([poll(rpc, one, ended), poll(rpc, other, ended)]);
+    const [first, second] = await Promise.all([pollTask(rpc, one, taskEnded), pollTask(rpc, other, taskEnded)]);
     expect(text(first.result)).toBe('done: first');
     expect(text(second.result)).toBe('done: second');
     const ids = [...(await upstreamEvents(rpc, 'tk2__task_events')).created, ...(await upstreamEvents(rpc, 'tkc__task_events')).created];
@@ -238,7 +227,7 @@ describe('gateway: upstream tasks relayed', () => {
 
     const rpc = modern(ALICE, server.mcpUrl, { elicitation: {}, extensions: { [TASKS_EXTENSION]: {} } });
     const modernId = (await rpc.request('tools/call', { name: 'tk__ask_task', arguments: {} })).result!.taskId as string;
-    const waiting = await poll(rpc, modernId, (task) => task.status !== 'working');
+    const waiting = await pollTask(rpc, modernId, (task) => task.status !== 'working');
     expect(waiting.status).toBe('input_required');
     const [key, question] = Object.entries(
       waiting.inputRequests as Record<string, { method: string; params: { message: string; _meta?: object } }>,
@@ -246,7 +235,10 @@ describe('gateway: upstream tasks relayed', () => {
     expect(question).toMatchObject({ method: 'elicitation/create', params: { message: 'Which colour?' } });
     expect(JSON.stringify(question.params)).not.toContain('task-');
     await rpc.request('tasks/update', { taskId: modernId, inputResponses: { [key]: { action: 'accept', content: { colour: 'blue' } } } });
-    expect(await poll(rpc, modernId, ended)).toMatchObject({ status: 'completed', result: { content: [{ text: 'user accept: blue' }] } });
+    expect(await pollTask(rpc, modernId, taskEnded)).toMatchObject({
+      status: 'completed',
+      result: { content: [{ text: 'user accept: blue' }] },
+    });
   });
 
   it('a 2025-era client that does not follow tasks still gets an answer from a tool the upstream runs only as a task; a 2026 one gets -32021', async () => {
@@ -269,7 +261,7 @@ describe('gateway: upstream tasks relayed', () => {
   it('an upstream that dies fails its tasks with a clear error; a per-session connection closing fails its own', async () => {
     const rpc = modern(ALICE);
     const taskId = (await rpc.request('tools/call', { name: 'tkc__crash_task', arguments: {} })).result!.taskId as string;
-    const failed = await poll(rpc, taskId, ended);
+    const failed = await pollTask(rpc, taskId, taskEnded);
     expect(failed).toMatchObject({ status: 'failed', error: { code: -32603 } });
     expect(String((failed.error as { message: string }).message)).toMatch(/upstream tkc closed the connection the task ran on/);
 
