@@ -49,6 +49,8 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
     const servers = {
       conf: { command: process.execPath, args: [path.resolve('test/fixtures/conformance-upstream.mjs')], protocol: 'auto' },
       old: { command: process.execPath, args: [path.resolve('test/fixtures/gateway-upstream.mjs')], protocol: 'auto' },
+      // A published server on the v1 SDK (2025 only), probed too.
+      everything: { command: path.resolve('node_modules/.bin/mcp-server-everything'), args: ['stdio'], protocol: 'auto' },
       remote: { url: `http://127.0.0.1:${port}/mcp`, protocol: 'auto' },
       // Calls time out after 500 ms without an answer or progress.
       quick: {
@@ -99,12 +101,17 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
     expect(Object.fromEntries(servers.map((s) => [s.name, s.protocolVersion]))).toEqual({
       conf: '2026-07-28',
       old: '2025-11-25',
+      everything: '2025-11-25',
       remote: '2026-07-28',
       quick: '2026-07-28',
     });
-    // The fallback upstream serves as any other: a 2026-07-28 caller's call goes through.
-    const echoed = await call(modernRpc(`${server.url}/servers/old/mcp`, { token: ALICE }), 'echo', { arguments: { text: 'still here' } });
-    expect(text(echoed.result)).toContain('still here');
+    // A fallback upstream serves as any other: a 2026-07-28 caller's call goes through.
+    for (const name of ['old', 'everything']) {
+      const echoed = await call(modernRpc(`${server.url}/servers/${name}/mcp`, { token: ALICE }), 'echo', {
+        arguments: { text: 'still here', message: 'still here' },
+      });
+      expect([name, text(echoed.result)]).toEqual([name, expect.stringContaining('still here')]);
+    }
   });
 
   it("a 2026-07-28 caller gets the upstream's own input requests, keys included; the retry completes the call", async () => {
