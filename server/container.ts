@@ -142,6 +142,7 @@ export async function createContainer(config: Config, options: ContainerOptions)
     logMaxBytes: config.gatewayLogMaxBytes,
     maxMessageBytes: config.gatewayMaxMessageBytes,
     startupWaitMs: config.gatewayStartupWaitMs,
+    principalIdleMs: config.sessionTimeoutMs,
     version: VERSION,
     logger,
     events,

@@ -26,6 +26,8 @@ export interface GatewayProviderOptions {
    * (`GATEWAY_STARTUP_WAIT_MS`); 0 never waits. A call to an upstream on its way up waits up to its own `timeoutMs`.
    */
   startupWaitMs?: number;
+  /** See {@link UpstreamAccessOptions.principalIdleMs}. */
+  principalIdleMs?: number;
 }
 
 /**
@@ -40,10 +42,17 @@ export interface GatewayProviderOptions {
  * URIs and access names come from the catalog (`gateway-catalog.ts`); calls reach upstreams through
  * `upstream-access.ts`.
  */
-export function createGatewayProvider({ registry, logger, toolAccess, only, startupWaitMs = 0 }: GatewayProviderOptions): ToolProvider {
+export function createGatewayProvider({
+  registry,
+  logger,
+  toolAccess,
+  only,
+  startupWaitMs = 0,
+  principalIdleMs,
+}: GatewayProviderOptions): ToolProvider {
   // The catalog first: its cache reset must run before every other registry listener.
   const catalog = createGatewayCatalog({ registry, logger, only, toolAccess });
-  const access = createUpstreamAccess({ registry, catalog });
+  const access = createUpstreamAccess({ registry, catalog, ...(principalIdleMs ? { principalIdleMs } : {}) });
   const states = new WeakMap<McpServer, InstanceState>();
   const items = createInstanceItems({ catalog, access });
   const gatewayTools = createGatewayTools({ catalog, access, instanceOf: (server) => states.get(server) });

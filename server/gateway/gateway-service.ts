@@ -31,6 +31,11 @@ export interface GatewayServiceOptions {
    * when that start began; 0 never waits.
    */
   startupWaitMs?: number;
+  /**
+   * How long a principal's own connection to an `isolation: "session"` upstream (2026-07-28 requests have no session)
+   * stays open unused (SESSION_TIMEOUT_MS, as for a session's).
+   */
+  principalIdleMs?: number;
   /** Quiet period before a changed file is read (editors write in several steps). */
   debounceMs?: number;
 }
@@ -72,10 +77,12 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   const initial: GatewayConfig = loadGatewayConfig(options.configPath, options.variables);
   await registry.apply(initial);
   const startupWaitMs = options.startupWaitMs ?? 0;
+  const principalIdleMs = options.principalIdleMs;
   const provider = createGatewayProvider({
     registry,
     logger,
     startupWaitMs,
+    ...(principalIdleMs ? { principalIdleMs } : {}),
     ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}),
   });
   const single = new Map<string, ToolProvider>();
@@ -132,6 +139,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
           logger,
           only: name,
           startupWaitMs,
+          ...(principalIdleMs ? { principalIdleMs } : {}),
           ...(options.toolAccess ? { toolAccess: options.toolAccess } : {}),
         });
         single.set(name, found);

@@ -87,36 +87,45 @@ export async function requestInRounds<T>(connection: UpstreamConnection, rounds:
     _meta: { ...(rounds.params._meta as object | undefined), [CLIENT_CAPABILITIES_META_KEY]: rounds.capabilities, ...logLevelOf(ctx) },
   };
   let params: Record<string, unknown> = { ...first, ...unsolicitedAnswers(ctx) };
-  for (let round = 0; ; round += 1) {
-    const legOptions = { ...options, allowInputRequired: true };
-    const answer = (
-      rounds.mirrorHeadersOf && method === 'tools/call'
-        ? await connection.client.callTool(params as never, { ...legOptions, toolDefinition: rounds.mirrorHeadersOf as Tool })
-        : await connection.client.request({ method, params } as never, rounds.schema as never, legOptions)
-    ) as T | InputRequiredResult;
-    if (!isInputRequired(answer)) {
-      if (!rounds.acceptsTask && upstreamTaskOf(answer) !== undefined)
-        throw new ProtocolError(ProtocolErrorCode.InternalError, `${method}: the upstream answered with a task the call did not ask for`);
-      return answer;
+  // Between two legs nothing is in flight upstream, yet the call goes on: the connection stays in use.
+  const release = connection.hold();
+  try {
+    for (let round = 0; ; round += 1) {
+      const legOptions = { ...options, allowInputRequired: true };
+      const answer = (
+        rounds.mirrorHeadersOf && method === 'tools/call'
+          ? await connection.client.callTool(params as never, { ...legOptions, toolDefinition: rounds.mirrorHeadersOf as Tool })
+          : await connection.client.request({ method, params } as never, rounds.schema as never, legOptions)
+      ) as T | InputRequiredResult;
+      if (!isInputRequired(answer)) {
+        if (!rounds.acceptsTask && upstreamTaskOf(answer) !== undefined)
+          throw new ProtocolError(ProtocolErrorCode.InternalError, `${method}: the upstream answered with a task the call did not ask for`);
+        return answer;
+      }
+      if (round + 1 >= MAX_ROUNDS)
+        throw new ProtocolError(
+          ProtocolErrorCode.InternalError,
+          `${method}: the upstream still asked for input after ${MAX_ROUNDS} rounds`,
+        );
+      const responses: Record<string, unknown> = {};
+      rounds.onAsking?.(true);
+      try {
+        await Promise.all(
+          Object.entries(answer.inputRequests ?? {}).map(async ([key, request]) => {
+            responses[key] = await askCaller(ctx, { ...(request as ClientRequest), key }, options.signal);
+          }),
+        );
+      } finally {
+        rounds.onAsking?.(false);
+      }
+      params = {
+        ...first,
+        ...(Object.keys(responses).length > 0 ? { inputResponses: responses } : {}),
+        ...(answer.requestState !== undefined ? { requestState: answer.requestState } : {}),
+      };
     }
-    if (round + 1 >= MAX_ROUNDS)
-      throw new ProtocolError(ProtocolErrorCode.InternalError, `${method}: the upstream still asked for input after ${MAX_ROUNDS} rounds`);
-    const responses: Record<string, unknown> = {};
-    rounds.onAsking?.(true);
-    try {
-      await Promise.all(
-        Object.entries(answer.inputRequests ?? {}).map(async ([key, request]) => {
-          responses[key] = await askCaller(ctx, { ...(request as ClientRequest), key }, options.signal);
-        }),
-      );
-    } finally {
-      rounds.onAsking?.(false);
-    }
-    params = {
-      ...first,
-      ...(Object.keys(responses).length > 0 ? { inputResponses: responses } : {}),
-      ...(answer.requestState !== undefined ? { requestState: answer.requestState } : {}),
-    };
+  } finally {
+    release();
   }
 }
 

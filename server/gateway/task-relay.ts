@@ -196,6 +196,8 @@ export async function followModernTask(
       timeout: timeoutMs,
     }) as Promise<T>;
   const upstreamId = created.taskId;
+  // A task followed keeps its connection in use (a principal's idle connection is not closed under it).
+  const release = connection.hold();
   try {
     let task = created;
     const status = statusReporter(ctx);
@@ -235,6 +237,8 @@ export async function followModernTask(
     }
   } catch (error) {
     throw await ended(connection, options, upstreamId, error, meta);
+  } finally {
+    release();
   }
 }
 

@@ -27,7 +27,22 @@ export interface UpstreamAccessOptions {
   registry: GatewayRegistry;
   /** Finds the upstream a tool name belongs to, looked up again on every wait (a reload may replace it). */
   catalog: Pick<GatewayCatalog, 'ownerOf'>;
+  /**
+   * How long a principal's own connection to an `isolation: "session"` upstream stays open after its last request
+   * ended and nothing runs on it (default 30 minutes, SESSION_TIMEOUT_MS in the server).
+   */
+  principalIdleMs?: number;
 }
+
+/** A principal's own connection to one `isolation: "session"` upstream, shared by that principal's 2026-07-28 requests. */
+interface PrincipalConnection {
+  pending: Promise<UpstreamConnection>;
+  /** Instances (requests) holding it now. */
+  users: number;
+  idle?: NodeJS.Timeout;
+}
+
+const DEFAULT_PRINCIPAL_IDLE_MS = 30 * 60_000;
 
 /** How calls of one gateway endpoint reach their upstreams. */
 export interface UpstreamAccess {
@@ -54,20 +69,87 @@ function unavailable(supervisor: UpstreamSupervisor): string {
 }
 
 /** Builds the {@link UpstreamAccess} of one gateway endpoint. */
-export function createUpstreamAccess({ registry, catalog }: UpstreamAccessOptions): UpstreamAccess {
+export function createUpstreamAccess({
+  registry,
+  catalog,
+  principalIdleMs = DEFAULT_PRINCIPAL_IDLE_MS,
+}: UpstreamAccessOptions): UpstreamAccess {
+  /** By `{server}\0{principal}`: 2026-07-28 instances are one per request, so their isolated connection is the principal's. */
+  const principals = new Map<string, PrincipalConnection>();
+
+  /** What a client declared goes to its own upstream connection, but tasks, which the gateway follows itself. */
+  function declaredTo(instance: InstanceConnections) {
+    const declared = instance.clientCapabilities();
+    const extensions = withoutTasksExtension(declared?.extensions);
+    const experimental = declared?.experimental;
+    return { ...(extensions ? { extensions } : {}), ...(experimental ? { experimental } : {}) };
+  }
+
+  /**
+   * The principal's own connection to `supervisor`, opened on its first request and held by each instance using it;
+   * closed once no instance holds it, nothing runs on it (a call parked between rounds, a task followed) and
+   * `principalIdleMs` passed.
+   */
+  function principalConnection(instance: InstanceConnections, supervisor: UpstreamSupervisor, principal: string) {
+    // Held from now until release(): an instance already released would never let go.
+    if (instance.closed) return Promise.reject(new ProtocolError(ProtocolErrorCode.InternalError, `${supervisor.name}: request ended`));
+    const key = `${supervisor.name}\0${principal}`;
+    let held = principals.get(key);
+    if (!held) {
+      const opened: PrincipalConnection = {
+        pending: registry.openSessionConnection(
+          supervisor.name,
+          () => forget(),
+          () => undefined,
+          declaredTo(instance),
+        ),
+        users: 0,
+      };
+      const forget = () => {
+        if (principals.get(key) === opened) principals.delete(key);
+        clearTimeout(opened.idle);
+      };
+      opened.pending.catch(forget);
+      principals.set(key, opened);
+      held = opened;
+    }
+    if (!instance.sessionConnections.has(supervisor.name)) {
+      held.users += 1;
+      clearTimeout(held.idle);
+      instance.sessionConnections.set(supervisor.name, held.pending);
+    }
+    return held.pending;
+  }
+
+  /** One instance less holds the principal's connection to `server`; the last one starts its idle timer. */
+  function letGo(server: string, principal: string): void {
+    const key = `${server}\0${principal}`;
+    const held = principals.get(key);
+    if (!held || (held.users -= 1) > 0) return;
+    const closeIfIdle = () => {
+      void held.pending.then(
+        (connection) => {
+          if (held.users > 0) return;
+          if (connection.busy) {
+            held.idle?.refresh();
+            return;
+          }
+          principals.delete(key);
+          return registry.closeSessionConnection(connection);
+        },
+        () => undefined,
+      );
+    };
+    held.idle = setTimeout(closeIfIdle, principalIdleMs);
+    held.idle.unref();
+  }
+
   /** The instance's own connection to `supervisor`, opened once (a failed open is forgotten, so the next call retries). */
   async function sessionConnection(instance: InstanceConnections, supervisor: UpstreamSupervisor): Promise<UpstreamConnection> {
     let pending = instance.sessionConnections.get(supervisor.name);
     if (!pending) {
       const forget = () => instance.sessionConnections.delete(supervisor.name);
-      // The client's extension support goes to its own upstream connection, but for tasks, which are not relayed.
-      const declared = instance.clientCapabilities();
-      const extensions = withoutTasksExtension(declared?.extensions);
-      const experimental = declared?.experimental;
-      pending = registry.openSessionConnection(supervisor.name, forget, () => undefined, {
-        ...(extensions ? { extensions } : {}),
-        ...(experimental ? { experimental } : {}),
-      });
+      pending = registry.openSessionConnection(supervisor.name, forget, () => undefined, declaredTo(instance));
       pending.catch(forget);
       instance.sessionConnections.set(supervisor.name, pending);
     }
@@ -81,7 +163,15 @@ export function createUpstreamAccess({ registry, catalog }: UpstreamAccessOption
 
   return {
     async connectionFor(instance, supervisor) {
-      if (supervisor.config.isolation === 'session') return sessionConnection(instance, supervisor);
+      if (supervisor.config.isolation === 'session') {
+        // A 2026-07-28 instance serves one request: its own connection would be a new upstream per request.
+        if (typeof instance.relayOwner === 'string') {
+          const connection = await principalConnection(instance, supervisor, instance.relayOwner);
+          if (instance.closed) throw new ProtocolError(ProtocolErrorCode.InternalError, `${supervisor.name}: request ended`);
+          return connection;
+        }
+        return sessionConnection(instance, supervisor);
+      }
       const live = supervisor.live;
       if (!live) throw new ProtocolError(ProtocolErrorCode.InternalError, unavailable(supervisor));
       return live;
@@ -99,6 +189,11 @@ export function createUpstreamAccess({ registry, catalog }: UpstreamAccessOption
       }
     },
     release(instance) {
+      if (typeof instance.relayOwner === 'string') {
+        for (const server of instance.sessionConnections.keys()) letGo(server, instance.relayOwner);
+        instance.sessionConnections.clear();
+        return;
+      }
       for (const pending of instance.sessionConnections.values())
         void pending.then(
           (c) => registry.closeSessionConnection(c),

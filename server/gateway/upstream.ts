@@ -131,6 +131,8 @@ export class UpstreamConnection {
   private readonly taskTargets = new Map<string, TaskRelayTarget>();
   /** Aborted when the connection ends, whatever ended it. */
   private readonly lifetime = new AbortController();
+  /** Work using the connection that no relay target or task target shows (see {@link hold}). */
+  private holds = 0;
 
   constructor(private readonly options: UpstreamConnectionOptions) {
     const refresh = () => {
@@ -231,6 +233,24 @@ export class UpstreamConnection {
    */
   attachRelay(target: RelayTarget): void {
     this.relayTargets.add(target);
+  }
+
+  /**
+   * Marks the connection in use until the returned function is called: a 2026-07-28 request between its rounds, a
+   * followed task. A principal's idle connection is not closed while it is {@link busy}.
+   */
+  hold(): () => void {
+    this.holds += 1;
+    let released = false;
+    return () => {
+      if (!released) this.holds -= 1;
+      released = true;
+    };
+  }
+
+  /** Whether anything runs on the connection: a call in flight, a held request, a task followed. */
+  get busy(): boolean {
+    return this.holds > 0 || this.relayTargets.size > 0 || this.taskTargets.size > 0;
   }
 
   /** Ends what {@link attachRelay} began. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { waitFor } from '../helpers/http.js';
+import { modernRpc, type ModernRpc } from '../helpers/modern-rpc.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const fixture = path.resolve('test/fixtures/gateway-upstream.mjs');
@@ -81,4 +82,77 @@ describe('gateway isolation: "session" gives each client session its own upstrea
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ status: 'not_ready', checks: { upstreams: { ok: false, waiting: ['needed'] } } });
   });
+});
+
+/**
+ * A 2026-07-28 request has no session (each is its own server instance), so `isolation: "session"` gives each
+ * principal its own upstream process instead, shared by that principal's requests and closed once unused for
+ * SESSION_TIMEOUT_MS — never a process per request.
+ */
+describe('gateway isolation: "session" for 2026-07-28 requests is per principal', () => {
+  const ALICE = 'key-alice-0123456789';
+  const BOB = 'key-bob-0123456789';
+  let server: TestServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwiso26-'));
+    writeFileSync(
+      path.join(dir, 'mcp_config.json'),
+      JSON.stringify({ mcpServers: { iso: { command: process.execPath, args: [fixture], isolation: 'session' } } }),
+    );
+    server = await startTestServer({
+      mcpConfigPath: path.join(dir, 'mcp_config.json'),
+      authMode: 'oauth',
+      authInitialAdmin: false,
+      apiKeys: [`${ALICE}:client-alice`, `${BOB}:client-bob`],
+      // Also how long a principal's unused upstream connection stays open.
+      sessionTimeoutMs: 1_500,
+    });
+    await waitFor(() => server.container.gateway.registry.get('iso')!.status === 'running', 30_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const iso = () => `${server.url}/servers/iso/mcp`;
+  const pidOf = async (rpc: ModernRpc) => {
+    const { result } = await rpc.request('tools/call', { name: 'whoami', arguments: {} });
+    return (JSON.parse((result?.content as Array<{ text: string }>)[0]!.text) as { pid: number }).pid;
+  };
+
+  it('one process per principal, shared by its requests, closed once unused; never the shared one', async () => {
+    const alice = modernRpc(iso(), { token: ALICE });
+    const bob = modernRpc(iso(), { token: BOB });
+    const first = await pidOf(alice);
+    expect(await pidOf(alice)).toBe(first);
+    expect(await pidOf(alice)).toBe(first);
+    const bobs = await pidOf(bob);
+    expect(bobs).not.toBe(first);
+    expect([first, bobs]).not.toContain(server.container.gateway.registry.get('iso')!.pid);
+    // Unused for SESSION_TIMEOUT_MS: both end.
+    await waitFor(() => !alive(first) && !alive(bobs), 15_000);
+    expect(server.container.gateway.registry.sessionConnectionCount()).toBe(0);
+  }, 30_000);
+
+  it('a call waiting for its next round keeps the process past the idle time', async () => {
+    const rpc = modernRpc(iso(), { token: ALICE, capabilities: { elicitation: {} } });
+    const first = await rpc.request('tools/call', { name: 'ask_user', arguments: {} });
+    expect(first.result).toMatchObject({ resultType: 'input_required' });
+    const pid = await pidOf(rpc);
+    // Longer than SESSION_TIMEOUT_MS: the parked call is still running on it.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(alive(pid)).toBe(true);
+    const [key] = Object.keys(first.result!.inputRequests as object);
+    const done = await rpc.request('tools/call', {
+      name: 'ask_user',
+      arguments: {},
+      inputResponses: { [key!]: { action: 'accept', content: { name: 'Ada' } } },
+      requestState: first.result!.requestState,
+    });
+    expect(done.result?.content).toEqual([{ type: 'text', text: 'user accept: Ada' }]);
+    await waitFor(() => !alive(pid), 15_000);
+  }, 30_000);
 });

@@ -192,10 +192,13 @@ export const coreFields = {
     .default(1000)
     .describe('Most concurrent MCP sessions; new sessions beyond it are refused with 503.')
     .register(fieldMeta, { env: 'MAX_SESSIONS', group: 'Sessions' }),
-  /** A session idle longer than this is closed by the sweeper. */
+  /**
+   * A session idle longer than this is closed by the sweeper; a principal's own connection to an `isolation: "session"`
+   * gateway upstream (its 2026-07-28 requests have no session) is closed after as long unused.
+   */
   sessionTimeoutMs: int(1000, 7 * 24 * 3600_000)
     .default(30 * 60_000)
-    .describe('Idle time after which a session is closed.')
+    .describe('Idle time after which a session is closed (and a principal\'s own connection to an isolation "session" upstream).')
     .register(fieldMeta, { env: 'SESSION_TIMEOUT_MS', group: 'Sessions' }),
   /** How often the sweeper looks for idle sessions. */
   cleanupIntervalMs: int(100, 3600_000)
