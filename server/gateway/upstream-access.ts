@@ -121,11 +121,14 @@ export function createUpstreamAccess({
     return held.pending;
   }
 
-  /** One instance less holds the principal's connection to `server`; the last one starts its idle timer. */
-  function letGo(server: string, principal: string): void {
+  /**
+   * One instance less holds the principal's connection to `server` (the one it got, `pending`: after a loss the
+   * principal may hold a newer one); the last one starts its idle timer.
+   */
+  function letGo(server: string, principal: string, pending: Promise<UpstreamConnection>): void {
     const key = `${server}\0${principal}`;
     const held = principals.get(key);
-    if (!held || (held.users -= 1) > 0) return;
+    if (!held || held.pending !== pending || (held.users -= 1) > 0) return;
     const closeIfIdle = () => {
       void held.pending.then(
         (connection) => {
@@ -190,7 +193,7 @@ export function createUpstreamAccess({
     },
     release(instance) {
       if (typeof instance.relayOwner === 'string') {
-        for (const server of instance.sessionConnections.keys()) letGo(server, instance.relayOwner);
+        for (const [server, pending] of instance.sessionConnections) letGo(server, instance.relayOwner, pending);
         instance.sessionConnections.clear();
         return;
       }
