@@ -22,6 +22,8 @@ export const UPSTREAM_TASK_META_KEY = 'claude-code-mcp/upstream-task';
 
 /** Rounds one request may take before the relay gives up on an upstream that keeps asking. */
 const MAX_ROUNDS = 16;
+/** Input requests one round may carry: each becomes a question to the caller. */
+const MAX_INPUTS_PER_ROUND = 64;
 
 /** The methods a 2026-07-28 server may answer with `input_required`. */
 export type RoundsMethod = 'tools/call' | 'prompts/get' | 'resources/read';
@@ -107,11 +109,17 @@ export async function requestInRounds<T>(connection: UpstreamConnection, rounds:
           ProtocolErrorCode.InternalError,
           `${method}: the upstream still asked for input after ${MAX_ROUNDS} rounds`,
         );
+      const asked = Object.entries(answer.inputRequests ?? {});
+      if (asked.length > MAX_INPUTS_PER_ROUND)
+        throw new ProtocolError(
+          ProtocolErrorCode.InternalError,
+          `${method}: the upstream asked for ${asked.length} inputs in one round (at most ${MAX_INPUTS_PER_ROUND} are relayed)`,
+        );
       const responses: Record<string, unknown> = {};
       rounds.onAsking?.(true);
       try {
         await Promise.all(
-          Object.entries(answer.inputRequests ?? {}).map(async ([key, request]) => {
+          asked.map(async ([key, request]) => {
             responses[key] = await askCaller(ctx, { ...(request as ClientRequest), key }, options.signal);
           }),
         );

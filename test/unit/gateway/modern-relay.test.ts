@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { MissingRequiredClientCapabilityError, ProtocolError } from '@modelcontextprotocol/server';
-import { requiresTasks, upstreamCapabilities } from '../../../server/gateway/modern-relay.js';
+import { MissingRequiredClientCapabilityError, ProtocolError, type ServerContext } from '@modelcontextprotocol/server';
+import { requestInRounds, requiresTasks, upstreamCapabilities } from '../../../server/gateway/modern-relay.js';
+import type { UpstreamConnection } from '../../../server/gateway/upstream.js';
 
 const TASKS = 'io.modelcontextprotocol/tasks';
 const APPS = 'io.modelcontextprotocol/ui';
@@ -44,5 +45,56 @@ describe('requiresTasks', () => {
     expect(requiresTasks(new MissingRequiredClientCapabilityError({ requiredCapabilities: { sampling: {} } }))).toBe(false);
     expect(requiresTasks(new ProtocolError(-32602, 'bad', { requiredCapabilities: { extensions: { [TASKS]: {} } } }))).toBe(false);
     expect(requiresTasks(new Error('-32021'))).toBe(false);
+  });
+});
+
+describe('requestInRounds against an upstream that keeps asking', () => {
+  /** A 2026-07-28 connection whose every answer is `answer`, and the questions put to the caller. */
+  function asking(answer: unknown) {
+    const asked: unknown[] = [];
+    let legs = 0;
+    const connection = {
+      hold: () => () => undefined,
+      client: {
+        request: async () => {
+          legs += 1;
+          return answer;
+        },
+      },
+    } as unknown as UpstreamConnection;
+    const ctx = {
+      mcpReq: {
+        signal: new AbortController().signal,
+        requestState: () => undefined,
+        elicitInput: async (params: unknown) => {
+          asked.push(params);
+          return { action: 'decline' };
+        },
+      },
+    } as unknown as ServerContext;
+    const run = () =>
+      requestInRounds(connection, {
+        method: 'tools/call',
+        params: { name: 'x', arguments: {} },
+        schema: { '~standard': { version: 1, vendor: 'test', validate: (value) => ({ value }) } },
+        options: {},
+        capabilities: {},
+        ctx,
+      });
+    return { run, asked, legs: () => legs };
+  }
+  const elicit = { method: 'elicitation/create', params: { message: 'q', requestedSchema: { type: 'object', properties: {} } } };
+
+  it('refuses a round of more than 64 input requests before asking anyone', async () => {
+    const inputRequests = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, elicit]));
+    const { run, asked } = asking({ resultType: 'input_required', inputRequests, requestState: 's' });
+    await expect(run()).rejects.toThrow('the upstream asked for 65 inputs in one round (at most 64 are relayed)');
+    expect(asked).toHaveLength(0);
+  });
+
+  it('gives up after 16 rounds of an upstream that asks again whatever it is told', async () => {
+    const { run, asked, legs } = asking({ resultType: 'input_required', inputRequests: { k: elicit }, requestState: 's' });
+    await expect(run()).rejects.toThrow('the upstream still asked for input after 16 rounds');
+    expect([legs(), asked.length]).toEqual([16, 15]);
   });
 });
