@@ -443,10 +443,12 @@ export class UpstreamConnection {
     this.catalog = { tools, resources, resourceTemplates, prompts };
   }
 
-  /** A ping with a time limit; resolves to the round-trip time. */
+  /** A health check with a time limit; resolves to the round-trip time. */
   async ping(timeoutMs: number): Promise<number> {
     const started = performance.now();
-    await this.client.ping({ timeout: timeoutMs });
+    // 2026-07-28 has no ping (the SDK refuses to send one): server/discover is the cheapest request it has.
+    if (this.era === 'modern') await this.client.discover({ timeout: timeoutMs });
+    else await this.client.ping({ timeout: timeoutMs });
     return performance.now() - started;
   }
 

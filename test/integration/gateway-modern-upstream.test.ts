@@ -52,6 +52,13 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
       // A published server on the v1 SDK (2025 only), probed too.
       everything: { command: path.resolve('node_modules/.bin/mcp-server-everything'), args: ['stdio'], protocol: 'auto' },
       remote: { url: `http://127.0.0.1:${port}/mcp`, protocol: 'auto' },
+      // Health-checked every 200 ms, restarted after 2 failures.
+      checked: {
+        command: process.execPath,
+        args: [path.resolve('test/fixtures/conformance-upstream.mjs')],
+        protocol: 'auto',
+        healthCheck: { intervalMs: 200, failures: 2 },
+      },
       // Calls time out after 500 ms without an answer or progress.
       quick: {
         command: process.execPath,
@@ -103,6 +110,7 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
       old: '2025-11-25',
       everything: '2025-11-25',
       remote: '2026-07-28',
+      checked: '2026-07-28',
       quick: '2026-07-28',
     });
     // A fallback upstream serves as any other: a 2026-07-28 caller's call goes through.
@@ -112,6 +120,16 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
       });
       expect([name, text(echoed.result)]).toEqual([name, expect.stringContaining('still here')]);
     }
+  });
+
+  it('health checks of a 2026-07-28 upstream (which has no ping) pass: it is not restarted', async () => {
+    const checked = server.container.gateway.registry.get('checked')!;
+    const pid = checked.pid;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(checked.status).toBe('running');
+    expect(checked.health).toMatchObject({ consecutiveFails: 0, restartCount: 0, lastError: null });
+    expect(checked.health.lastCheck).not.toBeNull();
+    expect(checked.pid).toBe(pid);
   });
 
   it("a 2026-07-28 caller gets the upstream's own input requests, keys included; the retry completes the call", async () => {
