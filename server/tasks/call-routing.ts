@@ -88,12 +88,15 @@ export function createCallRouting({ runtime, parked, promptTimeoutMs, progressIn
    * A call whose tool starts its task itself ({@link ToolDefinition.startsTaskLate}): parked between rounds when the
    * client can answer, and answered with the task's `CreateTaskResult` once the tool hands its work over.
    */
-  const serveLate = (call: ToolCall, run: RoutedCall['run'], parks: boolean): Promise<CallToolResult | InputRequiredResult> => {
+  const serveLate = (
+    call: ToolCall,
+    run: RoutedCall['run'],
+    { parks, canAsk }: { parks: boolean; canAsk: boolean },
+  ): Promise<CallToolResult | InputRequiredResult> => {
     let created: CallToolResult | undefined;
     const late: ToolCall = {
       ...call,
       startTask: async (work) => {
-        const canAsk = declaredCapabilities(call.requestContext)?.elicitation !== undefined;
         const record = await startTask({ owner: call.caller.principalId, tool: call.tool, origin: 'task-2026', work, canAsk });
         created = sendAsIs(created2026(record)) as unknown as CallToolResult;
         return { content: [] };
@@ -147,7 +150,7 @@ export function createCallRouting({ runtime, parked, promptTimeoutMs, progressIn
       // A retry of a parked call comes back with its requestState, whatever else it declares.
       if (ctx.mcpReq.requestState() !== undefined) return parked.serve(modernCall, run);
       if (tasksOn && definition.taskSupport !== undefined && declaresTasks(ctx)) {
-        if (definition.startsTaskLate) return serveLate(modernCall, run, answersClientRequests(declared));
+        if (definition.startsTaskLate) return serveLate(modernCall, run, { parks: answersClientRequests(declared), canAsk });
         const record = await startTask({ owner, tool: call.tool, origin: 'task-2026', work: toolCallWork(modernCall, run), canAsk });
         return sendAsIs(created2026(record)) as unknown as CallToolResult;
       }

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { configSchema, type Config } from '../../server/config/schema.js';
 import { createLogger, createSilentLogger, type Logger } from '../../server/logging/logger.js';
 import type { ToolProvider } from '../../server/mcp/tool-provider.js';
 import { startHttpServer, type RunningHttpServer } from '../../server/runtime.js';
+import { waitFor } from './http.js';
 
 /**
  * A config for tests: memory storage, port 0 on loopback, a fresh data dir, authentication off (tests of the OAuth
@@ -46,4 +47,26 @@ export async function startTestServer(
       if (!overrides.dataDir) rmSync(config.dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A server whose gateway runs `mcpServers` (the `mcpServers` object of a gateway config file, written into the
+ * server's fresh data dir), started once every upstream is running (30 s at most).
+ */
+export async function startGatewayTestServer(mcpServers: Record<string, unknown>, overrides: Partial<Config> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'ccm-gw-test-'));
+  const mcpConfigPath = path.join(dataDir, 'mcp_config.json');
+  writeFileSync(mcpConfigPath, JSON.stringify({ mcpServers }));
+  const server = await startTestServer({ ...overrides, dataDir, mcpConfigPath });
+  const stop = async () => {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(() => server.container.gateway.registry.list().every((upstream) => upstream.status === 'running'), 30_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { ...server, stop };
 }

@@ -1,14 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { waitFor } from '../helpers/http.js';
 import { modernRpc, type ModernAnswer, type ModernRpc } from '../helpers/modern-rpc.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { startGatewayTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
  * A 2026-07-28 client has no channel for server-to-client requests; the gateway's upstreams (2025-era sessions, or
@@ -42,30 +39,24 @@ function answersTo(requests: Requests): Record<string, unknown> {
 
 describe('gateway: an upstream asking a 2026-07-28 client mid-call', () => {
   let server: TestServer;
-  let dir: string;
   let conf: string;
   let gw: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwmrtr-'));
     const servers = {
       conf: { command: process.execPath, args: [path.resolve('test/fixtures/conformance-upstream.mjs')], roots: true },
       gw: { command: process.execPath, args: [path.resolve('test/fixtures/gateway-upstream.mjs')] },
     };
-    writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({ mcpServers: servers }));
-    server = await startTestServer({
-      mcpConfigPath: path.join(dir, 'mcp_config.json'),
+    server = await startGatewayTestServer(servers, {
       authMode: 'oauth',
       authInitialAdmin: false,
       apiKeys: [`${ALICE}:client-alice`, `${BOB}:client-bob`],
     });
-    await waitFor(() => server.container.gateway.registry.list().every((s) => s.status === 'running'), 30_000);
     conf = `${server.url}/servers/conf/mcp`;
     gw = `${server.url}/servers/gw/mcp`;
   }, 60_000);
   afterAll(async () => {
     await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const call = (rpc: ModernRpc, name: string, extra: Record<string, unknown> = {}, headers?: Record<string, string>) =>

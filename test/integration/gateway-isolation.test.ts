@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { waitFor } from '../helpers/http.js';
 import { modernRpc, type ModernRpc } from '../helpers/modern-rpc.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { startGatewayTestServer, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const fixture = path.resolve('test/fixtures/gateway-upstream.mjs');
 
@@ -93,28 +93,22 @@ describe('gateway isolation: "session" for 2026-07-28 requests is per principal'
   const ALICE = 'key-alice-0123456789';
   const BOB = 'key-bob-0123456789';
   let server: TestServer;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwiso26-'));
-    writeFileSync(
-      path.join(dir, 'mcp_config.json'),
-      JSON.stringify({ mcpServers: { iso: { command: process.execPath, args: [fixture], isolation: 'session' } } }),
+    server = await startGatewayTestServer(
+      { iso: { command: process.execPath, args: [fixture], isolation: 'session' } },
+      {
+        authMode: 'oauth',
+        authInitialAdmin: false,
+        apiKeys: [`${ALICE}:client-alice`, `${BOB}:client-bob`],
+        // Also how long a principal's unused upstream connection stays open.
+        sessionTimeoutMs: 1_500,
+      },
     );
-    server = await startTestServer({
-      mcpConfigPath: path.join(dir, 'mcp_config.json'),
-      authMode: 'oauth',
-      authInitialAdmin: false,
-      apiKeys: [`${ALICE}:client-alice`, `${BOB}:client-bob`],
-      // Also how long a principal's unused upstream connection stays open.
-      sessionTimeoutMs: 1_500,
-    });
-    await waitFor(() => server.container.gateway.registry.get('iso')!.status === 'running', 30_000);
   }, 60_000);
 
   afterAll(async () => {
     await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const iso = () => `${server.url}/servers/iso/mcp`;

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -8,7 +7,7 @@ import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextproto
 import { ElicitRequestSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { waitFor } from '../helpers/http.js';
 import { modernRpc, pollTask, taskEnded, TASKS_EXTENSION, type ModernAnswer, type ModernRpc } from '../helpers/modern-rpc.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { startGatewayTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
  * An upstream entry with `protocol: "auto"` speaks 2026-07-28 to a server that does (test/fixtures/conformance-upstream.mjs
@@ -27,13 +26,11 @@ const accept = (content: Record<string, unknown>) => ({ action: 'accept', conten
 
 describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
   let server: TestServer;
-  let dir: string;
   let conf: string;
   let remote: ChildProcess | undefined;
   const clients: V1Client[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'ccm-gwmodern-'));
     // The same fixture over Streamable HTTP: the probe and every request go over HTTP, with SEP-2243 headers.
     remote = spawn(process.execPath, [path.resolve('test/fixtures/conformance-upstream.mjs'), '--http', '0'], {
       stdio: ['ignore', 'pipe', 'ignore'],
@@ -68,14 +65,11 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
         startTimeoutMs: 30_000,
       },
     };
-    writeFileSync(path.join(dir, 'mcp_config.json'), JSON.stringify({ mcpServers: servers }));
-    server = await startTestServer({
-      mcpConfigPath: path.join(dir, 'mcp_config.json'),
+    server = await startGatewayTestServer(servers, {
       authMode: 'oauth',
       authInitialAdmin: false,
       apiKeys: [`${ALICE}:client-alice`, `${BOB}:client-bob`],
     });
-    await waitFor(() => server.container.gateway.registry.list().every((s) => s.status === 'running'), 30_000);
     conf = `${server.url}/servers/conf/mcp`;
   }, 60_000);
   afterAll(async () => {
@@ -86,7 +80,6 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
       remote.kill('SIGTERM');
       await exited;
     }
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const v1 = async (capabilities: Record<string, unknown> = {}) => {
