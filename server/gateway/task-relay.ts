@@ -199,7 +199,8 @@ export async function followModernTask(
   // A task followed keeps its connection in use (a principal's idle connection is not closed under it).
   const release = connection.hold();
   try {
-    let task = created;
+    // The create answer is a bare task: past `working` its questions, result or error come only with tasks/get.
+    let task = created.status === 'working' ? created : await request('tasks/get', { taskId: upstreamId }, upstreamTask2026);
     const status = statusReporter(ctx);
     // Questions already put to the person, by key, while the task stays input_required (an answer takes a poll to show).
     const asked = new Set<string>();

@@ -233,6 +233,14 @@ describe('gateway: a 2026-07-28 upstream (protocol: "auto")', () => {
     expect((await bob.request('tasks/get', { taskId })).error).toMatchObject({ code: -32602 });
   });
 
+  it('a task the upstream answers already completed is followed to its result', async () => {
+    const rpc = modernRpc(conf, { token: ALICE, capabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
+    const created = await call(rpc, 'instant_job');
+    expect(created.result).toMatchObject({ resultType: 'task' });
+    const done = await pollTask(rpc, created.result!.taskId as string, taskEnded);
+    expect([done.status, text(done.result)]).toEqual(['completed', 'done at once']);
+  });
+
   it("an upstream task's question is our task's input_required; tasks/update answers it upstream", async () => {
     const rpc = modernRpc(conf, { token: ALICE, capabilities: { elicitation: {}, extensions: { [TASKS_EXTENSION]: {} } } });
     const created = await call(rpc, 'confirm_delete', { arguments: { filename: 'notes.txt' } });
